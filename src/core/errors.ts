@@ -1,0 +1,61 @@
+/**
+ * Every error checkback raises on purpose is a CheckbackError with a stable `code`, so that
+ * callers (and the HTTP layer, which maps codes to status codes) can branch on it without
+ * parsing messages. Validation errors are raised before any store call, so a rejected
+ * request never changes anything.
+ */
+export type ErrorCode =
+  | "INVALID_DURATION"
+  | "INVALID_OPTION"
+  | "INVALID_PAYLOAD"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNKNOWN_QUEUE"
+  | "JOB_NOT_FOUND"
+  | "LEASE_LOST"
+  | "INVALID_STATE"
+  | "STORE_CLOSED";
+
+export class CheckbackError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Bad input from a caller: a duration, an option, a payload. */
+export class ValidationError extends CheckbackError {}
+
+/** The payload serializes to more bytes than the instance allows. */
+export class PayloadTooLargeError extends CheckbackError {
+  constructor(bytes: number, limit: number) {
+    super("PAYLOAD_TOO_LARGE", `payload is ${bytes} bytes, the limit is ${limit}`, { bytes, limit });
+  }
+}
+
+/** The job was claimed again by someone else (lease expired) or finished: the token is stale. */
+export class LeaseLostError extends CheckbackError {
+  constructor(jobId: string) {
+    super("LEASE_LOST", `lease on job ${jobId} is no longer held by this token`, { jobId });
+  }
+}
+
+export class JobNotFoundError extends CheckbackError {
+  constructor(ref: string) {
+    super("JOB_NOT_FOUND", `no job ${ref}`, { ref });
+  }
+}
+
+export class InvalidStateError extends CheckbackError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("INVALID_STATE", message, details);
+  }
+}
+
+export function invalidOption(message: string, details?: Record<string, unknown>): ValidationError {
+  return new ValidationError("INVALID_OPTION", message, details);
+}

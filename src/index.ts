@@ -1,0 +1,12 @@
+export { Checkback, createCheckback, type CheckbackOptions } from "./checkback.js";
+export { Queue, type Added, type JobLookup, type WhenOptions } from "./queue.js";
+export { Worker, later, RunLater, type ActiveJob, type Handler, type WorkerOptions, type WorkerEvents } from "./worker.js";
+export type { Job } from "./job-view.js";
+export type { JobState, JobError, JobRef, JobRecord } from "./core/job.js";
+export type { AddOptions, JobDefaults } from "./core/options.js";
+export type { BackoffOption } from "./core/backoff.js";
+export { type Duration, parseDuration } from "./core/duration.js";
+export * from "./core/errors.js";
+export type { Store } from "./stores/store.js";
+export { MemoryStore } from "./stores/memory/memory-store.js";
+export { openStore } from "./stores/open-store.js";

@@ -1,0 +1,415 @@
+import { EventEmitter } from "node:events";
+import { type JobRecord, type JobRef, type JobState, JOB_STATES } from "../../core/job.js";
+import { LeaseLostError } from "../../core/errors.js";
+import { MinHeap } from "../../core/heap.js";
+import { newLeaseToken } from "../../core/token.js";
+import type {
+  AddOutcome,
+  ChangeOutcome,
+  ClaimOptions,
+  ClaimResult,
+  Completion,
+  Failure,
+  FinishedState,
+  NewJob,
+  Page,
+  PageRequest,
+  Release,
+  Retention,
+  Selection,
+  Store,
+  When,
+} from "../store.js";
+
+/**
+ * The memory store: a due heap per queue with lazy deletion. Each job carries a `dueVersion`
+ * that changes whenever its due instant or state changes; heap entries with an old version are
+ * skipped when they surface. Everything is O(log n) and nothing survives the process: for tests
+ * and ephemeral use.
+ */
+interface Entry {
+  dueAt: number;
+  seq: number;
+  id: string;
+  version: number;
+}
+
+interface Slot {
+  job: JobRecord;
+  seq: number;
+  dueVersion: number;
+}
+
+interface QueueState {
+  due: MinHeap<Entry>;
+  jobs: Map<string, Slot>;
+  keys: Map<string, string>;
+}
+
+export interface MemoryStoreOptions {
+  /** The store's clock; tests may inject one. */
+  clock?: () => number;
+}
+
+export class MemoryStore implements Store {
+  readonly kind = "memory";
+  private readonly queuesByName = new Map<string, QueueState>();
+  private readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly clock: () => number;
+  private nextId = 1;
+  private nextSeq = 1;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  async now(): Promise<number> {
+    return this.clock();
+  }
+
+  async add(jobs: NewJob[]): Promise<AddOutcome[]> {
+    // Nothing below can throw after validation in the queue layer, so applying in order is
+    // all-or-nothing; keys are checked against jobs earlier in the same batch too.
+    const now = this.clock();
+    const woken = new Map<string, number>();
+    const outcomes = jobs.map((input) => this.addOne(input, now, woken));
+    for (const [queue, runAt] of woken) this.events.emit(queue, runAt);
+    return outcomes;
+  }
+
+  private addOne(input: NewJob, now: number, woken: Map<string, number>): AddOutcome {
+    const q = this.queue(input.queue);
+    const runAt = resolveWhen(input.when, now);
+    const holderId = input.key === null ? undefined : q.keys.get(input.key);
+    const holder = holderId === undefined ? undefined : q.jobs.get(holderId);
+    if (holder && isUnfinished(holder.job)) {
+      if (input.onDuplicate !== "replace" || holder.job.state !== "scheduled") {
+        return { job: copy(holder.job), outcome: "existing" };
+      }
+      Object.assign(holder.job, {
+        payload: input.payload,
+        runAt,
+        maxAttempts: input.maxAttempts,
+        backoff: input.backoff,
+        updatedAt: now,
+      });
+      this.index(q, holder, runAt);
+      noteWake(woken, input.queue, runAt);
+      return { job: copy(holder.job), outcome: "replaced" };
+    }
+    const job: JobRecord = {
+      id: String(this.nextId++),
+      queue: input.queue,
+      key: input.key,
+      payload: input.payload,
+      state: "scheduled",
+      runAt,
+      attempts: 0,
+      maxAttempts: input.maxAttempts,
+      backoff: input.backoff,
+      errors: [],
+      result: null,
+      createdAt: now,
+      updatedAt: now,
+      leaseToken: null,
+      leaseExpiresAt: null,
+    };
+    const slot: Slot = { job, seq: this.nextSeq++, dueVersion: 0 };
+    q.jobs.set(job.id, slot);
+    if (job.key !== null) q.keys.set(job.key, job.id);
+    this.index(q, slot, runAt);
+    noteWake(woken, input.queue, runAt);
+    return { job: copy(job), outcome: "created" };
+  }
+
+  async get(queue: string, id: string): Promise<JobRecord | null> {
+    const slot = this.queuesByName.get(queue)?.jobs.get(id);
+    return slot ? copy(slot.job) : null;
+  }
+
+  async getByKey(queue: string, key: string): Promise<JobRecord | null> {
+    const q = this.queuesByName.get(queue);
+    const id = q?.keys.get(key);
+    return id === undefined ? null : this.get(queue, id);
+  }
+
+  async cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
+    const q = this.queuesByName.get(queue);
+    const slot = q && this.find(q, ref);
+    if (!q || !slot) return { job: null, changed: false };
+    const { job } = slot;
+    if (job.state !== "scheduled" && job.state !== "active") return { job: copy(job), changed: false };
+    this.finish(q, slot, "cancelled");
+    return { job: copy(job), changed: true };
+  }
+
+  async reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
+    const q = this.queuesByName.get(queue);
+    const slot = q && this.find(q, ref);
+    if (!q || !slot) return { job: null, changed: false };
+    if (slot.job.state !== "scheduled") return { job: copy(slot.job), changed: false };
+    const now = this.clock();
+    slot.job.runAt = resolveWhen(when, now);
+    slot.job.updatedAt = now;
+    this.index(q, slot, slot.job.runAt);
+    this.events.emit(queue, slot.job.runAt);
+    return { job: copy(slot.job), changed: true };
+  }
+
+  async claimDue(queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
+    const now = this.clock();
+    const q = this.queuesByName.get(queue);
+    const jobs: JobRecord[] = [];
+    if (!q) return { jobs, nextDueAt: null, now };
+    while (jobs.length < limit) {
+      const entry = this.head(q);
+      if (!entry || entry.dueAt > now) break;
+      q.due.pop();
+      const slot = q.jobs.get(entry.id)!;
+      const { job } = slot;
+      if (job.state === "active") {
+        // The previous holder's lease ran out: that attempt counts as failed.
+        job.errors.push({ attempt: job.attempts, at: now, message: "lease expired" });
+        if (job.attempts >= job.maxAttempts) {
+          this.finish(q, slot, "dead");
+          continue;
+        }
+      }
+      job.state = "active";
+      job.attempts += 1;
+      job.leaseToken = newLeaseToken();
+      job.leaseExpiresAt = now + leaseMs;
+      job.updatedAt = now;
+      if (job.runAt > now) job.runAt = now;
+      this.index(q, slot, job.leaseExpiresAt);
+      jobs.push(copy(job));
+    }
+    return { jobs, nextDueAt: this.head(q)?.dueAt ?? null, now };
+  }
+
+  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+    const { q, slot } = this.held(queue, id, token);
+    const now = this.clock();
+    slot.job.leaseExpiresAt = now + leaseMs;
+    slot.job.updatedAt = now;
+    this.index(q, slot, slot.job.leaseExpiresAt);
+    return slot.job.leaseExpiresAt;
+  }
+
+  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    const { q, slot } = this.held(queue, id, token);
+    this.completeWith(q, slot, completion);
+  }
+
+  async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    const q = this.queuesByName.get(queue);
+    const slot = q && this.find(q, ref);
+    if (!q || !slot) return { job: null, changed: false };
+    if (!isUnfinished(slot.job)) return { job: copy(slot.job), changed: false };
+    this.completeWith(q, slot, completion);
+    return { job: copy(slot.job), changed: true };
+  }
+
+  private completeWith(q: QueueState, slot: Slot, { result, enqueue }: Completion): void {
+    slot.job.result = result;
+    this.finish(q, slot, "completed");
+    if (enqueue && enqueue.length > 0) {
+      const woken = new Map<string, number>();
+      const now = this.clock();
+      for (const input of enqueue) this.addOne(input, now, woken);
+      for (const [name, runAt] of woken) this.events.emit(name, runAt);
+    }
+  }
+
+  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+    const { q, slot } = this.held(queue, id, token);
+    const { job } = slot;
+    const now = this.clock();
+    job.errors.push({ attempt: job.attempts, at: now, message: failure.error });
+    if (failure.retryDelayMs === null) {
+      this.finish(q, slot, "dead");
+    } else {
+      this.reschedule_(q, slot, now + failure.retryDelayMs, now);
+    }
+    return copy(job);
+  }
+
+  async release(queue: string, id: string, token: string, { delayMs, payload }: Release): Promise<void> {
+    const { q, slot } = this.held(queue, id, token);
+    const now = this.clock();
+    slot.job.attempts -= 1;
+    if (payload !== undefined) slot.job.payload = payload;
+    this.reschedule_(q, slot, now + delayMs, now);
+  }
+
+  async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
+    const q = this.queuesByName.get(queue);
+    if (!q) return { jobs: [], next: null };
+    // Insertion order (seq) is the page order; the cursor is the last seq returned.
+    const after = cursor ? Number(cursor) : 0;
+    const page: Slot[] = [];
+    for (const slot of q.jobs.values()) {
+      if (slot.seq > after && slot.job.state === state) {
+        page.push(slot);
+        if (page.length > limit) break;
+      }
+    }
+    const more = page.length > limit;
+    const jobs = page.slice(0, limit);
+    return { jobs: jobs.map((s) => copy(s.job)), next: more ? String(jobs.at(-1)!.seq) : null };
+  }
+
+  async counts(queue: string): Promise<Record<JobState, number>> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const slot of this.queuesByName.get(queue)?.jobs.values() ?? []) counts[slot.job.state] += 1;
+    return counts;
+  }
+
+  async queues(): Promise<string[]> {
+    return [...this.queuesByName.entries()].filter(([, q]) => q.jobs.size > 0).map(([name]) => name);
+  }
+
+  async redrive(queue: string, selection: Selection, when: When): Promise<number> {
+    const q = this.queuesByName.get(queue);
+    if (!q) return 0;
+    const now = this.clock();
+    const runAt = resolveWhen(when, now);
+    let moved = 0;
+    for (const slot of this.select(q, "dead", selection)) {
+      const { job } = slot;
+      const holder = job.key === null ? undefined : q.jobs.get(q.keys.get(job.key) ?? "");
+      if (holder && holder !== slot && isUnfinished(holder.job)) continue;
+      job.attempts = 0;
+      if (job.key !== null) q.keys.set(job.key, job.id);
+      this.reschedule_(q, slot, runAt, now);
+      moved += 1;
+    }
+    if (moved > 0) this.events.emit(queue, runAt);
+    return moved;
+  }
+
+  async purge(queue: string, state: FinishedState, selection: Selection): Promise<number> {
+    const q = this.queuesByName.get(queue);
+    if (!q) return 0;
+    const doomed = this.select(q, state, selection);
+    for (const slot of doomed) this.remove(q, slot);
+    return doomed.length;
+  }
+
+  async trim(queue: string, { keepLast, maxAgeMs }: Retention): Promise<number> {
+    const q = this.queuesByName.get(queue);
+    if (!q) return 0;
+    const cutoff = maxAgeMs === undefined ? -Infinity : this.clock() - maxAgeMs;
+    // Newest first by finish time, so keepLast keeps the most recently finished.
+    const finished = [...q.jobs.values()]
+      .filter((s) => s.job.state === "completed" || s.job.state === "cancelled")
+      .sort((a, b) => b.job.updatedAt - a.job.updatedAt || b.seq - a.seq);
+    let removed = 0;
+    finished.forEach((slot, rank) => {
+      if ((keepLast !== undefined && rank >= keepLast) || slot.job.updatedAt < cutoff) {
+        this.remove(q, slot);
+        removed += 1;
+      }
+    });
+    return removed;
+  }
+
+  subscribe(queue: string, wake: (runAt: number) => void): () => void {
+    this.events.on(queue, wake);
+    return () => this.events.off(queue, wake);
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private queue(name: string): QueueState {
+    let q = this.queuesByName.get(name);
+    if (!q) {
+      q = {
+        due: new MinHeap((a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq)),
+        jobs: new Map(),
+        keys: new Map(),
+      };
+      this.queuesByName.set(name, q);
+    }
+    return q;
+  }
+
+  private find(q: QueueState, ref: JobRef): Slot | undefined {
+    const id = "id" in ref ? ref.id : q.keys.get(ref.key);
+    return id === undefined ? undefined : q.jobs.get(id);
+  }
+
+  /** The live head of the due heap, dropping stale entries on the way. */
+  private head(q: QueueState): Entry | undefined {
+    for (let top = q.due.peek(); top; top = q.due.peek()) {
+      const slot = q.jobs.get(top.id);
+      if (slot && slot.dueVersion === top.version) return top;
+      q.due.pop();
+    }
+    return undefined;
+  }
+
+  private index(q: QueueState, slot: Slot, dueAt: number): void {
+    slot.dueVersion += 1;
+    q.due.push({ dueAt, seq: slot.seq, id: slot.job.id, version: slot.dueVersion });
+  }
+
+  private reschedule_(q: QueueState, slot: Slot, runAt: number, now: number): void {
+    Object.assign(slot.job, { state: "scheduled", runAt, leaseToken: null, leaseExpiresAt: null, updatedAt: now });
+    this.index(q, slot, runAt);
+    this.events.emit(slot.job.queue, runAt);
+  }
+
+  private finish(q: QueueState, slot: Slot, state: JobState): void {
+    const { job } = slot;
+    Object.assign(job, { state, leaseToken: null, leaseExpiresAt: null, updatedAt: this.clock() });
+    slot.dueVersion += 1; // drops it from the due heap
+    // The key stays pointing at this job until another takes it: getByKey finds the newest.
+  }
+
+  private remove(q: QueueState, slot: Slot): void {
+    q.jobs.delete(slot.job.id);
+    if (slot.job.key !== null && q.keys.get(slot.job.key) === slot.job.id) q.keys.delete(slot.job.key);
+  }
+
+  private held(queue: string, id: string, token: string): { q: QueueState; slot: Slot } {
+    const q = this.queuesByName.get(queue);
+    const slot = q?.jobs.get(id);
+    if (!q || !slot || slot.job.state !== "active" || slot.job.leaseToken !== token) throw new LeaseLostError(id);
+    return { q, slot };
+  }
+
+  private select(q: QueueState, state: JobState, selection: Selection): Slot[] {
+    if ("ids" in selection) {
+      return selection.ids.map((id) => q.jobs.get(id)).filter((s): s is Slot => s?.job.state === state);
+    }
+    const limit = selection.limit ?? Infinity;
+    const out: Slot[] = [];
+    for (const slot of q.jobs.values()) {
+      if (out.length >= limit) break;
+      if (slot.job.state === state) out.push(slot);
+    }
+    return out;
+  }
+}
+
+function resolveWhen(when: When, now: number): number {
+  return "runAt" in when ? when.runAt : now + when.delayMs;
+}
+
+function isUnfinished(job: JobRecord): boolean {
+  return job.state === "scheduled" || job.state === "active";
+}
+
+function noteWake(woken: Map<string, number>, queue: string, runAt: number): void {
+  const known = woken.get(queue);
+  if (known === undefined || runAt < known) woken.set(queue, runAt);
+}
+
+function copy(job: JobRecord): JobRecord {
+  return { ...job, errors: [...job.errors] };
+}

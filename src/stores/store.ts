@@ -1,0 +1,183 @@
+import type { BackoffPolicy } from "../core/backoff.js";
+import type { JobRecord, JobRef, JobState } from "../core/job.js";
+
+/**
+ * The Store contract: everything checkback needs from a backend, as small named operations.
+ * Each operation is atomic on its own; none needs a transaction spanning two calls.
+ *
+ * Clock: every instant a store writes (runAt, lease expiry, createdAt…) comes from the
+ * store's own clock (`now()`): the owning process for memory/SQLite, `TIME` for Redis,
+ * `now()` for PostgreSQL. Producers pass delays; the store turns them into instants.
+ *
+ * Due index: a store finds due work as "scheduled with runAt ≤ now, or active with
+ * leaseExpiresAt ≤ now", in (due instant, insertion order) order. Expired leases are thus
+ * found by the same claim as due jobs — a dead worker's job simply becomes due again.
+ *
+ * Every implementation passes test/conformance/store-suite.ts.
+ */
+export interface Store {
+  /** Short backend name for logs and metrics: "memory", "sqlite", "redis", "postgres". */
+  readonly kind: string;
+
+  /** The store's clock, epoch ms. */
+  now(): Promise<number>;
+
+  /** Adds jobs atomically: all of them, or none (on any error). Outcomes in input order. */
+  add(jobs: NewJob[]): Promise<AddOutcome[]>;
+
+  get(queue: string, id: string): Promise<JobRecord | null>;
+  /**
+   * The unfinished (scheduled or active) job holding this key; if none, the newest finished job
+   * that had it and is still retained; else null.
+   */
+  getByKey(queue: string, key: string): Promise<JobRecord | null>;
+
+  /** Cancels a scheduled or active job. An active job's lease is voided: its holder cannot complete it. */
+  cancel(queue: string, ref: JobRef): Promise<ChangeOutcome>;
+  /** Moves a scheduled job to a new due instant. */
+  reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome>;
+
+  /**
+   * Claims up to `limit` due jobs, oldest due first (FIFO within the same instant), giving
+   * each a fresh lease token. Attempts are counted here. A claimed job whose previous lease
+   * expired records a "lease expired" error; if its attempts are used up it goes dead instead.
+   * Also returns the next due instant left in the queue, so the worker can sleep until then.
+   */
+  claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult>;
+
+  /** Pushes the lease out to now + leaseMs; throws LeaseLostError if `token` no longer holds it. */
+  extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number>;
+  /**
+   * active → completed, and adds `completion.enqueue` jobs in the same atomic step (follow-up
+   * work that must exist if and only if this job completed: a check's outcome). Follow-ups are
+   * in the same queue; a partitioned store places them beside the completed job.
+   * Throws LeaseLostError on a stale token.
+   */
+  complete(queue: string, id: string, token: string, completion: Completion): Promise<void>;
+  /**
+   * Completes an unfinished job from outside, without a lease (a check resolved by the other
+   * party's notification): like complete, but a running holder's lease is voided. `changed` is
+   * false when the job had already finished — whichever of the two ends it first wins.
+   */
+  settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome>;
+  /**
+   * Records a failed attempt: back to scheduled after `retryDelayMs`, or to dead when it is
+   * null. Throws LeaseLostError on a stale token.
+   */
+  fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord>;
+  /**
+   * Gives the job back without counting the attempt (a handler asked to run later, or a worker
+   * is shutting down): scheduled again after `delayMs`. Throws LeaseLostError on a stale token.
+   */
+  release(queue: string, id: string, token: string, release: Release): Promise<void>;
+
+  /** Jobs in one state, oldest first, a page at a time. */
+  list(queue: string, state: JobState, page: PageRequest): Promise<Page>;
+  counts(queue: string): Promise<Record<JobState, number>>;
+  /** Names of queues that hold any job. */
+  queues(): Promise<string[]>;
+
+  /**
+   * Dead jobs back to scheduled with their attempts reset (their error history is kept).
+   * A dead job whose key is meanwhile held by another unfinished job is left dead.
+   */
+  redrive(queue: string, selection: Selection, when: When): Promise<number>;
+  /** Deletes finished jobs (dead, completed or cancelled) in one state. */
+  purge(queue: string, state: FinishedState, selection: Selection): Promise<number>;
+  /** Retention: deletes completed and cancelled jobs beyond the newest `keepLast` or older than `maxAgeMs`. */
+  trim(queue: string, retention: Retention): Promise<number>;
+
+  /**
+   * Calls `wake(runAt)` when a job in `queue` becomes due at `runAt`, which may be earlier
+   * than what a sleeping worker waits for (an add, a reschedule, a redrive, a release).
+   * Best effort: a store may coalesce or skip wake-ups for jobs not at the head of the queue.
+   */
+  subscribe(queue: string, wake: (runAt: number) => void): () => void;
+
+  close(): Promise<void>;
+}
+
+export interface NewJob {
+  queue: string;
+  key: string | null;
+  /** JSON text. */
+  payload: string;
+  when: When;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  /** What to do if an unfinished job already holds `key`: keep it, or replace its payload and due time. */
+  onDuplicate: "keep" | "replace";
+}
+
+/** A due instant: relative to the store's clock, or absolute. */
+export type When = { delayMs: number } | { runAt: number };
+
+export interface AddOutcome {
+  job: JobRecord;
+  /**
+   * created: a new job. existing: an unfinished job held the key and was kept.
+   * replaced: a scheduled job held the key and got the new payload and due time.
+   * (An active job holding the key is never replaced; the outcome is "existing".)
+   */
+  outcome: "created" | "existing" | "replaced";
+}
+
+export interface ChangeOutcome {
+  /** The job after the call, or null if no such job. */
+  job: JobRecord | null;
+  /** False when the job exists but its state does not allow the change. */
+  changed: boolean;
+}
+
+export interface ClaimOptions {
+  limit: number;
+  leaseMs: number;
+}
+
+export interface ClaimResult {
+  jobs: JobRecord[];
+  /** Earliest due instant left (scheduled runAt or active lease expiry), null if none. */
+  nextDueAt: number | null;
+  /** The store's clock when the claim ran: sleep for nextDueAt − now. */
+  now: number;
+}
+
+export interface Completion {
+  /** JSON text of the outcome, or null. */
+  result: string | null;
+  /** Jobs to add atomically with the completion; same queue, `onDuplicate` honoured. */
+  enqueue?: NewJob[];
+}
+
+export interface Release {
+  delayMs: number;
+  /** New JSON payload to keep (a check records its probe history this way); unchanged if absent. */
+  payload?: string;
+}
+
+export interface Failure {
+  error: string;
+  retryDelayMs: number | null;
+}
+
+export interface PageRequest {
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | null;
+}
+
+export interface Page {
+  jobs: JobRecord[];
+  /** Cursor for the next page, null on the last. */
+  next: string | null;
+}
+
+export type FinishedState = "dead" | "completed" | "cancelled";
+
+/** Which jobs an admin operation touches: listed ids, or all (up to `limit`, oldest first). */
+export type Selection = { ids: string[] } | { all: true; limit?: number };
+
+export interface Retention {
+  keepLast?: number;
+  maxAgeMs?: number;
+}

@@ -1,0 +1,373 @@
+import { EventEmitter } from "node:events";
+import { retryDelay } from "./core/backoff.js";
+import { type Duration, parseDuration } from "./core/duration.js";
+import { LeaseLostError, invalidOption } from "./core/errors.js";
+import type { JobRecord } from "./core/job.js";
+import { rejectUnknown, validateQueueName } from "./core/options.js";
+import { type Job, toJob } from "./job-view.js";
+import type { ClaimResult, Retention, Store } from "./stores/store.js";
+
+/** Returned by a handler to run the job again after `delayMs` without counting a failure. */
+export class RunLater {
+  constructor(readonly delayMs: number) {}
+}
+
+/** `return later("30s")` from a handler: not done yet, come back in 30 s; no attempt is spent. */
+export function later(delay: Duration): RunLater {
+  return new RunLater(parseDuration(delay, "later"));
+}
+
+/** The job a handler receives: the job plus its lease, and a signal aborted if the lease is lost. */
+export interface ActiveJob<T> extends Job<T> {
+  leaseToken: string;
+  signal: AbortSignal;
+  /** When the handler started, on the store's clock (lateness = startedAt − runAt). */
+  startedAt: number;
+}
+
+export type Handler<T> = (job: ActiveJob<T>) => unknown;
+
+export interface WorkerOptions {
+  /** Jobs run at once (default 1). */
+  concurrency?: number;
+  /** Lease length (default "30s"); extended while the handler runs, so it only bounds how long a dead worker's jobs wait. */
+  lease?: Duration;
+  /** Retention of completed and cancelled jobs (default keep the last 1000); false keeps all. */
+  retention?: { keepLast?: number; maxAge?: Duration } | false;
+  /** How long close() waits for running handlers before releasing their jobs (default "10s"). */
+  shutdownTimeout?: Duration;
+  /** Start claiming at once (default true). */
+  autostart?: boolean;
+}
+
+export interface WorkerEvents<T> {
+  active: [job: ActiveJob<T>];
+  completed: [job: ActiveJob<T>, result: unknown];
+  /** An attempt failed; `retryAt` is null when the job went dead. */
+  failed: [job: ActiveJob<T>, error: Error, retryAt: number | null];
+  dead: [job: ActiveJob<T>, error: Error];
+  released: [job: ActiveJob<T>, delayMs: number];
+  /** The lease was lost (expired and claimed elsewhere, or the job was cancelled): the outcome was not recorded. */
+  leaseLost: [job: ActiveJob<T>];
+  /** A store call in the claiming loop failed; the worker keeps trying. */
+  error: [error: Error];
+  closed: [];
+}
+
+const WORKER_OPTION_NAMES = new Set(["concurrency", "lease", "retention", "shutdownTimeout", "autostart"]);
+
+/**
+ * Longest sleep between claims when nothing is due. Not what sets precision (wake-ups and the
+ * next due time do): a safety net for a wake-up lost in transit (a dropped connection).
+ */
+const IDLE_RECHECK_MS = 5_000;
+const ERROR_RETRY_MS = 1_000;
+const TRIM_EVERY_MS = 1_000;
+
+interface Running<T> {
+  record: JobRecord;
+  view: ActiveJob<T>;
+  controller: AbortController;
+  /** Local time of the last lease extension. */
+  extendedAt: number;
+  /** Given back at shutdown: whatever the handler does later is not recorded. */
+  abandoned: boolean;
+}
+
+/**
+ * The consuming side of one queue. It sleeps until the next due instant the store reports, and
+ * is woken earlier by the store when an earlier job arrives; it never polls on a fixed interval.
+ * Due jobs are claimed in one batch of up to the free concurrency, each under a lease that a
+ * heartbeat extends while the handler runs.
+ */
+export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
+  readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly retention: Retention | null;
+  private readonly shutdownTimeoutMs: number;
+  private readonly running = new Map<string, Running<T>>();
+
+  private started = false;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private claiming = false;
+  private pumpAgain = false;
+  private pumpQueued = false;
+  /** The last claim filled every free slot: more may be due, claim again when one frees. */
+  private backlog = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Store-clock instant the timer is set for. */
+  private wakeAt = Number.POSITIVE_INFINITY;
+  /** Store clock minus local clock, as of the last claim. */
+  private clockOffset = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private lastTrim = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    readonly queue: string,
+    private readonly store: Store,
+    private readonly handler: Handler<T>,
+    options: WorkerOptions = {},
+  ) {
+    super();
+    validateQueueName(queue);
+    if (typeof handler !== "function") throw invalidOption("a worker needs a handler function");
+    rejectUnknown(options, WORKER_OPTION_NAMES, "worker");
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+      throw invalidOption("concurrency must be an integer from 1 to 10000", { concurrency });
+    }
+    this.concurrency = concurrency;
+    this.leaseMs = parseDuration(options.lease ?? "30s", "lease");
+    if (this.leaseMs < 100) throw invalidOption("lease must be at least 100ms");
+    this.shutdownTimeoutMs = parseDuration(options.shutdownTimeout ?? "10s", "shutdownTimeout");
+    this.retention = resolveRetention(options.retention);
+    if (options.autostart ?? true) this.start();
+  }
+
+  start(): void {
+    if (this.started || this.closing) return;
+    this.started = true;
+    this.unsubscribe = this.store.subscribe(this.queue, (runAt) => this.onWake(runAt));
+    void this.pump();
+  }
+
+  /** Jobs whose handlers are running now. */
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stops claiming, waits up to `timeout` for running handlers, then gives the rest back to
+   * the queue (due at once, attempt not counted) and aborts their signals.
+   */
+  close(options: { timeout?: Duration } = {}): Promise<void> {
+    this.closed ??= this.shutdown(parseDuration(options.timeout ?? this.shutdownTimeoutMs, "timeout"));
+    return this.closed;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    this.unsubscribe?.();
+    clearTimeout(this.timer);
+    const drained = new Promise<void>((resolve) => {
+      this.idle = resolve;
+      this.checkIdle();
+    });
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (timeout = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timeout);
+    const leftovers = [...this.running.values()];
+    await Promise.all(
+      leftovers.map(async (run) => {
+        run.abandoned = true;
+        run.controller.abort(new Error("worker shutting down"));
+        await this.store.release(this.queue, run.view.id, run.view.leaseToken, { delayMs: 0 }).catch(() => {});
+        this.running.delete(run.view.id);
+      }),
+    );
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.emit("closed");
+  }
+
+  // --- claiming -------------------------------------------------------------------------
+
+  private onWake(runAt: number): void {
+    if (this.closing) return;
+    if (this.running.size >= this.concurrency) {
+      if (runAt <= this.storeNow()) this.backlog = true;
+      return;
+    }
+    if (runAt < this.wakeAt) this.arm(runAt);
+  }
+
+  private arm(dueAt: number): void {
+    clearTimeout(this.timer);
+    this.wakeAt = dueAt;
+    const delay = Math.min(Math.max(0, dueAt - this.storeNow()), IDLE_RECHECK_MS);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      void this.pump();
+    }, delay);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpQueued || this.closing) return;
+    this.pumpQueued = true;
+    // Coalesces the many finishes of one tick into a single claim.
+    setImmediate(() => {
+      this.pumpQueued = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.closing) return;
+    if (this.claiming) {
+      this.pumpAgain = true;
+      return;
+    }
+    const free = this.concurrency - this.running.size;
+    if (free <= 0) {
+      this.backlog = true;
+      return;
+    }
+    this.claiming = true;
+    let claimed: ClaimResult | undefined;
+    try {
+      claimed = await this.store.claimDue(this.queue, { limit: free, leaseMs: this.leaseMs });
+    } catch (error) {
+      this.emit("error", error as Error);
+      if (!this.closing) this.arm(this.storeNow() + ERROR_RETRY_MS);
+    } finally {
+      this.claiming = false;
+    }
+    if (claimed) {
+      this.clockOffset = claimed.now - Date.now();
+      for (const record of claimed.jobs) this.run(record, claimed.now);
+      this.backlog = claimed.jobs.length === free;
+      if (!this.backlog && !this.closing) {
+        this.arm(claimed.nextDueAt ?? claimed.now + IDLE_RECHECK_MS);
+      }
+    }
+    if (this.closing) this.checkIdle();
+    else if (this.pumpAgain) {
+      this.pumpAgain = false;
+      this.schedulePump();
+    }
+  }
+
+  // --- running one job ------------------------------------------------------------------
+
+  private run(record: JobRecord, now: number): void {
+    const controller = new AbortController();
+    const view: ActiveJob<T> = {
+      ...toJob<T>(record),
+      leaseToken: record.leaseToken!,
+      signal: controller.signal,
+      startedAt: now,
+    };
+    const run: Running<T> = { record, view, controller, extendedAt: Date.now(), abandoned: false };
+    this.running.set(view.id, run);
+    this.ensureHeartbeat();
+    this.emit("active", view);
+    void this.execute(run);
+  }
+
+  private async execute(run: Running<T>): Promise<void> {
+    const { view } = run;
+    let outcome: { ok: true; value: unknown } | { ok: false; error: Error };
+    try {
+      outcome = { ok: true, value: await this.handler(view) };
+    } catch (error) {
+      outcome = { ok: false, error: asError(error) };
+    }
+    try {
+      if (!run.abandoned) await this.settle(run, outcome);
+    } catch (error) {
+      if (error instanceof LeaseLostError) this.emit("leaseLost", view);
+      else this.emit("error", asError(error));
+    } finally {
+      if (this.running.get(view.id) === run) this.running.delete(view.id);
+      if (this.closing) this.checkIdle();
+      else if (this.backlog || this.running.size === 0) this.schedulePump();
+    }
+  }
+
+  private async settle(run: Running<T>, outcome: { ok: true; value: unknown } | { ok: false; error: Error }) {
+    const { view } = run;
+    if (outcome.ok && outcome.value instanceof RunLater) {
+      await this.store.release(this.queue, view.id, view.leaseToken, { delayMs: outcome.value.delayMs });
+      this.emit("released", view, outcome.value.delayMs);
+      return;
+    }
+    if (outcome.ok) {
+      await this.store.complete(this.queue, view.id, view.leaseToken, { result: serializeResult(outcome.value) });
+      this.emit("completed", view, outcome.value);
+      this.maybeTrim();
+      return;
+    }
+    const exhausted = view.attempts >= view.maxAttempts;
+    const delayMs = exhausted ? null : retryDelay(run.record.backoff, view.attempts);
+    const after = await this.store.fail(this.queue, view.id, view.leaseToken, {
+      error: outcome.error.message || String(outcome.error),
+      retryDelayMs: delayMs,
+    });
+    this.emit("failed", view, outcome.error, exhausted ? null : after.runAt);
+    if (exhausted) this.emit("dead", view, outcome.error);
+  }
+
+  // --- leases ---------------------------------------------------------------------------
+
+  private ensureHeartbeat(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => this.extendLeases(), Math.max(50, Math.floor(this.leaseMs / 3)));
+  }
+
+  private extendLeases(): void {
+    if (this.running.size === 0) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+      return;
+    }
+    const due = Date.now() - this.leaseMs / 3;
+    for (const run of this.running.values()) {
+      if (run.extendedAt > due || run.abandoned) continue;
+      run.extendedAt = Date.now();
+      this.store.extendLease(this.queue, run.view.id, run.view.leaseToken, this.leaseMs).catch((error) => {
+        if (error instanceof LeaseLostError) {
+          run.controller.abort(error);
+          return;
+        }
+        this.emit("error", asError(error));
+      });
+    }
+  }
+
+  // --- housekeeping ---------------------------------------------------------------------
+
+  private maybeTrim(): void {
+    if (!this.retention || Date.now() - this.lastTrim < TRIM_EVERY_MS) return;
+    this.lastTrim = Date.now();
+    this.store.trim(this.queue, this.retention).catch((error) => this.emit("error", asError(error)));
+  }
+
+  private checkIdle(): void {
+    if (this.idle && !this.claiming && this.running.size === 0) this.idle();
+  }
+
+  private storeNow(): number {
+    return Date.now() + this.clockOffset;
+  }
+}
+
+function resolveRetention(option: WorkerOptions["retention"]): Retention | null {
+  if (option === false) return null;
+  if (option === undefined) return { keepLast: 1000 };
+  if (typeof option !== "object" || option === null) throw invalidOption("retention must be an object or false");
+  rejectUnknown(option, new Set(["keepLast", "maxAge"]), "retention");
+  const retention: Retention = {};
+  if (option.keepLast !== undefined) {
+    if (!Number.isInteger(option.keepLast) || option.keepLast < 0) throw invalidOption("retention.keepLast must be an integer ≥ 0");
+    retention.keepLast = option.keepLast;
+  }
+  if (option.maxAge !== undefined) retention.maxAgeMs = parseDuration(option.maxAge, "retention.maxAge");
+  return retention;
+}
+
+function serializeResult(value: unknown): string | null {
+  if (value === undefined) return null;
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
