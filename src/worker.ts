@@ -96,6 +96,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   /** The last claim filled every free slot: more may be due, claim again when one frees. */
   private backlog = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Earliest wake-up that arrived while a claim was in flight. */
+  private wokenDuringClaim = Number.POSITIVE_INFINITY;
   /** Store-clock instant the timer is set for. */
   private wakeAt = Number.POSITIVE_INFINITY;
   /** Store clock minus local clock, as of the last claim. */
@@ -177,6 +179,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
 
   private onWake(runAt: number): void {
     if (this.closing) return;
+    if (this.claiming) {
+      // The claim in flight read the queue before this job existed; remember it for after.
+      this.wokenDuringClaim = Math.min(this.wokenDuringClaim, runAt);
+      return;
+    }
     if (this.running.size >= this.concurrency) {
       if (runAt <= this.storeNow()) this.backlog = true;
       return;
@@ -230,8 +237,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       this.clockOffset = claimed.now - Date.now();
       for (const record of claimed.jobs) this.run(record, claimed.now);
       this.backlog = claimed.jobs.length === free;
+      const woken = this.wokenDuringClaim;
+      this.wokenDuringClaim = Number.POSITIVE_INFINITY;
       if (!this.backlog && !this.closing) {
-        this.arm(claimed.nextDueAt ?? claimed.now + IDLE_RECHECK_MS);
+        this.arm(Math.min(claimed.nextDueAt ?? claimed.now + IDLE_RECHECK_MS, woken));
       }
     }
     if (this.closing) this.checkIdle();

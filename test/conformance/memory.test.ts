@@ -1,0 +1,7 @@
+import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { runStoreConformance } from "./store-suite.js";
+
+runStoreConformance("memory", async () => {
+  const store = new MemoryStore();
+  return { store, close: () => store.close() };
+});
