@@ -86,12 +86,12 @@ export class Queue<T = unknown> {
   }
 
   /** Sends dead jobs back: listed ids, or every dead job (`"all"`), now or at a later time. */
-  redrive(which: string[] | "all", when: WhenOptions = {}): Promise<number> {
+  async redrive(which: string[] | "all", when: WhenOptions = {}): Promise<number> {
     return this.store.redrive(this.name, selectionOf(which), whenOf(when));
   }
 
   /** Deletes finished jobs in one state (dead letters by default). */
-  purge(which: string[] | "all", state: FinishedState = "dead"): Promise<number> {
+  async purge(which: string[] | "all", state: FinishedState = "dead"): Promise<number> {
     if (!FINISHED.includes(state)) throw invalidOption(`only finished jobs can be purged, not ${JSON.stringify(state)}`);
     return this.store.purge(this.name, state, selectionOf(which));
   }
