@@ -1,5 +1,6 @@
 import { invalidOption } from "../core/errors.js";
 import { MemoryStore } from "./memory/memory-store.js";
+import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
 export const DEFAULT_STORE_URL = "sqlite:./checkback.db";
@@ -11,7 +12,34 @@ export function openStore(url: string = process.env.CHECKBACK_STORE ?? DEFAULT_S
   switch (scheme) {
     case "memory:":
       return new MemoryStore();
+    case "sqlite:":
+      return openSqlite(url);
     default:
       throw invalidOption(`unsupported store URL ${JSON.stringify(url)}`, { url });
   }
+}
+
+/**
+ * "sqlite:<path>" (relative to the working directory), "sqlite:///absolute/path", and an
+ * optional "?synchronous=full" for an fsync on every commit.
+ */
+function openSqlite(url: string): SqliteStore {
+  let rest = url.slice("sqlite:".length);
+  let synchronous: "normal" | "full" | undefined;
+  const query = rest.lastIndexOf("?");
+  if (query >= 0) {
+    const params = new URLSearchParams(rest.slice(query + 1));
+    rest = rest.slice(0, query);
+    for (const [name, value] of params) {
+      if (name !== "synchronous" || (value !== "normal" && value !== "full")) {
+        throw invalidOption(
+          `unsupported sqlite URL parameter ${name}=${value} (known: synchronous=normal|full)`,
+          { url },
+        );
+      }
+      synchronous = value;
+    }
+  }
+  const path = rest.startsWith("//") ? rest.slice(2) : rest;
+  return new SqliteStore(synchronous ? { path, synchronous } : { path });
 }

@@ -1,0 +1,35 @@
+import type { JobRef } from "../../../core/job.js";
+import type { ChangeOutcome, When } from "../../store.js";
+import type { SqliteContext } from "../context.js";
+import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
+import { resolveWhen } from "./add-jobs.js";
+import { findByRef } from "./get-job.js";
+
+/**
+ * reschedule: moves a scheduled job to a new due instant, by id or by key.
+ *
+ * Mode: find and update in one write transaction. Only scheduled jobs move: an active job is
+ * being run and a finished one is history; both are reported unchanged. An earlier instant
+ * wakes sleeping workers once committed.
+ */
+const RESCHEDULE = `
+  UPDATE jobs SET run_at = ?, due_at = ?, updated_at = ?
+  WHERE id = ?
+  RETURNING ${JOB_COLUMNS}`;
+
+/** Runs inside a write transaction. */
+export function rescheduleJob(
+  ctx: SqliteContext,
+  queue: string,
+  ref: JobRef,
+  when: When,
+  now: number,
+): ChangeOutcome {
+  const row = findByRef(ctx, queue, ref);
+  if (!row) return { job: null, changed: false };
+  if (row.state !== "scheduled") return { job: toRecord(row), changed: false };
+  const runAt = resolveWhen(when, now);
+  const moved = ctx.statement<JobRow>(RESCHEDULE).get(runAt, runAt, now, row.id)!;
+  ctx.wake(queue, runAt);
+  return { job: toRecord(moved), changed: true };
+}

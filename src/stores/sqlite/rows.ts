@@ -1,0 +1,86 @@
+import type { BackoffPolicy } from "../../core/backoff.js";
+import type { JobError, JobRecord, JobState } from "../../core/job.js";
+
+/** A row of the `jobs` table as better-sqlite3 returns it. */
+export interface JobRow {
+  id: number;
+  queue: string;
+  key: string | null;
+  payload: string;
+  state: JobState;
+  run_at: number;
+  due_at: number | null;
+  attempts: number;
+  max_attempts: number;
+  backoff: string;
+  errors: string;
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+}
+
+/** The columns a JobRecord is built from (due_at is the store's own bookkeeping). */
+export const JOB_COLUMNS =
+  "id, queue, key, payload, state, run_at, attempts, max_attempts, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
+
+/**
+ * The payload and result stay JSON text: the store never parses them. Back-off policies are
+ * parsed, but a queue's jobs nearly all share a handful of policies, so parsed ones are kept
+ * (frozen, since records share them) and most claims parse nothing.
+ */
+const backoffCache = new Map<string, BackoffPolicy>();
+const BACKOFF_CACHE_LIMIT = 256;
+
+export function toRecord(row: JobRow): JobRecord {
+  return {
+    id: String(row.id),
+    queue: row.queue,
+    key: row.key,
+    payload: row.payload,
+    state: row.state,
+    runAt: row.run_at,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    backoff: parseBackoff(row.backoff),
+    errors: row.errors === "[]" ? [] : (JSON.parse(row.errors) as JobError[]),
+    result: row.result,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    leaseToken: row.lease_token,
+    leaseExpiresAt: row.lease_expires_at,
+  };
+}
+
+function parseBackoff(text: string): BackoffPolicy {
+  let policy = backoffCache.get(text);
+  if (!policy) {
+    policy = deepFreeze(JSON.parse(text) as BackoffPolicy);
+    if (backoffCache.size >= BACKOFF_CACHE_LIMIT) backoffCache.clear();
+    backoffCache.set(text, policy);
+  }
+  return policy;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Job ids are the rowid as decimal text. Anything else ("01", "1.0", "abc") names no job:
+ * it is not an error, just nothing found, as with any unknown id.
+ */
+export function parseId(id: string): number | null {
+  if (typeof id !== "string" || !/^[1-9][0-9]{0,15}$/.test(id)) return null;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export function isUnfinished(state: JobState): boolean {
+  return state === "scheduled" || state === "active";
+}

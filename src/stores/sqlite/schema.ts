@@ -1,0 +1,72 @@
+import type Database from "better-sqlite3";
+
+/**
+ * The SQLite schema, versioned with `PRAGMA user_version`: migration N takes the file from
+ * version N to N + 1. Opening a store runs the missing migrations in one IMMEDIATE
+ * transaction, re-reading the version inside it, so two processes opening a new file at once
+ * cannot both create the tables; reopening an up-to-date file changes nothing.
+ *
+ * One table holds every queue's jobs. `id` is AUTOINCREMENT so an id is never reused (a
+ * purged job's id cannot come back as another job) and it doubles as the FIFO sequence: jobs
+ * due at the same instant come out in id order.
+ *
+ * `due_at` is the single column claims look at: `run_at` while scheduled, `lease_expires_at`
+ * while active, NULL once finished. An expired lease is therefore found by the same index
+ * range as a due job, and finished jobs drop out of the claim index entirely (partial index).
+ *
+ * Indexes, each paid for on every write, so each has one job:
+ *   jobs_due           (queue, due_at, id) partial on due_at: claimDue and the next due instant
+ *   jobs_unfinished_key unique (queue, key) over scheduled/active: a key is held by at most one
+ *                      unfinished job, enforced by SQLite itself
+ *   jobs_key           (queue, key, id): getByKey of finished jobs (and by-key refs)
+ *   jobs_state         (queue, state, id): list pages and counts
+ *   jobs_retention     (queue, updated_at, id) partial over completed/cancelled: trim walks the
+ *                      newest finished jobs without sorting the whole queue
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue            TEXT    NOT NULL,
+    key              TEXT,
+    payload          TEXT    NOT NULL,
+    state            TEXT    NOT NULL CHECK (state IN ('scheduled', 'active', 'completed', 'dead', 'cancelled')),
+    run_at           INTEGER NOT NULL,
+    due_at           INTEGER,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    backoff          TEXT    NOT NULL,
+    errors           TEXT    NOT NULL DEFAULT '[]',
+    result           TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    lease_token      TEXT,
+    lease_expires_at INTEGER
+  );
+  CREATE INDEX jobs_due ON jobs (queue, due_at, id) WHERE due_at IS NOT NULL;
+  CREATE UNIQUE INDEX jobs_unfinished_key ON jobs (queue, key)
+    WHERE key IS NOT NULL AND state IN ('scheduled', 'active');
+  CREATE INDEX jobs_key ON jobs (queue, key, id) WHERE key IS NOT NULL;
+  CREATE INDEX jobs_state ON jobs (queue, state, id);
+  CREATE INDEX jobs_retention ON jobs (queue, updated_at, id) WHERE state IN ('completed', 'cancelled');
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the file's schema up to SCHEMA_VERSION; refuses a file written by a newer version. */
+export function migrate(db: Database.Database): void {
+  const run = db.transaction(() => {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the database has schema version ${version}, newer than this checkback supports (${SCHEMA_VERSION}); upgrade checkback`,
+      );
+    }
+    for (let next = version; next < SCHEMA_VERSION; next++) {
+      db.exec(MIGRATIONS[next]!);
+    }
+    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  run.immediate();
+}

@@ -1,0 +1,270 @@
+import { mkdirSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { CheckbackError, invalidOption } from "../../core/errors.js";
+import type { JobRecord, JobRef, JobState } from "../../core/job.js";
+import { rejectUnknown } from "../../core/options.js";
+import type {
+  AddOutcome,
+  ChangeOutcome,
+  ClaimOptions,
+  ClaimResult,
+  Completion,
+  Failure,
+  FinishedState,
+  NewJob,
+  Page,
+  PageRequest,
+  Release,
+  Retention,
+  Selection,
+  Store,
+  When,
+} from "../store.js";
+import { SqliteContext } from "./context.js";
+import { addJobs } from "./ops/add-jobs.js";
+import { cancelJob } from "./ops/cancel-job.js";
+import { claimDue, SELECT_NEXT_DUE } from "./ops/claim-due.js";
+import { completeJob } from "./ops/complete-job.js";
+import { countJobs, listQueues } from "./ops/counts.js";
+import { extendLease } from "./ops/extend-lease.js";
+import { failJob } from "./ops/fail-job.js";
+import { findById, findByKey } from "./ops/get-job.js";
+import { listJobs } from "./ops/list-jobs.js";
+import { purge } from "./ops/purge.js";
+import { redrive } from "./ops/redrive.js";
+import { releaseJob } from "./ops/release-job.js";
+import { rescheduleJob } from "./ops/reschedule-job.js";
+import { settleJob } from "./ops/settle-job.js";
+import { trim } from "./ops/trim.js";
+import { toRecord } from "./rows.js";
+import { migrate } from "./schema.js";
+import { WakeHub } from "./wake.js";
+
+export interface SqliteStoreOptions {
+  /** Database file; created with its parent directories on first use. ":memory:" for a private in-memory database. */
+  path: string;
+  /** The store's clock (default Date.now): every instant the store writes comes from it. */
+  clock?: () => number;
+  /**
+   * "normal" (default): a commit is durable once the OS has it — it survives the process
+   * crashing or being killed, but a power loss or kernel crash may lose the last commits
+   * (never corrupt the file). "full": every commit is fsynced before it returns, surviving
+   * power loss at the cost of one fsync per write.
+   */
+  synchronous?: "normal" | "full";
+  /** How long a write waits for another connection's write lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+}
+
+const OPTION_NAMES = new Set(["path", "clock", "synchronous", "busyTimeoutMs"]);
+const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** Page cache per connection, in KiB (SQLite's negative cache_size): keeps a 1M-job claim index hot. */
+const CACHE_KIB = 64 * 1024;
+
+/**
+ * The embedded default store: one SQLite file in WAL mode through better-sqlite3.
+ *
+ * Every operation is one small module under ./ops, run here inside one IMMEDIATE transaction
+ * when it writes, so each Store call is atomic on its own and several connections (workers in
+ * other processes on the same file) can share the database safely. better-sqlite3 is
+ * synchronous: a call holds the event loop for its few microseconds of work, which is far
+ * cheaper than a thread hop per call at these sizes; batch calls (add, claimDue) keep the
+ * per-job cost low.
+ *
+ * The file is opened on first use, not at construction, so creating an instance (for example
+ * the default store of a checkback instance) touches no disk until it is used.
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  readonly path: string;
+  private readonly clock: () => number;
+  private readonly synchronous: "normal" | "full";
+  private readonly busyTimeoutMs: number;
+  private readonly hub: WakeHub;
+  private ctx: SqliteContext | null = null;
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options !== "object" || options === null) throw invalidOption("SqliteStore needs { path }");
+    rejectUnknown(options, OPTION_NAMES, "sqlite store");
+    const {
+      path,
+      clock = Date.now,
+      synchronous = "normal",
+      busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+    } = options;
+    if (typeof path !== "string" || path.trim() === "") {
+      throw invalidOption("the sqlite store needs a file path", { path });
+    }
+    if (typeof clock !== "function") throw invalidOption("clock must be a function returning epoch ms");
+    if (synchronous !== "normal" && synchronous !== "full") {
+      throw invalidOption('synchronous must be "normal" or "full"', { synchronous });
+    }
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw invalidOption("busyTimeoutMs must be an integer ≥ 0", { busyTimeoutMs });
+    }
+    this.path = path === ":memory:" ? path : resolve(path);
+    if (this.path !== ":memory:") rejectDirectory(this.path);
+    this.clock = clock;
+    this.synchronous = synchronous;
+    this.busyTimeoutMs = busyTimeoutMs;
+    this.hub = new WakeHub(this.path === ":memory:" ? null : this.path);
+  }
+
+  async now(): Promise<number> {
+    return this.clock();
+  }
+
+  async add(jobs: NewJob[]): Promise<AddOutcome[]> {
+    const ctx = this.open();
+    return ctx.write(() => addJobs(ctx, jobs, this.clock()));
+  }
+
+  async get(queue: string, id: string): Promise<JobRecord | null> {
+    const row = findById(this.open(), queue, id);
+    return row ? toRecord(row) : null;
+  }
+
+  async getByKey(queue: string, key: string): Promise<JobRecord | null> {
+    const row = findByKey(this.open(), queue, key);
+    return row ? toRecord(row) : null;
+  }
+
+  async cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
+    const ctx = this.open();
+    return ctx.write(() => cancelJob(ctx, queue, ref, this.clock()));
+  }
+
+  async reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
+    const ctx = this.open();
+    return ctx.write(() => rescheduleJob(ctx, queue, ref, when, this.clock()));
+  }
+
+  async claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult> {
+    const ctx = this.open();
+    return ctx.write(() => claimDue(ctx, queue, options, this.clock()));
+  }
+
+  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+    const ctx = this.open();
+    return ctx.write(() => extendLease(ctx, queue, id, token, leaseMs, this.clock()));
+  }
+
+  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    const ctx = this.open();
+    ctx.write(() => completeJob(ctx, queue, id, token, completion, this.clock()));
+  }
+
+  async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    const ctx = this.open();
+    return ctx.write(() => settleJob(ctx, queue, ref, completion, this.clock()));
+  }
+
+  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+    const ctx = this.open();
+    return ctx.write(() => failJob(ctx, queue, id, token, failure, this.clock()));
+  }
+
+  async release(queue: string, id: string, token: string, release: Release): Promise<void> {
+    const ctx = this.open();
+    ctx.write(() => releaseJob(ctx, queue, id, token, release, this.clock()));
+  }
+
+  async list(queue: string, state: JobState, page: PageRequest): Promise<Page> {
+    return listJobs(this.open(), queue, state, page);
+  }
+
+  async counts(queue: string): Promise<Record<JobState, number>> {
+    return countJobs(this.open(), queue);
+  }
+
+  async queues(): Promise<string[]> {
+    return listQueues(this.open());
+  }
+
+  async redrive(queue: string, selection: Selection, when: When): Promise<number> {
+    const ctx = this.open();
+    return ctx.write(() => redrive(ctx, queue, selection, when, this.clock()));
+  }
+
+  async purge(queue: string, state: FinishedState, selection: Selection): Promise<number> {
+    const ctx = this.open();
+    return ctx.write(() => purge(ctx, queue, state, selection));
+  }
+
+  async trim(queue: string, retention: Retention): Promise<number> {
+    const ctx = this.open();
+    return ctx.write(() => trim(ctx, queue, retention, this.clock()));
+  }
+
+  subscribe(queue: string, wake: (runAt: number) => void): () => void {
+    const unsubscribe = this.hub.subscribe(queue, wake);
+    if (!this.closed && !this.ctx) {
+      // Watching other processes needs the connection. If it cannot open, the worker's next
+      // claim reports why; the subscription still works for this process's writes.
+      try {
+        this.open();
+      } catch {}
+    }
+    return unsubscribe;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.close();
+    this.ctx?.db.close();
+    this.ctx = null;
+  }
+
+  /** The open connection, opening (and creating, and migrating) the file on first use. */
+  private open(): SqliteContext {
+    if (this.ctx) return this.ctx;
+    if (this.closed) throw new CheckbackError("STORE_CLOSED", "the sqlite store is closed");
+    const db = this.connect();
+    const ctx = new SqliteContext(db, this.clock, (queue, runAt) => this.hub.announce(queue, runAt));
+    this.ctx = ctx;
+    const nextDue = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE);
+    this.hub.watchOthers({
+      dataVersion: () => db.pragma("data_version", { simple: true }) as number,
+      headDueAt: (queue) => nextDue.get(queue)?.due_at ?? null,
+    });
+    return ctx;
+  }
+
+  private connect(): Database.Database {
+    let db: Database.Database | undefined;
+    try {
+      if (this.path !== ":memory:") {
+        rejectDirectory(this.path);
+        mkdirSync(dirname(this.path), { recursive: true });
+      }
+      db = new Database(this.path);
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${this.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      db.pragma(`cache_size = -${CACHE_KIB}`);
+      db.pragma("temp_store = MEMORY");
+      migrate(db);
+      return db;
+    } catch (error) {
+      db?.close();
+      if (error instanceof CheckbackError) throw error;
+      throw new Error(`cannot open the SQLite database at ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function rejectDirectory(path: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch {
+    return; // does not exist yet: created on first use
+  }
+  if (isDirectory)
+    throw invalidOption(`the sqlite store path ${path} is a directory, not a database file`, { path });
+}

@@ -1,0 +1,17 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import { runStoreConformance } from "./store-suite.js";
+
+runStoreConformance("sqlite", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "checkback-sqlite-"));
+  const store = new SqliteStore({ path: join(dir, "conformance.db") });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
