@@ -1,6 +1,6 @@
-import { DEFAULT_MAX_PAYLOAD_BYTES } from "./core/payload.js";
 import { invalidOption } from "./core/errors.js";
 import { type JobDefaults, rejectUnknown, validateQueueName } from "./core/options.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "./core/payload.js";
 import { Queue } from "./queue.js";
 import { openStore } from "./stores/open-store.js";
 import type { Store } from "./stores/store.js";

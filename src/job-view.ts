@@ -1,4 +1,4 @@
-import type { JobRecord, JobState, JobError } from "./core/job.js";
+import type { JobError, JobRecord, JobState } from "./core/job.js";
 import { parsePayload } from "./core/payload.js";
 
 /** A job as the library hands it to users: the payload parsed, instants as epoch ms. */

@@ -1,6 +1,6 @@
 import type { Duration } from "./core/duration.js";
-import { InvalidStateError, JobNotFoundError, invalidOption } from "./core/errors.js";
-import { describeRef, type JobRef, type JobState, JOB_STATES } from "./core/job.js";
+import { InvalidStateError, invalidOption, JobNotFoundError } from "./core/errors.js";
+import { describeRef, JOB_STATES, type JobRef, type JobState } from "./core/job.js";
 import { type AddOptions, type JobDefaults, resolveAddOptions, resolveWhen } from "./core/options.js";
 import { serializePayload } from "./core/payload.js";
 import { type Job, toJob } from "./job-view.js";
@@ -52,7 +52,8 @@ export class Queue<T = unknown> {
 
   async get(lookup: JobLookup): Promise<Job<T> | null> {
     const ref = toRef(lookup);
-    const record = "id" in ref ? await this.store.get(this.name, ref.id) : await this.store.getByKey(this.name, ref.key);
+    const record =
+      "id" in ref ? await this.store.get(this.name, ref.id) : await this.store.getByKey(this.name, ref.key);
     return record ? toJob<T>(record) : null;
   }
 
@@ -73,10 +74,14 @@ export class Queue<T = unknown> {
     return toJob<T>(job);
   }
 
-  async list(state: JobState, page: { limit?: number; cursor?: string | null } = {}): Promise<{ jobs: Job<T>[]; next: string | null }> {
+  async list(
+    state: JobState,
+    page: { limit?: number; cursor?: string | null } = {},
+  ): Promise<{ jobs: Job<T>[]; next: string | null }> {
     if (!JOB_STATES.includes(state)) throw invalidOption(`unknown state ${JSON.stringify(state)}`);
     const limit = page.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidOption("limit must be an integer from 1 to 1000");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw invalidOption("limit must be an integer from 1 to 1000");
     const result = await this.store.list(this.name, state, { limit, cursor: page.cursor ?? null });
     return { jobs: result.jobs.map((job) => toJob<T>(job)), next: result.next };
   }
@@ -92,7 +97,8 @@ export class Queue<T = unknown> {
 
   /** Deletes finished jobs in one state (dead letters by default). */
   async purge(which: string[] | "all", state: FinishedState = "dead"): Promise<number> {
-    if (!FINISHED.includes(state)) throw invalidOption(`only finished jobs can be purged, not ${JSON.stringify(state)}`);
+    if (!FINISHED.includes(state))
+      throw invalidOption(`only finished jobs can be purged, not ${JSON.stringify(state)}`);
     return this.store.purge(this.name, state, selectionOf(which));
   }
 
@@ -130,4 +136,3 @@ function selectionOf(which: string[] | "all") {
   if (Array.isArray(which) && which.every((id) => typeof id === "string")) return { ids: which };
   throw invalidOption('give a list of job ids or "all"');
 }
-

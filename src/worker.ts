@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { retryDelay } from "./core/backoff.js";
 import { type Duration, parseDuration } from "./core/duration.js";
-import { LeaseLostError, invalidOption } from "./core/errors.js";
+import { invalidOption, LeaseLostError } from "./core/errors.js";
 import type { JobRecord } from "./core/job.js";
 import { rejectUnknown, validateQueueName } from "./core/options.js";
 import { type Job, toJob } from "./job-view.js";
@@ -361,7 +361,8 @@ function resolveRetention(option: WorkerOptions["retention"]): Retention | null 
   rejectUnknown(option, new Set(["keepLast", "maxAge"]), "retention");
   const retention: Retention = {};
   if (option.keepLast !== undefined) {
-    if (!Number.isInteger(option.keepLast) || option.keepLast < 0) throw invalidOption("retention.keepLast must be an integer ≥ 0");
+    if (!Number.isInteger(option.keepLast) || option.keepLast < 0)
+      throw invalidOption("retention.keepLast must be an integer ≥ 0");
     retention.keepLast = option.keepLast;
   }
   if (option.maxAge !== undefined) retention.maxAgeMs = parseDuration(option.maxAge, "retention.maxAge");

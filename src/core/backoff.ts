@@ -40,7 +40,8 @@ export function resolveBackoff(option: BackoffOption | undefined): BackoffPolicy
     return { type: "fixed", delayMs: parseDuration(option, "backoff"), jitter: 0 };
   }
   if (Array.isArray(option)) return listPolicy(option, 0);
-  if (typeof option !== "object" || option === null) throw invalidOption("backoff must be a duration, a list or an object");
+  if (typeof option !== "object" || option === null)
+    throw invalidOption("backoff must be a duration, a list or an object");
   const jitter = resolveJitter((option as { jitter?: unknown }).jitter);
   switch (option.type) {
     case "fixed":

@@ -28,7 +28,7 @@ export function parseDuration(value: Duration, what = "duration"): number {
   } else if (typeof value === "string") {
     ms = parseDurationString(value.trim(), what);
   } else {
-    throw invalid(what, value, "must be milliseconds or a string like \"30s\"");
+    throw invalid(what, value, 'must be milliseconds or a string like "30s"');
   }
   if (!Number.isFinite(ms) || ms < 0) throw invalid(what, value, "must be a finite, non-negative length");
   if (ms > MAX_DURATION_MS) throw invalid(what, value, "is longer than 100 years");

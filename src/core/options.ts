@@ -1,7 +1,7 @@
+import type { When } from "../stores/store.js";
 import { type BackoffOption, type BackoffPolicy, resolveBackoff } from "./backoff.js";
 import { type Duration, parseDuration } from "./duration.js";
 import { invalidOption } from "./errors.js";
-import type { When } from "../stores/store.js";
 
 /** Options for adding one job. `delay` is a duration from now; `runAt` an instant. */
 export interface AddOptions {
@@ -37,7 +37,8 @@ export interface ResolvedAddOptions {
 
 export function resolveAddOptions(options: AddOptions | undefined, defaults: JobDefaults = {}): ResolvedAddOptions {
   const opts = options ?? {};
-  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) throw invalidOption("options must be an object");
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts))
+    throw invalidOption("options must be an object");
   rejectUnknown(opts, ADD_OPTION_NAMES, "add");
   if (opts.delay !== undefined && opts.runAt !== undefined) throw invalidOption("give delay or runAt, not both");
   return {

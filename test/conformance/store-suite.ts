@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Checkback } from "../../src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
 import { LeaseLostError } from "../../src/core/errors.js";
 import type { NewJob, Store, When } from "../../src/stores/store.js";
-import { Checkback } from "../../src/checkback.js";
 import { later } from "../../src/worker.js";
 
 /**
@@ -301,7 +301,10 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         await store.add([job(queue)]);
         const [held] = (await claimAll(queue)).jobs;
         const now = await store.now();
-        const after = await store.fail(queue, held!.id, held!.leaseToken!, { error: "gateway down", retryDelayMs: 60_000 });
+        const after = await store.fail(queue, held!.id, held!.leaseToken!, {
+          error: "gateway down",
+          retryDelayMs: 60_000,
+        });
         expect(after).toMatchObject({ state: "scheduled", attempts: 1, leaseToken: null });
         expect(after.runAt).toBeGreaterThanOrEqual(now + 60_000);
         expect(after.errors).toMatchObject([{ attempt: 1, message: "gateway down" }]);
@@ -348,10 +351,18 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const queue = newQueue();
         await store.add([job(queue, { key: "s", when: { delayMs: 60_000 } }), job(queue, { key: "a" })]);
         const [active] = (await claimAll(queue)).jobs;
-        const settled = await store.settle(queue, { key: "s" }, { result: '"paid"', enqueue: [job(queue, { key: "o" })] });
+        const settled = await store.settle(
+          queue,
+          { key: "s" },
+          { result: '"paid"', enqueue: [job(queue, { key: "o" })] },
+        );
         expect(settled).toMatchObject({ changed: true, job: { state: "completed", result: '"paid"' } });
         expect((await store.getByKey(queue, "o"))!.state).toBe("scheduled");
-        const again = await store.settle(queue, { key: "s" }, { result: '"again"', enqueue: [job(queue, { key: "o2" })] });
+        const again = await store.settle(
+          queue,
+          { key: "s" },
+          { result: '"again"', enqueue: [job(queue, { key: "o2" })] },
+        );
         expect(again.changed).toBe(false);
         expect(again.job!.result).toBe('"paid"');
         expect(await store.getByKey(queue, "o2")).toBeNull();

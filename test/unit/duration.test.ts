@@ -20,9 +20,20 @@ describe("parseDuration", () => {
     expect(parseDuration(input)).toBe(ms);
   });
 
-  it.each([["soon"], ["10 s"], ["-5s"], [""], ["5x"], ["s"], [-1], [Number.NaN], [Number.POSITIVE_INFINITY], ["200y"], [
-    { ms: 5 },
-  ], [null]])("refuses %j with a typed error", (input) => {
+  it.each([
+    ["soon"],
+    ["10 s"],
+    ["-5s"],
+    [""],
+    ["5x"],
+    ["s"],
+    [-1],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    ["200y"],
+    [{ ms: 5 }],
+    [null],
+  ])("refuses %j with a typed error", (input) => {
     let caught: unknown;
     try {
       parseDuration(input as never);

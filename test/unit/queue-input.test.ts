@@ -45,11 +45,14 @@ describe("bad input to a queue", () => {
     ["undefined", undefined],
     ["a function", () => 1],
     ["a BigInt", { amount: 10n }],
-    ["a cycle", (() => {
-      const a: Record<string, unknown> = {};
-      a.self = a;
-      return a;
-    })()],
+    [
+      "a cycle",
+      (() => {
+        const a: Record<string, unknown> = {};
+        a.self = a;
+        return a;
+      })(),
+    ],
   ])("refuses a payload that is %s", async (_what, payload) => {
     await expectRefused(() => cb.queue("orders").add(payload), "INVALID_PAYLOAD");
   });
@@ -66,8 +69,7 @@ describe("bad input to a queue", () => {
 
   it("a bulk add with one bad item adds nothing", async () => {
     await expectRefused(
-      () =>
-        cb.queue("orders").addBulk([{ payload: 1 }, { payload: 2 }, { payload: "x".repeat(5000) }, { payload: 4 }]),
+      () => cb.queue("orders").addBulk([{ payload: 1 }, { payload: 2 }, { payload: "x".repeat(5000) }, { payload: 4 }]),
       "PAYLOAD_TOO_LARGE",
     );
   });
@@ -79,7 +81,9 @@ describe("bad input to a queue", () => {
   });
 
   it("refuses unknown instance and worker options", () => {
-    expect(() => new Checkback({ store: new MemoryStore(), maxPayload: 5 } as never)).toThrow(/unknown checkback option/);
+    expect(() => new Checkback({ store: new MemoryStore(), maxPayload: 5 } as never)).toThrow(
+      /unknown checkback option/,
+    );
     expect(() => cb.worker("orders", async () => {}, { concurency: 5 } as never)).toThrow(/unknown worker option/);
     expect(() => cb.worker("orders", async () => {}, { concurrency: 0 })).toThrow(/concurrency/);
     expect(() => cb.worker("orders", async () => {}, { lease: "5ms" })).toThrow(/lease/);

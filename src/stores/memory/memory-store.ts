@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
-import { type JobRecord, type JobRef, type JobState, JOB_STATES } from "../../core/job.js";
 import { LeaseLostError } from "../../core/errors.js";
 import { MinHeap } from "../../core/heap.js";
+import { JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
 import type {
   AddOutcome,
@@ -139,7 +139,7 @@ export class MemoryStore implements Store {
     if (!q || !slot) return { job: null, changed: false };
     const { job } = slot;
     if (job.state !== "scheduled" && job.state !== "active") return { job: copy(job), changed: false };
-    this.finish(q, slot, "cancelled");
+    this.finish(slot, "cancelled");
     return { job: copy(job), changed: true };
   }
 
@@ -171,7 +171,7 @@ export class MemoryStore implements Store {
         // The previous holder's lease ran out: that attempt counts as failed.
         job.errors.push({ attempt: job.attempts, at: now, message: "lease expired" });
         if (job.attempts >= job.maxAttempts) {
-          this.finish(q, slot, "dead");
+          this.finish(slot, "dead");
           continue;
         }
       }
@@ -212,7 +212,7 @@ export class MemoryStore implements Store {
 
   private completeWith(q: QueueState, slot: Slot, { result, enqueue }: Completion): void {
     slot.job.result = result;
-    this.finish(q, slot, "completed");
+    this.finish(slot, "completed");
     if (enqueue && enqueue.length > 0) {
       const woken = new Map<string, number>();
       const now = this.clock();
@@ -227,9 +227,9 @@ export class MemoryStore implements Store {
     const now = this.clock();
     job.errors.push({ attempt: job.attempts, at: now, message: failure.error });
     if (failure.retryDelayMs === null) {
-      this.finish(q, slot, "dead");
+      this.finish(slot, "dead");
     } else {
-      this.reschedule_(q, slot, now + failure.retryDelayMs, now);
+      this.scheduleAgain(q, slot, now + failure.retryDelayMs, now);
     }
     return copy(job);
   }
@@ -239,7 +239,7 @@ export class MemoryStore implements Store {
     const now = this.clock();
     slot.job.attempts -= 1;
     if (payload !== undefined) slot.job.payload = payload;
-    this.reschedule_(q, slot, now + delayMs, now);
+    this.scheduleAgain(q, slot, now + delayMs, now);
   }
 
   async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
@@ -281,7 +281,7 @@ export class MemoryStore implements Store {
       if (holder && holder !== slot && isUnfinished(holder.job)) continue;
       job.attempts = 0;
       if (job.key !== null) q.keys.set(job.key, job.id);
-      this.reschedule_(q, slot, runAt, now);
+      this.scheduleAgain(q, slot, runAt, now);
       moved += 1;
     }
     if (moved > 0) this.events.emit(queue, runAt);
@@ -358,13 +358,13 @@ export class MemoryStore implements Store {
     q.due.push({ dueAt, seq: slot.seq, id: slot.job.id, version: slot.dueVersion });
   }
 
-  private reschedule_(q: QueueState, slot: Slot, runAt: number, now: number): void {
+  private scheduleAgain(q: QueueState, slot: Slot, runAt: number, now: number): void {
     Object.assign(slot.job, { state: "scheduled", runAt, leaseToken: null, leaseExpiresAt: null, updatedAt: now });
     this.index(q, slot, runAt);
     this.events.emit(slot.job.queue, runAt);
   }
 
-  private finish(q: QueueState, slot: Slot, state: JobState): void {
+  private finish(slot: Slot, state: JobState): void {
     const { job } = slot;
     Object.assign(job, { state, leaseToken: null, leaseExpiresAt: null, updatedAt: this.clock() });
     slot.dueVersion += 1; // drops it from the due heap
