@@ -5,16 +5,34 @@ import { invalidOption, LeaseLostError } from "./core/errors.js";
 import type { JobRecord } from "./core/job.js";
 import { rejectUnknown, validateQueueName } from "./core/options.js";
 import { type Job, toJob } from "./job-view.js";
-import type { ClaimResult, Retention, Store } from "./stores/store.js";
+import type { ClaimResult, NewJob, Retention, Store } from "./stores/store.js";
 
-/** Returned by a handler to run the job again after `delayMs` without counting a failure. */
+/**
+ * Returned by a handler to run the job again after `delayMs` without counting a failure.
+ * With a `payload`, the job comes back carrying it (a check keeps its probe history this way).
+ */
 export class RunLater {
-  constructor(readonly delayMs: number) {}
+  constructor(
+    readonly delayMs: number,
+    readonly payload?: unknown,
+  ) {}
 }
 
 /** `return later("30s")` from a handler: not done yet, come back in 30 s; no attempt is spent. */
-export function later(delay: Duration): RunLater {
-  return new RunLater(parseDuration(delay, "later"));
+export function later(delay: Duration, payload?: unknown): RunLater {
+  return new RunLater(parseDuration(delay, "later"), payload);
+}
+
+/**
+ * Returned by a handler to complete its job and add follow-up jobs in the same atomic step:
+ * the follow-ups exist if and only if this job completed (a check's outcome). They must be in
+ * the worker's own queue.
+ */
+export class CompleteWith {
+  constructor(
+    readonly result: unknown,
+    readonly enqueue: NewJob[],
+  ) {}
 }
 
 /** The job a handler receives: the job plus its lease, and a signal aborted if the lease is lost. */
@@ -290,8 +308,19 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private async settle(run: Running<T>, outcome: { ok: true; value: unknown } | { ok: false; error: Error }) {
     const { view } = run;
     if (outcome.ok && outcome.value instanceof RunLater) {
-      await this.store.release(this.queue, view.id, view.leaseToken, { delayMs: outcome.value.delayMs });
-      this.emit("released", view, outcome.value.delayMs);
+      const { delayMs, payload } = outcome.value;
+      await this.store.release(this.queue, view.id, view.leaseToken, {
+        delayMs,
+        ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+      });
+      this.emit("released", view, delayMs);
+      return;
+    }
+    if (outcome.ok && outcome.value instanceof CompleteWith) {
+      const { result, enqueue } = outcome.value;
+      await this.store.complete(this.queue, view.id, view.leaseToken, { result: serializeResult(result), enqueue });
+      this.emit("completed", view, result);
+      this.maybeTrim();
       return;
     }
     if (outcome.ok) {
