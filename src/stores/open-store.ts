@@ -32,10 +32,9 @@ function openSqlite(url: string): SqliteStore {
     rest = rest.slice(0, query);
     for (const [name, value] of params) {
       if (name !== "synchronous" || (value !== "normal" && value !== "full")) {
-        throw invalidOption(
-          `unsupported sqlite URL parameter ${name}=${value} (known: synchronous=normal|full)`,
-          { url },
-        );
+        throw invalidOption(`unsupported sqlite URL parameter ${name}=${value} (known: synchronous=normal|full)`, {
+          url,
+        });
       }
       synchronous = value;
     }

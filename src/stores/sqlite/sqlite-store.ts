@@ -88,12 +88,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     if (typeof options !== "object" || options === null) throw invalidOption("SqliteStore needs { path }");
     rejectUnknown(options, OPTION_NAMES, "sqlite store");
-    const {
-      path,
-      clock = Date.now,
-      synchronous = "normal",
-      busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
-    } = options;
+    const { path, clock = Date.now, synchronous = "normal", busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS } = options;
     if (typeof path !== "string" || path.trim() === "") {
       throw invalidOption("the sqlite store needs a file path", { path });
     }
@@ -265,6 +260,5 @@ function rejectDirectory(path: string): void {
   } catch {
     return; // does not exist yet: created on first use
   }
-  if (isDirectory)
-    throw invalidOption(`the sqlite store path ${path} is a directory, not a database file`, { path });
+  if (isDirectory) throw invalidOption(`the sqlite store path ${path} is a directory, not a database file`, { path });
 }

@@ -58,17 +58,7 @@ function addOne(ctx: SqliteContext, input: NewJob, now: number): AddOutcome {
   }
   const { lastInsertRowid } = ctx
     .statement(INSERT)
-    .run(
-      input.queue,
-      input.key,
-      input.payload,
-      runAt,
-      runAt,
-      input.maxAttempts,
-      backoffText(input.backoff),
-      now,
-      now,
-    );
+    .run(input.queue, input.key, input.payload, runAt, runAt, input.maxAttempts, backoffText(input.backoff), now, now);
   ctx.wake(input.queue, runAt);
   const job: JobRecord = {
     id: String(lastInsertRowid),

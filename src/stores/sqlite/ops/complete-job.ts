@@ -31,8 +31,7 @@ export function completeJob(
   now: number,
 ): void {
   const rowid = parseId(id);
-  const { changes } =
-    rowid === null ? { changes: 0 } : ctx.statement(COMPLETE).run(result, now, rowid, queue, token);
+  const { changes } = rowid === null ? { changes: 0 } : ctx.statement(COMPLETE).run(result, now, rowid, queue, token);
   if (changes === 0) throw new LeaseLostError(id);
   if (enqueue && enqueue.length > 0) addJobs(ctx, enqueue, now);
 }

@@ -24,8 +24,7 @@ const QUEUES = `
 
 export function countJobs(ctx: SqliteContext, queue: string): Record<JobState, number> {
   const counts = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
-  for (const { state, n } of ctx.statement<{ state: JobState; n: number }>(COUNTS).all(queue))
-    counts[state] = n;
+  for (const { state, n } of ctx.statement<{ state: JobState; n: number }>(COUNTS).all(queue)) counts[state] = n;
   return counts;
 }
 

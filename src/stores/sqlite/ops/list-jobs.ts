@@ -17,12 +17,7 @@ const LIST = `
   ORDER BY id
   LIMIT ?`;
 
-export function listJobs(
-  ctx: SqliteContext,
-  queue: string,
-  state: JobState,
-  { limit, cursor }: PageRequest,
-): Page {
+export function listJobs(ctx: SqliteContext, queue: string, state: JobState, { limit, cursor }: PageRequest): Page {
   const after = cursor ? Number(cursor) : 0;
   if (!Number.isSafeInteger(after)) return { jobs: [], next: null };
   const rows = ctx.statement<JobRow>(LIST).all(queue, state, after, limit + 1);

@@ -20,13 +20,7 @@ const REDRIVE = `
   WHERE id = ?`;
 
 /** Runs inside a write transaction. */
-export function redrive(
-  ctx: SqliteContext,
-  queue: string,
-  selection: Selection,
-  when: When,
-  now: number,
-): number {
+export function redrive(ctx: SqliteContext, queue: string, selection: Selection, when: When, now: number): number {
   const runAt = resolveWhen(when, now);
   const holderExists = ctx.statement(HOLDER_EXISTS).pluck();
   const move = ctx.statement(REDRIVE);

@@ -18,13 +18,7 @@ const RESCHEDULE = `
   RETURNING ${JOB_COLUMNS}`;
 
 /** Runs inside a write transaction. */
-export function rescheduleJob(
-  ctx: SqliteContext,
-  queue: string,
-  ref: JobRef,
-  when: When,
-  now: number,
-): ChangeOutcome {
+export function rescheduleJob(ctx: SqliteContext, queue: string, ref: JobRef, when: When, now: number): ChangeOutcome {
   const row = findByRef(ctx, queue, ref);
   if (!row) return { job: null, changed: false };
   if (row.state !== "scheduled") return { job: toRecord(row), changed: false };

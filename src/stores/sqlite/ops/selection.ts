@@ -16,12 +16,7 @@ export interface SelectedRow {
   key: string | null;
 }
 
-export function selectRows(
-  ctx: SqliteContext,
-  queue: string,
-  state: JobState,
-  selection: Selection,
-): SelectedRow[] {
+export function selectRows(ctx: SqliteContext, queue: string, state: JobState, selection: Selection): SelectedRow[] {
   if ("ids" in selection) {
     const rows: SelectedRow[] = [];
     const seen = new Set<number>();

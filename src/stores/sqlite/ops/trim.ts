@@ -27,18 +27,12 @@ const DELETE_OLDER = `
   WHERE queue = ? AND state IN ('completed', 'cancelled') AND updated_at < ?`;
 
 /** Runs inside a write transaction. */
-export function trim(
-  ctx: SqliteContext,
-  queue: string,
-  { keepLast, maxAgeMs }: Retention,
-  now: number,
-): number {
+export function trim(ctx: SqliteContext, queue: string, { keepLast, maxAgeMs }: Retention, now: number): number {
   let removed = 0;
   if (maxAgeMs !== undefined) removed += ctx.statement(DELETE_OLDER).run(queue, now - maxAgeMs).changes;
   if (keepLast !== undefined) {
     const boundary = ctx.statement<{ updated_at: number; id: number }>(BOUNDARY).get(queue, keepLast);
-    if (boundary)
-      removed += ctx.statement(DELETE_FROM_BOUNDARY).run(queue, boundary.updated_at, boundary.id).changes;
+    if (boundary) removed += ctx.statement(DELETE_FROM_BOUNDARY).run(queue, boundary.updated_at, boundary.id).changes;
   }
   return removed;
 }
