@@ -1,0 +1,58 @@
+import { MB } from "./lib/rss.js";
+import type { ScenarioName } from "./report.js";
+import type { BenchSystem } from "./runners/system.js";
+import { runBurst } from "./scenarios/burst.js";
+import { runLight } from "./scenarios/light.js";
+import { runPending } from "./scenarios/pending.js";
+import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
+import type { StoreKind } from "./stores.js";
+
+/**
+ * One scenario on one system, in a process of its own (forked by run.ts), so that each
+ * process RSS figure belongs to that system and scenario alone.
+ */
+export interface ChildSpec {
+  scenario: ScenarioName;
+  system: "checkback" | "bullmq";
+  store: StoreKind;
+  redisUrl: string;
+  settings: ScenarioSettings;
+  /** Far-future jobs for this system in the pending scenario. */
+  pendingCount: number;
+}
+
+export type ChildReply = { ok: true; label: string; metrics: Metrics } | { ok: false; label: string; error: string };
+
+async function main(spec: ChildSpec): Promise<ChildReply> {
+  let system: BenchSystem | undefined;
+  const fallbackLabel = spec.system === "bullmq" ? "BullMQ" : `checkback (${spec.store})`;
+  try {
+    system =
+      spec.system === "bullmq"
+        ? await openBullmq(spec.redisUrl)
+        : await openCheckback(spec.store, { redisUrl: spec.redisUrl });
+    const runId = `${process.pid}-${Date.now().toString(36)}`;
+    // What the process holds before any job exists (Node, tsx, the libraries, connections).
+    const rssBaselineMB = process.memoryUsage.rss() / MB;
+    const scenarioMetrics =
+      spec.scenario === "burst"
+        ? await runBurst(system, spec.settings, runId)
+        : spec.scenario === "light"
+          ? await runLight(system, spec.settings, runId)
+          : await runPending(system, spec.settings, runId, spec.pendingCount);
+    await system.close();
+    return { ok: true, label: system.label, metrics: { ...scenarioMetrics, rssBaselineMB } };
+  } catch (error) {
+    await system?.close().catch(() => {});
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    return { ok: false, label: system?.label ?? fallbackLabel, error: message };
+  }
+}
+
+const spec = JSON.parse(process.argv[2] ?? "null") as ChildSpec | null;
+if (!spec || typeof process.send !== "function") {
+  process.stderr.write("bench/child.ts is started by bench/run.ts\n");
+  process.exit(2);
+}
+const reply = await main(spec);
+process.send(reply, () => process.exit(reply.ok ? 0 : 1));

@@ -1,0 +1,23 @@
+import { readFile } from "node:fs/promises";
+import { availableParallelism, totalmem } from "node:os";
+import { redisVersion } from "./redis-info.js";
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGB: number;
+  node: string;
+  redis: string | null;
+}
+
+/** What the figures were measured on, printed with them so they are never read without it. */
+export async function describeMachine(redisUrl: string | null): Promise<Machine> {
+  const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
+  return {
+    cpus: availableParallelism(),
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
+    memoryGB: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    redis: redisUrl ? await redisVersion(redisUrl).catch(() => null) : null,
+  };
+}

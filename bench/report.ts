@@ -1,0 +1,145 @@
+import { formatNumber, markdownTable } from "./lib/table.js";
+import type { Metrics } from "./scenarios/settings.js";
+
+export type ScenarioName = "burst" | "light" | "pending";
+export const SCENARIOS: readonly ScenarioName[] = ["burst", "light", "pending"];
+
+/** Which way a figure is better; null for figures that only describe the run. */
+type Better = "higher" | "lower" | null;
+
+interface MetricSpec {
+  key: string;
+  label: string;
+  better: Better;
+  digits?: number;
+}
+
+const lateness = (prefix: string): MetricSpec[] => [
+  { key: "latenessP50", label: `${prefix} lateness p50 (ms)`, better: "lower" },
+  { key: "latenessP95", label: `${prefix} lateness p95 (ms)`, better: "lower" },
+  { key: "latenessP99", label: `${prefix} lateness p99 (ms)`, better: "lower" },
+  { key: "latenessMax", label: `${prefix} lateness max (ms)`, better: "lower" },
+  { key: "earlyStarts", label: "handlers started before due", better: "lower" },
+];
+
+export const METRICS: Record<ScenarioName, MetricSpec[]> = {
+  burst: [
+    { key: "burstJobs", label: "jobs", better: null },
+    { key: "enqueueLiveRate", label: "enqueue jobs/s (addBulk, worker running)", better: "higher" },
+    { key: "liveRate", label: "live jobs/s (first add → last completion)", better: "higher" },
+    ...lateness("live"),
+    { key: "enqueueIdleRate", label: "enqueue jobs/s (addBulk, no worker)", better: "higher" },
+    { key: "drainRate", label: "end-to-end jobs/s (drain, all due)", better: "higher" },
+    { key: "rssBaselineMB", label: "process RSS before any job (MB)", better: null },
+    { key: "rssPeakMB", label: "process RSS peak (MB)", better: "lower" },
+  ],
+  light: [
+    { key: "lightJobs", label: "jobs", better: null },
+    { key: "producedRate", label: "jobs/s added (single add)", better: null },
+    ...lateness(""),
+    { key: "rssBaselineMB", label: "process RSS before any job (MB)", better: null },
+    { key: "rssPeakMB", label: "process RSS peak (MB)", better: "lower" },
+  ],
+  pending: [
+    { key: "pendingJobs", label: "pending jobs (far future)", better: null },
+    { key: "pendingInsertRate", label: "pending insert jobs/s (addBulk)", better: "higher" },
+    { key: "rssAfterInsertMB", label: "process RSS after insert (MB)", better: "lower" },
+    { key: "dbFileMB", label: "database file + WAL (MB)", better: "lower" },
+    { key: "redisMemoryMB", label: "Redis used_memory growth (MB)", better: "lower" },
+    { key: "bytesPerPendingJob", label: "bytes held per pending job", better: "lower" },
+    { key: "lightJobs", label: "near-due jobs fired", better: null },
+    ...lateness("near-due"),
+    { key: "rssBaselineMB", label: "process RSS before any job (MB)", better: null },
+    { key: "rssPeakMB", label: "process RSS peak (MB)", better: "lower" },
+    { key: "cleanupSeconds", label: "queue clean-up afterwards (s)", better: null, digits: 1 },
+  ],
+};
+
+export interface SystemRun {
+  label: string;
+  metrics: Metrics | null;
+  error?: string;
+}
+
+/**
+ * One scenario's table: checkback beside BullMQ, the ratio checkback / BullMQ, and which side
+ * the ratio favours given the figure's direction (↑ higher is better, ↓ lower is better).
+ */
+export function scenarioTable(scenario: ScenarioName, runs: SystemRun[]): string {
+  const [ours, theirs] = runs;
+  const header = ["metric", ...runs.map((r) => r.label)];
+  if (ours && theirs) header.push(`ratio ${ours.label.split(" ")[0]} / ${theirs.label}`, "better");
+  const rows = METRICS[scenario]
+    .filter((spec) => runs.some((run) => typeof run.metrics?.[spec.key] === "number"))
+    .map((spec) => {
+      const arrow = spec.better === "higher" ? " ↑" : spec.better === "lower" ? " ↓" : "";
+      const digits = spec.digits ?? (spec.key.endsWith("MB") ? 1 : 0);
+      const row = [spec.label + arrow, ...runs.map((run) => formatNumber(run.metrics?.[spec.key], digits))];
+      if (ours && theirs) row.push(...compare(spec.better, ours, theirs, spec.key));
+      return row;
+    });
+  const failures = runs.filter((r) => r.error).map((r) => `\n${r.label} failed: ${r.error}`);
+  return markdownTable(header, rows) + failures.join("");
+}
+
+function compare(better: Better, ours: SystemRun, theirs: SystemRun, key: string): [string, string] {
+  const a = ours.metrics?.[key];
+  const b = theirs.metrics?.[key];
+  if (typeof a !== "number" || typeof b !== "number") return ["–", "–"];
+  const ratio = b === 0 ? (a === 0 ? "1.00" : "∞") : (a / b).toFixed(2);
+  if (better === null) return [ratio, ""];
+  if (a === b) return [ratio, "even"];
+  const oursWins = better === "higher" ? a > b : a < b;
+  return [ratio, oursWins ? ours.label.split(" ")[0]! : theirs.label];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** The issue's targets, checked against checkback's own figures. */
+export function checkTargets(results: Partial<Record<ScenarioName, Metrics | null>>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const light = results.light;
+  const burst = results.burst;
+  const pending = results.pending;
+  if (light?.latenessP99 != null) {
+    checks.push({
+      target: "light load: lateness p99 ≤ 5 ms",
+      measured: `${light.latenessP99} ms`,
+      met: light.latenessP99 <= 5,
+    });
+  }
+  if (burst?.drainRate != null) {
+    checks.push({
+      target: "≥ 20,000 jobs/s end-to-end",
+      measured: `${formatNumber(burst.drainRate)} jobs/s`,
+      met: burst.drainRate >= 20_000,
+    });
+  }
+  if (pending?.rssPeakMB != null) {
+    checks.push({
+      target: `${formatNumber(pending.pendingJobs)} pending: process RSS < 200 MB`,
+      measured: `peak ${formatNumber(pending.rssPeakMB, 1)} MB (after insert ${formatNumber(pending.rssAfterInsertMB, 1)} MB)`,
+      met: pending.rssPeakMB < 200,
+    });
+  }
+  if (pending?.latenessP99 != null) {
+    const baseline = light?.latenessP99;
+    checks.push({
+      target: "near-due lateness unchanged by the backlog (p99 still ≤ 5 ms)",
+      measured: `p99 ${pending.latenessP99} ms${baseline == null ? "" : ` (light run: ${baseline} ms)`}, max ${pending.latenessMax} ms`,
+      met: pending.latenessP99 <= 5,
+    });
+  }
+  return checks;
+}
+
+export function targetsTable(checks: TargetCheck[]): string {
+  return markdownTable(
+    ["target", "checkback", "met"],
+    checks.map((c) => [c.target, c.measured, c.met ? "yes" : "NO"]),
+  );
+}

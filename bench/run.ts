@@ -1,0 +1,165 @@
+import { fork } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { ChildReply, ChildSpec } from "./child.js";
+import { describeMachine, type Machine } from "./lib/machine.js";
+import { note } from "./lib/progress.js";
+import { redisUsedMemory } from "./lib/redis-info.js";
+import { checkTargets, SCENARIOS, type ScenarioName, type SystemRun, scenarioTable, targetsTable } from "./report.js";
+import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
+import { STORE_KINDS, type StoreKind } from "./stores.js";
+
+/**
+ * `npm run bench`: checkback against BullMQ on the same machine, in the same run. Each
+ * (scenario, system) pair runs in a fresh child process; progress goes to stderr, the tables
+ * (Markdown) or --json to stdout.
+ */
+interface CliOptions {
+  store: StoreKind;
+  scenario: ScenarioName | "all";
+  jobs: number;
+  concurrency: number;
+  pending: number;
+  bullmqPending?: number;
+  rate: number;
+  lightSeconds: number;
+  maxDelay: number;
+  batch: number;
+  bullmq: boolean;
+  json: boolean;
+  redisUrl: string;
+  cpuProf?: string;
+}
+
+const program = new Command("bench")
+  .description("checkback benchmarks: burst, light load and a large far-future backlog, beside BullMQ")
+  .addOption(new Option("--store <kind>", "checkback store").choices(STORE_KINDS).default("sqlite"))
+  .addOption(new Option("--scenario <name>", "scenario to run").choices([...SCENARIOS, "all"]).default("all"))
+  .option("--jobs <n>", "jobs in the burst scenario", positiveInt, 50_000)
+  .option("--concurrency <n>", "worker concurrency", positiveInt, 50)
+  .option("--pending <n>", "far-future jobs in the pending scenario", positiveInt, 1_000_000)
+  .option("--bullmq-pending <n>", "far-future jobs for BullMQ (default: --pending)", positiveInt)
+  .option("--rate <n>", "light load: jobs added per second", positiveInt, 1_000)
+  .option("--light-seconds <n>", "light load: how long the producer runs", positiveInt, 15)
+  .option("--max-delay <ms>", "burst and light jobs are due within this many ms", positiveInt, 5_000)
+  .option("--batch <n>", "jobs per addBulk call", positiveInt, 1_000)
+  .option("--no-bullmq", "skip the BullMQ side")
+  .option("--json", "print results as JSON instead of tables", false)
+  .option("--redis-url <url>", "Redis for BullMQ", process.env.REDIS_URL ?? "redis://127.0.0.1:6379")
+  .option("--cpu-prof <dir>", "write a V8 CPU profile of each checkback process into <dir>");
+
+function positiveInt(value: string): number {
+  const n = Number(value.replaceAll("_", ""));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+type Results = Partial<Record<ScenarioName, SystemRun[]>>;
+
+async function main(options: CliOptions): Promise<void> {
+  const settings: ScenarioSettings = {
+    jobs: options.jobs,
+    concurrency: options.concurrency,
+    maxDelayMs: options.maxDelay,
+    batch: options.batch,
+    rate: options.rate,
+    lightSeconds: options.lightSeconds,
+    pending: options.pending,
+    farDelayMs: 30 * 86_400_000,
+  };
+  const withBullmq = options.bullmq && (await redisReachable(options.redisUrl));
+  const machine = await describeMachine(withBullmq || options.store === "redis" ? options.redisUrl : null);
+  const scenarios = options.scenario === "all" ? SCENARIOS : [options.scenario];
+
+  const results: Results = {};
+  for (const scenario of scenarios) {
+    const runs: SystemRun[] = [];
+    for (const system of withBullmq ? (["checkback", "bullmq"] as const) : (["checkback"] as const)) {
+      const pendingCount = system === "bullmq" ? (options.bullmqPending ?? options.pending) : options.pending;
+      note(`\n== ${scenario}: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}`);
+      runs.push(
+        await runChild(
+          { scenario, system, store: options.store, redisUrl: options.redisUrl, settings, pendingCount },
+          system === "checkback" ? options.cpuProf : undefined,
+        ),
+      );
+    }
+    results[scenario] = runs;
+  }
+
+  const ours = Object.fromEntries(Object.entries(results).map(([name, runs]) => [name, runs[0]?.metrics ?? null]));
+  const targets = checkTargets(ours as Partial<Record<ScenarioName, Metrics | null>>);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ machine, settings, options, results, targets }, null, 2)}\n`);
+  } else {
+    process.stdout.write(renderTables(machine, options, results, targets));
+  }
+  const failed = Object.values(results).some((runs) => runs.some((run) => run.error));
+  process.exitCode = failed ? 1 : 0;
+}
+
+function renderTables(
+  machine: Machine,
+  options: CliOptions,
+  results: Results,
+  targets: ReturnType<typeof checkTargets>,
+): string {
+  const out = [
+    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGB} GB, Node ${machine.node}` +
+      (machine.redis ? `, Redis ${machine.redis}` : ""),
+    `Settings: store ${options.store}, burst ${options.jobs} jobs, concurrency ${options.concurrency}, ` +
+      `delays 0–${options.maxDelay} ms, addBulk ${options.batch}/call, light ${options.rate} jobs/s for ${options.lightSeconds} s, ` +
+      `pending ${options.pending}${options.bullmqPending ? ` (BullMQ ${options.bullmqPending})` : ""}`,
+    "",
+  ];
+  for (const [scenario, runs] of Object.entries(results) as [ScenarioName, SystemRun[]][]) {
+    out.push(`### ${scenario}`, "", scenarioTable(scenario, runs), "");
+  }
+  if (targets.length > 0) out.push("### targets", "", targetsTable(targets), "");
+  return `${out.join("\n")}\n`;
+}
+
+function runChild(spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
+  const childPath = fileURLToPath(new URL("./child.ts", import.meta.url));
+  const execArgv = ["--import", import.meta.resolve("tsx"), "--expose-gc"];
+  if (cpuProfDir) {
+    mkdirSync(resolve(cpuProfDir), { recursive: true });
+    execArgv.push(
+      "--cpu-prof",
+      `--cpu-prof-dir=${resolve(cpuProfDir)}`,
+      `--cpu-prof-name=checkback-${spec.scenario}-${Date.now()}.cpuprofile`,
+    );
+  }
+  return new Promise((done) => {
+    // The child's stdout goes to our stderr: stdout is kept for the results alone.
+    const child = fork(childPath, [JSON.stringify(spec)], { execArgv, stdio: ["ignore", 2, 2, "ipc"] });
+    let reply: ChildReply | undefined;
+    child.on("message", (message) => {
+      reply = message as ChildReply;
+    });
+    child.on("exit", (code, signal) => {
+      if (reply?.ok) done({ label: reply.label, metrics: reply.metrics });
+      else {
+        const error = reply?.error ?? `benchmark process exited with ${signal ?? `code ${code}`}`;
+        note(error);
+        done({ label: reply?.label ?? spec.system, metrics: null, error: error.split("\n")[0]! });
+      }
+    });
+  });
+}
+
+async function redisReachable(redisUrl: string): Promise<boolean> {
+  try {
+    await redisUsedMemory(redisUrl);
+    return true;
+  } catch (error) {
+    note(
+      `\n*** Redis at ${redisUrl} is unreachable (${(error as Error).message}): running WITHOUT the BullMQ side. ***\n`,
+    );
+    return false;
+  }
+}
+
+await main(program.parse().opts<CliOptions>());

@@ -1,0 +1,55 @@
+import { Checkback } from "../../src/checkback.js";
+import type { Queue } from "../../src/queue.js";
+import type { Worker } from "../../src/worker.js";
+import { openBenchStore, type StoreContext, type StoreKind } from "../stores.js";
+import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "./system.js";
+
+/** checkback through its public API (Checkback, Queue, Worker) on one of the bench stores. */
+export async function openCheckback(kind: StoreKind, context: StoreContext): Promise<BenchSystem> {
+  const bench = await openBenchStore(kind, context);
+  const checkback = new Checkback({ store: bench.store });
+  return {
+    label: `checkback (${kind})`,
+    openQueue: async (name) => new CheckbackQueue(checkback, name),
+    footprint: () => bench.footprint(),
+    close: async () => {
+      await checkback.close();
+      await bench.cleanup();
+    },
+  };
+}
+
+class CheckbackQueue implements BenchQueue {
+  private readonly queue: Queue<{ n: number }>;
+  private worker: Worker<{ n: number }> | undefined;
+  private added = 0;
+
+  constructor(
+    private readonly checkback: Checkback,
+    private readonly name: string,
+  ) {
+    this.queue = checkback.queue(name);
+  }
+
+  async addBulk(delaysMs: number[]): Promise<void> {
+    await this.queue.addBulk(delaysMs.map((delay) => ({ payload: payloadOf(this.added++), options: { delay } })));
+  }
+
+  async add(delayMs: number): Promise<void> {
+    await this.queue.add(payloadOf(this.added++), { delay: delayMs });
+  }
+
+  async startWorker({ concurrency, onStart, onDone }: WorkerHooks): Promise<void> {
+    // runAt is on the store's clock; for memory and SQLite that is this process's Date.now(),
+    // and a local Redis shares this host's clock.
+    this.worker = this.checkback.worker<{ n: number }>(this.name, (job) => onStart(Date.now() - job.runAt), {
+      concurrency,
+    });
+    this.worker.on("completed", () => onDone());
+    this.worker.on("error", (error) => process.stderr.write(`checkback worker error: ${error.message}\n`));
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What a scenario needs from a queueing system, so the same scenario code drives checkback and
+ * BullMQ alike. Every job is the same tiny payload and a no-op handler: the benchmark measures
+ * the engine, not the work.
+ */
+export interface BenchSystem {
+  /** Column heading: "checkback (sqlite)", "BullMQ". */
+  readonly label: string;
+  /** A fresh, empty queue. */
+  openQueue(name: string): Promise<BenchQueue>;
+  /** Memory held outside this process's RSS, as far as the system can tell. */
+  footprint(): Promise<Footprint>;
+  close(): Promise<void>;
+}
+
+export interface BenchQueue {
+  /** Adds one job per delay in a single bulk call. */
+  addBulk(delaysMs: number[]): Promise<void>;
+  /** Adds one job, as an ordinary producer would. */
+  add(delayMs: number): Promise<void>;
+  /**
+   * Starts consuming. `onStart` receives each job's firing lateness (handler start minus due
+   * instant, ms) from inside the handler; `onDone` is called once the job is recorded completed.
+   */
+  startWorker(options: WorkerHooks): Promise<void>;
+  /** Stops the worker and removes the queue's data. */
+  close(): Promise<void>;
+}
+
+export interface WorkerHooks {
+  concurrency: number;
+  onStart(latenessMs: number): void;
+  onDone(): void;
+}
+
+export interface Footprint {
+  /** Bytes of the database files (SQLite: main file plus WAL). */
+  dbFileBytes?: number;
+  /** Redis INFO used_memory, bytes: the whole server, so only deltas mean anything. */
+  redisUsedMemoryBytes?: number;
+}
+
+/** The payload every benchmark job carries. */
+export function payloadOf(n: number): { n: number } {
+  return { n };
+}
