@@ -27,21 +27,23 @@ async function main(spec: ChildSpec): Promise<ChildReply> {
   let system: BenchSystem | undefined;
   const fallbackLabel = spec.system === "bullmq" ? "BullMQ" : `checkback (${spec.store})`;
   try {
-    system =
+    // Imported on demand, so a checkback process never loads BullMQ (and its RSS shows it).
+    const opened: BenchSystem =
       spec.system === "bullmq"
-        ? await openBullmq(spec.redisUrl)
-        : await openCheckback(spec.store, { redisUrl: spec.redisUrl });
+        ? await (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl)
+        : await (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl });
+    system = opened;
     const runId = `${process.pid}-${Date.now().toString(36)}`;
     // What the process holds before any job exists (Node, tsx, the libraries, connections).
     const rssBaselineMB = process.memoryUsage.rss() / MB;
     const scenarioMetrics =
       spec.scenario === "burst"
-        ? await runBurst(system, spec.settings, runId)
+        ? await runBurst(opened, spec.settings, runId)
         : spec.scenario === "light"
-          ? await runLight(system, spec.settings, runId)
-          : await runPending(system, spec.settings, runId, spec.pendingCount);
-    await system.close();
-    return { ok: true, label: system.label, metrics: { ...scenarioMetrics, rssBaselineMB } };
+          ? await runLight(opened, spec.settings, runId)
+          : await runPending(opened, spec.settings, runId, spec.pendingCount);
+    await opened.close();
+    return { ok: true, label: opened.label, metrics: { ...scenarioMetrics, rssBaselineMB } };
   } catch (error) {
     await system?.close().catch(() => {});
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
