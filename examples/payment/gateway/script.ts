@@ -1,0 +1,46 @@
+import type { Duration } from "../../../src/index.js";
+
+/**
+ * How the sandbox behaves for one trade, set by a test or the demo before (or while) the
+ * shopper pays: PUT /sandbox/scripts/:outTradeNo. Durations are business time (scaled by the
+ * sandbox's speed). Nothing set means a well-behaved gateway and a shopper who only pays when
+ * somebody presses the button.
+ */
+export interface TradeScript {
+  /** The shopper pays this long after opening the cashier page; "never": they walk away. */
+  pay?: Duration | "never";
+  /** Where a payment lands: TRADE_SUCCESS (refundable, the default) or TRADE_FINISHED (no refunds). */
+  paidStatus?: "TRADE_SUCCESS" | "TRADE_FINISHED";
+  /** Notify attempts dropped on the way ("all": every one, the merchant never hears). */
+  lostNotifies?: number | "all";
+  /** Extra copies of a notify delivered after the merchant acknowledged it. */
+  duplicateNotifies?: number;
+  /** The next n API calls on this trade (query, close) answer ACQ.SYSTEM_ERROR. */
+  systemErrors?: number;
+  /** The next n API calls on this trade answer HTTP 503. */
+  unavailable?: number;
+  /** Every API answer on this trade takes this long. */
+  slowAnswers?: Duration;
+}
+
+const duration = {
+  anyOf: [
+    { type: "number", minimum: 0 },
+    { type: "string", minLength: 1 },
+  ],
+};
+
+/** JSON schema for the sandbox's control route: a typo in a script is a 400, not a silent default. */
+export const tradeScriptSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    pay: { anyOf: [...duration.anyOf, { const: "never" }] },
+    paidStatus: { enum: ["TRADE_SUCCESS", "TRADE_FINISHED"] },
+    lostNotifies: { anyOf: [{ type: "integer", minimum: 0 }, { const: "all" }] },
+    duplicateNotifies: { type: "integer", minimum: 0, maximum: 10 },
+    systemErrors: { type: "integer", minimum: 0 },
+    unavailable: { type: "integer", minimum: 0 },
+    slowAnswers: duration,
+  },
+} as const;
