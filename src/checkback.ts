@@ -1,4 +1,6 @@
-import { invalidOption } from "./core/errors.js";
+import { Check } from "./checks/check.js";
+import type { CheckDefinition } from "./checks/types.js";
+import { InvalidStateError, invalidOption } from "./core/errors.js";
 import { type JobDefaults, rejectUnknown, validateQueueName } from "./core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./core/payload.js";
 import { Queue } from "./queue.js";
@@ -29,6 +31,7 @@ export class Checkback {
   private readonly maxPayloadBytes: number;
   private readonly defaults: JobDefaults;
   private readonly workers = new Set<{ close(): Promise<void> }>();
+  private readonly checkNames = new Set<string>();
 
   constructor(options: CheckbackOptions = {}) {
     rejectUnknown(options, OPTION_NAMES, "checkback");
@@ -53,6 +56,22 @@ export class Checkback {
     this.workers.add(worker);
     worker.once("closed", () => this.workers.delete(worker));
     return worker;
+  }
+
+  /**
+   * Defines a delayed check. Its worker (probes and outcome handlers) starts at once unless
+   * `definition.worker` is false, and closes with this instance. One definition per name.
+   */
+  check<I = unknown, R = unknown>(name: string, definition: CheckDefinition<I, R>): Check<I, R> {
+    if (this.checkNames.has(name)) throw new InvalidStateError(`check ${JSON.stringify(name)} is already defined here`);
+    const check = new Check<I, R>(name, this.store, definition, { maxPayloadBytes: this.maxPayloadBytes });
+    this.checkNames.add(name);
+    const worker = check.worker;
+    if (worker) {
+      this.workers.add(worker);
+      worker.once("closed", () => this.workers.delete(worker));
+    }
+    return check;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 export { Checkback, createCheckback, type CheckbackOptions } from "./checkback.js";
+export * from "./checks/index.js";
 export { Queue, type Added, type JobLookup, type WhenOptions } from "./queue.js";
-export { Worker, later, RunLater, type ActiveJob, type Handler, type WorkerOptions, type WorkerEvents } from "./worker.js";
+export { Worker, later, RunLater, CompleteWith, type ActiveJob, type Handler, type WorkerOptions, type WorkerEvents } from "./worker.js";
 export type { Job } from "./job-view.js";
 export type { JobState, JobError, JobRef, JobRecord } from "./core/job.js";
 export type { AddOptions, JobDefaults } from "./core/options.js";

@@ -1,0 +1,33 @@
+import type { ProbeAnswer } from "./types.js";
+
+/** Answer constructors, also handed to every probe on its context. */
+export const answers = {
+  pending: (): ProbeAnswer<never> => ({ status: "pending" }),
+  done: <R>(result: R): ProbeAnswer<R> => ({ status: "done", result }),
+  failed: (reason: string): ProbeAnswer<never> => ({ status: "failed", reason }),
+};
+
+/**
+ * A probe's return value, checked: anything but a well-formed answer is treated like a thrown
+ * error (recorded, absorbed by the schedule) rather than guessed at.
+ */
+export function validateAnswer<R>(value: unknown): ProbeAnswer<R> {
+  if (typeof value === "object" && value !== null) {
+    const answer = value as { status?: unknown; result?: unknown; reason?: unknown };
+    if (answer.status === "pending") return { status: "pending" };
+    if (answer.status === "done") return { status: "done", result: (answer.result ?? null) as R };
+    if (answer.status === "failed" && typeof answer.reason === "string")
+      return { status: "failed", reason: answer.reason };
+  }
+  throw new Error(
+    `probe answered ${describe(value)}; expected { status: "pending" }, { status: "done", result } or { status: "failed", reason: string }`,
+  );
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 100) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

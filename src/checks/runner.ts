@@ -1,0 +1,89 @@
+import { type ActiveJob, CompleteWith, RunLater } from "../worker.js";
+import { answers, validateAnswer } from "./answer.js";
+import type { ResolvedDefinition } from "./definition.js";
+import { appendHistory, errorRecord } from "./history.js";
+import { type Ending, type ProbePayload, userKeyOf } from "./jobs.js";
+import { newOutcomeJob, outcomeOf } from "./outcome.js";
+import { nextDelay } from "./schedule.js";
+import type { ProbeAnswer, ProbeContext, ProbeRecord } from "./types.js";
+
+/**
+ * One worker run of a check's probe job = one probe. A pending answer (or an error, which the
+ * schedule absorbs) gives the job back until the next probe, with the probe recorded in its
+ * payload; done / failed / the end of the schedule completes the job and adds the outcome job
+ * in the same step. If the check was resolved, rejected or cancelled while the probe ran, the
+ * store refuses this worker's lease and nothing the probe said is recorded.
+ */
+export function probeRunner<I, R>(name: string, queue: string, definition: ResolvedDefinition<I, R>) {
+  return async (job: ActiveJob<ProbePayload<I>>): Promise<RunLater | CompleteWith> => {
+    const localStart = Date.now();
+    const { input, history: earlier, probes: before } = job.payload;
+    const key = userKeyOf(job.key);
+    const deadlineAt = definition.deadlineMs === null ? null : job.createdAt + definition.deadlineMs;
+    const context: ProbeContext<I, R> = {
+      name,
+      key,
+      input,
+      probe: before + 1,
+      runAt: job.runAt,
+      startedAt: job.startedAt,
+      checkStartedAt: job.createdAt,
+      deadlineAt,
+      history: earlier,
+      signal: job.signal,
+      ...answers,
+    };
+
+    let answer: ProbeAnswer<R> | null = null;
+    let record: ProbeRecord;
+    try {
+      answer = await probeWithTimeout(definition, context);
+      record = { at: job.startedAt, answer: answer.status };
+      if (answer.status === "failed") record.reason = answer.reason;
+    } catch (error) {
+      record = errorRecord(job.startedAt, error);
+    }
+    const probes = before + 1;
+    const history = appendHistory(earlier, record);
+    // The store's clock now, estimated from the claim's clock plus the time the probe took.
+    const now = job.startedAt + (Date.now() - localStart);
+
+    const end = (ending: Ending<R>) => {
+      const outcome = outcomeOf(ending, { checkId: job.id, key, input, endedAt: now, probes });
+      return new CompleteWith({ ...ending, probes, history }, [newOutcomeJob(queue, definition, outcome)]);
+    };
+    if (answer?.status === "done") return end({ state: "done", result: answer.result, reason: null, endedBy: "probe" });
+    if (answer?.status === "failed")
+      return end({ state: "failed", result: null, reason: answer.reason, endedBy: "probe" });
+
+    const next = nextDelay(definition.schedule, probes, now, deadlineAt);
+    if ("end" in next) {
+      const reason = next.end === "schedule" ? "schedule exhausted" : "deadline reached";
+      return end({ state: "gave_up", result: null, reason, endedBy: next.end });
+    }
+    const payload: ProbePayload<I> = { kind: "probe", input, probes, history };
+    return new RunLater(next.delayMs, payload);
+  };
+}
+
+/** Runs the probe; past the timeout its signal is aborted and the probe counts as an error. */
+async function probeWithTimeout<I, R>(definition: ResolvedDefinition<I, R>, context: ProbeContext<I, R>) {
+  const controller = new AbortController();
+  const forward = () => controller.abort(context.signal.reason);
+  context.signal.addEventListener("abort", forward, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`probe timed out after ${definition.probeTimeoutMs}ms`);
+      controller.abort(error);
+      reject(error);
+    }, definition.probeTimeoutMs);
+  });
+  try {
+    const running = Promise.resolve().then(() => definition.probe({ ...context, signal: controller.signal }));
+    return validateAnswer<R>(await Promise.race([running, timedOut]));
+  } finally {
+    clearTimeout(timer);
+    context.signal.removeEventListener("abort", forward);
+  }
+}
