@@ -1,0 +1,51 @@
+import { Command, Option } from "commander";
+import { durationArg } from "./args.js";
+import { registerAdd } from "./commands/add.js";
+import { registerCancel } from "./commands/cancel.js";
+import { registerDlq } from "./commands/dlq.js";
+import { registerGet } from "./commands/get.js";
+import { registerImport } from "./commands/import.js";
+import { registerLs } from "./commands/ls.js";
+import { registerReschedule } from "./commands/reschedule.js";
+import { registerStats } from "./commands/stats.js";
+
+/** The server's default address (src/server/config.ts DEFAULT_PORT); kept literal so client commands start fast. */
+export const DEFAULT_SERVER_URL = "http://127.0.0.1:8787";
+
+export function buildProgram(version: string): Command {
+  const program = new Command("checkback")
+    .description("checkback: a durable delay queue. Talks to a checkback server, or runs one (serve).")
+    .version(version, "-V, --version")
+    .addOption(new Option("--url <url>", "server URL").env("CHECKBACK_URL").default(DEFAULT_SERVER_URL))
+    .addOption(new Option("--token <token>", "bearer token, if the server requires one").env("CHECKBACK_TOKEN"))
+    .option("--json", "print machine-readable JSON on stdout")
+    .addOption(
+      new Option("--timeout <duration>", "give up on a request after this long").argParser(durationArg).default("30s"),
+    )
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showHelpAfterError("(add --help for usage)")
+    // Commander would exit by itself; we want to pick the exit code (2 for usage errors).
+    .exitOverride();
+
+  registerAdd(program);
+  registerImport(program);
+  registerGet(program);
+  registerLs(program);
+  registerCancel(program);
+  registerReschedule(program);
+  registerDlq(program);
+  registerStats(program);
+
+  program.addHelpText(
+    "after",
+    `
+Server errors are printed as "error: <code>: <message>" with exit code 1; usage errors exit 2.
+
+Examples:
+  $ checkback serve --port 8787 --store sqlite:./checkback.db
+  $ checkback add -q orders '{"orderId":42}' --delay 30m --key order-42
+  $ checkback ls -q orders --state dead --json
+  $ CHECKBACK_URL=http://queue.internal:8787 checkback stats`,
+  );
+  return program;
+}
