@@ -39,6 +39,15 @@ export function positiveIntArg(value: string): number {
   return n;
 }
 
+/** A whole number from 1 to `max` (page sizes, chunk sizes: the server caps them). */
+export function boundedIntArg(max: number): (value: string) => number {
+  return (value) => {
+    const n = positiveIntArg(value);
+    if (n > max) throw new InvalidArgumentError(`must be at most ${max}`);
+    return n;
+  };
+}
+
 export function countArg(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))

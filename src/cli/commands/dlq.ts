@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { positiveIntArg } from "../args.js";
+import { boundedIntArg } from "../args.js";
 import type { CheckbackClient, When } from "../client.js";
 import { contextOf, usageError } from "../context.js";
 import { jobTable } from "../output.js";
@@ -14,7 +14,7 @@ export function registerDlq(program: Command): void {
     .command("ls")
     .description("list dead jobs, oldest first, a page at a time")
     .addOption(queueOption())
-    .addOption(new Option("-n, --limit <n>", "jobs per page (1–1000)").argParser(positiveIntArg).default(50))
+    .addOption(new Option("-n, --limit <n>", "jobs per page (1–1000)").argParser(boundedIntArg(1000)).default(50))
     .option("--cursor <cursor>", "continue from a previous page's cursor")
     .addHelpText("after", `\n--json prints { "jobs": [...], "next": <cursor or null> }.`)
     .action(async (options: { queue: string; limit: number; cursor?: string }, command: Command) => {
@@ -31,7 +31,11 @@ export function registerDlq(program: Command): void {
     .argument("[ids...]", "dead job ids")
     .addOption(queueOption())
     .option("--all", "every dead job in the queue")
-    .addOption(new Option("--batch-size <n>", "jobs per request with --all").argParser(positiveIntArg).default(500))
+    .addOption(
+      new Option("--batch-size <n>", "jobs per request with --all (1–1000)")
+        .argParser(boundedIntArg(1000))
+        .default(500),
+    )
     .option("--progress", "show a progress bar even when stderr is not a terminal")
     .option("--no-progress", "never show a progress bar");
   addWhenOptions(redrive, "run them")

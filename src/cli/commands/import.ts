@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { type Command, Option } from "commander";
-import { countArg, positiveIntArg } from "../args.js";
+import { boundedIntArg, countArg } from "../args.js";
 import { type AddedJob, ApiError, type CheckbackClient, type JobInput } from "../client.js";
 import { contextOf } from "../context.js";
 import { CliError } from "../errors.js";
@@ -36,7 +36,9 @@ export function registerImport(program: Command): void {
     .description("add many jobs from an NDJSON file, in atomic chunks")
     .argument("<file>", "NDJSON file, one job per line; - reads stdin")
     .addOption(queueOption())
-    .addOption(new Option("--chunk-size <n>", "jobs per bulk request").argParser(positiveIntArg).default(500))
+    .addOption(
+      new Option("--chunk-size <n>", "jobs per bulk request (1–10000)").argParser(boundedIntArg(10_000)).default(500),
+    )
     .addOption(new Option("--skip <n>", "skip the first n jobs (to resume an import)").argParser(countArg).default(0))
     .option("--progress", "show a progress bar even when stderr is not a terminal")
     .option("--no-progress", "never show a progress bar");

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import type { JobState } from "../../core/job.js";
-import { positiveIntArg, stateArg } from "../args.js";
+import { boundedIntArg, stateArg } from "../args.js";
 import { contextOf } from "../context.js";
 import { jobTable } from "../output.js";
 import { queueOption } from "./common.js";
@@ -22,7 +22,7 @@ export function registerLs(program: Command): void {
         .argParser(stateArg)
         .default("scheduled"),
     )
-    .addOption(new Option("-n, --limit <n>", "jobs per page (1–1000)").argParser(positiveIntArg).default(50))
+    .addOption(new Option("-n, --limit <n>", "jobs per page (1–1000)").argParser(boundedIntArg(1000)).default(50))
     .option("--cursor <cursor>", "continue from a previous page's cursor")
     .addHelpText(
       "after",
