@@ -1,0 +1,88 @@
+import type { BackoffPolicy } from "../../core/backoff.js";
+import type { JobError, JobRecord, JobState } from "../../core/job.js";
+import type { NewJob, When } from "../store.js";
+
+/**
+ * Converting between the store's types and the scripts' arguments and replies. A record comes
+ * back from Lua as a flat array (see reply() in include/record.lua), null for absent fields.
+ */
+export type RecordReply = [
+  seq: number,
+  state: JobState,
+  runAt: number,
+  attempts: number,
+  maxAttempts: number,
+  backoff: string,
+  payload: string,
+  key: string | null,
+  createdAt: number,
+  updatedAt: number,
+  leaseToken: string | null,
+  leaseExpiresAt: number | null,
+  errors: string | null,
+  result: string | null,
+];
+
+export function decodeRecord(queue: string, id: (seq: number) => string, reply: RecordReply): JobRecord {
+  const [seq, state, runAt, attempts, maxAttempts, backoff, payload, key] = reply;
+  const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result] = reply.slice(8) as [
+    number,
+    number,
+    string | null,
+    number | null,
+    string | null,
+    string | null,
+  ];
+  return {
+    id: id(seq),
+    queue,
+    key,
+    payload,
+    state,
+    runAt,
+    attempts,
+    maxAttempts,
+    backoff: JSON.parse(backoff) as BackoffPolicy,
+    errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
+    result,
+    createdAt,
+    updatedAt,
+    leaseToken,
+    leaseExpiresAt,
+  };
+}
+
+/** A new job as the ARGV entries add-job.lua reads (JOB_FIELDS = 8). */
+export function encodeNewJob(job: NewJob, seq: number | null): string[] {
+  return [
+    job.key ?? "",
+    job.payload,
+    ...encodeWhen(job.when),
+    String(job.maxAttempts),
+    JSON.stringify(job.backoff),
+    job.onDuplicate,
+    seq === null ? "" : String(seq),
+  ];
+}
+
+export function encodeWhen(when: When): [kind: "d" | "a", value: string] {
+  return "runAt" in when ? ["a", String(when.runAt)] : ["d", String(when.delayMs)];
+}
+
+export const STATE_CODES: Record<JobState, number> = {
+  scheduled: 0,
+  active: 1,
+  completed: 2,
+  dead: 3,
+  cancelled: 4,
+};
+
+export function decodeCounts(flat: string[]): Record<JobState, number> {
+  const counts: Record<JobState, number> = { scheduled: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
+  const names = Object.keys(STATE_CODES) as JobState[];
+  for (let i = 0; i < flat.length; i += 2) {
+    const state = names[Number(flat[i])];
+    if (state) counts[state] += Number(flat[i + 1]);
+  }
+  return counts;
+}

@@ -1,0 +1,524 @@
+import { randomBytes } from "node:crypto";
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { invalidOption, LeaseLostError } from "../../core/errors.js";
+import type { JobRecord, JobRef, JobState } from "../../core/job.js";
+import type {
+  AddOutcome,
+  ChangeOutcome,
+  ClaimOptions,
+  ClaimResult,
+  Completion,
+  Failure,
+  FinishedState,
+  NewJob,
+  Page,
+  PageRequest,
+  Release,
+  Retention,
+  Selection,
+  Store,
+  When,
+} from "../store.js";
+import { decodeCounts, decodeRecord, encodeNewJob, encodeWhen, type RecordReply, STATE_CODES } from "./codec.js";
+import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
+import { RedisLayout } from "./layout.js";
+import { defineScripts, runScript, type ScriptName } from "./scripts.js";
+import { WakeSubscriber } from "./wake.js";
+
+export interface RedisStoreOptions {
+  /** redis://[user:pass@]host:port[/db] or rediss://… (TLS). Ignored when `client` or `cluster` is given. */
+  url?: string;
+  /** An ioredis client to use (Redis or Cluster). The store does not close a client it was given. */
+  client?: Redis | Cluster;
+  /** Connect to a Redis Cluster through these seed nodes. */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
+  /** Prefix of every key and channel (default "cb"). */
+  prefix?: string;
+  /**
+   * Hash slots each queue is spread over (default 1 on a single Redis, 6 on a cluster).
+   * Fixed for the life of a queue: job ids name their partition.
+   */
+  partitions?: number;
+  /** Check appendonly / appendfsync / maxmemory-policy at start-up and warn (default true). */
+  checkDurability?: boolean;
+  /** Where start-up warnings go (default console.warn). */
+  onWarning?: (message: string) => void;
+}
+
+const ALL = Number.MAX_SAFE_INTEGER;
+const DEFAULT_CLUSTER_PARTITIONS = 6;
+
+/**
+ * The Redis store: every state change is one atomic Lua script (./scripts, one per operation),
+ * every instant comes from the Redis server's clock (TIME inside the script), and the memory
+ * layout is compact enough for millions of pending jobs (see include/due.lua, include/record.lua
+ * and docs/redis.md).
+ *
+ * With one partition (a single Redis) every operation is one script call. With several (a
+ * Redis Cluster) a queue's jobs spread over partitions in different slots; operations on one
+ * job still are one script call, while claiming peeks at every partition and claims from each
+ * its share of the earliest due jobs, so partitions are served fairly and in due order.
+ */
+export class RedisStore implements Store {
+  readonly kind = "redis";
+  readonly client: Redis | Cluster;
+  readonly layout: RedisLayout;
+  /** Resolves once the start-up durability check has run (with what it found). */
+  readonly durability: Promise<DurabilityProblem[]>;
+  private readonly ownsClient: boolean;
+  private readonly wakes: WakeSubscriber;
+  private readonly registered = new Set<string>();
+  private nextPartition = 0;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions = {}) {
+    const partitionsDefault = options.cluster || options.client instanceof Cluster ? DEFAULT_CLUSTER_PARTITIONS : 1;
+    const partitions = options.partitions ?? partitionsDefault;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+      throw invalidOption("partitions must be an integer from 1 to 1024", { partitions });
+    }
+    const prefix = options.prefix ?? "cb";
+    if (!/^[\w.:-]{1,64}$/.test(prefix))
+      throw invalidOption("prefix must be 1–64 characters of letters, digits, _ . : -");
+    this.layout = new RedisLayout(prefix, partitions);
+
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else if (options.cluster) {
+      this.client = new Cluster(options.cluster.nodes, options.cluster.options);
+      this.ownsClient = true;
+    } else {
+      this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", {
+        maxRetriesPerRequest: 3,
+      } satisfies RedisOptions);
+      this.ownsClient = true;
+    }
+    defineScripts(this.client);
+    const client = this.client as { duplicate(): Redis | Cluster };
+    this.wakes = new WakeSubscriber(() => client.duplicate());
+
+    const warn = options.onWarning ?? ((message: string) => console.warn(message));
+    this.durability =
+      options.checkDurability === false
+        ? Promise.resolve([])
+        : checkDurability(this.client).then(
+            (problems) => {
+              if (problems.length > 0 && !this.closed) warn(describeProblems(problems));
+              return problems;
+            },
+            () => [],
+          );
+  }
+
+  async now(): Promise<number> {
+    const [seconds, micros] = (await this.client.time()) as [string | number, string | number];
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  // --- adding and reading ----------------------------------------------------------------
+
+  async add(jobs: NewJob[]): Promise<AddOutcome[]> {
+    if (jobs.length === 0) return [];
+    await this.register(jobs);
+    const seqs = await this.sequencesFor(jobs);
+    // Group by (queue, partition): one script call each, all in flight at once.
+    const groups = new Map<string, { queue: string; partition: number; indexes: number[] }>();
+    jobs.forEach((job, index) => {
+      const partition = job.key === null ? this.roundRobin() : this.layout.partitionOfKey(job.key);
+      const name = `${job.queue}\n${partition}`;
+      const group = groups.get(name) ?? { queue: job.queue, partition, indexes: [] };
+      groups.set(name, group);
+      group.indexes.push(index);
+    });
+    const outcomes: AddOutcome[] = new Array(jobs.length);
+    await Promise.all(
+      [...groups.values()].map(async ({ queue, partition, indexes }) => {
+        const args = indexes.flatMap((i) =>
+          encodeNewJob(jobs[i]!, seqs && jobs[i]!.queue === jobs[0]!.queue ? seqs[i]! : null),
+        );
+        const replies = (await this.run("add", queue, partition, args)) as [AddOutcome["outcome"], RecordReply][];
+        replies.forEach(([outcome, record], k) => {
+          outcomes[indexes[k]!] = { outcome, job: this.decode(queue, partition, record) };
+        });
+      }),
+    );
+    return outcomes;
+  }
+
+  async get(queue: string, id: string): Promise<JobRecord | null> {
+    const where = this.layout.parseId(id);
+    if (!where) return null;
+    return this.readOne(queue, where.partition, ["i", String(where.seq)]);
+  }
+
+  async getByKey(queue: string, key: string): Promise<JobRecord | null> {
+    const home = this.layout.partitionOfKey(key);
+    const found = await this.readOne(queue, home, ["k", key]);
+    if (this.layout.partitions === 1 || (found && isUnfinished(found))) return found;
+    // Follow-up jobs live beside their parent, so a key may be held in another partition.
+    const others = await Promise.all(
+      this.partitionList()
+        .filter((p) => p !== home)
+        .map((p) => this.readOne(queue, p, ["k", key])),
+    );
+    const candidates = [found, ...others].filter((job): job is JobRecord => job !== null);
+    return candidates.find(isUnfinished) ?? candidates.sort((a, b) => b.updatedAt - a.updatedAt)[0] ?? null;
+  }
+
+  // --- changes by reference --------------------------------------------------------------
+
+  cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
+    return this.changeByRef("cancel", queue, ref, []);
+  }
+
+  reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
+    return this.changeByRef("reschedule", queue, ref, encodeWhen(when));
+  }
+
+  async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    return this.changeByRef("settle", queue, ref, () => this.completionArgs(queue, completion));
+  }
+
+  // --- claiming and leases ---------------------------------------------------------------
+
+  async claimDue(queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
+    if (this.layout.partitions === 1) return this.claimPartition(queue, 0, limit, leaseMs);
+    // Peek at every partition, take the earliest `limit` due entries queue-wide (ties by seq,
+    // which is queue-wide too), then claim from each partition its share of them.
+    const peeks = await Promise.all(
+      this.partitionList().map(async (partition) => {
+        const [now, head, flat] = (await this.run("peek", queue, partition, [String(limit)])) as [
+          number,
+          number | null,
+          number[],
+        ];
+        const due: { partition: number; seq: number; score: number }[] = [];
+        for (let i = 0; i < flat.length; i += 2) due.push({ partition, seq: flat[i]!, score: flat[i + 1]! });
+        return { partition, now, head, due };
+      }),
+    );
+    const now = Math.max(...peeks.map((p) => p.now));
+    const chosen = peeks
+      .flatMap((p) => p.due)
+      .sort((a, b) => a.score - b.score || a.seq - b.seq)
+      .slice(0, limit);
+    const share = new Map<number, number>();
+    for (const entry of chosen) share.set(entry.partition, (share.get(entry.partition) ?? 0) + 1);
+    const order = new Map(chosen.map((entry, rank) => [`${entry.partition}-${entry.seq}`, rank]));
+    const claims = await Promise.all(
+      [...share].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs)),
+    );
+    const heads = [
+      ...claims.map((c) => c.nextDueAt),
+      ...peeks.filter((p) => !share.has(p.partition)).map((p) => p.head),
+    ].filter((t): t is number => t !== null);
+    const jobs = claims.flatMap((c) => c.jobs).sort((a, b) => (order.get(a.id) ?? limit) - (order.get(b.id) ?? limit));
+    return { jobs, nextDueAt: heads.length > 0 ? Math.min(...heads) : null, now };
+  }
+
+  private async claimPartition(queue: string, partition: number, limit: number, leaseMs: number): Promise<ClaimResult> {
+    const tokenPrefix = `${randomBytes(12).toString("base64url")}.`;
+    const [now, nextDueAt, replies] = (await this.run("claim", queue, partition, [
+      String(limit),
+      String(leaseMs),
+      tokenPrefix,
+    ])) as [number, number | null, RecordReply[]];
+    return { jobs: replies.map((r) => this.decode(queue, partition, r)), nextDueAt, now };
+  }
+
+  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+    const where = this.held(id);
+    const expiresAt = (await this.run("extend", queue, where.partition, [
+      String(where.seq),
+      token,
+      String(leaseMs),
+    ])) as number;
+    if (expiresAt < 0) throw new LeaseLostError(id);
+    return expiresAt;
+  }
+
+  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    const where = this.held(id);
+    const args = await this.completionArgs(queue, completion);
+    const done = await this.run("complete", queue, where.partition, [String(where.seq), token, ...args]);
+    if (done !== 1) throw new LeaseLostError(id);
+  }
+
+  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+    const where = this.held(id);
+    const reply = await this.run("fail", queue, where.partition, [
+      String(where.seq),
+      token,
+      failure.error,
+      failure.retryDelayMs === null ? "" : String(failure.retryDelayMs),
+    ]);
+    if (!Array.isArray(reply)) throw new LeaseLostError(id);
+    return this.decode(queue, where.partition, reply as RecordReply);
+  }
+
+  async release(queue: string, id: string, token: string, release: Release): Promise<void> {
+    const where = this.held(id);
+    const done = await this.run("release", queue, where.partition, [
+      String(where.seq),
+      token,
+      String(release.delayMs),
+      release.payload === undefined ? "0" : "1",
+      release.payload ?? "",
+    ]);
+    if (done !== 1) throw new LeaseLostError(id);
+  }
+
+  // --- listing and admin -----------------------------------------------------------------
+
+  async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
+    // A cursor holds one position per partition ("" = from the start, null = exhausted).
+    const positions: (string | null)[] = cursor
+      ? (JSON.parse(Buffer.from(cursor, "base64url").toString()) as (string | null)[])
+      : [];
+    const pages = await Promise.all(
+      this.partitionList().map(async (partition) => {
+        const from = positions[partition] === undefined ? "" : positions[partition];
+        if (from === null) return { partition, more: false, items: [] };
+        const [more, replies, cursors] = (await this.run("list", queue, partition, [
+          String(STATE_CODES[state]),
+          String(limit),
+          from ?? "",
+        ])) as [number, RecordReply[], string[]];
+        const items = replies.map((reply, i) => ({
+          job: this.decode(queue, partition, reply),
+          position: cursors[i]!,
+          order: cursors[i]!.split(":").map(Number) as [number, number],
+        }));
+        return { partition, more: more === 1, items };
+      }),
+    );
+    const merged = pages
+      .flatMap((page) => page.items.map((item) => ({ ...item, partition: page.partition })))
+      .sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
+    const taken = merged.slice(0, limit);
+    const next: (string | null)[] = pages.map((page) => positions[page.partition] ?? "");
+    const takenFrom = new Map<number, number>();
+    for (const item of taken) {
+      next[item.partition] = item.position;
+      takenFrom.set(item.partition, (takenFrom.get(item.partition) ?? 0) + 1);
+    }
+    // A partition with nothing more beyond what was taken from it is done.
+    for (const page of pages) {
+      if (!page.more && (takenFrom.get(page.partition) ?? 0) === page.items.length) next[page.partition] = null;
+    }
+    const more = next.some((position) => position !== null);
+    return {
+      jobs: taken.map((item) => item.job),
+      next: more ? Buffer.from(JSON.stringify(next)).toString("base64url") : null,
+    };
+  }
+
+  async counts(queue: string): Promise<Record<JobState, number>> {
+    const parts = await Promise.all(
+      this.partitionList().map(async (p) => decodeCounts((await this.run("counts", queue, p, [])) as string[])),
+    );
+    const total = decodeCounts([]);
+    for (const part of parts) for (const state of Object.keys(total) as JobState[]) total[state] += part[state];
+    return total;
+  }
+
+  async queues(): Promise<string[]> {
+    const names = (await this.client.smembers(this.layout.registry)).sort();
+    const held = await Promise.all(
+      names.map(async (name) => Object.values(await this.counts(name)).some((n) => n > 0)),
+    );
+    return names.filter((_, i) => held[i]);
+  }
+
+  async redrive(queue: string, selection: Selection, when: When): Promise<number> {
+    return this.admin("redrive", queue, selection, [...encodeWhen(when)]);
+  }
+
+  async purge(queue: string, state: FinishedState, selection: Selection): Promise<number> {
+    return this.admin("purge", queue, selection, [String(STATE_CODES[state])]);
+  }
+
+  async trim(queue: string, { keepLast, maxAgeMs }: Retention): Promise<number> {
+    const maxAge = maxAgeMs === undefined ? "" : String(maxAgeMs);
+    if (this.layout.partitions === 1) {
+      return (await this.run("trim", queue, 0, [
+        keepLast === undefined ? "" : String(keepLast),
+        maxAge,
+        "",
+        "",
+      ])) as number;
+    }
+    let cut = ["", ""];
+    if (keepLast !== undefined) {
+      const counts = await this.counts(queue);
+      if (counts.completed + counts.cancelled > keepLast) {
+        // The queue-wide keepLast-th newest is among each partition's newest keepLast.
+        const tails = await Promise.all(
+          this.partitionList().map(
+            async (p) => (await this.run("tail", queue, p, [String(Math.max(1, keepLast))])) as number[],
+          ),
+        );
+        const newest = tails
+          .flatMap((flat) =>
+            Array.from({ length: flat.length / 2 }, (_, i) => ({ score: flat[2 * i]!, seq: flat[2 * i + 1]! })),
+          )
+          .sort((a, b) => b.score - a.score || b.seq - a.seq);
+        const keptLast =
+          keepLast === 0 ? { score: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER } : newest[keepLast - 1];
+        if (keptLast) cut = [String(keptLast.score), String(keptLast.seq)];
+      }
+    }
+    if (maxAge === "" && cut[0] === "") return 0;
+    const deleted = await Promise.all(
+      this.partitionList().map(async (p) => (await this.run("trim", queue, p, ["", maxAge, ...cut])) as number),
+    );
+    return deleted.reduce((a, b) => a + b, 0);
+  }
+
+  subscribe(queue: string, wake: (runAt: number) => void): () => void {
+    return this.wakes.subscribe(this.layout.wakeChannel(queue), wake);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.wakes.close();
+    await this.durability;
+    if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private run(script: ScriptName, queue: string, partition: number, args: string[]): Promise<unknown> {
+    return runScript(this.client, script, this.layout.base(queue, partition), [
+      this.layout.wakeChannel(queue),
+      ...args,
+    ]);
+  }
+
+  private decode(queue: string, partition: number, reply: RecordReply): JobRecord {
+    return decodeRecord(queue, (seq) => this.layout.formatId(partition, seq), reply);
+  }
+
+  private async readOne(queue: string, partition: number, ref: [string, string]): Promise<JobRecord | null> {
+    const reply = (await this.run("get", queue, partition, ref)) as RecordReply | [];
+    return reply.length === 0 ? null : this.decode(queue, partition, reply as RecordReply);
+  }
+
+  private async changeByRef(
+    script: "cancel" | "reschedule" | "settle",
+    queue: string,
+    ref: JobRef,
+    extra: string[] | (() => Promise<string[]>),
+  ): Promise<ChangeOutcome> {
+    let target: { partition: number; ref: [string, string] } | null;
+    if ("id" in ref) {
+      const where = this.layout.parseId(ref.id);
+      target = where && { partition: where.partition, ref: ["i", String(where.seq)] };
+    } else if (this.layout.partitions === 1) {
+      target = { partition: 0, ref: ["k", ref.key] };
+    } else {
+      // The key may be held outside its home partition (a follow-up job): find it first; the
+      // change itself is then by id and checks the state atomically.
+      const job = await this.getByKey(queue, ref.key);
+      const where = job && this.layout.parseId(job.id);
+      target = where && { partition: where.partition, ref: ["i", String(where.seq)] };
+    }
+    if (!target) return { job: null, changed: false };
+    const args = typeof extra === "function" ? await extra() : extra;
+    const reply = (await this.run(script, queue, target.partition, [...target.ref, ...args])) as
+      | []
+      | [0 | 1, RecordReply];
+    if (reply.length === 0) return { job: null, changed: false };
+    return { job: this.decode(queue, target.partition, reply[1]), changed: reply[0] === 1 };
+  }
+
+  private async completionArgs(queue: string, { result, enqueue = [] }: Completion): Promise<string[]> {
+    if (enqueue.some((job) => job.queue !== queue))
+      throw invalidOption("follow-up jobs must be in the completed job's queue");
+    if (enqueue.length > 0) await this.register(enqueue);
+    const seqs = await this.sequencesFor(enqueue);
+    return [
+      result === null ? "0" : "1",
+      result ?? "",
+      ...enqueue.flatMap((job, i) => encodeNewJob(job, seqs[i] ?? null)),
+    ];
+  }
+
+  private async admin(
+    script: "redrive" | "purge",
+    queue: string,
+    selection: Selection,
+    head: string[],
+  ): Promise<number> {
+    let total = 0;
+    if ("ids" in selection) {
+      const byPartition = new Map<number, string[]>();
+      for (const id of selection.ids) {
+        const where = this.layout.parseId(id);
+        if (where) byPartition.set(where.partition, [...(byPartition.get(where.partition) ?? []), String(where.seq)]);
+      }
+      for (const [partition, seqs] of byPartition) {
+        total += (await this.run(script, queue, partition, [...head, "ids", "0", ...seqs])) as number;
+      }
+      return total;
+    }
+    let left = selection.limit ?? ALL;
+    for (const partition of this.partitionList()) {
+      if (left <= 0) break;
+      const moved = (await this.run(script, queue, partition, [...head, "all", String(left)])) as number;
+      total += moved;
+      left -= moved;
+    }
+    return total;
+  }
+
+  /**
+   * Queue-wide sequence numbers for the jobs of a partitioned queue, one INCRBY per queue, so
+   * that FIFO holds across partitions; none for a single partition, whose script draws its own.
+   */
+  private async sequencesFor(jobs: NewJob[]): Promise<(number | null)[]> {
+    const seqs: (number | null)[] = jobs.map(() => null);
+    if (this.layout.partitions === 1 || jobs.length === 0) return seqs;
+    const byQueue = new Map<string, number[]>();
+    jobs.forEach((job, i) => {
+      byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), i]);
+    });
+    await Promise.all(
+      [...byQueue].map(async ([queue, indexes]) => {
+        const last = await this.client.incrby(this.layout.sequence(queue), indexes.length);
+        indexes.forEach((index, k) => {
+          seqs[index] = last - indexes.length + 1 + k;
+        });
+      }),
+    );
+    return seqs;
+  }
+
+  private async register(jobs: NewJob[]): Promise<void> {
+    const fresh = [...new Set(jobs.map((job) => job.queue))].filter((queue) => !this.registered.has(queue));
+    if (fresh.length === 0) return;
+    await this.client.sadd(this.layout.registry, ...fresh);
+    for (const queue of fresh) this.registered.add(queue);
+  }
+
+  private roundRobin(): number {
+    this.nextPartition = (this.nextPartition + 1) % this.layout.partitions;
+    return this.nextPartition;
+  }
+
+  private partitionList(): number[] {
+    return Array.from({ length: this.layout.partitions }, (_, i) => i);
+  }
+
+  private held(id: string): { partition: number; seq: number } {
+    const where = this.layout.parseId(id);
+    if (!where) throw new LeaseLostError(id);
+    return where;
+  }
+}
+
+function isUnfinished(job: JobRecord): boolean {
+  return job.state === "scheduled" || job.state === "active";
+}

@@ -1,0 +1,11 @@
+-- extend: pushes an active job's lease out to now + lease ms, if the token still holds it.
+-- ARGV: wake channel, seq, token, lease ms. Returns the new expiry, or -1 if the lease is lost.
+--@include partition
+--@include due
+--@include record
+--@include state
+
+local r = heldJob(ARGV[2], ARGV[3])
+if not r then return -1 end
+grantLease(r, r.leaseToken, now + tonumber(ARGV[4]))
+return r.leaseExpiresAt

@@ -1,0 +1,119 @@
+-- The due index: every scheduled job at its runAt and every active job at its lease expiry.
+--
+-- One big sorted set would cost ~100 bytes per entry once it outgrows the compact listpack
+-- encoding (skiplist node + dict entry + member string). Instead the index is split into
+-- buckets of at most BUCKET_SIZE entries, each a small sorted set that Redis keeps as a
+-- listpack (~20 bytes per entry), plus one directory zset of bucket start times.
+--
+-- A bucket "<base>:d:<start>" holds exactly the entries whose score s satisfies
+-- start <= s < next bucket's start; so an entry is always found in the bucket with the
+-- largest start <= its score, and walking buckets in start order walks the index in order.
+-- A full bucket splits at its median score before it would grow past the listpack limit
+-- (Redis never converts a grown zset back). Entries with one identical score cannot be split
+-- apart: such a bucket simply grows (and costs what a plain zset costs).
+local DIRECTORY = base .. ':t'
+local BUCKET_SIZE = 128
+
+local function bucketKey(start) return base .. ':d:' .. start end
+
+-- The start of the bucket that holds (or would hold) an entry with this score.
+local function bucketFor(score)
+  local found = redis.call('ZREVRANGEBYSCORE', DIRECTORY, score, '-inf', 'LIMIT', 0, 1)
+  return found[1]
+end
+
+local function splitBucket(start)
+  local key = bucketKey(start)
+  local lowest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local middle = redis.call('ZRANGE', key, BUCKET_SIZE / 2, BUCKET_SIZE / 2, 'WITHSCORES')
+  local at = middle[2]
+  if tonumber(at) <= tonumber(lowest[2]) then
+    -- The lower half is one instant: split just above it, if anything is above it.
+    local above = redis.call('ZRANGEBYSCORE', key, '(' .. lowest[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if not above[1] then return end
+    at = above[2]
+  end
+  local moving = redis.call('ZRANGEBYSCORE', key, at, '+inf', 'WITHSCORES')
+  local args = {}
+  for i = 1, #moving, 2 do
+    args[#args + 1] = moving[i + 1]
+    args[#args + 1] = moving[i]
+  end
+  redis.call('ZADD', bucketKey(at), unpack(args))
+  redis.call('ZREMRANGEBYSCORE', key, at, '+inf')
+  redis.call('ZADD', DIRECTORY, at, at)
+end
+
+local function dueAdd(m, score)
+  local start = bucketFor(score)
+  if not start then
+    start = '0'
+    redis.call('ZADD', DIRECTORY, 0, start)
+  elseif redis.call('ZCARD', bucketKey(start)) >= BUCKET_SIZE then
+    splitBucket(start)
+    start = bucketFor(score)
+  end
+  redis.call('ZADD', bucketKey(start), score, m)
+end
+
+local function dueRemove(m, score)
+  local start = bucketFor(score)
+  if not start then return end
+  local key = bucketKey(start)
+  redis.call('ZREM', key, m)
+  if redis.call('EXISTS', key) == 0 then redis.call('ZREM', DIRECTORY, start) end
+end
+
+-- The earliest entry: member and score, or nil.
+local function dueHead()
+  local first = redis.call('ZRANGE', DIRECTORY, 0, 0)
+  if not first[1] then return nil end
+  local head = redis.call('ZRANGE', bucketKey(first[1]), 0, 0, 'WITHSCORES')
+  return head[1], tonumber(head[2])
+end
+
+-- Up to `limit` entries with score <= upTo, in order: a list of { member, score }.
+local function dueUpTo(upTo, limit)
+  local out = {}
+  local starts = redis.call('ZRANGEBYSCORE', DIRECTORY, '-inf', upTo, 'LIMIT', 0, limit)
+  for _, start in ipairs(starts) do
+    local need = limit - #out
+    if need <= 0 then break end
+    local items = redis.call('ZRANGEBYSCORE', bucketKey(start), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, need)
+    for i = 1, #items, 2 do out[#out + 1] = { items[i], tonumber(items[i + 1]) } end
+  end
+  return out
+end
+
+-- Entries in order starting after (score, member) — or from the start when score is nil —
+-- calling visit(member, score) until it returns false.
+local function dueWalk(fromScore, fromMember, visit)
+  local starts
+  if fromScore then
+    local first = bucketFor(fromScore) or '-inf'
+    starts = redis.call('ZRANGEBYSCORE', DIRECTORY, first, '+inf')
+  else
+    starts = redis.call('ZRANGE', DIRECTORY, 0, -1)
+  end
+  for _, start in ipairs(starts) do
+    local items = redis.call('ZRANGEBYSCORE', bucketKey(start), fromScore or '-inf', '+inf', 'WITHSCORES')
+    for i = 1, #items, 2 do
+      local m, s = items[i], tonumber(items[i + 1])
+      if not fromScore or s > fromScore or m > fromMember then
+        if visit(m, s) == false then return end
+      end
+    end
+  end
+end
+
+-- Wake-ups: the lowest due time this script created. Published at the end only if it is the
+-- head of this partition, i.e. earlier than anything a sleeping worker already waits for.
+local wakeAt = nil
+local function noteWake(runAt)
+  if not wakeAt or runAt < wakeAt then wakeAt = runAt end
+end
+local function publishWake()
+  if not wakeAt then return end
+  local _, headScore = dueHead()
+  if headScore and wakeAt <= headScore then redis.call('PUBLISH', WAKE_CHANNEL, wakeAt) end
+end

@@ -1,0 +1,42 @@
+-- Every script works on one partition of one queue. KEYS[1] is the partition's base key,
+-- "<prefix>:{<queue>:<partition>}"; every other key is derived from it, so they all share its
+-- hash tag and live in one cluster slot. ARGV[1] is always the queue's wake-up channel.
+local base = KEYS[1]
+local WAKE_CHANNEL = ARGV[1]
+
+local SEQ_KEY = base .. ':seq'      -- counter: job sequence numbers (single-partition stores)
+local COUNTS = base .. ':n'         -- hash: state code -> number of jobs in that state
+local KEY_INDEX = base .. ':k'      -- hash: business key -> seq of the newest job that held it
+local BACKOFFS = base .. ':b'       -- hash: interned back-off policies (json <-> small number)
+local ACTIVE = base .. ':a'         -- zset: active jobs, score = seq (for listing in order)
+
+-- State codes as stored in records.
+local SCHEDULED, ACTIVE_STATE, COMPLETED, DEAD, CANCELLED = 0, 1, 2, 3, 4
+local STATE_NAMES = { [0] = 'scheduled', 'active', 'completed', 'dead', 'cancelled' }
+
+-- Finished jobs, per state: zset, score = when they finished (ms), member = seq bytes.
+local function finishedKey(state) return base .. ':s' .. state end
+
+-- The Redis server's clock in ms: the one clock every due time is computed on.
+local function serverNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local now = serverNow()
+
+-- Members of the due index are the job's sequence number as 6 big-endian bytes: fixed width,
+-- so Redis's tie-break on equal scores (byte order of members) is insertion order.
+local function member(seq)
+  local bytes = {}
+  for i = 6, 1, -1 do
+    bytes[i] = seq % 256
+    seq = math.floor(seq / 256)
+  end
+  return string.char(unpack(bytes))
+end
+
+local function seqOf(m)
+  local n = 0
+  for i = 1, 6 do n = n * 256 + string.byte(m, i) end
+  return n
+end

@@ -1,0 +1,109 @@
+-- State changes. Each state keeps its own index; leave() and enter() are the only places that
+-- touch them, so the indexes and the per-state counts cannot drift apart.
+--   scheduled: due index at runAt
+--   active:    due index at leaseExpiresAt (an expired lease is found like a due job) + ACTIVE
+--   finished:  finishedKey(state), score = updatedAt
+local function leave(r)
+  local m = member(r.seq)
+  if r.state == SCHEDULED then
+    dueRemove(m, r.runAt)
+  elseif r.state == ACTIVE_STATE then
+    dueRemove(m, r.leaseExpiresAt)
+    redis.call('ZREM', ACTIVE, m)
+  else
+    redis.call('ZREM', finishedKey(r.state), m)
+  end
+  redis.call('HINCRBY', COUNTS, r.state, -1)
+end
+
+local function enter(r)
+  local m = member(r.seq)
+  if r.state == SCHEDULED then
+    dueAdd(m, r.runAt)
+  elseif r.state == ACTIVE_STATE then
+    dueAdd(m, r.leaseExpiresAt)
+    redis.call('ZADD', ACTIVE, r.seq, m)
+  else
+    redis.call('ZADD', finishedKey(r.state), r.updatedAt, m)
+  end
+  redis.call('HINCRBY', COUNTS, r.state, 1)
+end
+
+-- Moves a job to `state`, stamping updatedAt and dropping any lease, and saves it.
+local function moveTo(r, state, fields)
+  leave(r)
+  r.state = state
+  r.updatedAt = now
+  r.leaseToken = false
+  r.leaseExpiresAt = false
+  if fields then
+    for name, value in pairs(fields) do r[name] = value end
+  end
+  enter(r)
+  saveRecord(r)
+  if state == SCHEDULED then noteWake(r.runAt) end
+end
+
+local function finish(r, state, result)
+  if result ~= nil then r.result = result end
+  moveTo(r, state)
+end
+
+-- Gives (or renews) the lease of an active job and re-indexes it at the lease's expiry.
+local function grantLease(r, token, expiresAt)
+  leave(r)
+  r.state = ACTIVE_STATE
+  r.updatedAt = now
+  r.leaseToken = token
+  r.leaseExpiresAt = expiresAt
+  enter(r)
+  saveRecord(r)
+end
+
+-- Removes a finished job for good; its key is freed if it still points at this job.
+local function deleteJob(r)
+  leave(r)
+  deleteRecord(r)
+  if r.key and tonumber(redis.call('HGET', KEY_INDEX, r.key)) == r.seq then
+    redis.call('HDEL', KEY_INDEX, r.key)
+  end
+end
+
+-- Finished jobs of one state in (finished at, seq) order, after the cursor (score, member) if
+-- given, calling visit(member, score) until it returns false.
+local function finishedWalk(state, fromScore, fromMember, visit)
+  local key = finishedKey(state)
+  local offset, chunk = 0, 256
+  while true do
+    local items = redis.call('ZRANGEBYSCORE', key, fromScore or '-inf', '+inf', 'WITHSCORES', 'LIMIT', offset, chunk)
+    for i = 1, #items, 2 do
+      local m, s = items[i], tonumber(items[i + 1])
+      if not fromScore or s > fromScore or m > fromMember then
+        if visit(m, s) == false then return end
+      end
+    end
+    if #items < chunk * 2 then return end
+    offset = offset + chunk
+  end
+end
+
+-- Jobs chosen by an admin operation: listed seqs (ARGV from `first` on) in `state`, or, with
+-- mode 'all', the oldest `limit` of them.
+local function selectJobs(state, mode, limit, first)
+  local out = {}
+  if mode == 'all' then
+    local function take(m)
+      if #out >= limit then return false end
+      out[#out + 1] = loadRecord(seqOf(m))
+    end
+    if state == SCHEDULED or state == ACTIVE_STATE then return out end
+    finishedWalk(state, nil, nil, take)
+  else
+    for i = first, #ARGV do
+      local seq = tonumber(ARGV[i])
+      local r = seq and loadRecord(seq)
+      if r and r.state == state then out[#out + 1] = r end
+    end
+  end
+  return out
+end

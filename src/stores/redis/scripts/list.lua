@@ -1,0 +1,44 @@
+-- list: one state's jobs a page at a time. Order: scheduled by due time, active by seq
+-- (claim order), finished ones by when they finished; ties by seq.
+-- ARGV: wake channel, state code, limit, cursor ('' or "<score>:<seq>").
+-- Returns { more (0|1), { record replies }, { the cursor of each reply } }; a partitioned
+-- queue merges pages of its partitions by those cursors.
+--@include partition
+--@include due
+--@include record
+--@include state
+
+local state = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local fromScore, fromMember
+if ARGV[4] ~= '' then
+  local score, seq = string.match(ARGV[4], '^(-?%d+):(%d+)$')
+  fromScore, fromMember = tonumber(score), member(tonumber(seq))
+end
+
+local page, cursors = {}, {}
+local more = false
+local function visit(m, score)
+  local r = loadRecord(seqOf(m))
+  if r.state ~= state then return true end
+  if #page == limit then
+    more = true
+    return false
+  end
+  page[#page + 1] = reply(r)
+  cursors[#cursors + 1] = score .. ':' .. r.seq
+  return true
+end
+
+if state == SCHEDULED then
+  dueWalk(fromScore, fromMember, visit)
+elseif state == ACTIVE_STATE then
+  local items = redis.call('ZRANGEBYSCORE', ACTIVE, fromScore and '(' .. seqOf(fromMember) or '-inf', '+inf',
+    'WITHSCORES', 'LIMIT', 0, limit + 1)
+  for i = 1, #items, 2 do
+    if visit(items[i], tonumber(items[i + 1])) == false then break end
+  end
+else
+  finishedWalk(state, fromScore, fromMember, visit)
+end
+return { more and 1 or 0, page, cursors }
