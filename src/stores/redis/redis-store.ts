@@ -183,7 +183,7 @@ export class RedisStore implements Store {
   // --- claiming and leases ---------------------------------------------------------------
 
   async claimDue(queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
-    if (this.layout.partitions === 1) return this.claimPartition(queue, 0, limit, leaseMs);
+    if (this.layout.partitions === 1) return this.claimPartition(queue, 0, limit, leaseMs, null);
     // Peek at every partition, take the earliest `limit` due entries queue-wide (ties by seq,
     // which is queue-wide too), then claim from each partition its share of them.
     const peeks = await Promise.all(
@@ -207,7 +207,7 @@ export class RedisStore implements Store {
     for (const entry of chosen) share.set(entry.partition, (share.get(entry.partition) ?? 0) + 1);
     const order = new Map(chosen.map((entry, rank) => [`${entry.partition}-${entry.seq}`, rank]));
     const claims = await Promise.all(
-      [...share].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs)),
+      [...share].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs, now)),
     );
     const heads = [
       ...claims.map((c) => c.nextDueAt),
@@ -217,12 +217,19 @@ export class RedisStore implements Store {
     return { jobs, nextDueAt: heads.length > 0 ? Math.min(...heads) : null, now };
   }
 
-  private async claimPartition(queue: string, partition: number, limit: number, leaseMs: number): Promise<ClaimResult> {
+  private async claimPartition(
+    queue: string,
+    partition: number,
+    limit: number,
+    leaseMs: number,
+    at: number | null,
+  ): Promise<ClaimResult> {
     const tokenPrefix = `${randomBytes(12).toString("base64url")}.`;
     const [now, nextDueAt, replies] = (await this.run("claim", queue, partition, [
       String(limit),
       String(leaseMs),
       tokenPrefix,
+      at === null ? "" : String(at),
     ])) as [number, number | null, RecordReply[]];
     return { jobs: replies.map((r) => this.decode(queue, partition, r)), nextDueAt, now };
   }

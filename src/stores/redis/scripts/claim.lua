@@ -4,12 +4,16 @@
 -- job goes dead instead of being handed out again.
 -- ARGV: wake channel, limit, lease ms, token prefix (random per call; a job's token is the
 -- prefix plus its seq, so tokens are unique and unguessable without one random draw per job).
+-- ARGV[5], when not '', is the instant to claim at: a claim across partitions reads the
+-- clock once (peek.lua) and claims every partition at that same instant, so all its leases
+-- end together.
 -- Returns { now, next due instant or false, { record replies } }.
 --@include partition
 --@include due
 --@include record
 --@include state
 
+if ARGV[5] ~= '' then now = tonumber(ARGV[5]) end
 local limit = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[3])
 local tokenPrefix = ARGV[4]
