@@ -1,5 +1,6 @@
 import { invalidOption } from "../core/errors.js";
 import { MemoryStore } from "./memory/memory-store.js";
+import { openRedisStore } from "./redis/url.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
@@ -14,6 +15,11 @@ export function openStore(url: string = process.env.CHECKBACK_STORE ?? DEFAULT_S
       return new MemoryStore();
     case "sqlite:":
       return openSqlite(url);
+    case "redis:":
+    case "rediss:":
+    case "redis+cluster:":
+    case "rediss+cluster:":
+      return openRedisStore(url);
     default:
       throw invalidOption(`unsupported store URL ${JSON.stringify(url)}`, { url });
   }
