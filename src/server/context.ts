@@ -1,0 +1,68 @@
+import type { Checkback } from "../checkback.js";
+import { CheckbackError } from "../core/errors.js";
+import { validateQueueName } from "../core/options.js";
+import type { Queue } from "../queue.js";
+import type { Store } from "../stores/store.js";
+import type { ServerConfig } from "./config.js";
+import type { ServerMetrics } from "./metrics.js";
+import type { PushDispatcher } from "./push/dispatcher.js";
+import { isReservedQueue, refuseReservedQueue, type Settings } from "./settings.js";
+
+/**
+ * What route modules share. Queue names are checked here, once, for every route:
+ *   - a malformed name is 400 INVALID_OPTION;
+ *   - names starting with "_checkback" are reserved for the server (400);
+ *   - with a configured `queues` list, any other name is 404 UNKNOWN_QUEUE;
+ *   - otherwise any valid name is a queue: it comes into being with its first job, and reads
+ *     of a queue with no jobs give zero counts and empty lists (as in the library).
+ */
+export class ServerContext {
+  private readonly allowed: Set<string> | null;
+  private readonly closingController = new AbortController();
+
+  constructor(
+    readonly checkback: Checkback,
+    readonly config: ServerConfig,
+    readonly metrics: ServerMetrics,
+    readonly settings: Settings,
+    readonly push: PushDispatcher,
+  ) {
+    this.allowed = config.queues ? new Set(config.queues) : null;
+  }
+
+  get store(): Store {
+    return this.checkback.store;
+  }
+
+  /** Aborted when the server begins to close: long-polls return at once. */
+  get closing(): AbortSignal {
+    return this.closingController.signal;
+  }
+
+  beginClose(): void {
+    this.closingController.abort();
+  }
+
+  queueName(name: string): string {
+    validateQueueName(name);
+    refuseReservedQueue(name);
+    if (this.allowed && !this.allowed.has(name)) {
+      throw new CheckbackError("UNKNOWN_QUEUE", `no queue ${JSON.stringify(name)} on this server`, { queue: name });
+    }
+    return name;
+  }
+
+  queue<T = unknown>(name: string): Queue<T> {
+    return this.checkback.queue<T>(this.queueName(name));
+  }
+
+  /** Queues to list: those holding jobs, plus configured ones that are still empty. */
+  async queueNames(): Promise<string[]> {
+    const names = new Set((await this.store.queues()).filter((name) => !isReservedQueue(name)));
+    if (this.allowed) {
+      for (const name of names) if (!this.allowed.has(name)) names.delete(name);
+      for (const name of this.allowed) names.add(name);
+    }
+    return [...names].sort();
+  }
+}
