@@ -1,0 +1,25 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openStore } from "../../src/stores/open-store.js";
+import type { Store } from "../../src/stores/store.js";
+import { runCheckSuite } from "./check-suite.js";
+
+// Each peer is a second connection to the same file, as a worker in another process would have.
+runCheckSuite("sqlite", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "checkback-checks-"));
+  const url = `sqlite:${join(dir, "checks.db")}`;
+  const stores: Store[] = [openStore(url)];
+  return {
+    store: stores[0]!,
+    peer: () => {
+      const store = openStore(url);
+      stores.push(store);
+      return store;
+    },
+    close: async () => {
+      for (const store of stores) await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
