@@ -94,6 +94,9 @@ export class RedisStore implements Store {
       } satisfies RedisOptions);
       this.ownsClient = true;
     }
+    // ioredis reconnects by itself and fails (or retries) the commands; without a listener it
+    // would also print every connection error of an outage to the console.
+    if (this.ownsClient) this.client.on("error", () => {});
     defineScripts(this.client);
     const client = this.client as { duplicate(): Redis | Cluster };
     this.wakes = new WakeSubscriber(() => client.duplicate());

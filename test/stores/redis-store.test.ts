@@ -1,0 +1,148 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
+import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import type { NewJob } from "../../src/stores/store.js";
+import { REDIS_URL, reachable } from "./redis-env.js";
+
+/** What the Redis store does beyond the shared contract: its clock, its warnings, its layout. */
+const available = await reachable(REDIS_URL, "Redis", "redis-server --port 6379");
+const prefix = `cbtest-rs-${process.pid}`;
+
+describe.skipIf(!available)("Redis store specifics", () => {
+  let store: RedisStore;
+  let raw: Redis;
+  beforeAll(() => {
+    store = new RedisStore({ url: REDIS_URL, prefix, checkDurability: false });
+    raw = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    for await (const keys of raw.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) await raw.unlink(...(keys as string[]));
+    }
+    raw.disconnect();
+    await store?.close();
+  });
+
+  const job = (queue: string, overrides: Partial<NewJob> = {}): NewJob => ({
+    queue,
+    key: null,
+    payload: "{}",
+    when: { delayMs: 0 },
+    maxAttempts: 3,
+    backoff: DEFAULT_BACKOFF,
+    onDuplicate: "keep",
+    ...overrides,
+  });
+
+  async function serverNow(): Promise<number> {
+    const [seconds, micros] = await raw.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  it("computes due times on the Redis server's clock, not the producer's", async () => {
+    // A producer whose clock is a day fast: nothing the store writes may follow it.
+    const skewed = vi.spyOn(Date, "now").mockImplementation(() => new Date().getTime() + 86_400_000);
+    try {
+      const before = await serverNow();
+      const [added] = await store.add([job("clock", { when: { delayMs: 5_000 } })]);
+      const after = await serverNow();
+      expect(added!.job.runAt).toBeGreaterThanOrEqual(before + 5_000);
+      expect(added!.job.runAt).toBeLessThanOrEqual(after + 5_000);
+      expect(added!.job.createdAt).toBeLessThanOrEqual(after);
+      const now = await store.now();
+      expect(now).toBeGreaterThanOrEqual(before);
+      expect(now).toBeLessThanOrEqual(await serverNow());
+    } finally {
+      skewed.mockRestore();
+    }
+  });
+
+  it("warns at start-up when the server's settings can lose jobs", async () => {
+    const config = await raw.config("GET", "appendonly");
+    const warnings: string[] = [];
+    const checked = new RedisStore({ url: REDIS_URL, prefix, onWarning: (m) => warnings.push(m) });
+    try {
+      const problems = await checked.durability;
+      if (config[1] === "yes") {
+        expect(problems.find((p) => p.setting === "appendonly")).toBeUndefined();
+      } else {
+        // The default test server runs without an AOF: exactly the case to warn about.
+        expect(problems.find((p) => p.setting === "appendonly")).toMatchObject({ value: "no" });
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain("appendonly=no");
+      }
+    } finally {
+      await checked.close();
+    }
+  });
+
+  it("keeps due order and FIFO through bucket splits, including one instant shared by hundreds", async () => {
+    const queue = "buckets";
+    const base = (await serverNow()) - 10_000;
+    // 600 distinct instants in shuffled order plus 300 jobs at one instant: many splits,
+    // and one bucket that cannot be split by time.
+    const instants = shuffle(Array.from({ length: 600 }, (_, i) => base + i * 7));
+    const jobs = [
+      ...instants.map((runAt) => job(queue, { when: { runAt }, payload: JSON.stringify([runAt, 0]) })),
+      ...Array.from({ length: 300 }, (_, i) =>
+        job(queue, { when: { runAt: base + 2_000 }, payload: JSON.stringify([base + 2_000, i + 1]) }),
+      ),
+    ];
+    for (let i = 0; i < jobs.length; i += 50) await store.add(jobs.slice(i, i + 50));
+    expect(await raw.zcard(`${prefix}:{${queue}:0}:t`)).toBeGreaterThan(5);
+
+    const claimed: [number, number][] = [];
+    for (;;) {
+      const { jobs: batch } = await store.claimDue(queue, { limit: 97, leaseMs: 60_000 });
+      if (batch.length === 0) break;
+      claimed.push(...batch.map((j) => JSON.parse(j.payload) as [number, number]));
+    }
+    expect(claimed).toHaveLength(900);
+    const sorted = [...claimed].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    expect(claimed).toEqual(sorted);
+  });
+
+  it("keeps records that outgrow the compact encoding, and shrinks them back", async () => {
+    const queue = "big";
+    const big = JSON.stringify({ text: "x".repeat(500) });
+    const [added] = await store.add([job(queue, { payload: big })]);
+    expect((await store.get(queue, added!.job.id))!.payload).toBe(big);
+    const [held] = (await store.claimDue(queue, { limit: 1, leaseMs: 10_000 })).jobs;
+    await store.release(queue, held!.id, held!.leaseToken!, { delayMs: 0, payload: '"small"' });
+    expect(await raw.hlen(`${prefix}:{${queue}:0}:R`)).toBe(0);
+    const [again] = (await store.claimDue(queue, { limit: 1, leaseMs: 10_000 })).jobs;
+    expect(again!.payload).toBe('"small"');
+    await store.release(queue, again!.id, again!.leaseToken!, { delayMs: 0, payload: big });
+    expect((await store.get(queue, added!.job.id))!.payload).toBe(big);
+    // The small-record bucket stays a listpack: one big payload does not bloat its neighbours.
+    expect(await raw.object("ENCODING", `${prefix}:{${queue}:0}:r:0`).catch(() => null)).not.toBe("hashtable");
+  });
+
+  it("stores a pending job with a small payload compactly", async () => {
+    const queue = "compact";
+    const count = 2_000;
+    for (let i = 0; i < count; i += 500) {
+      await store.add(
+        Array.from({ length: 500 }, (_, k) =>
+          job(queue, { when: { delayMs: 3_600_000 + (i + k) * 50 }, payload: `{"order":${i + k}}` }),
+        ),
+      );
+    }
+    let bytes = 0;
+    for await (const keys of raw.scanStream({ match: `${prefix}:{${queue}:0}:*`, count: 1000 })) {
+      for (const key of keys as string[]) bytes += (await raw.memory("USAGE", key, "SAMPLES", "0")) ?? 0;
+    }
+    console.info(`redis store: ${(bytes / count).toFixed(1)} bytes per pending job (MEMORY USAGE)`);
+    // A generous bound that still fails for one hash or one zset member per job (~100+ bytes).
+    expect(bytes / count).toBeLessThan(100);
+  });
+});
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
