@@ -28,6 +28,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+const EXPIRY_SWEEP_LAG_MS = 5 * 60_000;
 const SYSTEM_ERROR = businessError("ACQ.SYSTEM_ERROR", "系统错误");
 
 /**
@@ -85,7 +86,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const owned = trade && trade.appId === verified.appId ? trade : undefined;
     switch (verified.method) {
       case "alipay.trade.query":
-        log("gateway", `query ${outTradeNo}: ${owned?.status ?? "ACQ.TRADE_NOT_EXIST"}`);
         return answer(owned ? queryAnswer(owned) : refusal("ACQ.TRADE_NOT_EXIST"));
       case "alipay.trade.close": {
         const closed = owned ? trades.close(outTradeNo, clock.now()) : "ACQ.TRADE_NOT_EXIST";
@@ -148,7 +148,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const onOpened = (trade: Trade) => {
     log("shopper", `opens the cashier for ${trade.outTradeNo} (¥${trade.totalAmount})`);
     if (trade.expiresAt) {
-      later(Math.max(0, trade.expiresAt.getTime() - clock.now().getTime()), () => {
+      // Past time_expire the cashier takes no money at once; the trade itself is closed by a
+      // sweep a few minutes later, as at Alipay, so a merchant's own close usually comes first.
+      const sweepAt = trade.expiresAt.getTime() + EXPIRY_SWEEP_LAG_MS;
+      later(Math.max(0, sweepAt - clock.now().getTime()), () => {
         if (trade.status === "WAIT_BUYER_PAY") trades.close(trade.outTradeNo, clock.now());
       });
     }

@@ -1,7 +1,7 @@
 import type { SimClock } from "./sim-clock.js";
 
 export interface TimelineEvent {
-  /** Business time since start, ms. */
+  /** Business time since the timeline began, ms. */
   at: number;
   service: "order" | "payment" | "gateway" | "shopper";
   text: string;
@@ -15,16 +15,20 @@ export type Log = (service: TimelineEvent["service"], text: string) => void;
 
 export const silent: Log = () => {};
 
+/** Events in business time since the timeline began. */
 export class Timeline {
   readonly events: TimelineEvent[] = [];
+  private readonly origin: number;
 
   constructor(
     private readonly clock: SimClock,
     private readonly onEvent: (event: TimelineEvent) => void = () => {},
-  ) {}
+  ) {
+    this.origin = clock.elapsed();
+  }
 
   readonly log: Log = (service, text) => {
-    const event = { at: this.clock.elapsed(), service, text };
+    const event = { at: this.clock.elapsed() - this.origin, service, text };
     this.events.push(event);
     this.onEvent(event);
   };

@@ -1,0 +1,53 @@
+import type { Check } from "../../../src/index.js";
+import { parseAmount } from "../shared/money.js";
+import { type AlipayClient, isPaid } from "./alipay-client.js";
+import type { PaymentBook } from "./payments.js";
+import type { TradeCheckInput, TradePaid } from "./trade-check.js";
+
+export interface NotifyDeps {
+  alipay: AlipayClient;
+  appId: string;
+  payments: PaymentBook;
+  check: Check<TradeCheckInput, TradePaid>;
+}
+
+export interface NotifyVerdict {
+  /** The body Alipay gets: only `success` stops its retries. */
+  answer: "success" | "fail";
+  verdict: string;
+}
+
+/**
+ * Alipay's asynchronous notify. A notify is only believed if it is signed by Alipay, is for our
+ * app id, names a payment we have and carries its exact amount; anything else is refused and
+ * changes nothing. A believed notify ends the trade's check (resolve / reject) — the check's
+ * outcome job then changes the payment, exactly as when a probe ends it — and is answered
+ * `success`, also when it repeats something we already know: a paid trade is never answered `fail`.
+ */
+export async function receiveNotify(form: Record<string, string>, deps: NotifyDeps): Promise<NotifyVerdict> {
+  if (!deps.alipay.verifyNotify(form)) return { answer: "fail", verdict: "rejected: bad signature" };
+  if (form.app_id !== deps.appId) return { answer: "fail", verdict: `rejected: app_id ${form.app_id} is not ours` };
+  const payment = deps.payments.get(form.out_trade_no ?? "");
+  if (!payment) return { answer: "fail", verdict: "rejected: unknown out_trade_no" };
+  if (parseAmount(form.total_amount) !== payment.amountCents) {
+    return { answer: "fail", verdict: `rejected: total_amount ${form.total_amount} does not match` };
+  }
+
+  const status = form.trade_status ?? "";
+  if (isPaid(status)) {
+    if (payment.status === "PAID") return { answer: "success", verdict: "already paid" };
+    if (payment.status === "CLOSED") {
+      // Cannot happen while trades are closed before their time_expire passes; if it does,
+      // money came in for a closed payment and a person must refund it. Retries would not help.
+      return { answer: "success", verdict: "ALERT: paid notify for a closed payment, refund by hand" };
+    }
+    const tradePaid: TradePaid = { tradeNo: form.trade_no ?? "", tradeStatus: status as TradePaid["tradeStatus"] };
+    const ended = await deps.check.resolve(payment.outTradeNo, tradePaid);
+    return { answer: "success", verdict: ended ? "paid: check resolved" : "paid: check had already ended" };
+  }
+  if (status === "TRADE_CLOSED") {
+    const ended = payment.status === "UNPAID" && (await deps.check.reject(payment.outTradeNo, "TRADE_CLOSED"));
+    return { answer: "success", verdict: ended ? "closed: check ended" : "closed: nothing to do" };
+  }
+  return { answer: "success", verdict: `${status}: nothing to do` };
+}

@@ -1,0 +1,91 @@
+import type { Check, Checkback, CheckOutcome, Duration } from "../../../src/index.js";
+import type { SimClock } from "../shared/sim-clock.js";
+import type { Log } from "../shared/timeline.js";
+import { type AlipayClient, isPaid } from "./alipay-client.js";
+import type { OutboxRelay } from "./outbox-relay.js";
+import type { PaymentBook } from "./payments.js";
+
+export interface TradeCheckInput {
+  orderId: string;
+}
+
+/** How a check ends "done": the trade was paid, learned from a query or from a notify. */
+export interface TradePaid {
+  tradeNo: string;
+  tradeStatus: "TRADE_SUCCESS" | "TRADE_FINISHED";
+}
+
+/**
+ * When to ask Alipay about a trade nobody has told us about, counted from the redirect: soon
+ * at first (most shoppers pay within a minute), then rarer. The deadline (the payment window,
+ * also sent to Alipay as time_expire) cuts it off.
+ */
+export const TRADE_CHECK_SCHEDULE: Duration[] = ["10s", "10s", "30s", "1m", "2m", "5m", "5m", "5m"];
+
+export interface TradeCheckDeps {
+  alipay: AlipayClient;
+  payments: PaymentBook;
+  relay: OutboxRelay;
+  clock: SimClock;
+  /** How long a shopper has to pay (business time). */
+  payWindow: Duration;
+  log: Log;
+}
+
+/**
+ * The delayed check on one out_trade_no. Its probe asks Alipay (alipay.trade.query); the
+ * notify endpoint resolves it from outside; whichever comes first ends it, once. Its outcome
+ * handlers run as durable jobs, at least once, and apply the payment's one status change.
+ */
+export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Check<TradeCheckInput, TradePaid> {
+  const { alipay, payments, relay, clock, log } = deps;
+  const now = () => clock.now().getTime();
+
+  /** The status change and its outbox row (one transaction), then the hand-on queued. */
+  const finish = async (outTradeNo: string, to: "PAID" | "CLOSED", tradeNo: string | null, why: string) => {
+    if (payments.finish(outTradeNo, to, tradeNo, now())) log("payment", `payment ${outTradeNo} is ${to} (${why})`);
+    // Also when nothing changed: this may be a redelivery after a crash between the commit
+    // and the queueing, and the outcome must still go out.
+    await relay.flush(outTradeNo);
+  };
+
+  return checkback.check<TradeCheckInput, TradePaid>("alipay-trade", {
+    schedule: TRADE_CHECK_SCHEDULE.map((interval) => clock.real(interval)),
+    deadline: clock.real(deps.payWindow),
+    async probe({ key, probe, pending, done, failed }) {
+      // A throw (ACQ.SYSTEM_ERROR, a 5xx, a timeout) is a failed probe: recorded, and the schedule goes on.
+      const trade = await alipay.query(key).catch((error: Error) => {
+        log("payment", `probe #${probe} of ${key}: ${error.message}`);
+        throw error;
+      });
+      log("payment", `probe #${probe} of ${key}: ${trade?.status ?? "ACQ.TRADE_NOT_EXIST"}`);
+      if (trade === null || trade.status === "WAIT_BUYER_PAY") return pending();
+      if (isPaid(trade.status))
+        return done({ tradeNo: trade.tradeNo, tradeStatus: trade.status as TradePaid["tradeStatus"] });
+      return failed("TRADE_CLOSED"); // closed is final: it can never be paid
+    },
+    onDone: (outcome) => finish(outcome.key, "PAID", outcome.result.tradeNo, describe(outcome)),
+    onFailed: (outcome) => finish(outcome.key, "CLOSED", null, describe(outcome)),
+    async onGaveUp(outcome) {
+      // Nobody paid within the window: close the trade so it cannot be paid later. If the close
+      // is refused because the trade is no longer open, the shopper paid at the last moment
+      // (or it closed on its own): ask which, and record that instead.
+      const closed = await alipay.close(outcome.key);
+      log("payment", `gave up on ${outcome.key} (${outcome.reason}); alipay.trade.close: ${closed}`);
+      if (closed !== "not-open") return finish(outcome.key, "CLOSED", null, "gave up, trade closed");
+      const trade = await alipay.query(outcome.key);
+      if (trade && isPaid(trade.status))
+        return finish(outcome.key, "PAID", trade.tradeNo, "paid just before the close");
+      if (trade?.status === "TRADE_CLOSED") return finish(outcome.key, "CLOSED", null, "gave up, trade already closed");
+      throw new Error(`trade ${outcome.key} refused the close but is ${trade?.status ?? "missing"}`); // retried
+    },
+    outcomeRetry: {
+      attempts: 100,
+      backoff: { type: "exponential", delay: clock.real("5s"), max: clock.real("10m"), jitter: 0.2 },
+    },
+  });
+}
+
+function describe(outcome: CheckOutcome<TradeCheckInput, TradePaid>): string {
+  return outcome.endedBy === "resolve" ? "by notify" : `by probe #${outcome.probes}`;
+}

@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Duration } from "../../src/index.js";
+import { type Gateway, startGateway } from "./gateway/server.js";
+import { type OrderService, startOrderService } from "./order-service/server.js";
+import { type PaymentService, startPaymentService } from "./payment-service/server.js";
+import { newKeyPair } from "./shared/keys.js";
+import { SimClock } from "./shared/sim-clock.js";
+import { type Log, silent } from "./shared/timeline.js";
+
+export interface PaymentSystemOptions {
+  /** Business time runs this many times faster than real time (default 1). */
+  speed?: number;
+  /** Where the two services keep their databases (default: a fresh temporary folder, removed on close). */
+  dataDir?: string;
+  orderTimeout?: Duration;
+  payWindow?: Duration;
+  log?: Log;
+}
+
+export interface PaymentSystem {
+  clock: SimClock;
+  gateway: Gateway;
+  payment: PaymentService;
+  order: OrderService;
+  close(): Promise<void>;
+}
+
+/** The sandbox app id: Alipay's are 16 digits. */
+export const SANDBOX_APP_ID = "2021000000000001";
+
+/**
+ * Starts the gateway sandbox, the payment service and the order service on loopback, wired to
+ * each other, on one business clock. Keys are made fresh for every start, in memory only.
+ */
+export async function startPaymentSystem(options: PaymentSystemOptions = {}): Promise<PaymentSystem> {
+  const clock = new SimClock(options.speed ?? 1);
+  const log = options.log ?? silent;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "checkback-payment-"));
+  const gatewayKeys = newKeyPair();
+  const merchantKeys = newKeyPair();
+  const [orderPort, paymentPort] = await freePorts(2);
+  const orderServiceUrl = `http://127.0.0.1:${orderPort}`;
+  const paymentServiceUrl = `http://127.0.0.1:${paymentPort}`;
+
+  const gateway = await startGateway({
+    keys: gatewayKeys,
+    merchants: [{ appId: SANDBOX_APP_ID, publicKey: merchantKeys.publicKey }],
+    clock,
+    log,
+  });
+  const payment = await startPaymentService({
+    dataDir,
+    port: paymentPort!,
+    publicUrl: paymentServiceUrl,
+    orderServiceUrl,
+    alipay: {
+      appId: SANDBOX_APP_ID,
+      privateKey: merchantKeys.privateKey,
+      alipayPublicKey: gatewayKeys.publicKey,
+      gateway: `${gateway.url}/gateway.do`,
+    },
+    clock,
+    payWindow: options.payWindow,
+    log,
+  });
+  const order = await startOrderService({
+    dataDir,
+    port: orderPort!,
+    paymentServiceUrl,
+    clock,
+    orderTimeout: options.orderTimeout,
+    log,
+  });
+
+  return {
+    clock,
+    gateway,
+    payment,
+    order,
+    async close() {
+      await order.close();
+      await payment.close();
+      await gateway.close();
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Ports the OS has just handed out, so the services can know each other's URLs before they listen. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<number>((resolve) =>
+          server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+        ),
+    ),
+  );
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
