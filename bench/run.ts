@@ -1,5 +1,6 @@
 import { fork } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -108,7 +109,8 @@ function renderTables(
 ): string {
   const out = [
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGB} GB, Node ${machine.node}` +
-      (machine.redis ? `, Redis ${machine.redis}` : ""),
+      (machine.redis ? `, Redis ${machine.redis}` : "") +
+      `; load average at start ${machine.loadAverage.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}`,
     `Settings: store ${options.store}, burst ${options.jobs} jobs, concurrency ${options.concurrency}, ` +
       `delays 0–${options.maxDelay} ms, addBulk ${options.batch}/call, light ${options.rate} jobs/s for ${options.lightSeconds} s, ` +
       `pending ${options.pending}${options.bullmqPending ? ` (BullMQ ${options.bullmqPending})` : ""}`,
@@ -126,11 +128,9 @@ function runChild(spec: ChildSpec, cpuProfDir: string | undefined): Promise<Syst
   const execArgv = ["--import", import.meta.resolve("tsx"), "--expose-gc"];
   if (cpuProfDir) {
     mkdirSync(resolve(cpuProfDir), { recursive: true });
-    execArgv.push(
-      "--cpu-prof",
-      `--cpu-prof-dir=${resolve(cpuProfDir)}`,
-      `--cpu-prof-name=checkback-${spec.scenario}-${Date.now()}.cpuprofile`,
-    );
+    // Node's default file names carry pid and thread id: the loader thread's profile cannot
+    // overwrite the main thread's.
+    execArgv.push("--cpu-prof", `--cpu-prof-dir=${resolve(cpuProfDir)}`);
   }
   return new Promise((done) => {
     // The child's stdout goes to our stderr: stdout is kept for the results alone.

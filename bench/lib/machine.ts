@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { availableParallelism, totalmem } from "node:os";
+import { availableParallelism, loadavg, totalmem } from "node:os";
 import { redisVersion } from "./redis-info.js";
 
 export interface Machine {
@@ -8,6 +8,8 @@ export interface Machine {
   memoryGB: number;
   node: string;
   redis: string | null;
+  /** 1-minute load average when the run started: other work on the machine skews every figure. */
+  loadAverage: number;
 }
 
 /** What the figures were measured on, printed with them so they are never read without it. */
@@ -19,5 +21,6 @@ export async function describeMachine(redisUrl: string | null): Promise<Machine>
     memoryGB: Math.round(totalmem() / 1024 ** 3),
     node: process.version,
     redis: redisUrl ? await redisVersion(redisUrl).catch(() => null) : null,
+    loadAverage: loadavg()[0]!,
   };
 }
