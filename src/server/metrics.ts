@@ -83,7 +83,7 @@ export class ServerMetrics {
   });
 
   constructor(store: Store, hiddenQueue: (name: string) => boolean) {
-    collectDefaultMetrics({ register: this.registry, prefix: "checkback_process_" });
+    collectDefaultMetrics({ register: this.registry, prefix: "checkback_" });
     new Gauge({
       name: "checkback_jobs",
       help: "Jobs by queue and state, as the store holds them at scrape time",
