@@ -7,6 +7,7 @@ import { registerGet } from "./commands/get.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
 import { registerReschedule } from "./commands/reschedule.js";
+import { registerServe } from "./commands/serve.js";
 import { registerStats } from "./commands/stats.js";
 
 /** The server's default address (src/server/config.ts DEFAULT_PORT); kept literal so client commands start fast. */
@@ -27,6 +28,7 @@ export function buildProgram(version: string): Command {
     // Commander would exit by itself; we want to pick the exit code (2 for usage errors).
     .exitOverride();
 
+  registerServe(program);
   registerAdd(program);
   registerImport(program);
   registerGet(program);

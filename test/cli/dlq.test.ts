@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiJob, Counts, JobPage } from "../../src/cli/client.js";
+import { parseJson, runCli } from "./run-cli.js";
+import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+const cli = (args: string[]) => runCli(args, { url: server.url });
+
+async function post<T>(path: string, body: unknown): Promise<T> {
+  const response = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** Dead letters made the way production makes them: one attempt, claimed by a consumer, failed. */
+async function makeDeadJobs(queue: string, count: number): Promise<string[]> {
+  const jobs = Array.from({ length: count }, (_, n) => ({ payload: { n }, attempts: 1 }));
+  await post(`/v1/queues/${queue}/jobs/bulk`, { jobs });
+  const { jobs: claimed } = await post<{ jobs: (ApiJob & { leaseToken: string })[] }>(`/v1/queues/${queue}/claim`, {
+    limit: count,
+    lease: "1m",
+  });
+  expect(claimed).toHaveLength(count);
+  for (const job of claimed) {
+    await post(`/v1/queues/${queue}/jobs/${job.id}/fail`, { leaseToken: job.leaseToken, error: `boom ${job.id}` });
+  }
+  return claimed.map((job) => job.id);
+}
+
+describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
+  it("dlq ls lists dead jobs with their errors, a page at a time", async () => {
+    const queue = uniqueQueue();
+    const ids = await makeDeadJobs(queue, 3);
+    const page = parseJson<JobPage>(await cli(["dlq", "ls", "-q", queue, "--limit", "2", "--json"]));
+    expect(page.jobs.map((job) => job.id)).toEqual(ids.slice(0, 2));
+    expect(page.jobs[0]).toMatchObject({
+      state: "dead",
+      attempts: 1,
+      errors: [{ attempt: 1, message: `boom ${ids[0]}` }],
+    });
+    expect(page.next).not.toBeNull();
+
+    const human = await cli(["dlq", "ls", "-q", queue]);
+    expect(human.code).toBe(0);
+    for (const id of ids) expect(human.stdout).toContain(id);
+    expect(human.stdout).toMatch(/\bdead\b/);
+
+    const detail = await cli(["get", "-q", queue, ids[0]!]);
+    expect(detail.stdout).toContain(`errors:\n  attempt 1 at `);
+    expect(detail.stdout).toContain(`: boom ${ids[0]}`);
+  });
+
+  it("dlq redrive sends listed dead jobs back to scheduled, later with --delay", async () => {
+    const queue = uniqueQueue();
+    const ids = await makeDeadJobs(queue, 3);
+    const before = Date.now();
+    const run = await cli(["dlq", "redrive", "-q", queue, ids[0]!, ids[1]!, "--delay", "10m", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(parseJson(run)).toEqual({ redriven: 2 });
+    const job = parseJson<ApiJob>(await cli(["get", "-q", queue, ids[0]!, "--json"]));
+    expect(job).toMatchObject({ state: "scheduled", attempts: 0 });
+    expect(job.runAt).toBeGreaterThanOrEqual(before + 10 * 60_000);
+    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"]))).toMatchObject({ dead: 1, scheduled: 2 });
+  });
+
+  it("dlq redrive --all pages through every dead job with a progress bar", async () => {
+    const queue = uniqueQueue();
+    await makeDeadJobs(queue, 7);
+    const run = await cli(["dlq", "redrive", "-q", queue, "--all", "--batch-size", "3", "--delay", "1h", "--progress"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`redrove 7 dead jobs in ${queue}\n`);
+    // --progress on a pipe: plain lines, the last one complete.
+    expect(run.stderr).toMatch(/redrive \[.*\] 100% \| 7\/7/);
+    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"]))).toMatchObject({ dead: 0, scheduled: 7 });
+
+    const nothing = await cli(["dlq", "redrive", "-q", queue, "--all", "--json"]);
+    expect(parseJson(nothing)).toEqual({ redriven: 0 });
+  });
+
+  it("dlq purge deletes listed dead jobs, or all of them with --all --yes", async () => {
+    const queue = uniqueQueue();
+    const ids = await makeDeadJobs(queue, 4);
+    const one = await cli(["dlq", "purge", "-q", queue, ids[0]!]);
+    expect(one.stdout).toBe(`purged 1 dead job from ${queue}\n`);
+    const gone = await cli(["get", "-q", queue, ids[0]!]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^error: JOB_NOT_FOUND: /);
+
+    const rest = await cli(["dlq", "purge", "-q", queue, "--all", "--yes", "--json"]);
+    expect(parseJson(rest)).toEqual({ purged: 3 });
+    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"])).dead).toBe(0);
+  });
+});
