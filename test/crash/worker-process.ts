@@ -1,7 +1,7 @@
 /**
- * A worker process for the crash test: runs jobs from a SQLite file and records every handler
- * finish in a log file (synchronously, before the job is marked complete), so the test can count
- * deliveries even for jobs whose completion the crash cut off.
+ * A worker process for the crash test: runs jobs from a SQLite file and records every delivery
+ * (handler start) in a log file, synchronously, so the test can count deliveries even for jobs
+ * that the crash cut off mid-handler.
  */
 import { appendFileSync } from "node:fs";
 import { Checkback } from "../../src/checkback.js";
@@ -11,8 +11,8 @@ const cb = new Checkback({ store: `sqlite:${dbPath}` });
 cb.worker<{ n: number }>(
   "crash",
   async (job) => {
-    await new Promise((resolve) => setTimeout(resolve, 20 + (job.payload.n % 7) * 10));
     appendFileSync(logPath!, `${job.id}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 20 + (job.payload.n % 7) * 10));
   },
   { concurrency: 20, lease: Number(leaseMs), retention: false },
 );
