@@ -193,6 +193,62 @@ describe("SQLite store: bad input", () => {
   });
 });
 
+describe("SQLite store: group commit", () => {
+  it("a stale call rejects alone; the calls batched with it commit", async () => {
+    const path = freshPath();
+    const store = storeAt(path);
+    await store.add([job("q"), job("q")]);
+    const { jobs } = await store.claimDue("q", { limit: 2, leaseMs: 30_000 });
+    const [stale, good, added] = await Promise.allSettled([
+      store.complete("q", jobs[0]!.id, "not-the-token", { result: null }),
+      store.complete("q", jobs[1]!.id, jobs[1]!.leaseToken!, { result: '"ok"' }),
+      store.add([job("q", { key: "k" })]),
+    ]);
+    expect(stale).toMatchObject({ status: "rejected", reason: { code: "LEASE_LOST" } });
+    expect(good.status).toBe("fulfilled");
+    expect(added.status).toBe("fulfilled");
+    const other = storeAt(path);
+    expect(await other.get("q", jobs[0]!.id)).toMatchObject({ state: "active" });
+    expect(await other.get("q", jobs[1]!.id)).toMatchObject({ state: "completed", result: '"ok"' });
+    expect(await other.getByKey("q", "k")).toMatchObject({ state: "scheduled" });
+  });
+
+  it("a read sees the writes called before it, awaited or not", async () => {
+    const store = storeAt(freshPath());
+    const adding = store.add([job("q", { key: "first" })]);
+    const reading = store.getByKey("q", "first");
+    expect((await reading)?.id).toBe((await adding)[0]!.job.id);
+  });
+
+  it("when the write lock cannot be had, the whole batch fails and nothing is written", async () => {
+    const path = freshPath();
+    const store = storeAt(path, { busyTimeoutMs: 0 });
+    await store.add([job("q")]);
+    const holder = new Database(path);
+    holder.prepare("BEGIN IMMEDIATE").run();
+    try {
+      const results = await Promise.allSettled([store.add([job("q")]), store.add([job("q", { key: "k" })])]);
+      for (const result of results)
+        expect(result).toMatchObject({ status: "rejected", reason: { code: "SQLITE_BUSY" } });
+    } finally {
+      holder.prepare("ROLLBACK").run();
+      holder.close();
+    }
+    expect(await store.counts("q")).toMatchObject({ scheduled: 1 });
+    await store.add([job("q")]);
+    expect(await store.counts("q")).toMatchObject({ scheduled: 2 });
+  });
+
+  it("close() commits what was called before it", async () => {
+    const path = freshPath();
+    const store = storeAt(path);
+    const adding = store.add([job("q")]);
+    await store.close();
+    expect((await adding)[0]!.outcome).toBe("created");
+    expect(await storeAt(path).counts("q")).toMatchObject({ scheduled: 1 });
+  });
+});
+
 describe("SQLite store: URLs", () => {
   it("sqlite:<path> opens a SQLite store, and it is the default", async () => {
     const path = freshPath();

@@ -117,23 +117,29 @@ export class SqliteStore implements Store {
   }
 
   async get(queue: string, id: string): Promise<JobRecord | null> {
-    const row = findById(this.open(), queue, id);
-    return row ? toRecord(row) : null;
+    const ctx = this.open();
+    return ctx.read(() => {
+      const row = findById(ctx, queue, id);
+      return row ? toRecord(row) : null;
+    });
   }
 
   async getByKey(queue: string, key: string): Promise<JobRecord | null> {
-    const row = findByKey(this.open(), queue, key);
-    return row ? toRecord(row) : null;
+    const ctx = this.open();
+    return ctx.read(() => {
+      const row = findByKey(ctx, queue, key);
+      return row ? toRecord(row) : null;
+    });
   }
 
   async cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
     const ctx = this.open();
-    return ctx.write(() => cancelJob(ctx, queue, ref, this.clock()));
+    return ctx.writeOne(() => cancelJob(ctx, queue, ref, this.clock()));
   }
 
   async reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
     const ctx = this.open();
-    return ctx.write(() => rescheduleJob(ctx, queue, ref, when, this.clock()));
+    return ctx.writeOne(() => rescheduleJob(ctx, queue, ref, when, this.clock()));
   }
 
   async claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult> {
@@ -143,12 +149,13 @@ export class SqliteStore implements Store {
 
   async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
     const ctx = this.open();
-    return ctx.write(() => extendLease(ctx, queue, id, token, leaseMs, this.clock()));
+    return ctx.writeOne(() => extendLease(ctx, queue, id, token, leaseMs, this.clock()));
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
     const ctx = this.open();
-    ctx.write(() => completeJob(ctx, queue, id, token, completion, this.clock()));
+    const run = () => completeJob(ctx, queue, id, token, completion, this.clock());
+    return completion.enqueue?.length ? ctx.write(run) : ctx.writeOne(run);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
@@ -158,24 +165,27 @@ export class SqliteStore implements Store {
 
   async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
     const ctx = this.open();
-    return ctx.write(() => failJob(ctx, queue, id, token, failure, this.clock()));
+    return ctx.writeOne(() => failJob(ctx, queue, id, token, failure, this.clock()));
   }
 
   async release(queue: string, id: string, token: string, release: Release): Promise<void> {
     const ctx = this.open();
-    ctx.write(() => releaseJob(ctx, queue, id, token, release, this.clock()));
+    return ctx.writeOne(() => releaseJob(ctx, queue, id, token, release, this.clock()));
   }
 
   async list(queue: string, state: JobState, page: PageRequest): Promise<Page> {
-    return listJobs(this.open(), queue, state, page);
+    const ctx = this.open();
+    return ctx.read(() => listJobs(ctx, queue, state, page));
   }
 
   async counts(queue: string): Promise<Record<JobState, number>> {
-    return countJobs(this.open(), queue);
+    const ctx = this.open();
+    return ctx.read(() => countJobs(ctx, queue));
   }
 
   async queues(): Promise<string[]> {
-    return listQueues(this.open());
+    const ctx = this.open();
+    return ctx.read(() => listQueues(ctx));
   }
 
   async redrive(queue: string, selection: Selection, when: When): Promise<number> {
@@ -209,6 +219,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.hub.close();
+    // Whatever was called before close() still runs and commits.
+    this.ctx?.flush();
     this.ctx?.db.close();
     this.ctx = null;
   }
@@ -218,7 +230,7 @@ export class SqliteStore implements Store {
     if (this.ctx) return this.ctx;
     if (this.closed) throw new CheckbackError("STORE_CLOSED", "the sqlite store is closed");
     const db = this.connect();
-    const ctx = new SqliteContext(db, this.clock, (queue, runAt) => this.hub.announce(queue, runAt));
+    const ctx = new SqliteContext(db, (queue, runAt) => this.hub.announce(queue, runAt));
     this.ctx = ctx;
     const nextDue = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE);
     this.hub.watchOthers({

@@ -1,5 +1,5 @@
+import { randomBytes } from "node:crypto";
 import type { JobRecord } from "../../../core/job.js";
-import { newLeaseToken } from "../../../core/token.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
@@ -9,6 +9,8 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  *
  * Mode: one range read of jobs_due — `(queue, due_at ≤ now)` in (due_at, id) order, which is
  * due-instant order with FIFO among equal instants — then one primary-key update per row. The
+ * claimed record is the row read plus the changes this update makes, built in JavaScript: a
+ * RETURNING clause would cost a third more per job for data we already hold. The
  * write lock is held from the read to the commit, so two connections (or processes) can never
  * hand out the same job: the second claim starts after the first committed and no longer sees
  * those rows as due (their due_at is now their lease expiry). No SKIP LOCKED is needed because
@@ -24,7 +26,7 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  * head of jobs_due, one index seek.
  */
 const SELECT_DUE = `
-  SELECT id, state, attempts, max_attempts FROM jobs
+  SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND due_at IS NOT NULL AND due_at <= ?
   ORDER BY due_at, id
   LIMIT ?`;
@@ -32,8 +34,7 @@ const SELECT_DUE = `
 const CLAIM = `
   UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_token = ?, lease_expires_at = ?,
                   due_at = ?, updated_at = ?, run_at = min(run_at, ?)
-  WHERE id = ?
-  RETURNING ${JOB_COLUMNS}`;
+  WHERE id = ?`;
 
 const RECLAIM_EXPIRED = `
   UPDATE jobs SET errors = json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', ?, 'message', 'lease expired')),
@@ -49,13 +50,6 @@ const EXPIRE_TO_DEAD = `
 export const SELECT_NEXT_DUE = `
   SELECT due_at FROM jobs WHERE queue = ? AND due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`;
 
-interface DueRow {
-  id: number;
-  state: string;
-  attempts: number;
-  max_attempts: number;
-}
-
 /** Runs inside a write transaction. */
 export function claimDue(
   ctx: SqliteContext,
@@ -65,28 +59,50 @@ export function claimDue(
 ): ClaimResult {
   const jobs: JobRecord[] = [];
   const leaseExpiresAt = now + leaseMs;
-  const selectDue = ctx.statement<DueRow>(SELECT_DUE);
-  const claim = ctx.statement<JobRow>(CLAIM);
+  const selectDue = ctx.statement<JobRow>(SELECT_DUE);
+  const claim = ctx.statement(CLAIM);
   while (jobs.length < limit) {
     const wanted = limit - jobs.length;
     const due = selectDue.all(queue, now, wanted);
-    for (const row of due) {
-      let claimed: JobRow;
+    const tokens = leaseTokens(due.length);
+    for (let i = 0; i < due.length; i++) {
+      const row = due[i]!;
+      const token = tokens.slice(i * TOKEN_CHARS, (i + 1) * TOKEN_CHARS);
       if (row.state === "active") {
         if (row.attempts >= row.max_attempts) {
           ctx.statement(EXPIRE_TO_DEAD).run(now, now, row.id);
-          continue;
+        } else {
+          const reclaimed = ctx
+            .statement<JobRow>(RECLAIM_EXPIRED)
+            .get(now, token, leaseExpiresAt, leaseExpiresAt, now, row.id)!;
+          jobs.push(toRecord(reclaimed));
         }
-        claimed = ctx
-          .statement<JobRow>(RECLAIM_EXPIRED)
-          .get(now, newLeaseToken(), leaseExpiresAt, leaseExpiresAt, now, row.id)!;
-      } else {
-        claimed = claim.get(newLeaseToken(), leaseExpiresAt, leaseExpiresAt, now, now, row.id)!;
+        continue;
       }
-      jobs.push(toRecord(claimed));
+      claim.run(token, leaseExpiresAt, leaseExpiresAt, now, now, row.id);
+      const job = toRecord(row);
+      job.state = "active";
+      job.attempts += 1;
+      job.leaseToken = token;
+      job.leaseExpiresAt = leaseExpiresAt;
+      job.updatedAt = now;
+      if (job.runAt > now) job.runAt = now;
+      jobs.push(job);
     }
     if (due.length < wanted) break;
   }
   const next = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue);
   return { jobs, nextDueAt: next?.due_at ?? null, now };
+}
+
+/**
+ * Lease tokens for a whole batch from one call to the random source (a call per job was a
+ * tenth of a claim's cost): 12 random bytes per token, the same strength as core/token.ts, and
+ * 12 bytes are exactly 16 base64url characters, so the batch's text splits cleanly.
+ */
+const TOKEN_BYTES = 12;
+const TOKEN_CHARS = 16;
+
+function leaseTokens(count: number): string {
+  return count === 0 ? "" : randomBytes(TOKEN_BYTES * count).toString("base64url");
 }
