@@ -70,6 +70,20 @@ export function queueArg(value: string): string {
   }
 }
 
+/** The server's base URL: http or https, nothing else (a bare "host:port" is a common slip). */
+export function urlArg(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("give a URL like http://127.0.0.1:8787");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError("give an http:// or https:// URL, like http://127.0.0.1:8787");
+  }
+  return value;
+}
+
 /** Any JSON value: a payload, or a back-off given as JSON. */
 export function jsonArg(value: string): unknown {
   try {

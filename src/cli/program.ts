@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { durationArg } from "./args.js";
+import { durationArg, urlArg } from "./args.js";
 import { registerAdd } from "./commands/add.js";
 import { registerCancel } from "./commands/cancel.js";
 import { registerDlq } from "./commands/dlq.js";
@@ -17,7 +17,9 @@ export function buildProgram(version: string): Command {
   const program = new Command("checkback")
     .description("checkback: a durable delay queue. Talks to a checkback server, or runs one (serve).")
     .version(version, "-V, --version")
-    .addOption(new Option("--url <url>", "server URL").env("CHECKBACK_URL").default(DEFAULT_SERVER_URL))
+    .addOption(
+      new Option("--url <url>", "server URL").env("CHECKBACK_URL").default(DEFAULT_SERVER_URL).argParser(urlArg),
+    )
     .addOption(new Option("--token <token>", "bearer token, if the server requires one").env("CHECKBACK_TOKEN"))
     .option("--json", "print machine-readable JSON on stdout")
     .addOption(

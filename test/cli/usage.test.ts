@@ -1,5 +1,7 @@
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_SERVER_URL } from "../../src/cli/program.js";
+import { DEFAULT_PORT } from "../../src/server/config.js";
 import { runCli } from "./run-cli.js";
 
 /** A port that was free a moment ago: nothing listens there, so connections are refused. */
@@ -119,6 +121,38 @@ describe("checkback command line, without a server", { timeout: 60_000 }, () => 
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`127.0.0.1:${flagPort}`);
+  });
+
+  it("a server URL that is not http(s) is a usage error, from --url or from CHECKBACK_URL", async () => {
+    const [flag, env] = await Promise.all([
+      runCli(["stats", "--url", "localhost:8787"]),
+      runCli(["stats"], { env: { CHECKBACK_URL: "127.0.0.1" } }),
+    ]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("give an http:// or https:// URL");
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain("from env 'CHECKBACK_URL' is invalid");
+  });
+
+  it("a server that accepts but never answers fails after --timeout", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // accepts connections, never writes
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const run = await runCli(["stats", "--timeout", "300ms"], { url: `http://127.0.0.1:${port}` });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `error: UNREACHABLE: cannot reach the checkback server at http://127.0.0.1:${port} (no answer within 300ms)`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it("the default URL is the server's default address", () => {
+    expect(DEFAULT_SERVER_URL).toBe(`http://127.0.0.1:${DEFAULT_PORT}`);
   });
 
   it("import refuses a file with bad lines before sending anything, naming each line", async () => {
