@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { MemoryStore } from "../src/stores/memory/memory-store.js";
 import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
 import type { Store } from "../src/stores/store.js";
+import { openRedisBenchStore } from "./redis/store.js";
 import type { Footprint } from "./runners/system.js";
 
 /**
@@ -45,12 +46,7 @@ export const storeFactories: Record<StoreKind, StoreFactory> = {
     };
   },
 
-  redis: async () => {
-    // The Redis store plugs in here: open it on context.redisUrl under a key prefix of its
-    // own, report `redisUsedMemoryBytes` from lib/redis-info.ts in footprint,
-    // and delete the prefix's keys in cleanup.
-    throw new Error("the Redis store is not wired into bench/stores.ts yet");
-  },
+  redis: (context) => openRedisBenchStore(context.redisUrl),
 };
 
 export function openBenchStore(kind: StoreKind, context: StoreContext): Promise<BenchStore> {

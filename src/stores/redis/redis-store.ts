@@ -20,6 +20,7 @@ import type {
   When,
 } from "../store.js";
 import { decodeCounts, decodeRecord, encodeNewJob, encodeWhen, type RecordReply, STATE_CODES } from "./codec.js";
+import { CompletionBatcher } from "./completion-batch.js";
 import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
 import { RedisLayout } from "./layout.js";
 import { defineScripts, runScript, type ScriptName } from "./scripts.js";
@@ -67,6 +68,13 @@ export class RedisStore implements Store {
   readonly durability: Promise<DurabilityProblem[]>;
   private readonly ownsClient: boolean;
   private readonly wakes: WakeSubscriber;
+  private readonly completions = new CompletionBatcher(async (queue, partition, items) => {
+    const args = [String(items.length)];
+    for (const item of items) {
+      args.push(String(item.seq), item.token, item.result === null ? "0" : "1", item.result ?? "");
+    }
+    return ((await this.run("complete", queue, partition, args)) as number[]).map((done) => done === 1);
+  });
   private readonly registered = new Set<string>();
   private nextPartition = 0;
   private closed = false;
@@ -86,7 +94,7 @@ export class RedisStore implements Store {
       this.client = options.client;
       this.ownsClient = false;
     } else if (options.cluster) {
-      this.client = new Cluster(options.cluster.nodes, options.cluster.options);
+      this.client = new Cluster(options.cluster.nodes, { enableAutoPipelining: true, ...options.cluster.options });
       this.ownsClient = true;
     } else {
       this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", {
@@ -250,9 +258,21 @@ export class RedisStore implements Store {
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
     const where = this.held(id);
-    const args = await this.completionArgs(queue, completion);
-    const done = await this.run("complete", queue, where.partition, [String(where.seq), token, ...args]);
-    if (done !== 1) throw new LeaseLostError(id);
+    let done: boolean;
+    if (completion.enqueue && completion.enqueue.length > 0) {
+      // Alone in its call: the follow-ups belong to this completion only.
+      const args = await this.completionArgs(queue, completion);
+      const reply = (await this.run("complete", queue, where.partition, [
+        "1",
+        String(where.seq),
+        token,
+        ...args,
+      ])) as number[];
+      done = reply[0] === 1;
+    } else {
+      done = await this.completions.complete(queue, where.partition, where.seq, token, completion.result);
+    }
+    if (!done) throw new LeaseLostError(id);
   }
 
   async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {

@@ -7,5 +7,5 @@
 --@include add-job
 
 local out = addJobs(2)
-publishWake()
+commit()
 return out

@@ -10,4 +10,5 @@ local r = findJob(ARGV[2], ARGV[3])
 if not r then return {} end
 if not isUnfinished(r) then return { 0, reply(r) } end
 finish(r, CANCELLED)
+commit()
 return { 1, reply(r) }

@@ -24,6 +24,7 @@ while #claimed < limit do
   if #due == 0 then break end
   for _, entry in ipairs(due) do
     local r = loadRecord(seqOf(entry[1]))
+    r.member = entry[1]
     local expired = r.state == ACTIVE_STATE
     if expired then appendError(r, 'lease expired') end
     if expired and r.attempts >= r.maxAttempts then
@@ -37,5 +38,6 @@ while #claimed < limit do
   end
 end
 
+commit()
 local _, nextDueAt = dueHead()
 return { now, nextDueAt or false, claimed }

@@ -15,5 +15,5 @@ if retryDelay then
 else
   finish(r, DEAD)
 end
-publishWake()
+commit()
 return reply(r)

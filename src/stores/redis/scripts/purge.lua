@@ -9,4 +9,5 @@ local state = tonumber(ARGV[2])
 if state == SCHEDULED or state == ACTIVE_STATE then return 0 end
 local doomed = selectJobs(state, ARGV[3], tonumber(ARGV[4]), 5)
 for _, r in ipairs(doomed) do deleteJob(r) end
+commit()
 return #doomed

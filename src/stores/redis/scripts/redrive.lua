@@ -18,5 +18,5 @@ for _, r in ipairs(selectJobs(DEAD, ARGV[4], tonumber(ARGV[5]), 6)) do
     moved = moved + 1
   end
 end
-publishWake()
+commit()
 return moved

@@ -12,5 +12,5 @@ if not r then return 0 end
 local fields = { runAt = now + tonumber(ARGV[4]), attempts = r.attempts - 1 }
 if ARGV[5] == '1' then fields.payload = ARGV[6] end
 moveTo(r, SCHEDULED, fields)
-publishWake()
+commit()
 return 1

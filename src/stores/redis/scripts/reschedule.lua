@@ -12,5 +12,5 @@ if r.state ~= SCHEDULED then return { 0, reply(r) } end
 local runAt = tonumber(ARGV[5])
 if ARGV[4] == 'd' then runAt = now + runAt end
 moveTo(r, SCHEDULED, { runAt = runAt })
-publishWake()
+commit()
 return { 1, reply(r) }

@@ -14,5 +14,5 @@ if not r then return {} end
 if not isUnfinished(r) then return { 0, reply(r) } end
 finish(r, COMPLETED, ARGV[4] == '1' and ARGV[5] or false)
 addJobs(6)
-publishWake()
+commit()
 return { 1, reply(r) }

@@ -46,4 +46,5 @@ while deleted < MAX_DELETES do
   if not doomed then break end
   deleteEntry(e.m)
 end
+commit()
 return deleted

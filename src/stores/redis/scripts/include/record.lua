@@ -91,6 +91,12 @@ local function reply(r)
   }
 end
 
+-- The job's due-index member, encoded once per script run.
+local function memberOf(r)
+  if not r.member then r.member = member(r.seq) end
+  return r.member
+end
+
 local function isUnfinished(r) return r.state == SCHEDULED or r.state == ACTIVE_STATE end
 
 -- A job by reference: kind 'i' (ref = seq) or 'k' (ref = business key).

@@ -1,10 +1,24 @@
 -- State changes. Each state keeps its own index; leave() and enter() are the only places that
--- touch them, so the indexes and the per-state counts cannot drift apart.
+-- touch them, so the indexes and the per-state counts cannot drift apart. Count changes are
+-- summed here and written once by commit(), which every script that changes jobs ends with.
 --   scheduled: due index at runAt
 --   active:    due index at leaseExpiresAt (an expired lease is found like a due job) + ACTIVE
 --   finished:  finishedKey(state), score = updatedAt
+local countChanges = {}
+local function countChange(state, by)
+  countChanges[state] = (countChanges[state] or 0) + by
+end
+
+local function commit()
+  for state, by in pairs(countChanges) do
+    if by ~= 0 then redis.call('HINCRBY', COUNTS, state, by) end
+  end
+  countChanges = {}
+  publishWake()
+end
+
 local function leave(r)
-  local m = member(r.seq)
+  local m = memberOf(r)
   if r.state == SCHEDULED then
     dueRemove(m, r.runAt)
   elseif r.state == ACTIVE_STATE then
@@ -13,11 +27,11 @@ local function leave(r)
   else
     redis.call('ZREM', finishedKey(r.state), m)
   end
-  redis.call('HINCRBY', COUNTS, r.state, -1)
+  countChange(r.state, -1)
 end
 
 local function enter(r)
-  local m = member(r.seq)
+  local m = memberOf(r)
   if r.state == SCHEDULED then
     dueAdd(m, r.runAt)
   elseif r.state == ACTIVE_STATE then
@@ -26,7 +40,7 @@ local function enter(r)
   else
     redis.call('ZADD', finishedKey(r.state), r.updatedAt, m)
   end
-  redis.call('HINCRBY', COUNTS, r.state, 1)
+  countChange(r.state, 1)
 end
 
 -- Moves a job to `state`, stamping updatedAt and dropping any lease, and saves it.
