@@ -61,16 +61,18 @@ const OPTION_NAMES = new Set(["path", "clock", "synchronous", "busyTimeoutMs"]);
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /** Page cache per connection, in KiB (SQLite's negative cache_size): keeps a 1M-job claim index hot. */
 const CACHE_KIB = 64 * 1024;
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * The embedded default store: one SQLite file in WAL mode through better-sqlite3.
  *
- * Every operation is one small module under ./ops, run here inside one IMMEDIATE transaction
- * when it writes, so each Store call is atomic on its own and several connections (workers in
- * other processes on the same file) can share the database safely. better-sqlite3 is
- * synchronous: a call holds the event loop for its few microseconds of work, which is far
- * cheaper than a thread hop per call at these sizes; batch calls (add, claimDue) keep the
- * per-job cost low.
+ * Every operation is one small module under ./ops. Calls are queued and run together at the end
+ * of the event-loop turn in one IMMEDIATE transaction (group commit, see context.ts): each call
+ * stays atomic on its own and settles only once committed, while a worker finishing fifty jobs
+ * pays for one commit instead of fifty. Several connections — workers in other processes on the
+ * same file — share the database safely: SQLite admits one writer at a time, and every write
+ * takes the lock before it reads. better-sqlite3 is synchronous: a batch holds the event loop
+ * for its few microseconds per job, far cheaper than a thread hop per call at these sizes.
  *
  * The file is opened on first use, not at construction, so creating an instance (for example
  * the default store of a checkback instance) touches no disk until it is used.
@@ -253,6 +255,8 @@ export class SqliteStore implements Store {
       db.pragma(`synchronous = ${this.synchronous === "full" ? "FULL" : "NORMAL"}`);
       db.pragma(`cache_size = -${CACHE_KIB}`);
       db.pragma("temp_store = MEMORY");
+      // After a burst the WAL is cut back to this size at the next checkpoint instead of keeping its peak.
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       migrate(db);
       return db;
     } catch (error) {
