@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { ChildReply, ChildSpec } from "./child.js";
+import { buildChild } from "./lib/build.js";
 import { describeMachine, type Machine } from "./lib/machine.js";
 import { note } from "./lib/progress.js";
 import { redisUsedMemory } from "./lib/redis-info.js";
@@ -32,6 +33,7 @@ interface CliOptions {
   json: boolean;
   redisUrl: string;
   cpuProf?: string;
+  runtime: "node" | "tsx";
 }
 
 const program = new Command("bench")
@@ -49,7 +51,12 @@ const program = new Command("bench")
   .option("--no-bullmq", "skip the BullMQ side")
   .option("--json", "print results as JSON instead of tables", false)
   .option("--redis-url <url>", "Redis for BullMQ", process.env.REDIS_URL ?? "redis://127.0.0.1:6379")
-  .option("--cpu-prof <dir>", "write a V8 CPU profile of each checkback process into <dir>");
+  .option("--cpu-prof <dir>", "write a V8 CPU profile of each checkback process into <dir>")
+  .addOption(
+    new Option("--runtime <runtime>", "measured processes run compiled on bare node, or under tsx")
+      .choices(["node", "tsx"])
+      .default("node"),
+  );
 
 function positiveInt(value: string): number {
   const n = Number(value.replaceAll("_", ""));
@@ -73,6 +80,7 @@ async function main(options: CliOptions): Promise<void> {
   const withBullmq = options.bullmq && (await redisReachable(options.redisUrl));
   const machine = await describeMachine(withBullmq || options.store === "redis" ? options.redisUrl : null);
   const scenarios = options.scenario === "all" ? SCENARIOS : [options.scenario];
+  const launch = childLauncher(options.runtime);
 
   const results: Results = {};
   for (const scenario of scenarios) {
@@ -82,6 +90,7 @@ async function main(options: CliOptions): Promise<void> {
       note(`\n== ${scenario}: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}`);
       runs.push(
         await runChild(
+          launch,
           { scenario, system, store: options.store, redisUrl: options.redisUrl, settings, pendingCount },
           system === "checkback" ? options.cpuProf : undefined,
         ),
@@ -112,7 +121,7 @@ function renderTables(
       (machine.redis ? `, Redis ${machine.redis}` : "") +
       `; load average at start ${machine.loadAverage.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}`,
     `Settings: store ${options.store}, burst ${options.jobs} jobs, concurrency ${options.concurrency}, ` +
-      `delays 0–${options.maxDelay} ms, addBulk ${options.batch}/call, light ${options.rate} jobs/s for ${options.lightSeconds} s, ` +
+      `delays 0–${options.maxDelay} ms, runtime ${options.runtime}, addBulk ${options.batch}/call, light ${options.rate} jobs/s for ${options.lightSeconds} s, ` +
       `pending ${options.pending}${options.bullmqPending ? ` (BullMQ ${options.bullmqPending})` : ""}`,
     "",
   ];
@@ -123,9 +132,25 @@ function renderTables(
   return `${out.join("\n")}\n`;
 }
 
-function runChild(spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
-  const childPath = fileURLToPath(new URL("./child.ts", import.meta.url));
-  const execArgv = ["--import", import.meta.resolve("tsx"), "--expose-gc"];
+interface Launch {
+  childPath: string;
+  execArgv: string[];
+}
+
+function childLauncher(runtime: "node" | "tsx"): Launch {
+  if (runtime === "tsx") {
+    return {
+      childPath: fileURLToPath(new URL("./child.ts", import.meta.url)),
+      execArgv: ["--import", import.meta.resolve("tsx")],
+    };
+  }
+  note("compiling the benchmark process (bench/child.ts) to JavaScript");
+  return { childPath: buildChild(fileURLToPath(new URL("..", import.meta.url))), execArgv: [] };
+}
+
+function runChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
+  const { childPath } = launch;
+  const execArgv = [...launch.execArgv, "--expose-gc"];
   if (cpuProfDir) {
     mkdirSync(resolve(cpuProfDir), { recursive: true });
     // Node's default file names carry pid and thread id: the loader thread's profile cannot
