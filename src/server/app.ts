@@ -4,11 +4,14 @@ import { Ajv } from "ajv";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Checkback } from "../checkback.js";
 import { Authorizer, type RouteScope } from "./auth.js";
+import type { HttpCheck } from "./checks/http-check.js";
+import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
 import { errorBody, installErrorHandling } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
+import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
 import { deadRoutes } from "./routes/dead.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
@@ -25,23 +28,14 @@ declare module "fastify" {
   }
 }
 
-/** How often push targets are re-read from the store, to follow changes made through another server. */
-const PUSH_SYNC_MS = 15_000;
-
-export interface AppOptions {
-  /** Extra route modules (checks), registered with the same context. */
-  routes?: ((app: FastifyInstance, ctx: ServerContext) => Promise<void>)[];
-}
+/** How often push targets and checks are re-read from the store, to follow changes made through another server. */
+const SETTINGS_SYNC_MS = 15_000;
 
 /**
  * Builds the HTTP API around a Checkback instance. The caller owns the Checkback (and its
- * store) and closes it after the app; closing the app ends long-polls and push workers.
+ * store) and closes it after the app; closing the app ends long-polls, push workers and check workers.
  */
-export async function buildApp(
-  checkback: Checkback,
-  config: ServerConfig,
-  options: AppOptions = {},
-): Promise<FastifyInstance> {
+export async function buildApp(checkback: Checkback, config: ServerConfig): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimit,
@@ -77,6 +71,7 @@ export async function buildApp(
   const settings = new Settings(checkback.store);
   const push = new PushDispatcher(checkback.store, metrics, app.log);
   const ctx = new ServerContext(checkback, config, metrics, settings, push);
+  const checks = new CheckRegistry(checkback, metrics, config.maxPayloadBytes);
   const authorizer = new Authorizer(config.tokens);
   if (authorizer.open) {
     app.log.warn("no tokens configured: the API is open to anyone who can reach it (set CHECKBACK_TOKENS)");
@@ -159,20 +154,21 @@ export async function buildApp(
     await deadRoutes(scope, ctx);
     await pullRoutes(scope, ctx);
     await pushRoutes(scope, ctx);
-    for (const routes of options.routes ?? []) await routes(scope, ctx);
+    await checkRoutes(checks)(scope, ctx);
   });
 
   let syncTimer: NodeJS.Timeout | undefined;
-  const syncPush = async () => {
+  const syncSettings = async () => {
     try {
       await push.sync(() => settings.list<PushTarget>(PUSH_SETTING));
+      await checks.sync(() => settings.list<HttpCheck>(CHECK_SETTING));
     } catch (err) {
-      app.log.error({ err }, "could not read push targets from the store");
+      app.log.error({ err }, "could not read push targets and checks from the store");
     }
   };
   app.addHook("onReady", async () => {
-    await syncPush();
-    syncTimer = setInterval(() => void syncPush(), PUSH_SYNC_MS);
+    await syncSettings();
+    syncTimer = setInterval(() => void syncSettings(), SETTINGS_SYNC_MS);
     syncTimer.unref();
   });
   app.addHook("preClose", async () => {
@@ -181,7 +177,7 @@ export async function buildApp(
     clearInterval(syncTimer);
   });
   app.addHook("onClose", async () => {
-    await push.close();
+    await Promise.all([push.close(), checks.close()]);
   });
 
   return app;

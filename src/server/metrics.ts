@@ -69,7 +69,7 @@ export class ServerMetrics {
 
   readonly checkOutcomes = new Counter({
     name: "checkback_check_outcomes_total",
-    help: "Delayed checks that ended, by outcome (done, failed, gave_up, resolved)",
+    help: "Outcomes of delayed checks delivered to their callback URL, by outcome (done, failed, gave_up)",
     labelNames: ["check", "outcome"] as const,
     registers: [this.registry],
   });

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Store } from "../../stores/store.js";
 import { type ActiveJob, Worker } from "../../worker.js";
 import type { ServerMetrics } from "../metrics.js";
-import { SIGNATURE_HEADER, signBody } from "../signature.js";
+import { PostFailure, postSigned } from "./post.js";
 
 /** A queue's push target, as kept in the server settings. */
 export interface PushTarget {
@@ -27,17 +27,6 @@ export interface PushDelivery {
 
 /** A short lease: a crashed server's in-flight deliveries come back quickly; the worker's heartbeat keeps live ones. */
 const PUSH_LEASE = "15s";
-/** Receivers' answers are read (to free the connection) but never kept beyond this. */
-const MAX_ANSWER_BYTES = 64 * 1024;
-
-class PushFailure extends Error {
-  constructor(
-    message: string,
-    readonly result: "http_error" | "timeout" | "network_error",
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Push delivery: one library Worker per push queue, whose handler POSTs the job to the
@@ -150,7 +139,14 @@ export class PushDispatcher {
     const body = JSON.stringify(delivery);
     const started = performance.now();
     try {
-      const status = await post(target, body, job);
+      const { status } = await postSigned({
+        url: target.url,
+        secret: target.secret,
+        timeoutMs: target.timeoutMs,
+        body,
+        headers: { "checkback-job-id": job.id, "checkback-attempt": String(job.attempts) },
+        signal: job.signal,
+      });
       this.metrics.pushDeliveries.inc({ queue, result: "success" });
       this.metrics.processing.observe(
         { queue, delivery: "push", outcome: "completed" },
@@ -158,7 +154,7 @@ export class PushDispatcher {
       );
       return { status };
     } catch (error) {
-      const result = error instanceof PushFailure ? error.result : "network_error";
+      const result = error instanceof PostFailure ? error.kind : "network_error";
       this.metrics.pushDeliveries.inc({ queue, result });
       this.metrics.processing.observe(
         { queue, delivery: "push", outcome: "failed" },
@@ -166,48 +162,5 @@ export class PushDispatcher {
       );
       throw error;
     }
-  }
-}
-
-async function post(target: PushTarget, body: string, job: ActiveJob<unknown>): Promise<number> {
-  const timeout = AbortSignal.timeout(target.timeoutMs);
-  let response: Response;
-  try {
-    response = await fetch(target.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        [SIGNATURE_HEADER]: signBody(target.secret, body),
-        "checkback-job-id": job.id,
-        "checkback-attempt": String(job.attempts),
-      },
-      body,
-      // A redirect could send the signed job somewhere else: it counts as a failed answer.
-      redirect: "manual",
-      signal: AbortSignal.any([timeout, job.signal]),
-    });
-    await drain(response);
-  } catch (error) {
-    if (timeout.aborted) throw new PushFailure(`receiver did not answer within ${target.timeoutMs}ms`, "timeout");
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new PushFailure(
-      `could not reach receiver: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-      "network_error",
-    );
-  }
-  if (response.status < 200 || response.status > 299) {
-    throw new PushFailure(`receiver answered ${response.status}`, "http_error");
-  }
-  return response.status;
-}
-
-/** Reads and discards the answer so the connection goes back to the pool. */
-async function drain(response: Response): Promise<void> {
-  if (!response.body) return;
-  let seen = 0;
-  for await (const chunk of response.body) {
-    seen += (chunk as Uint8Array).byteLength;
-    // Leaving the loop cancels the rest of the stream.
-    if (seen > MAX_ANSWER_BYTES) return;
   }
 }
