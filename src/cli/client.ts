@@ -1,3 +1,4 @@
+import { parseDuration } from "../core/duration.js";
 import type { JobError, JobState } from "../core/job.js";
 
 /**
@@ -51,6 +52,18 @@ export interface JobPage {
 }
 
 export type Selection = { ids: string[] } | { all: true };
+
+/** A claimed job carries the lease that completing, failing, extending or releasing it needs. */
+export type ClaimedJob = ApiJob & { leaseToken: string; leaseExpiresAt: number };
+
+export interface ClaimRequest {
+  /** Most jobs to take (1–1000, default 1). */
+  limit?: number;
+  /** How long the claim holds each job before another consumer may take it (default "30s"). */
+  lease?: string | number;
+  /** Long-poll: wait up to this long (at most 30s) for a job to fall due. */
+  wait?: string | number;
+}
 
 export interface ClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8080 */
@@ -151,7 +164,42 @@ export class CheckbackClient {
     return this.request("POST", `${queuePath(queue)}/dead/purge`, selection);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  // Pull delivery: a consumer in any language claims due jobs and settles each with its lease
+  // token. A token that no longer holds the job (lease ran out, job cancelled) is 409 LEASE_LOST.
+
+  claim(queue: string, request: ClaimRequest = {}): Promise<{ jobs: ClaimedJob[] }> {
+    // The server may hold a long-poll open for `wait`; allow for it on top of the usual timeout.
+    const waitMs = request.wait === undefined ? 0 : parseDuration(request.wait, "wait");
+    return this.request("POST", `${queuePath(queue)}/claim`, request, this.timeoutMs + waitMs);
+  }
+
+  complete(queue: string, id: string, leaseToken: string, result?: unknown): Promise<{ completed: boolean }> {
+    return this.request(
+      "POST",
+      `${jobPath(queue, id)}/complete`,
+      result === undefined ? { leaseToken } : { leaseToken, result },
+    );
+  }
+
+  /** Retried after the job's back-off, or dead when its attempts are used up (`retryAt` null). */
+  fail(queue: string, id: string, leaseToken: string, error: string): Promise<{ job: ApiJob; retryAt: number | null }> {
+    return this.request("POST", `${jobPath(queue, id)}/fail`, { leaseToken, error });
+  }
+
+  extend(queue: string, id: string, leaseToken: string, lease: string | number): Promise<{ leaseExpiresAt: number }> {
+    return this.request("POST", `${jobPath(queue, id)}/extend`, { leaseToken, lease });
+  }
+
+  /** Gives the job back without spending an attempt, due again after `delay`. */
+  release(queue: string, id: string, leaseToken: string, delay?: string | number): Promise<{ released: boolean }> {
+    return this.request(
+      "POST",
+      `${jobPath(queue, id)}/release`,
+      delay === undefined ? { leaseToken } : { leaseToken, delay },
+    );
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const url = `${this.base}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -162,10 +210,10 @@ export class CheckbackClient {
         method,
         headers,
         body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw new ConnectionError(this.base, describeFetchFailure(error, this.timeoutMs));
+      throw new ConnectionError(this.base, describeFetchFailure(error, timeoutMs));
     }
     const text = await response.text();
     const parsed = parseJson(text);
@@ -181,10 +229,12 @@ function queuePath(queue: string): string {
   return `/v1/queues/${encodeURIComponent(queue)}`;
 }
 
+function jobPath(queue: string, id: string): string {
+  return `${queuePath(queue)}/jobs/${encodeURIComponent(id)}`;
+}
+
 function refPath(queue: string, ref: JobRef): string {
-  return "id" in ref
-    ? `${queuePath(queue)}/jobs/${encodeURIComponent(ref.id)}`
-    : `${queuePath(queue)}/keys/${encodeURIComponent(ref.key)}`;
+  return "id" in ref ? jobPath(queue, ref.id) : `${queuePath(queue)}/keys/${encodeURIComponent(ref.key)}`;
 }
 
 function query(params: Record<string, string | number | null | undefined>): string {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApiJob, Counts, JobPage } from "../../src/cli/client.js";
+import { type ApiJob, CheckbackClient, type Counts, type JobPage } from "../../src/cli/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 
@@ -15,27 +15,18 @@ afterAll(async () => {
 
 const cli = (args: string[]) => runCli(args, { url: server.url });
 
-async function post<T>(path: string, body: unknown): Promise<T> {
-  const response = await fetch(`${server.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 /** Dead letters made the way production makes them: one attempt, claimed by a consumer, failed. */
 async function makeDeadJobs(queue: string, count: number): Promise<string[]> {
-  const jobs = Array.from({ length: count }, (_, n) => ({ payload: { n }, attempts: 1 }));
-  await post(`/v1/queues/${queue}/jobs/bulk`, { jobs });
-  const { jobs: claimed } = await post<{ jobs: (ApiJob & { leaseToken: string })[] }>(`/v1/queues/${queue}/claim`, {
-    limit: count,
-    lease: "1m",
-  });
+  const client = new CheckbackClient({ url: server.url });
+  await client.addBulk(
+    queue,
+    Array.from({ length: count }, (_, n) => ({ payload: { n }, attempts: 1 })),
+  );
+  const { jobs: claimed } = await client.claim(queue, { limit: count, lease: "1m" });
   expect(claimed).toHaveLength(count);
   for (const job of claimed) {
-    await post(`/v1/queues/${queue}/jobs/${job.id}/fail`, { leaseToken: job.leaseToken, error: `boom ${job.id}` });
+    const { retryAt } = await client.fail(queue, job.id, job.leaseToken, `boom ${job.id}`);
+    expect(retryAt).toBeNull();
   }
   return claimed.map((job) => job.id);
 }

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiError, CheckbackClient, ConnectionError } from "../../src/cli/client.js";
+import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
+
+let server: TestServer;
+let client: CheckbackClient;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  client = new CheckbackClient({ url: `${server.url}/` });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+// The CLI's client doubles as the reference for clients in other languages: these tests pin
+// down the pull side it also wraps (claim, extend, release, complete, fail) and its errors.
+describe("CheckbackClient against a running server", () => {
+  it("claims a due job under a lease, extends it, releases it, and completes it with a result", async () => {
+    const queue = uniqueQueue("client");
+    const added = await client.add(queue, { payload: { n: 1 }, key: "only" });
+    const first = await client.claim(queue, { lease: "10s" });
+    expect(first.jobs).toHaveLength(1);
+    const job = first.jobs[0]!;
+    expect(job).toMatchObject({ id: added.id, state: "active", attempts: 1, leaseToken: expect.any(String) });
+
+    const { leaseExpiresAt } = await client.extend(queue, job.id, job.leaseToken, "1m");
+    expect(leaseExpiresAt).toBeGreaterThan(job.leaseExpiresAt);
+
+    expect(await client.release(queue, job.id, job.leaseToken)).toEqual({ released: true });
+    const again = await client.claim(queue, { lease: "10s" });
+    expect(again.jobs[0]).toMatchObject({ id: job.id });
+
+    expect(await client.complete(queue, job.id, again.jobs[0]!.leaseToken, { closed: true })).toEqual({
+      completed: true,
+    });
+    expect(await client.get(queue, { key: "only" })).toMatchObject({ state: "completed", result: { closed: true } });
+  });
+
+  it("a long-poll claim answers when a job falls due", async () => {
+    const queue = uniqueQueue("client");
+    const waiting = client.claim(queue, { wait: "10s", lease: "10s" });
+    await client.add(queue, { payload: "late", delay: "200ms" });
+    const { jobs } = await waiting;
+    expect(jobs.map((job) => job.payload)).toEqual(["late"]);
+  });
+
+  it("a stale lease token is ApiError 409 LEASE_LOST; an unknown job 404 JOB_NOT_FOUND", async () => {
+    const queue = uniqueQueue("client");
+    await client.add(queue, { payload: 1 });
+    const [job] = (await client.claim(queue, { lease: "10s" })).jobs;
+    await client.cancel(queue, { id: job!.id });
+    const lost = await client.complete(queue, job!.id, job!.leaseToken).catch((error: unknown) => error);
+    expect(lost).toBeInstanceOf(ApiError);
+    expect(lost).toMatchObject({ status: 409, code: "LEASE_LOST" });
+
+    const missing = await client.get(queue, { id: "missing" }).catch((error: unknown) => error);
+    expect(missing).toMatchObject({ status: 404, code: "JOB_NOT_FOUND" });
+  });
+
+  it("an answer that is not the API's JSON keeps its status; no server at all is a ConnectionError", async () => {
+    const notApi = await new CheckbackClient({ url: `${server.url}/nowhere` })
+      .queues()
+      .catch((error: unknown) => error);
+    expect(notApi).toBeInstanceOf(ApiError);
+    expect((notApi as ApiError).status).toBe(404);
+
+    const down = await new CheckbackClient({ url: "http://127.0.0.1:1" }).queues().catch((error: unknown) => error);
+    expect(down).toBeInstanceOf(ConnectionError);
+    expect(down).toMatchObject({ code: "UNREACHABLE" });
+  });
+});
