@@ -13,3 +13,4 @@ export { MemoryStore } from "./stores/memory/memory-store.js";
 export { RedisStore, type RedisStoreOptions } from "./stores/redis/redis-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export { openStore } from "./stores/open-store.js";
+export { SIGNATURE_HEADER, signBody, type Verification, verifySignature } from "./server/signature.js";
