@@ -206,6 +206,7 @@ export function parseServerArgs(argv: string[]): ServerConfigInput & { config?: 
       port: { type: "string", short: "p" },
       store: { type: "string" },
       token: { type: "string", multiple: true },
+      tokens: { type: "string" },
       "body-limit": { type: "string" },
       "max-payload-bytes": { type: "string" },
       "max-wait": { type: "string" },
@@ -220,7 +221,8 @@ export function parseServerArgs(argv: string[]): ServerConfigInput & { config?: 
   if (values.host !== undefined) flags.host = values.host;
   if (values.port !== undefined) flags.port = values.port;
   if (values.store !== undefined) flags.store = values.store;
-  if (values.token !== undefined) flags.tokens = values.token.join(";");
+  const tokens = [values.tokens, ...(values.token ?? [])].filter((t) => t !== undefined);
+  if (tokens.length > 0) flags.tokens = tokens.join(";");
   if (values["body-limit"] !== undefined) flags.bodyLimit = values["body-limit"];
   if (values["max-payload-bytes"] !== undefined) flags.maxPayloadBytes = values["max-payload-bytes"];
   if (values["max-wait"] !== undefined) flags.maxWait = values["max-wait"];
