@@ -15,13 +15,27 @@ export function validateAnswer<R>(value: unknown): ProbeAnswer<R> {
   if (typeof value === "object" && value !== null) {
     const answer = value as { status?: unknown; result?: unknown; reason?: unknown };
     if (answer.status === "pending") return { status: "pending" };
-    if (answer.status === "done") return { status: "done", result: (answer.result ?? null) as R };
+    if (answer.status === "done") return { status: "done", result: jsonResult(answer.result) as R };
     if (answer.status === "failed" && typeof answer.reason === "string")
       return { status: "failed", reason: answer.reason };
   }
   throw new Error(
     `probe answered ${describe(value)}; expected { status: "pending" }, { status: "done", result } or { status: "failed", reason: string }`,
   );
+}
+
+/** A result must survive the trip through the store as JSON, or the outcome could not carry it. */
+function jsonResult(result: unknown): unknown {
+  if (result === undefined) return null;
+  try {
+    JSON.stringify(result);
+  } catch (error) {
+    throw new Error(`probe answered done with a result that is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof result === "function" || typeof result === "symbol") {
+    throw new Error(`probe answered done with a result that is not JSON: ${typeof result}`);
+  }
+  return result;
 }
 
 function describe(value: unknown): string {

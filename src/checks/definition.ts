@@ -20,6 +20,7 @@ const DEFINITION_NAMES = new Set([
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 export const DEFAULT_OUTCOME_ATTEMPTS = 10;
+export const DEFAULT_CHECK_CONCURRENCY = 10;
 
 /** Outcome delivery backs off from 5 s to an hour: the receiving service may be down for a while. */
 const DEFAULT_OUTCOME_BACKOFF: BackoffPolicy = {
@@ -68,6 +69,8 @@ export function resolveDefinition<I, R>(definition: CheckDefinition<I, R>): Reso
   if (worker !== false && (typeof worker !== "object" || worker === null)) {
     throw invalidOption("worker must be worker options or false");
   }
+  // Probes mostly wait on the other party's network: run several at once unless told otherwise.
+  const workerOptions = worker === false ? false : { concurrency: DEFAULT_CHECK_CONCURRENCY, ...worker };
   return {
     schedule: resolveSchedule(definition.schedule, deadlineMs !== null),
     deadlineMs,
@@ -76,7 +79,7 @@ export function resolveDefinition<I, R>(definition: CheckDefinition<I, R>): Reso
     probeTimeoutMs,
     outcomeAttempts: resolveAttempts(retry.attempts ?? DEFAULT_OUTCOME_ATTEMPTS),
     outcomeBackoff: retry.backoff === undefined ? DEFAULT_OUTCOME_BACKOFF : resolveBackoff(retry.backoff),
-    worker,
+    worker: workerOptions,
   };
 }
 

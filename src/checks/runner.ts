@@ -20,6 +20,10 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
     const { input, history: earlier, probes: before } = job.payload;
     const key = userKeyOf(job.key);
     const deadlineAt = definition.deadlineMs === null ? null : job.createdAt + definition.deadlineMs;
+    // The probe's own signal: aborted on timeout, and when the worker loses the job.
+    const controller = new AbortController();
+    const forward = () => controller.abort(job.signal.reason);
+    job.signal.addEventListener("abort", forward, { once: true });
     const context: ProbeContext<I, R> = {
       name,
       key,
@@ -30,18 +34,20 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
       checkStartedAt: job.createdAt,
       deadlineAt,
       history: earlier,
-      signal: job.signal,
+      signal: controller.signal,
       ...answers,
     };
 
     let answer: ProbeAnswer<R> | null = null;
     let record: ProbeRecord;
     try {
-      answer = await probeWithTimeout(definition, context);
+      answer = await ask(definition, context, controller);
       record = { at: job.startedAt, answer: answer.status };
       if (answer.status === "failed") record.reason = answer.reason;
     } catch (error) {
       record = errorRecord(job.startedAt, error);
+    } finally {
+      job.signal.removeEventListener("abort", forward);
     }
     const probes = before + 1;
     const history = appendHistory(earlier, record);
@@ -66,11 +72,17 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
   };
 }
 
-/** Runs the probe; past the timeout its signal is aborted and the probe counts as an error. */
-async function probeWithTimeout<I, R>(definition: ResolvedDefinition<I, R>, context: ProbeContext<I, R>) {
-  const controller = new AbortController();
-  const forward = () => controller.abort(context.signal.reason);
-  context.signal.addEventListener("abort", forward, { once: true });
+/**
+ * Runs the probe. An asynchronous probe races its timeout, past which its signal is aborted
+ * and it counts as an error; a synchronous one needs no timer.
+ */
+async function ask<I, R>(
+  definition: ResolvedDefinition<I, R>,
+  context: ProbeContext<I, R>,
+  controller: AbortController,
+): Promise<ProbeAnswer<R>> {
+  const returned: unknown = definition.probe(context);
+  if (!isThenable(returned)) return validateAnswer<R>(returned);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -80,10 +92,12 @@ async function probeWithTimeout<I, R>(definition: ResolvedDefinition<I, R>, cont
     }, definition.probeTimeoutMs);
   });
   try {
-    const running = Promise.resolve().then(() => definition.probe({ ...context, signal: controller.signal }));
-    return validateAnswer<R>(await Promise.race([running, timedOut]));
+    return validateAnswer<R>(await Promise.race([returned, timedOut]));
   } finally {
     clearTimeout(timer);
-    context.signal.removeEventListener("abort", forward);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }

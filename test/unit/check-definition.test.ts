@@ -14,7 +14,7 @@ describe("check definitions", () => {
       probeTimeoutMs: 30_000,
       outcomeAttempts: 10,
       outcomeBackoff: { type: "exponential" },
-      worker: {},
+      worker: { concurrency: 10 },
     });
     const custom = resolveDefinition({
       schedule: ["1s"],
