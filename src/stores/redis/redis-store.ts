@@ -108,6 +108,7 @@ export class RedisStore implements Store {
     defineScripts(this.client);
     const client = this.client as { duplicate(): Redis | Cluster };
     this.wakes = new WakeSubscriber(() => client.duplicate());
+    this.wakes.connect();
 
     const warn = options.onWarning ?? ((message: string) => console.warn(message));
     this.durability =
@@ -132,7 +133,7 @@ export class RedisStore implements Store {
   async add(jobs: NewJob[]): Promise<AddOutcome[]> {
     if (jobs.length === 0) return [];
     await this.register(jobs);
-    const seqs = await this.sequencesFor(jobs);
+    const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
     // Group by (queue, partition): one script call each, all in flight at once.
     const groups = new Map<string, { queue: string; partition: number; indexes: number[] }>();
     jobs.forEach((job, index) => {
@@ -145,9 +146,7 @@ export class RedisStore implements Store {
     const outcomes: AddOutcome[] = new Array(jobs.length);
     await Promise.all(
       [...groups.values()].map(async ({ queue, partition, indexes }) => {
-        const args = indexes.flatMap((i) =>
-          encodeNewJob(jobs[i]!, seqs && jobs[i]!.queue === jobs[0]!.queue ? seqs[i]! : null),
-        );
+        const args = indexes.flatMap((i) => encodeNewJob(resolved[i]!, seqs[i] ?? null));
         const replies = (await this.run("add", queue, partition, args)) as [AddOutcome["outcome"], RecordReply][];
         replies.forEach(([outcome, record], k) => {
           outcomes[indexes[k]!] = { outcome, job: this.decode(queue, partition, record) };
@@ -468,12 +467,8 @@ export class RedisStore implements Store {
     if (enqueue.some((job) => job.queue !== queue))
       throw invalidOption("follow-up jobs must be in the completed job's queue");
     if (enqueue.length > 0) await this.register(enqueue);
-    const seqs = await this.sequencesFor(enqueue);
-    return [
-      result === null ? "0" : "1",
-      result ?? "",
-      ...enqueue.flatMap((job, i) => encodeNewJob(job, seqs[i] ?? null)),
-    ];
+    const { seqs, jobs } = await this.sequencesFor(enqueue);
+    return [result === null ? "0" : "1", result ?? "", ...jobs.flatMap((job, i) => encodeNewJob(job, seqs[i] ?? null))];
   }
 
   private async admin(
@@ -505,25 +500,32 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Queue-wide sequence numbers for the jobs of a partitioned queue, one INCRBY per queue, so
-   * that FIFO holds across partitions; none for a single partition, whose script draws its own.
+   * Queue-wide sequence numbers for the jobs of a partitioned queue (FIFO across partitions),
+   * drawn per queue together with one clock reading that turns every delay of the batch into
+   * the same kind of instant; a single partition's script does both itself.
    */
-  private async sequencesFor(jobs: NewJob[]): Promise<(number | null)[]> {
+  private async sequencesFor(jobs: NewJob[]): Promise<{ seqs: (number | null)[]; jobs: NewJob[] }> {
     const seqs: (number | null)[] = jobs.map(() => null);
-    if (this.layout.partitions === 1 || jobs.length === 0) return seqs;
+    if (this.layout.partitions === 1 || jobs.length === 0) return { seqs, jobs };
+    const resolved = [...jobs];
     const byQueue = new Map<string, number[]>();
     jobs.forEach((job, i) => {
       byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), i]);
     });
     await Promise.all(
       [...byQueue].map(async ([queue, indexes]) => {
-        const last = await this.client.incrby(this.layout.sequence(queue), indexes.length);
+        const [last, now] = (await runScript(this.client, "sequence", this.layout.sequence(queue), [
+          "",
+          String(indexes.length),
+        ])) as [number, number];
         indexes.forEach((index, k) => {
           seqs[index] = last - indexes.length + 1 + k;
+          const job = jobs[index]!;
+          if ("delayMs" in job.when) resolved[index] = { ...job, when: { runAt: now + job.when.delayMs } };
         });
       }),
     );
-    return seqs;
+    return { seqs, jobs: resolved };
   }
 
   private async register(jobs: NewJob[]): Promise<void> {

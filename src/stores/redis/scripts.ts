@@ -29,6 +29,7 @@ export const SCRIPT_NAMES = [
   "purge",
   "trim",
   "tail",
+  "sequence",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

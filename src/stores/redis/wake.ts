@@ -16,6 +16,11 @@ export class WakeSubscriber {
 
   constructor(private readonly open: () => Redis | Cluster) {}
 
+  /** Opens the connection ahead of the first subscribe, so that one takes a single round trip. */
+  connect(): void {
+    this.client();
+  }
+
   subscribe(channel: string, wake: (runAt: number) => void): () => void {
     let set = this.listeners.get(channel);
     if (!set) {
