@@ -10,13 +10,13 @@ import type Database from "better-sqlite3";
  *
  * Group commit. A commit is the expensive part of a small write: the changed pages of the
  * table and of every index go to the WAL, once per transaction. A worker finishing 50 jobs in
- * one turn of the event loop would pay that 50 times. So operations are queued, and the queue
- * runs at the end of the turn (setImmediate) in ONE transaction, and an operation that throws
- * (a stale lease token) rolls back alone and rejects alone while the others commit: an operation
- * that writes more than one statement runs inside its own SAVEPOINT; one that writes a single
- * statement needs none, since SQLite already undoes a failed statement on its own (and a stale
- * token is detected before anything is written). Each caller's promise settles only after the commit, so "acknowledged"
- * still means "committed"; if the commit itself fails, every operation of the batch rejects.
+ * one turn of the event loop would pay that 50 times. So operations are queued and run at the
+ * end of the turn (setImmediate) in ONE transaction. An operation that throws (a stale lease
+ * token) rolls back alone and rejects alone while the others commit: one that writes several
+ * statements runs inside its own SAVEPOINT; one that writes a single statement needs none,
+ * since SQLite undoes a failed statement by itself (and a stale token is detected before
+ * anything is written). Each caller's promise settles only after the commit, so
+ * "acknowledged" still means "committed"; if the commit itself fails, the whole batch rejects.
  * Operations run in call order, reads included, so a read sees every write called before it.
  *
  * The transaction is IMMEDIATE when the batch writes: the write lock is taken up front, so a
@@ -99,9 +99,15 @@ export class SqliteContext {
       for (const pending of batch) pending.reject(error);
       return;
     }
+    const wakes = new Map<string, number>();
     for (const pending of batch) {
-      if (pending.wakes) for (const [queue, runAt] of pending.wakes) this.announce(queue, runAt);
+      if (!pending.wakes) continue;
+      for (const [queue, runAt] of pending.wakes) {
+        const known = wakes.get(queue);
+        if (known === undefined || runAt < known) wakes.set(queue, runAt);
+      }
     }
+    for (const [queue, runAt] of wakes) this.announce(queue, runAt);
     for (const pending of batch) {
       if (pending.ok) pending.resolve(pending.value);
     }
@@ -123,6 +129,9 @@ export class SqliteContext {
       pending.ok = true;
       pending.wakes = this.wakes;
     } catch (error) {
+      // Some failures (a full disk, an I/O error) make SQLite roll back the whole transaction;
+      // what follows would then commit piecemeal, so the batch as a whole fails instead.
+      if (!this.db.inTransaction) throw error;
       pending.reject(error);
     } finally {
       this.wakes = undefined;
