@@ -41,7 +41,9 @@ export class CompletionBatcher {
       for (let i = 0; i < items.length; i += this.maxBatch) {
         const chunk = items.slice(i, i + this.maxBatch);
         this.flushBatch(queue, partition, chunk).then(
-          (done) => chunk.forEach((item, k) => item.settle(done[k] === true)),
+          (done) => {
+            for (const [k, item] of chunk.entries()) item.settle(done[k] === true);
+          },
           (error) => {
             for (const item of chunk) item.fail(error);
           },
