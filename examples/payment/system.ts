@@ -6,7 +6,7 @@ import type { Duration } from "../../src/index.js";
 import { type Gateway, startGateway } from "./gateway/server.js";
 import { type OrderService, startOrderService } from "./order-service/server.js";
 import { type PaymentService, startPaymentService } from "./payment-service/server.js";
-import { newKeyPair } from "./shared/keys.js";
+import { type KeyPair, newKeyPair } from "./shared/keys.js";
 import { SimClock } from "./shared/sim-clock.js";
 import { type Log, silent } from "./shared/timeline.js";
 
@@ -17,11 +17,15 @@ export interface PaymentSystemOptions {
   dataDir?: string;
   orderTimeout?: Duration;
   payWindow?: Duration;
+  /** Key pairs to use instead of fresh ones (tests share one set: RSA key generation is slow). */
+  keys?: { gateway: KeyPair; merchant: KeyPair };
   log?: Log;
 }
 
 export interface PaymentSystem {
   clock: SimClock;
+  /** The freshly made keys; tests use the gateway's to forge notifies the payment service must refuse. */
+  keys: { gateway: KeyPair; merchant: KeyPair };
   gateway: Gateway;
   payment: PaymentService;
   order: OrderService;
@@ -39,8 +43,8 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
   const clock = new SimClock(options.speed ?? 1);
   const log = options.log ?? silent;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "checkback-payment-"));
-  const gatewayKeys = newKeyPair();
-  const merchantKeys = newKeyPair();
+  const gatewayKeys = options.keys?.gateway ?? newKeyPair();
+  const merchantKeys = options.keys?.merchant ?? newKeyPair();
   const [orderPort, paymentPort] = await freePorts(2);
   const orderServiceUrl = `http://127.0.0.1:${orderPort}`;
   const paymentServiceUrl = `http://127.0.0.1:${paymentPort}`;
@@ -77,6 +81,7 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
 
   return {
     clock,
+    keys: { gateway: gatewayKeys, merchant: merchantKeys },
     gateway,
     payment,
     order,

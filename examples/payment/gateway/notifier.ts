@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Duration } from "../../../src/index.js";
 import { alipayTimestamp, type SimClock } from "../shared/sim-clock.js";
 import type { Log } from "../shared/timeline.js";
 import { contentToSign, rsa2Sign } from "./signing.js";
@@ -41,7 +42,7 @@ export class Notifier {
   announce(trade: Trade): void {
     if (!trade.notifyUrl) return;
     const form = this.signedForm(trade);
-    void this.attempt(trade, form, 1);
+    this.after(this.trades.script(trade.outTradeNo).notifyDelay ?? 0, () => this.attempt(trade, form, 1));
   }
 
   close(): void {
@@ -61,9 +62,13 @@ export class Notifier {
     }
     const delay = NOTIFY_RETRY_DELAYS[attempt - 1];
     if (delay === undefined) return; // the day is over; the merchant has to query
+    this.after(delay, () => this.attempt(trade, form, attempt + 1));
+  }
+
+  private after(delay: Duration, run: () => Promise<void>): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.attempt(trade, form, attempt + 1);
+      void run();
     }, this.clock.real(delay));
     this.timers.add(timer);
   }

@@ -7,12 +7,19 @@ import type { Duration } from "../../../src/index.js";
  * somebody presses the button.
  */
 export interface TradeScript {
-  /** The shopper pays this long after opening the cashier page; "never": they walk away. */
-  pay?: Duration | "never";
+  /**
+   * When the shopper pays: this long after opening the cashier page; "never" (they walk away);
+   * `{ atQuery: n }` just as the merchant's n-th query of the open trade arrives (so its answer
+   * already says paid); `{ afterQuery: n }` 5 s after the n-th query arrived.
+   * The last two let tests line up a payment with the probes whatever the machine's speed.
+   */
+  pay?: Duration | "never" | { atQuery: number } | { afterQuery: number };
   /** Where a payment lands: TRADE_SUCCESS (refundable, the default) or TRADE_FINISHED (no refunds). */
   paidStatus?: "TRADE_SUCCESS" | "TRADE_FINISHED";
   /** Notify attempts dropped on the way ("all": every one, the merchant never hears). */
   lostNotifies?: number | "all";
+  /** How long after the change the first notify attempt goes out (default at once). */
+  notifyDelay?: Duration;
   /** Extra copies of a notify delivered after the merchant acknowledged it. */
   duplicateNotifies?: number;
   /** The next n API calls on this trade (query, close) answer ACQ.SYSTEM_ERROR. */
@@ -35,9 +42,27 @@ export const tradeScriptSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    pay: { anyOf: [...duration.anyOf, { const: "never" }] },
+    pay: {
+      anyOf: [
+        ...duration.anyOf,
+        { const: "never" },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["atQuery"],
+          properties: { atQuery: { type: "integer", minimum: 1 } },
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["afterQuery"],
+          properties: { afterQuery: { type: "integer", minimum: 1 } },
+        },
+      ],
+    },
     paidStatus: { enum: ["TRADE_SUCCESS", "TRADE_FINISHED"] },
     lostNotifies: { anyOf: [{ type: "integer", minimum: 0 }, { const: "all" }] },
+    notifyDelay: duration,
     duplicateNotifies: { type: "integer", minimum: 0, maximum: 10 },
     systemErrors: { type: "integer", minimum: 0 },
     unavailable: { type: "integer", minimum: 0 },

@@ -78,6 +78,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!verified.ok) return answer(verified.error);
     const outTradeNo = String(verified.biz.out_trade_no ?? "");
     const script = trades.script(outTradeNo);
+    const plan = script.pay;
+    const query =
+      verified.method === "alipay.trade.query" && trades.get(outTradeNo) ? trades.countQuery(outTradeNo) : 0;
+    if (typeof plan === "object" && "atQuery" in plan && plan.atQuery === query) payNow(outTradeNo);
+    if (typeof plan === "object" && "afterQuery" in plan && plan.afterQuery === query) {
+      later("5s", () => payNow(outTradeNo));
+    }
     if (script.slowAnswers !== undefined)
       await new Promise((resolve) => later(script.slowAnswers!, () => resolve(null)));
     if (trades.consume(outTradeNo, "unavailable")) return reply.code(503).send("Service Unavailable");
@@ -157,7 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const plan = trades.script(trade.outTradeNo).pay;
     if (plan === "never") log("shopper", `walks away from ${trade.outTradeNo}`);
-    else if (plan !== undefined) later(plan, () => payNow(trade.outTradeNo));
+    else if (typeof plan === "string" || typeof plan === "number") later(plan, () => payNow(trade.outTradeNo));
   };
 
   const payNow = (outTradeNo: string): Trade | Refusal => {

@@ -34,6 +34,7 @@ export type Refusal = "ACQ.TRADE_NOT_EXIST" | "ACQ.TRADE_STATUS_ERROR" | "ACQ.TR
 export class TradeBook {
   private readonly trades = new Map<string, Trade>();
   private readonly scripts = new Map<string, TradeScript>();
+  private readonly queries = new Map<string, number>();
 
   constructor(private readonly onChange: (trade: Trade) => void) {}
 
@@ -59,6 +60,13 @@ export class TradeBook {
     if (!script?.[counter]) return false;
     script[counter] -= 1;
     return true;
+  }
+
+  /** Counts a merchant query of an open trade; returns which one it is (1 for the first). */
+  countQuery(outTradeNo: string): number {
+    const count = (this.queries.get(outTradeNo) ?? 0) + 1;
+    this.queries.set(outTradeNo, count);
+    return count;
   }
 
   open(request: Omit<Trade, "tradeNo" | "status" | "paidAt" | "closedAt">): Trade {
