@@ -328,6 +328,21 @@ describe("SQLite store: several connections on one file", () => {
     unsubscribe();
   });
 
+  it("watching other connections resumes after every subscriber left and one came back", async () => {
+    const path = freshPath();
+    const a = storeAt(path);
+    const b = storeAt(path);
+    a.subscribe("q", () => {})();
+    const wakes: number[] = [];
+    a.subscribe("q", (runAt) => wakes.push(runAt));
+    const [added] = await b.add([job("q")]);
+    const deadline = Date.now() + 2_000;
+    while (!wakes.includes(added!.job.runAt) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(wakes).toContain(added!.job.runAt);
+  });
+
   it("a job added by another process wakes a subscriber here", async () => {
     const path = freshPath();
     const store = storeAt(path);

@@ -24,7 +24,8 @@ import { basename, dirname } from "node:path";
  * notifications, a network share) costs latency, not jobs. The watcher and its timers are
  * unref'd: they never keep a process alive, and close() stops them.
  */
-const COALESCE_MS = 3;
+/** Coalescing window: bounds checks to ~200/s under a stream of commits, each one index seek per subscribed queue. */
+const COALESCE_MS = 5;
 const CONFIRM_MS = 50;
 
 export interface WakeSource {
