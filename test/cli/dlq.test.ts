@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiJob, CheckbackClient, type Counts, type JobPage } from "../../src/cli/client.js";
+import { CheckbackClient, type JobPage } from "../../src/cli/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 
@@ -14,10 +14,12 @@ afterAll(async () => {
 });
 
 const cli = (args: string[]) => runCli(args, { url: server.url });
+/** Sets up and checks state directly, so that only the command under test is spawned. */
+const api = () => new CheckbackClient({ url: server.url });
 
 /** Dead letters made the way production makes them: one attempt, claimed by a consumer, failed. */
 async function makeDeadJobs(queue: string, count: number): Promise<string[]> {
-  const client = new CheckbackClient({ url: server.url });
+  const client = api();
   await client.addBulk(
     queue,
     Array.from({ length: count }, (_, n) => ({ payload: { n }, attempts: 1 })),
@@ -61,10 +63,10 @@ describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
     const run = await cli(["dlq", "redrive", "-q", queue, ids[0]!, ids[1]!, "--delay", "10m", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(parseJson(run)).toEqual({ redriven: 2 });
-    const job = parseJson<ApiJob>(await cli(["get", "-q", queue, ids[0]!, "--json"]));
+    const job = await api().get(queue, { id: ids[0]! });
     expect(job).toMatchObject({ state: "scheduled", attempts: 0 });
     expect(job.runAt).toBeGreaterThanOrEqual(before + 10 * 60_000);
-    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"]))).toMatchObject({ dead: 1, scheduled: 2 });
+    expect(await api().counts(queue)).toMatchObject({ dead: 1, scheduled: 2 });
   });
 
   it("dlq redrive --all pages through every dead job with a progress bar", async () => {
@@ -75,7 +77,7 @@ describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
     expect(run.stdout).toBe(`redrove 7 dead jobs in ${queue}\n`);
     // --progress on a pipe: plain lines, the last one complete.
     expect(run.stderr).toMatch(/redrive \[.*\] 100% \| 7\/7/);
-    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"]))).toMatchObject({ dead: 0, scheduled: 7 });
+    expect(await api().counts(queue)).toMatchObject({ dead: 0, scheduled: 7 });
 
     const nothing = await cli(["dlq", "redrive", "-q", queue, "--all", "--json"]);
     expect(parseJson(nothing)).toEqual({ redriven: 0 });
@@ -92,6 +94,6 @@ describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
 
     const rest = await cli(["dlq", "purge", "-q", queue, "--all", "--yes", "--json"]);
     expect(parseJson(rest)).toEqual({ purged: 3 });
-    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"])).dead).toBe(0);
+    expect((await api().counts(queue)).dead).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApiJob, Counts, JobPage } from "../../src/cli/client.js";
+import { type ApiJob, CheckbackClient } from "../../src/cli/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 
@@ -20,6 +20,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** Checks state directly, so that only the command under test is spawned. */
+const api = () => new CheckbackClient({ url: server.url });
 const cli = (args: string[], input?: string) =>
   runCli(args, input === undefined ? { url: server.url } : { url: server.url, input });
 
@@ -50,12 +52,12 @@ describe("checkback import against a running server", { timeout: 60_000 }, () =>
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^imported 1200 jobs into ${queue} in \\d+\\.\\ds: 1200 created\\n$`));
     expect(run.stderr).toMatch(/import \[.*\] 100% \| 1200\/1200/);
-    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"])).scheduled).toBe(1200);
+    expect((await api().counts(queue)).scheduled).toBe(1200);
 
     const again = await cli(["import", file, "-q", queue, "--json", "--no-progress"]);
     expect(again.stderr).toBe("");
     expect(parseJson<Summary>(again)).toMatchObject({ queue, total: 1200, imported: 1200, created: 0, existing: 1200 });
-    expect(parseJson<Counts>(await cli(["stats", "-q", queue, "--json"])).scheduled).toBe(1200);
+    expect((await api().counts(queue)).scheduled).toBe(1200);
   });
 
   it("keeps each line's options, and applies --delay to lines without their own", async () => {
@@ -70,7 +72,7 @@ describe("checkback import against a running server", { timeout: 60_000 }, () =>
     const run = await cli(["import", "-", "-q", queue, "--delay", "2h", "--json"], input);
     expect(run.code, run.stderr).toBe(0);
     expect(parseJson<Summary>(run)).toMatchObject({ total: 2, imported: 2, created: 2 });
-    const page = parseJson<JobPage>(await cli(["ls", "-q", queue, "--json"]));
+    const page = await api().list(queue, "scheduled");
     const [a, b] = page.jobs as [ApiJob, ApiJob];
     expect(a).toMatchObject({ payload: "a", runAt, maxAttempts: 7 });
     expect(b.payload).toBe("b");
@@ -85,7 +87,7 @@ describe("checkback import against a running server", { timeout: 60_000 }, () =>
     const run = await cli(["import", file, "-q", queue, "--chunk-size", "60", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(parseJson<Summary>(run)).toMatchObject({ imported: 60, created: 60 });
-    const page = parseJson<JobPage>(await cli(["ls", "-q", queue, "--limit", "100", "--json"]));
+    const page = await api().list(queue, "scheduled", { limit: 100 });
     expect(page.jobs.map((job) => (job.payload as { n: number }).n)).toEqual(lines.map((_, n) => n));
   });
 
@@ -102,9 +104,7 @@ describe("checkback import against a running server", { timeout: 60_000 }, () =>
     expect(resume, run.stderr).not.toBeNull();
     const skip = Number(resume![1]);
     // Everything before the refused job went in, in order, and nothing after it.
-    const imported = parseJson<JobPage>(await cli(["ls", "-q", queue, "--json"])).jobs.map(
-      (job) => (job.payload as { n: number }).n,
-    );
+    const imported = (await api().list(queue, "scheduled")).jobs.map((job) => (job.payload as { n: number }).n);
     expect(imported).toEqual(Array.from({ length: skip }, (_, n) => n));
     expect(skip).toBe(6);
 
@@ -112,9 +112,7 @@ describe("checkback import against a running server", { timeout: 60_000 }, () =>
     const fixed = await ndjsonFile("fixed.ndjson", lines);
     const resumed = await cli(["import", fixed, "-q", queue, "--skip", String(skip), "--json"]);
     expect(parseJson<Summary>(resumed)).toMatchObject({ total: 10, skipped: 6, imported: 4, created: 4 });
-    const all = parseJson<JobPage>(await cli(["ls", "-q", queue, "--json"])).jobs.map(
-      (job) => (job.payload as { n: number }).n,
-    );
+    const all = (await api().list(queue, "scheduled")).jobs.map((job) => (job.payload as { n: number }).n);
     expect(all).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });

@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AddedJob, ApiJob, Counts, JobPage } from "../../src/cli/client.js";
+import { type AddedJob, type ApiJob, CheckbackClient, type Counts, type JobPage } from "../../src/cli/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 
 let server: TestServer;
+/** Sets up and checks state directly, so that only the command under test is spawned. */
+let api: CheckbackClient;
 
 beforeAll(async () => {
   server = await startTestServer();
+  api = new CheckbackClient({ url: server.url });
 });
 
 afterAll(async () => {
@@ -90,7 +93,7 @@ describe("checkback add / get / ls / cancel / reschedule / stats against a runni
 
   it("get finds a job by id and by key; a missing job is error: JOB_NOT_FOUND, exit 1", async () => {
     const queue = uniqueQueue();
-    const added = parseJson<AddedJob>(await cli(["add", "-q", queue, '{"n":1}', "-k", "k-1", "--json"]));
+    const added = await api.add(queue, { payload: { n: 1 }, key: "k-1" });
     const [byId, byKey, human, missing] = await Promise.all([
       cli(["get", "-q", queue, added.id, "--json"]),
       cli(["get", "-q", queue, "--key", "k-1", "--json"]),
@@ -110,7 +113,7 @@ describe("checkback add / get / ls / cancel / reschedule / stats against a runni
     const queue = uniqueQueue();
     const ids: string[] = [];
     for (const n of [1, 2, 3]) {
-      ids.push(parseJson<AddedJob>(await cli(["add", "-q", queue, `{"n":${n}}`, "-d", "1h", "--json"])).id);
+      ids.push((await api.add(queue, { payload: { n }, delay: "1h" })).id);
     }
     const first = parseJson<JobPage>(await cli(["ls", "-q", queue, "--limit", "2", "--json"]));
     expect(first.jobs.map((job) => job.id)).toEqual(ids.slice(0, 2));
@@ -134,8 +137,8 @@ describe("checkback add / get / ls / cancel / reschedule / stats against a runni
 
   it("cancel by id and by key; cancelling a finished job says so and changes nothing", async () => {
     const queue = uniqueQueue();
-    const a = parseJson<AddedJob>(await cli(["add", "-q", queue, "1", "-d", "1h", "--json"]));
-    await cli(["add", "-q", queue, "2", "-d", "1h", "-k", "second"]);
+    const a = await api.add(queue, { payload: 1, delay: "1h" });
+    await api.add(queue, { payload: 2, delay: "1h", key: "second" });
     const [byId, byKey] = await Promise.all([
       cli(["cancel", "-q", queue, a.id, "--json"]),
       cli(["cancel", "-q", queue, "--key", "second"]),
@@ -146,12 +149,12 @@ describe("checkback add / get / ls / cancel / reschedule / stats against a runni
     const again = await cli(["cancel", "-q", queue, a.id]);
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(`job ${a.id} had already finished; nothing changed\n`);
-    expect(parseJson<ApiJob>(await cli(["get", "-q", queue, a.id, "--json"])).state).toBe("cancelled");
+    expect((await api.get(queue, { id: a.id })).state).toBe("cancelled");
   });
 
   it("reschedule moves a scheduled job by id or key; a finished job is refused with INVALID_STATE", async () => {
     const queue = uniqueQueue();
-    const job = parseJson<AddedJob>(await cli(["add", "-q", queue, "1", "-d", "1h", "-k", "r-1", "--json"]));
+    const job = await api.add(queue, { payload: 1, delay: "1h", key: "r-1" });
     const moved = await cli(["reschedule", "-q", queue, "--key", "r-1", "--run-at", "2031-06-01T12:00:00Z", "--json"]);
     expect(moved.code, moved.stderr).toBe(0);
     expect(parseJson<ApiJob>(moved)).toMatchObject({ id: job.id, runAt: Date.parse("2031-06-01T12:00:00Z") });
@@ -161,7 +164,7 @@ describe("checkback add / get / ls / cancel / reschedule / stats against a runni
     expect(sooner.runAt).toBeGreaterThanOrEqual(before + 5_000);
     expect(sooner.runAt).toBeLessThan(Date.parse("2031-06-01T12:00:00Z"));
 
-    await cli(["cancel", "-q", queue, job.id]);
+    await api.cancel(queue, { id: job.id });
     const refused = await cli(["reschedule", "-q", queue, job.id, "--delay", "1m"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: INVALID_STATE: .*cancelled.*\n$/);
@@ -169,9 +172,9 @@ describe("checkback add / get / ls / cancel / reschedule / stats against a runni
 
   it("stats shows counts for one queue and for every queue", async () => {
     const queue = uniqueQueue();
-    await cli(["add", "-q", queue, "1", "-d", "1h"]);
-    const b = parseJson<AddedJob>(await cli(["add", "-q", queue, "2", "-d", "1h", "--json"]));
-    await cli(["cancel", "-q", queue, b.id]);
+    await api.add(queue, { payload: 1, delay: "1h" });
+    const b = await api.add(queue, { payload: 2, delay: "1h" });
+    await api.cancel(queue, { id: b.id });
 
     const [one, all, human] = await Promise.all([
       cli(["stats", "-q", queue, "--json"]),
