@@ -20,10 +20,7 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
     const { input, history: earlier, probes: before } = job.payload;
     const key = userKeyOf(job.key);
     const deadlineAt = definition.deadlineMs === null ? null : job.createdAt + definition.deadlineMs;
-    // The probe's own signal: aborted on timeout, and when the worker loses the job.
-    const controller = new AbortController();
-    const forward = () => controller.abort(job.signal.reason);
-    job.signal.addEventListener("abort", forward, { once: true });
+    const signal = new ProbeSignal(job.signal);
     const context: ProbeContext<I, R> = {
       name,
       key,
@@ -34,20 +31,22 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
       checkStartedAt: job.createdAt,
       deadlineAt,
       history: earlier,
-      signal: controller.signal,
+      get signal() {
+        return signal.get();
+      },
       ...answers,
     };
 
     let answer: ProbeAnswer<R> | null = null;
     let record: ProbeRecord;
     try {
-      answer = await ask(definition, context, controller);
+      answer = await ask(definition, context, signal);
       record = { at: job.startedAt, answer: answer.status };
       if (answer.status === "failed") record.reason = answer.reason;
     } catch (error) {
       record = errorRecord(job.startedAt, error);
     } finally {
-      job.signal.removeEventListener("abort", forward);
+      signal.release();
     }
     const probes = before + 1;
     const history = appendHistory(earlier, record);
@@ -76,25 +75,64 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
  * Runs the probe. An asynchronous probe races its timeout, past which its signal is aborted
  * and it counts as an error; a synchronous one needs no timer.
  */
-async function ask<I, R>(
+function ask<I, R>(
   definition: ResolvedDefinition<I, R>,
   context: ProbeContext<I, R>,
-  controller: AbortController,
-): Promise<ProbeAnswer<R>> {
+  signal: ProbeSignal,
+): ProbeAnswer<R> | Promise<ProbeAnswer<R>> {
   const returned: unknown = definition.probe(context);
   if (!isThenable(returned)) return validateAnswer<R>(returned);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  return new Promise<ProbeAnswer<R>>((resolve, reject) => {
+    const timer = setTimeout(() => {
       const error = new Error(`probe timed out after ${definition.probeTimeoutMs}ms`);
-      controller.abort(error);
+      signal.abort(error);
       reject(error);
     }, definition.probeTimeoutMs);
+    returned.then(
+      (value) => {
+        clearTimeout(timer);
+        try {
+          resolve(validateAnswer<R>(value));
+        } catch (error) {
+          reject(error);
+        }
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  try {
-    return validateAnswer<R>(await Promise.race([returned, timedOut]));
-  } finally {
-    clearTimeout(timer);
+}
+
+/**
+ * The probe's AbortSignal, aborted on timeout or when the worker loses the job. Made only if
+ * the probe asks for it: an AbortController costs more than many probes' own work.
+ */
+class ProbeSignal {
+  private controller: AbortController | undefined;
+  private timeoutError: Error | undefined;
+  private readonly forward = () => this.controller?.abort(this.jobSignal.reason);
+
+  constructor(private readonly jobSignal: AbortSignal) {}
+
+  get(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.timeoutError) this.controller.abort(this.timeoutError);
+      else if (this.jobSignal.aborted) this.controller.abort(this.jobSignal.reason);
+      else this.jobSignal.addEventListener("abort", this.forward, { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  abort(error: Error): void {
+    this.timeoutError = error;
+    this.controller?.abort(error);
+  }
+
+  release(): void {
+    if (this.controller) this.jobSignal.removeEventListener("abort", this.forward);
   }
 }
 
