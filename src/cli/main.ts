@@ -53,5 +53,11 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+// `checkback ls … | head -1`: the reader left, nothing more to say; not worth a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 // exitCode rather than exit(): pending stdout writes to a pipe still flush, and `serve` keeps running.
 process.exitCode = await main(process.argv);
