@@ -83,20 +83,24 @@ async function main(options: CliOptions): Promise<void> {
   const launch = childLauncher(options.runtime);
 
   const results: Results = {};
-  for (const scenario of scenarios) {
-    const runs: SystemRun[] = [];
-    for (const system of withBullmq ? (["checkback", "bullmq"] as const) : (["checkback"] as const)) {
-      const pendingCount = system === "bullmq" ? (options.bullmqPending ?? options.pending) : options.pending;
-      note(`\n== ${scenario}: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}`);
-      runs.push(
-        await runChild(
-          launch,
-          { scenario, system, store: options.store, redisUrl: options.redisUrl, settings, pendingCount },
-          system === "checkback" ? options.cpuProf : undefined,
-        ),
-      );
+  try {
+    for (const scenario of scenarios) {
+      const runs: SystemRun[] = [];
+      for (const system of withBullmq ? (["checkback", "bullmq"] as const) : (["checkback"] as const)) {
+        const pendingCount = system === "bullmq" ? (options.bullmqPending ?? options.pending) : options.pending;
+        note(`\n== ${scenario}: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}`);
+        runs.push(
+          await runChild(
+            launch,
+            { scenario, system, store: options.store, redisUrl: options.redisUrl, settings, pendingCount },
+            system === "checkback" ? options.cpuProf : undefined,
+          ),
+        );
+      }
+      results[scenario] = runs;
     }
-    results[scenario] = runs;
+  } finally {
+    launch.remove();
   }
 
   const ours = Object.fromEntries(Object.entries(results).map(([name, runs]) => [name, runs[0]?.metrics ?? null]));
@@ -135,6 +139,8 @@ function renderTables(
 interface Launch {
   childPath: string;
   execArgv: string[];
+  /** Removes what preparing the launch created. */
+  remove(): void;
 }
 
 function childLauncher(runtime: "node" | "tsx"): Launch {
@@ -142,10 +148,12 @@ function childLauncher(runtime: "node" | "tsx"): Launch {
     return {
       childPath: fileURLToPath(new URL("./child.ts", import.meta.url)),
       execArgv: ["--import", import.meta.resolve("tsx")],
+      remove: () => {},
     };
   }
   note("compiling the benchmark process (bench/child.ts) to JavaScript");
-  return { childPath: buildChild(fileURLToPath(new URL("..", import.meta.url))), execArgv: [] };
+  const build = buildChild(fileURLToPath(new URL("..", import.meta.url)));
+  return { childPath: build.childPath, execArgv: [], remove: build.remove };
 }
 
 function runChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
