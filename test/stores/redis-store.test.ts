@@ -93,6 +93,17 @@ describe.skipIf(!available)("Redis store specifics", () => {
     for (let i = 0; i < jobs.length; i += 50) await store.add(jobs.slice(i, i + 50));
     expect(await raw.zcard(`${prefix}:{${queue}:0}:t`)).toBeGreaterThan(5);
 
+    // Listing walks the same buckets: every job once, in due order, a page at a time.
+    const listed: [number, number][] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await store.list(queue, "scheduled", { limit: 100, cursor });
+      listed.push(...page.jobs.map((j) => JSON.parse(j.payload) as [number, number]));
+      cursor = page.next;
+    } while (cursor);
+    expect(listed).toHaveLength(900);
+    expect(listed).toEqual([...listed].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
+
     const claimed: [number, number][] = [];
     for (;;) {
       const { jobs: batch } = await store.claimDue(queue, { limit: 97, leaseMs: 60_000 });

@@ -88,21 +88,21 @@ end
 -- Entries in order starting after (score, member) — or from the start when score is nil —
 -- calling visit(member, score) until it returns false.
 local function dueWalk(fromScore, fromMember, visit)
-  local starts
-  if fromScore then
-    local first = bucketFor(fromScore) or '-inf'
-    starts = redis.call('ZRANGEBYSCORE', DIRECTORY, first, '+inf')
-  else
-    starts = redis.call('ZRANGE', DIRECTORY, 0, -1)
-  end
-  for _, start in ipairs(starts) do
-    local items = redis.call('ZRANGEBYSCORE', bucketKey(start), fromScore or '-inf', '+inf', 'WITHSCORES')
-    for i = 1, #items, 2 do
-      local m, s = items[i], tonumber(items[i + 1])
-      if not fromScore or s > fromScore or m > fromMember then
-        if visit(m, s) == false then return end
+  local first = fromScore and (bucketFor(fromScore) or '-inf') or '-inf'
+  local offset, chunk = 0, 16
+  while true do
+    local starts = redis.call('ZRANGEBYSCORE', DIRECTORY, first, '+inf', 'LIMIT', offset, chunk)
+    for _, start in ipairs(starts) do
+      local items = redis.call('ZRANGEBYSCORE', bucketKey(start), fromScore or '-inf', '+inf', 'WITHSCORES')
+      for i = 1, #items, 2 do
+        local m, s = items[i], tonumber(items[i + 1])
+        if not fromScore or s > fromScore or m > fromMember then
+          if visit(m, s) == false then return end
+        end
       end
     end
+    if #starts < chunk then return end
+    offset = offset + chunk
   end
 end
 

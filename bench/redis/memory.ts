@@ -1,0 +1,81 @@
+import { Redis } from "ioredis";
+import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
+import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import type { NewJob } from "../../src/stores/store.js";
+import { deleteByPrefix } from "./store.js";
+
+/**
+ * Where the Redis store's memory goes: adds N pending jobs with a small payload (due 30–31 days
+ * out), then reports INFO used_memory growth per job and a MEMORY USAGE breakdown by kind of key.
+ *
+ *   npx tsx bench/redis/memory.ts [--jobs 1000000] [--redis-url redis://127.0.0.1:6379]
+ *
+ * Only keys under this run's own prefix are read and, at the end, deleted.
+ */
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!, process.argv[i + 1]!);
+const jobs = Number(args.get("--jobs") ?? 1_000_000);
+const redisUrl = args.get("--redis-url") ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const prefix = `checkback-memory-${process.pid}`;
+const DAY = 86_400_000;
+
+const raw = new Redis(redisUrl);
+const store = new RedisStore({ url: redisUrl, prefix, checkDurability: false });
+const job = (n: number): NewJob => ({
+  queue: "pending",
+  key: null,
+  payload: JSON.stringify({ n }),
+  when: { delayMs: 30 * DAY + Math.floor(Math.random() * DAY) },
+  maxAttempts: 3,
+  backoff: DEFAULT_BACKOFF,
+  onDuplicate: "keep",
+});
+
+try {
+  const before = await usedMemory();
+  const started = performance.now();
+  for (let done = 0; done < jobs; done += 1000) {
+    await store.add(Array.from({ length: Math.min(1000, jobs - done) }, (_, i) => job(done + i)));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const after = await usedMemory();
+
+  const kinds = new Map<string, { keys: number; bytes: number }>();
+  for await (const keys of raw.scanStream({ match: `${prefix}:*`, count: 5_000 })) {
+    for (const key of keys as string[]) {
+      const kind = kindOf(key.slice(key.indexOf("}") + 1));
+      const entry = kinds.get(kind) ?? { keys: 0, bytes: 0 };
+      entry.keys += 1;
+      entry.bytes += (await raw.memory("USAGE", key, "SAMPLES", "0")) ?? 0;
+      kinds.set(kind, entry);
+    }
+  }
+  const total = [...kinds.values()].reduce((sum, k) => sum + k.bytes, 0);
+  const lines = [
+    `${jobs.toLocaleString("en")} pending jobs, payload like ${JSON.stringify(job(123456).payload)}, added in ${seconds.toFixed(1)} s (${Math.round(jobs / seconds).toLocaleString("en")} jobs/s)`,
+    "",
+    "| what | keys | bytes per job |",
+    "|---|---|---|",
+    ...[...kinds].map(([kind, k]) => `| ${kind} | ${k.keys.toLocaleString("en")} | ${(k.bytes / jobs).toFixed(1)} |`),
+    `| all keys (MEMORY USAGE) | | ${(total / jobs).toFixed(1)} |`,
+    `| INFO used_memory growth | | ${((after - before) / jobs).toFixed(1)} |`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+} finally {
+  await store.close();
+  await deleteByPrefix(redisUrl, prefix);
+  raw.disconnect();
+}
+
+function kindOf(suffix: string): string {
+  if (suffix.startsWith(":d:")) return "due-index buckets (listpack zsets)";
+  if (suffix === ":t") return "due-index directory";
+  if (suffix.startsWith(":r:")) return "records (listpack hash buckets)";
+  if (suffix === ":R") return "large records";
+  return `other (${suffix})`;
+}
+
+async function usedMemory(): Promise<number> {
+  const info = await raw.info("memory");
+  return Number(/^used_memory:(\d+)/m.exec(info)![1]);
+}
