@@ -66,6 +66,15 @@ export async function buildApp(checkback: Checkback, config: ServerConfig): Prom
   installErrorHandling(app);
   // The API speaks JSON only; a text body is 415, not a string that fails validation later.
   app.removeContentTypeParser("text/plain");
+  // Many clients send Content-Type: application/json on every request, DELETEs included: an
+  // empty body then counts as no body rather than as malformed JSON. Non-empty bodies keep
+  // fastify's parser (with its __proto__ / constructor poisoning guard).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
 
   const metrics = new ServerMetrics(checkback.store, isReservedQueue);
   const settings = new Settings(checkback.store);

@@ -32,7 +32,10 @@ describe("server on an embedded SQLite file", () => {
         expect((await second.api.get("/v1/queues/orders/push")).body).toMatchObject({ url: receiver.url });
         await until(() => delivered.length === 1, "delivery after the restart");
         expect(delivered).toEqual([later.id]);
-        await until(async () => (await second.api.get(`/v1/queues/orders/jobs/${later.id}`)).body.state === "completed", "completion");
+        await until(
+          async () => (await second.api.get(`/v1/queues/orders/jobs/${later.id}`)).body.state === "completed",
+          "completion",
+        );
         const dead = (await second.api.get("/v1/queues/manual/dead")).body;
         expect(dead.jobs).toMatchObject([{ id: pulled.id, errors: [{ message: "no" }] }]);
         const names = (await second.api.get("/v1/queues")).body.queues.map((q: { name: string }) => q.name);

@@ -5,6 +5,7 @@ import { invalidOption, LeaseLostError } from "../../core/errors.js";
 import type { JobRecord } from "../../core/job.js";
 import { serializePayload } from "../../core/payload.js";
 import { toJob } from "../../job-view.js";
+import type { ClaimResult } from "../../stores/store.js";
 import { claimWaiting } from "../claim-wait.js";
 import type { ServerContext } from "../context.js";
 import {
@@ -48,6 +49,16 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     ctx.metrics.processing.observe({ queue, delivery: "pull", outcome }, (performance.now() - at) / 1000);
   };
 
+  /** Records lateness and claim times of claimed jobs, and shapes them for the answer. */
+  const handOut = (queue: string, claimed: ClaimResult) => {
+    const local = performance.now();
+    for (const job of claimed.jobs) {
+      ctx.metrics.observeLateness(queue, "pull", claimed.now - job.runAt);
+      track(claimedAt, job.leaseToken!, local);
+    }
+    return claimed.jobs.map(claimedView);
+  };
+
   const trimCompleted = (queue: string) => {
     const now = Date.now();
     if (now - (lastTrim.get(queue) ?? 0) < TRIM_EVERY_MS) return;
@@ -78,31 +89,38 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const waitMs = request.body.wait === undefined ? 0 : parseDuration(request.body.wait, "wait");
       if (waitMs > ctx.config.maxWaitMs) throw invalidOption(`wait is at most ${ctx.config.maxWaitMs}ms`);
 
-      const gone = new AbortController();
-      const onClose = () => {
-        if (!reply.raw.writableFinished) gone.abort();
+      if (waitMs === 0) {
+        // No wait: one claim, nothing to subscribe to or abort.
+        const claimed = await ctx.store.claimDue(queue, { limit, leaseMs });
+        return { jobs: handOut(queue, claimed) };
+      }
+      // Ends the wait early when the client leaves or the server begins to close.
+      const stop = new AbortController();
+      let clientLeft = false;
+      const onClientClose = () => {
+        if (reply.raw.writableFinished) return;
+        clientLeft = true;
+        stop.abort();
       };
-      reply.raw.once("close", onClose);
-      const signal = AbortSignal.any([gone.signal, ctx.closing]);
+      const onServerClosing = () => stop.abort();
+      reply.raw.once("close", onClientClose);
+      ctx.closing.addEventListener("abort", onServerClosing, { once: true });
+      if (ctx.closing.aborted) stop.abort();
       let claimed: Awaited<ReturnType<typeof claimWaiting>>;
       try {
-        claimed = await claimWaiting(ctx.store, queue, { limit, leaseMs }, waitMs, signal);
+        claimed = await claimWaiting(ctx.store, queue, { limit, leaseMs }, waitMs, stop.signal);
       } finally {
-        reply.raw.off("close", onClose);
+        reply.raw.off("close", onClientClose);
+        ctx.closing.removeEventListener("abort", onServerClosing);
       }
-      if (gone.signal.aborted && claimed.jobs.length > 0) {
+      if (clientLeft && claimed.jobs.length > 0) {
         // The client left while we claimed: give the jobs straight back rather than let their leases run out.
         await Promise.all(
           claimed.jobs.map((job) => ctx.store.release(queue, job.id, job.leaseToken!, { delayMs: 0 }).catch(() => {})),
         );
         return reply.code(499).send({ jobs: [] });
       }
-      const local = performance.now();
-      for (const job of claimed.jobs) {
-        ctx.metrics.observeLateness(queue, "pull", claimed.now - job.runAt);
-        track(claimedAt, job.leaseToken!, local);
-      }
-      return { jobs: claimed.jobs.map(claimedView) };
+      return { jobs: handOut(queue, claimed) };
     },
   );
 
