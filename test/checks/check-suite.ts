@@ -418,7 +418,8 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
         partitioned,
         {
           schedule: ["0s", "1h"],
-          worker: { lease: "150ms", shutdownTimeout: 100 },
+          // One slot, held by the stalled probe: A claims nothing more, as a stalled process would not.
+          worker: { lease: "150ms", shutdownTimeout: 100, concurrency: 1 },
           probe: async (c) => {
             aStarted.resolve();
             await stalled.promise;
