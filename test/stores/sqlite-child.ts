@@ -5,7 +5,10 @@
  *                        sends every { id, token } it was handed
  *   add <db> <queue> <n> adds n jobs due now in one batch, sends "added", then idles until killed
  *   linger <db> <queue>  subscribes and returns without closing: the process must still exit
+ *   work <db> <queue> <log> runs a Worker that appends each job's id to <log>, sends "ready"
  */
+import { appendFileSync } from "node:fs";
+import { Checkback } from "../../src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { NewJob } from "../../src/stores/store.js";
@@ -48,6 +51,15 @@ switch (command) {
     await store.add([job(0)]);
     store.subscribe(queue, () => {});
     process.disconnect?.();
+    break;
+  }
+  case "work": {
+    const cb = new Checkback({ store });
+    const worker = cb.worker(queue, (active) => appendFileSync(count!, `${active.id}\n`), { concurrency: 10 });
+    // Ready once the first claim found nothing: from then on the worker sleeps until woken.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    worker.on("error", (error) => console.error(error));
+    process.send!("ready");
     break;
   }
   default:

@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -357,6 +357,33 @@ describe("SQLite store: several connections on one file", () => {
     expect(wakes.length).toBeGreaterThan(0);
     const [head] = (await store.list("q", "scheduled", { limit: 1 })).jobs;
     expect(wakes).toContain(head!.runAt);
+  });
+
+  it("workers in two other processes pick up a job added here at once, and each job runs once", async () => {
+    const path = freshPath();
+    const store = storeAt(path);
+    await store.counts("q");
+    const log = join(root, `deliveries-${fileNo}.log`);
+    writeFileSync(log, "");
+    const workers = [child(["work", path, "q", log]), child(["work", path, "q", log])];
+    await Promise.all(workers.map((proc) => nextMessage(proc)));
+    const delivered = () => readFileSync(log, "utf8").split("\n").filter(Boolean);
+    const waitFor = async (done: () => boolean) => {
+      const deadline = Date.now() + 2_000;
+      while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+
+    // Both workers are asleep, for up to their 5 s idle re-check: only a wake-up is this fast.
+    const [first] = await store.add([job("q")]);
+    await waitFor(() => delivered().length > 0);
+    expect(delivered()).toEqual([first!.job.id]);
+
+    const batch = await store.add(Array.from({ length: 200 }, () => job("q")));
+    await waitFor(() => delivered().length >= 201);
+    const ids = delivered();
+    expect(ids).toHaveLength(201);
+    expect(new Set(ids)).toEqual(new Set([first!.job.id, ...batch.map((added) => added.job.id)]));
+    for (const proc of workers) proc.kill("SIGKILL");
   });
 
   it("its own writes do not wake it through the file watcher twice", async () => {
