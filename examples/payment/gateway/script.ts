@@ -10,10 +10,12 @@ export interface TradeScript {
   /**
    * When the shopper pays: this long after opening the cashier page; "never" (they walk away);
    * `{ atQuery: n }` just as the merchant's n-th query of the open trade arrives (so its answer
-   * already says paid); `{ afterQuery: n }` 5 s after the n-th query arrived.
-   * The last two let tests line up a payment with the probes whatever the machine's speed.
+   * already says paid); `{ afterQuery: n }` 5 s after the n-th query arrived; "at-close" just
+   * as the merchant's alipay.trade.close arrives (a payment confirmed before time_expire that
+   * completes just then: the last-moment payment a close must not lose).
+   * The anchored forms line a payment up with the merchant's calls whatever the machine's speed.
    */
-  pay?: Duration | "never" | { atQuery: number } | { afterQuery: number };
+  pay?: Duration | "never" | "at-close" | { atQuery: number } | { afterQuery: number };
   /** Where a payment lands: TRADE_SUCCESS (refundable, the default) or TRADE_FINISHED (no refunds). */
   paidStatus?: "TRADE_SUCCESS" | "TRADE_FINISHED";
   /** Notify attempts dropped on the way ("all": every one, the merchant never hears). */
@@ -24,6 +26,8 @@ export interface TradeScript {
   duplicateNotifies?: number;
   /** The next n API calls on this trade (query, close) answer ACQ.SYSTEM_ERROR. */
   systemErrors?: number;
+  /** The next n alipay.trade.close calls on this trade answer ACQ.SYSTEM_ERROR. */
+  closeErrors?: number;
   /** The next n API calls on this trade answer HTTP 503. */
   unavailable?: number;
   /** Every API answer on this trade takes this long. */
@@ -46,6 +50,7 @@ export const tradeScriptSchema = {
       anyOf: [
         ...duration.anyOf,
         { const: "never" },
+        { const: "at-close" },
         {
           type: "object",
           additionalProperties: false,
@@ -65,6 +70,7 @@ export const tradeScriptSchema = {
     notifyDelay: duration,
     duplicateNotifies: { type: "integer", minimum: 0, maximum: 10 },
     systemErrors: { type: "integer", minimum: 0 },
+    closeErrors: { type: "integer", minimum: 0 },
     unavailable: { type: "integer", minimum: 0 },
     slowAnswers: duration,
   },

@@ -82,6 +82,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const query =
       verified.method === "alipay.trade.query" && trades.get(outTradeNo) ? trades.countQuery(outTradeNo) : 0;
     if (typeof plan === "object" && "atQuery" in plan && plan.atQuery === query) payNow(outTradeNo);
+    if (plan === "at-close" && verified.method === "alipay.trade.close") {
+      // A payment the shopper confirmed before time_expire, completing as the close comes in:
+      // the gateway's expiry rule does not apply to it, only the order of the two at the gateway.
+      log("shopper", `pays ${outTradeNo} at the last moment`);
+      trades.pay(outTradeNo, clock.now());
+    }
     if (typeof plan === "object" && "afterQuery" in plan && plan.afterQuery === query) {
       later("5s", () => payNow(outTradeNo));
     }
@@ -89,6 +95,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise((resolve) => later(script.slowAnswers!, () => resolve(null)));
     if (trades.consume(outTradeNo, "unavailable")) return reply.code(503).send("Service Unavailable");
     if (trades.consume(outTradeNo, "systemErrors")) return answer(SYSTEM_ERROR);
+    if (verified.method === "alipay.trade.close" && trades.consume(outTradeNo, "closeErrors"))
+      return answer(SYSTEM_ERROR);
     const trade = trades.get(outTradeNo);
     const owned = trade && trade.appId === verified.appId ? trade : undefined;
     switch (verified.method) {
@@ -164,6 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const plan = trades.script(trade.outTradeNo).pay;
     if (plan === "never") log("shopper", `walks away from ${trade.outTradeNo}`);
+    else if (plan === "at-close") log("shopper", `hesitates over ${trade.outTradeNo}`);
     else if (typeof plan === "string" || typeof plan === "number") later(plan, () => payNow(trade.outTradeNo));
   };
 

@@ -54,8 +54,8 @@ export class TradeBook {
     this.scripts.set(outTradeNo, { ...this.script(outTradeNo), ...script });
   }
 
-  /** Takes one from a per-trade counter (systemErrors, unavailable); true if there was one. */
-  consume(outTradeNo: string, counter: "systemErrors" | "unavailable"): boolean {
+  /** Takes one from a per-trade counter (systemErrors, closeErrors, unavailable); true if there was one. */
+  consume(outTradeNo: string, counter: "systemErrors" | "closeErrors" | "unavailable"): boolean {
     const script = this.scripts.get(outTradeNo);
     if (!script?.[counter]) return false;
     script[counter] -= 1;
