@@ -30,6 +30,7 @@ export const METRICS: Record<ScenarioName, MetricSpec[]> = {
     ...lateness("live"),
     { key: "enqueueIdleRate", label: "enqueue jobs/s (addBulk, no worker)", better: "higher" },
     { key: "drainRate", label: "end-to-end jobs/s (drain, all due)", better: "higher" },
+    { key: "drainCpuRate", label: "drain jobs per CPU-second (process + Redis)", better: "higher" },
     { key: "rssBaselineMB", label: "process RSS before any job (MB)", better: null },
     { key: "rssPeakMB", label: "process RSS peak (MB)", better: "lower" },
   ],

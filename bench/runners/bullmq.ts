@@ -1,5 +1,5 @@
 import { type Job, Queue, Worker } from "bullmq";
-import { redisUsedMemory } from "../lib/redis-info.js";
+import { redisStats } from "../lib/redis-info.js";
 import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "./system.js";
 
 /**
@@ -17,7 +17,10 @@ export async function openBullmq(redisUrl: string): Promise<BenchSystem> {
   return {
     label: "BullMQ",
     openQueue: async (name) => new BullmqQueue(name, connection),
-    footprint: async () => ({ redisUsedMemoryBytes: await redisUsedMemory(redisUrl) }),
+    footprint: async () => {
+      const stats = await redisStats(redisUrl);
+      return { redisUsedMemoryBytes: stats.usedMemoryBytes, redisCpuSeconds: stats.cpuSeconds };
+    },
     close: async () => {},
   };
 }

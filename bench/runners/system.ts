@@ -38,6 +38,8 @@ export interface Footprint {
   dbFileBytes?: number;
   /** Redis INFO used_memory, bytes: the whole server, so only deltas mean anything. */
   redisUsedMemoryBytes?: number;
+  /** Redis INFO used_cpu_user + used_cpu_sys, seconds: server-wide, so only deltas mean anything. */
+  redisCpuSeconds?: number;
 }
 
 /** The payload every benchmark job carries. */
