@@ -20,6 +20,8 @@ const lateness = (prefix: string): MetricSpec[] => [
   { key: "latenessP99", label: `${prefix} lateness p99 (ms)`, better: "lower" },
   { key: "latenessMax", label: `${prefix} lateness max (ms)`, better: "lower" },
   { key: "earlyStarts", label: "handlers started before due", better: "lower" },
+  { key: "noiseP99", label: "machine noise: idle-process timer lateness p99 (ms)", better: null },
+  { key: "noiseMax", label: "machine noise: idle-process timer lateness max (ms)", better: null },
 ];
 
 export const METRICS: Record<ScenarioName, MetricSpec[]> = {

@@ -9,6 +9,7 @@ import { buildChild } from "./lib/build.js";
 import { describeMachine, type Machine } from "./lib/machine.js";
 import { note } from "./lib/progress.js";
 import { redisUsedMemory } from "./lib/redis-info.js";
+import { TimerNoise } from "./lib/timer-noise.js";
 import { checkTargets, SCENARIOS, type ScenarioName, type SystemRun, scenarioTable, targetsTable } from "./report.js";
 import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
 import { STORE_KINDS, type StoreKind } from "./stores.js";
@@ -156,7 +157,15 @@ function childLauncher(runtime: "node" | "tsx"): Launch {
   return { childPath: build.childPath, execArgv: [], remove: build.remove };
 }
 
-function runChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
+async function runChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
+  const noise = new TimerNoise().start();
+  const run = await forkChild(launch, spec, cpuProfDir);
+  const floor = noise.stop();
+  if (run.metrics) Object.assign(run.metrics, { noiseP99: floor.p99, noiseMax: floor.max });
+  return run;
+}
+
+function forkChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
   const { childPath } = launch;
   const execArgv = [...launch.execArgv, "--expose-gc"];
   if (cpuProfDir) {
