@@ -1,4 +1,4 @@
-import { JobNotFoundError } from "../core/errors.js";
+import { invalidOption, JobNotFoundError } from "../core/errors.js";
 import { validateQueueName } from "../core/options.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { Store } from "../stores/store.js";
@@ -71,8 +71,8 @@ export class Check<I = unknown, R = unknown> {
   }
 
   /** Ends the running check for `key` as failed with `reason`, like resolve. */
-  reject(key: string, reason: string): Promise<boolean> {
-    if (typeof reason !== "string") throw new TypeError("reject needs a reason string");
+  async reject(key: string, reason: string): Promise<boolean> {
+    if (typeof reason !== "string") throw invalidOption("reject needs a reason string", { reason });
     return this.endFromOutside(key, { state: "failed", result: null, reason, endedBy: "resolve" });
   }
 

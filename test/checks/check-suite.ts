@@ -521,6 +521,11 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       });
       expect(await store.counts(check.queueName)).toMatchObject({ scheduled: 0 });
       expect(await check.status("K")).toBeNull();
+      await check.start("R", { order: "A" });
+      await expect(check.reject("R", 42 as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(check.resolve("R", 10n as never)).rejects.toMatchObject({ code: "INVALID_PAYLOAD" });
+      await expect(check.status("")).rejects.toBeInstanceOf(ValidationError);
+      expect(await check.status("R")).toMatchObject({ state: "running" });
     });
   });
 }
