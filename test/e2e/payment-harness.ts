@@ -22,7 +22,7 @@ export interface Snapshot {
   notifies: { tradeStatus: string; verdict: string }[];
   check: CheckStatus<unknown, { tradeNo: string; tradeStatus: string }>;
   /** null: the gateway never heard of the trade (the shopper never opened the cashier). */
-  trade: { status: string; notifies: { attempt: number; outcome: string; at: string }[] } | null;
+  trade: { status: string; totalAmount: string; notifies: { attempt: number; outcome: string; at: string }[] } | null;
 }
 
 export interface Purchase {
