@@ -115,8 +115,10 @@ async function deepQueue(): Promise<void> {
 }
 
 try {
-  await storeLevel();
-  await endToEnd();
+  if (jobs > 0) {
+    await storeLevel();
+    await endToEnd();
+  }
   if (pending > 0) await deepQueue();
 } finally {
   rmSync(dir, { recursive: true, force: true });
