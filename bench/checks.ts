@@ -1,0 +1,175 @@
+import { loadavg } from "node:os";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { Check } from "../src/checks/check.js";
+import { parseDuration } from "../src/core/duration.js";
+import { LatenessRecorder } from "./lib/lateness.js";
+import { describeMachine } from "./lib/machine.js";
+import { note } from "./lib/progress.js";
+import { MB, RssSampler } from "./lib/rss.js";
+import { ThreadNoise } from "./lib/thread-noise.js";
+import { openBenchStore } from "./stores.js";
+
+/**
+ * `npx tsx bench/checks.ts`: many concurrent delayed checks probing on a fixed interval
+ * against a stub probe that always answers pending, in one process.
+ *
+ * The checks are started evenly over one interval (the ramp), as checks started by real
+ * traffic would be, so the steady state is `checks / interval` probes per second. After one
+ * more interval of warm-up, the measurement window counts probes and records each probe's
+ * lateness (start minus due instant, both on the store's clock) in an HDR histogram.
+ */
+interface Options {
+  checks: number;
+  every: string;
+  measure: string;
+  store: "memory" | "sqlite";
+  concurrency: number;
+  probeLatency: number;
+  json: boolean;
+}
+
+const program = new Command("bench-checks")
+  .description("delayed checks: N concurrent checks probing every interval against a stub probe")
+  .option("--checks <n>", "concurrent checks", positiveInt, 100_000)
+  .option("--every <duration>", "probe interval", "10s")
+  .option("--measure <duration>", "measurement window, after ramp and one interval of warm-up", "60s")
+  .addOption(new Option("--store <kind>", "store").choices(["memory", "sqlite"]).default("memory"))
+  .option("--concurrency <n>", "worker concurrency (probes in flight)", positiveInt, 500)
+  .option("--probe-latency <ms>", "stub probe answers after this many ms (0: at once)", nonNegativeInt, 0)
+  .option("--json", "print the result as JSON", false);
+
+function positiveInt(value: string): number {
+  const n = Number(value.replaceAll("_", ""));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected an integer ≥ 0");
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const options = program.parse().opts<Options>();
+  const everyMs = parseDuration(options.every, "--every");
+  const measureMs = parseDuration(options.measure, "--measure");
+  const bench = await openBenchStore(options.store, { redisUrl: "" });
+  const rss = new RssSampler();
+
+  let measuring = false;
+  let probes = 0;
+  const lateness = new LatenessRecorder();
+  const perSecond: number[] = [];
+  const check = new Check<{ n: number }, never>(
+    "bench",
+    bench.store,
+    {
+      schedule: { every: everyMs, times: 10_000 },
+      probe: async ({ runAt, startedAt, pending }) => {
+        if (measuring) {
+          probes += 1;
+          lateness.record(startedAt - runAt);
+        }
+        if (options.probeLatency > 0) await sleep(options.probeLatency);
+        return pending();
+      },
+      worker: { concurrency: options.concurrency, retention: false },
+    },
+    { maxPayloadBytes: 256 * 1024 },
+  );
+  let storeErrors = 0;
+  check.worker!.on("error", () => (storeErrors += 1));
+
+  // Ramp: start the checks evenly over one interval, in slices of 10 ms.
+  note(`starting ${options.checks} checks over ${options.every} (${options.store} store)`);
+  const slices = Math.max(1, Math.floor(everyMs / 10));
+  const rampStart = Date.now();
+  let started = 0;
+  for (let slice = 0; slice < slices; slice++) {
+    const target = Math.round(((slice + 1) * options.checks) / slices);
+    const batch: Promise<unknown>[] = [];
+    for (; started < target; started++) batch.push(check.start(`order-${started}`, { n: started }));
+    await Promise.all(batch);
+    const wait = rampStart + (slice + 1) * 10 - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+  const rampMs = Date.now() - rampStart;
+  note(`started in ${rampMs} ms; warming up for ${options.every}`);
+  await sleep(everyMs);
+
+  note(`measuring for ${options.measure}`);
+  measuring = true;
+  const loadBefore = loadavg()[0]!;
+  const noise = new ThreadNoise();
+  const cpuStart = process.cpuUsage();
+  const measureStart = Date.now();
+  let last = 0;
+  while (Date.now() - measureStart < measureMs) {
+    await sleep(1_000);
+    perSecond.push(probes - last);
+    last = probes;
+  }
+  measuring = false;
+  const machineNoise = await noise.stop();
+  const elapsedMs = Date.now() - measureStart;
+  // Other processes on the machine take CPU from this one: the load average says how many.
+  const loadAverage = [loadBefore, loadavg()[0]!].map((l) => Math.round(l * 10) / 10);
+  const cpu = process.cpuUsage(cpuStart);
+  const heapUsed = process.memoryUsage().heapUsed;
+  const counts = await bench.store.counts(check.queueName);
+  const footprint = await bench.footprint();
+
+  await check.close();
+  await bench.store.close();
+  rss.stop();
+  await bench.cleanup();
+
+  const steady = perSecond.slice(1, -1); // whole seconds inside the window
+  const result = {
+    machine: await describeMachine(null),
+    store: options.store,
+    checks: options.checks,
+    every: options.every,
+    concurrency: options.concurrency,
+    probeLatencyMs: options.probeLatency,
+    rampMs,
+    measuredMs: elapsedMs,
+    probes,
+    probesPerSecond: Math.round((probes / elapsedMs) * 1000),
+    expectedPerSecond: Math.round((options.checks / everyMs) * 1000),
+    slowestSecond: Math.min(...steady),
+    fastestSecond: Math.max(...steady),
+    lateness: lateness.summary(),
+    machineNoise,
+    cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100),
+    // CPU time per probe holds steady when other processes take the CPUs; wall-clock rates do not.
+    cpuMicrosPerProbe: Math.round(((cpu.user + cpu.system) / probes) * 10) / 10,
+    probesPerCpuSecond: Math.round(probes / ((cpu.user + cpu.system) / 1e6)),
+    peakRssMB: Math.round(rss.peak / MB),
+    heapUsedMB: Math.round(heapUsed / MB),
+    storeFootprint: footprint,
+    jobs: counts,
+    storeErrors,
+    loadAverage,
+    perSecond,
+  };
+  if (options.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  const l = result.lateness;
+  console.log(`| store | checks | interval | probes/s (expected) | slowest/fastest second | lateness p50 / p95 / p99 / max | machine timer noise p50 / p99 / max | early | CPU | probes per CPU-second | peak RSS | heap |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+| ${result.store} | ${result.checks} | ${result.every} | ${result.probesPerSecond} (${result.expectedPerSecond}) | ${result.slowestSecond} / ${result.fastestSecond} | ${l.p50} / ${l.p95} / ${l.p99} / ${l.max} ms | ${machineNoise.p50} / ${machineNoise.p99} / ${machineNoise.max} ms | ${l.early} | ${result.cpuPercent}% | ${result.probesPerCpuSecond} | ${result.peakRssMB} MB | ${result.heapUsedMB} MB |`);
+  console.log(
+    `\n${result.machine.cpus} CPUs (${result.machine.cpuModel}), Node ${result.machine.node}, load average ${loadAverage.join(" → ")}; ${result.probes} probes in ${result.measuredMs} ms; store: ${JSON.stringify(result.storeFootprint)}; jobs: ${JSON.stringify(result.jobs)}; store errors: ${storeErrors}`,
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
