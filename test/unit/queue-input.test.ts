@@ -104,3 +104,14 @@ describe("bad input to a queue", () => {
     await expect(queue.purge("all", "scheduled" as never)).rejects.toMatchObject({ code: "INVALID_OPTION" });
   });
 });
+
+describe("queue names that are also event names", () => {
+  it("a queue named error or close works like any other", async () => {
+    const cb = new Checkback({ store: new MemoryStore() });
+    for (const name of ["error", "close", "__proto__", "constructor"]) {
+      const job = await cb.queue(name).add({ name });
+      expect((await cb.queue(name).get(job.id))!.payload).toEqual({ name });
+    }
+    await cb.close();
+  });
+});

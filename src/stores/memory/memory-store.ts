@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { LeaseLostError } from "../../core/errors.js";
 import { MinHeap } from "../../core/heap.js";
 import { JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
@@ -54,7 +53,8 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly queuesByName = new Map<string, QueueState>();
-  private readonly events = new EventEmitter().setMaxListeners(0);
+  /** Wake-up subscribers per queue (a plain map: any queue name, even "error", is safe). */
+  private readonly subscribers = new Map<string, Set<(runAt: number) => void>>();
   private readonly clock: () => number;
   private nextId = 1;
   private nextSeq = 1;
@@ -73,7 +73,7 @@ export class MemoryStore implements Store {
     const now = this.clock();
     const woken = new Map<string, number>();
     const outcomes = jobs.map((input) => this.addOne(input, now, woken));
-    for (const [queue, runAt] of woken) this.events.emit(queue, runAt);
+    for (const [queue, runAt] of woken) this.wake(queue, runAt);
     return outcomes;
   }
 
@@ -152,7 +152,7 @@ export class MemoryStore implements Store {
     slot.job.runAt = resolveWhen(when, now);
     slot.job.updatedAt = now;
     this.index(q, slot, slot.job.runAt);
-    this.events.emit(queue, slot.job.runAt);
+    this.wake(queue, slot.job.runAt);
     return { job: copy(slot.job), changed: true };
   }
 
@@ -217,7 +217,7 @@ export class MemoryStore implements Store {
       const woken = new Map<string, number>();
       const now = this.clock();
       for (const input of enqueue) this.addOne(input, now, woken);
-      for (const [name, runAt] of woken) this.events.emit(name, runAt);
+      for (const [name, runAt] of woken) this.wake(name, runAt);
     }
   }
 
@@ -284,7 +284,7 @@ export class MemoryStore implements Store {
       this.scheduleAgain(q, slot, runAt, now);
       moved += 1;
     }
-    if (moved > 0) this.events.emit(queue, runAt);
+    if (moved > 0) this.wake(queue, runAt);
     return moved;
   }
 
@@ -315,15 +315,24 @@ export class MemoryStore implements Store {
   }
 
   subscribe(queue: string, wake: (runAt: number) => void): () => void {
-    this.events.on(queue, wake);
-    return () => this.events.off(queue, wake);
+    let set = this.subscribers.get(queue);
+    if (!set) this.subscribers.set(queue, (set = new Set()));
+    set.add(wake);
+    return () => {
+      set.delete(wake);
+      if (set.size === 0 && this.subscribers.get(queue) === set) this.subscribers.delete(queue);
+    };
   }
 
   async close(): Promise<void> {
-    this.events.removeAllListeners();
+    this.subscribers.clear();
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  private wake(queue: string, runAt: number): void {
+    for (const wake of this.subscribers.get(queue) ?? []) wake(runAt);
+  }
 
   private queue(name: string): QueueState {
     let q = this.queuesByName.get(name);
@@ -361,7 +370,7 @@ export class MemoryStore implements Store {
   private scheduleAgain(q: QueueState, slot: Slot, runAt: number, now: number): void {
     Object.assign(slot.job, { state: "scheduled", runAt, leaseToken: null, leaseExpiresAt: null, updatedAt: now });
     this.index(q, slot, runAt);
-    this.events.emit(slot.job.queue, runAt);
+    this.wake(slot.job.queue, runAt);
   }
 
   private finish(slot: Slot, state: JobState): void {
