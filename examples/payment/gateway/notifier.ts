@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Duration } from "../../../src/index.js";
 import { alipayTimestamp, type SimClock } from "../shared/sim-clock.js";
 import type { Log } from "../shared/timeline.js";
 import { contentToSign, rsa2Sign } from "./signing.js";
+import type { BusinessTimers } from "./timers.js";
 import type { Trade, TradeBook } from "./trades.js";
 
 /**
@@ -29,11 +29,11 @@ export interface NotifyAttempt {
  */
 export class Notifier {
   readonly attempts: NotifyAttempt[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly trades: TradeBook,
     private readonly clock: SimClock,
+    private readonly timers: BusinessTimers,
     private readonly gatewayKey: string,
     private readonly log: Log,
   ) {}
@@ -42,12 +42,7 @@ export class Notifier {
   announce(trade: Trade): void {
     if (!trade.notifyUrl) return;
     const form = this.signedForm(trade);
-    this.after(this.trades.script(trade.outTradeNo).notifyDelay ?? 0, () => this.attempt(trade, form, 1));
-  }
-
-  close(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.after(this.trades.script(trade.outTradeNo).notifyDelay ?? 0, () => this.attempt(trade, form, 1));
   }
 
   private async attempt(trade: Trade, form: Record<string, string>, attempt: number): Promise<void> {
@@ -62,15 +57,7 @@ export class Notifier {
     }
     const delay = NOTIFY_RETRY_DELAYS[attempt - 1];
     if (delay === undefined) return; // the day is over; the merchant has to query
-    this.after(delay, () => this.attempt(trade, form, attempt + 1));
-  }
-
-  private after(delay: Duration, run: () => Promise<void>): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void run();
-    }, this.clock.real(delay));
-    this.timers.add(timer);
+    this.timers.after(delay, () => this.attempt(trade, form, attempt + 1));
   }
 
   private record(trade: Trade, form: Record<string, string>, attempt: number, outcome: string): void {
