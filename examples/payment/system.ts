@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duration } from "../../src/index.js";
 import { type Gateway, startGateway } from "./gateway/server.js";
-import { type OrderService, startOrderService } from "./order-service/server.js";
-import { type PaymentService, startPaymentService } from "./payment-service/server.js";
+import { type OrderService, type OrderServiceOptions, startOrderService } from "./order-service/server.js";
+import { type PaymentService, type PaymentServiceOptions, startPaymentService } from "./payment-service/server.js";
 import { type KeyPair, newKeyPair } from "./shared/keys.js";
 import { SimClock } from "./shared/sim-clock.js";
 import { type Log, silent } from "./shared/timeline.js";
@@ -29,6 +29,10 @@ export interface PaymentSystem {
   gateway: Gateway;
   payment: PaymentService;
   order: OrderService;
+  /** Stops one service; its databases stay. */
+  stop(service: "payment" | "order"): Promise<void>;
+  /** Starts a stopped service again on the same port and databases, as after a restart. */
+  start(service: "payment" | "order"): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,7 +59,7 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
     clock,
     log,
   });
-  const payment = await startPaymentService({
+  const paymentOptions: PaymentServiceOptions = {
     dataDir,
     port: paymentPort!,
     publicUrl: paymentServiceUrl,
@@ -69,29 +73,41 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
     clock,
     payWindow: options.payWindow,
     log,
-  });
-  const order = await startOrderService({
+  };
+  const orderOptions: OrderServiceOptions = {
     dataDir,
     port: orderPort!,
     paymentServiceUrl,
     clock,
     orderTimeout: options.orderTimeout,
     log,
-  });
+  };
 
-  return {
+  const stopped = new Set<"payment" | "order">();
+  const system: PaymentSystem = {
     clock,
     keys: { gateway: gatewayKeys, merchant: merchantKeys },
     gateway,
-    payment,
-    order,
+    payment: await startPaymentService(paymentOptions),
+    order: await startOrderService(orderOptions),
+    async stop(service) {
+      if (stopped.has(service)) return;
+      stopped.add(service);
+      await system[service].close();
+    },
+    async start(service) {
+      if (!stopped.delete(service)) return;
+      if (service === "payment") system.payment = await startPaymentService(paymentOptions);
+      else system.order = await startOrderService(orderOptions);
+    },
     async close() {
-      await order.close();
-      await payment.close();
+      await system.stop("order");
+      await system.stop("payment");
       await gateway.close();
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return system;
 }
 
 /** Ports the OS has just handed out, so the services can know each other's URLs before they listen. */

@@ -34,6 +34,11 @@ export async function receiveNotify(form: Record<string, string>, deps: NotifyDe
   }
 
   const status = form.trade_status ?? "";
+  if (payment.status === "UNPAID" && (await deps.check.status(payment.outTradeNo)) === null) {
+    // The service stopped between creating the payment and starting its check: start it now,
+    // so there is a check for this notify to end.
+    await deps.check.start(payment.outTradeNo, { orderId: payment.orderId });
+  }
   if (isPaid(status)) {
     if (payment.status === "PAID") return { answer: "success", verdict: "already paid" };
     if (payment.status === "CLOSED") {

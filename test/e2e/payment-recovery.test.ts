@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, test } from "vitest";
+import { waitFor } from "../../examples/payment/shared/wait-for.js";
+import { answers, expectPaid, Harness } from "./payment-harness.js";
+
+/**
+ * Services stop and come back; nothing that was committed is lost on the way. Each service
+ * restarts on its own databases (its SQLite file and its checkback store), as after a deploy.
+ */
+describe("payment example: restarts", () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  test("the order service is down when the payment completes: the outcome waits in the outbox", async () => {
+    harness = await Harness.start({ speed: 120 });
+    const purchase = await harness.buy();
+    await harness.system.stop("order");
+    await harness.shopper.pay(purchase.outTradeNo);
+
+    // Paid, and the outcome committed with it, but not delivered: the relay keeps retrying.
+    const payments = harness.system.payment.payments;
+    await waitFor(
+      () => payments.outboxFor(purchase.outTradeNo),
+      (rows) => rows.length === 1,
+    );
+    expect(payments.get(purchase.outTradeNo)?.status).toBe("PAID");
+    await new Promise((resolve) => setTimeout(resolve, harness!.system.clock.real("1m")));
+    expect(payments.outboxFor(purchase.outTradeNo)[0]!.deliveredAt).toBeNull();
+
+    await harness.system.start("order");
+    const s = await harness.settled(purchase, "PAID");
+    expectPaid(s, "resolve");
+    expect(s.order.paymentOutcomes[0]!.deliveries).toBe(1);
+  });
+
+  test("the payment service restarts while the trade is watched: the check resumes and finds the payment", async () => {
+    harness = await Harness.start({ speed: 120 });
+    const purchase = await harness.buy({ lostNotifies: "all" });
+    await waitFor(
+      () => harness!.snapshot(purchase),
+      (snapshot) => snapshot.check.probes >= 1,
+    );
+    await harness.system.stop("payment");
+    await harness.shopper.pay(purchase.outTradeNo);
+    await new Promise((resolve) => setTimeout(resolve, harness!.system.clock.real("30s")));
+
+    await harness.system.start("payment");
+    const s = await harness.settled(purchase, "PAID");
+    expectPaid(s, "probe");
+    expect(answers(s).at(-1)).toBe("done");
+    expect(s.check.probes).toBeGreaterThanOrEqual(2);
+  });
+
+  test("a notify refused while the payment service is down is delivered by Alipay's retry", async () => {
+    // Speed 600: the 4-minute retry comes 0.4 s later. Every query fails, so only the notify
+    // can settle it.
+    harness = await Harness.start({ speed: 600 });
+    const purchase = await harness.buy({ systemErrors: 1000 });
+    await harness.system.stop("payment");
+    await harness.shopper.pay(purchase.outTradeNo);
+    await waitFor(
+      () => harness!.system.gateway.notifier.attempts.filter((a) => a.outTradeNo === purchase.outTradeNo),
+      (attempts) => attempts.length === 1,
+    );
+    await harness.system.start("payment");
+
+    const s = await harness.settled(purchase, "PAID");
+    expectPaid(s, "resolve");
+    expect(s.trade?.notifies.map((n) => n.outcome)).toEqual([expect.stringMatching(/^failed/), "success"]);
+  });
+});
