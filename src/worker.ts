@@ -84,8 +84,7 @@ const TRIM_EVERY_MS = 1_000;
 
 interface Running<T> {
   record: JobRecord;
-  view: ActiveJob<T>;
-  controller: AbortController;
+  view: LeasedJob<T>;
   /** Local time of the last lease extension. */
   extendedAt: number;
   /** Given back at shutdown: whatever the handler does later is not recorded. */
@@ -183,7 +182,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     await Promise.all(
       leftovers.map(async (run) => {
         run.abandoned = true;
-        run.controller.abort(new Error("worker shutting down"));
+        run.view.abort(new Error("worker shutting down"));
         await this.store.release(this.queue, run.view.id, run.view.leaseToken, { delayMs: 0 }).catch(() => {});
         this.running.delete(run.view.id);
       }),
@@ -271,14 +270,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   // --- running one job ------------------------------------------------------------------
 
   private run(record: JobRecord, now: number): void {
-    const controller = new AbortController();
-    const view: ActiveJob<T> = {
-      ...toJob<T>(record),
-      leaseToken: record.leaseToken!,
-      signal: controller.signal,
-      startedAt: now,
-    };
-    const run: Running<T> = { record, view, controller, extendedAt: Date.now(), abandoned: false };
+    const view = new LeasedJob<T>(record, now);
+    const run: Running<T> = { record, view, extendedAt: Date.now(), abandoned: false };
     this.running.set(view.id, run);
     this.ensureHeartbeat();
     this.emit("active", view);
@@ -358,7 +351,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       run.extendedAt = Date.now();
       this.store.extendLease(this.queue, run.view.id, run.view.leaseToken, this.leaseMs).catch((error) => {
         if (error instanceof LeaseLostError) {
-          run.controller.abort(error);
+          run.view.abort(error);
           return;
         }
         this.emit("error", asError(error));
@@ -380,6 +373,58 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
 
   private storeNow(): number {
     return Date.now() + this.clockOffset;
+  }
+}
+
+/**
+ * The ActiveJob a handler gets. Its AbortController is made only when a handler reads `signal`
+ * or the lease is lost: most handlers never look, and one controller per job is a measurable
+ * share of the worker's cost at tens of thousands of jobs per second.
+ */
+class LeasedJob<T> implements ActiveJob<T> {
+  readonly id: string;
+  readonly queue: string;
+  readonly key: string | null;
+  readonly payload: T;
+  readonly state: Job<T>["state"];
+  readonly runAt: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly errors: Job<T>["errors"];
+  readonly result: unknown;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly leaseToken: string;
+  private controller: AbortController | undefined;
+
+  constructor(
+    record: JobRecord,
+    readonly startedAt: number,
+  ) {
+    const job = toJob<T>(record);
+    this.id = job.id;
+    this.queue = job.queue;
+    this.key = job.key;
+    this.payload = job.payload;
+    this.state = job.state;
+    this.runAt = job.runAt;
+    this.attempts = job.attempts;
+    this.maxAttempts = job.maxAttempts;
+    this.errors = job.errors;
+    this.result = job.result;
+    this.createdAt = job.createdAt;
+    this.updatedAt = job.updatedAt;
+    this.leaseToken = record.leaseToken!;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    this.controller ??= new AbortController();
+    this.controller.abort(reason);
   }
 }
 

@@ -1,6 +1,9 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
-/** A lease token: unguessable, so only the claimant can complete or fail its job. */
+/**
+ * A lease token: unguessable, so only the claimant can complete or fail its job. randomUUID
+ * draws from a buffered entropy pool, several times cheaper per call than randomBytes.
+ */
 export function newLeaseToken(): string {
-  return randomBytes(12).toString("base64url");
+  return randomUUID();
 }
