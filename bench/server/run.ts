@@ -157,7 +157,7 @@ async function benchClaimComplete(server: Server, prefill: number) {
   };
 }
 
-/** Push deliveries: jobs due at a steady rate, and a burst due at one instant. */
+/** Push deliveries: jobs due at a light and a heavier steady rate, and a burst due at one instant. */
 async function benchPush(server: Server) {
   const lateness: number[] = [];
   let received = 0;
@@ -175,31 +175,38 @@ async function benchPush(server: Server) {
   const port = (receiver.address() as AddressInfo).port;
   const results: Record<string, unknown>[] = [];
   try {
-    for (const shape of ["steady", "burst"] as const) {
-      const queue = `bench-push-${shape}`;
+    // Light: 100 jobs/s; steady: pushJobs spread over 5 s; burst: pushJobs due at one instant.
+    const shapes = [
+      { name: "light", count: 500, spreadMs: 5_000 },
+      { name: "steady", count: pushJobs, spreadMs: 5_000 },
+      { name: "burst", count: pushJobs, spreadMs: 0 },
+    ];
+    for (const shape of shapes) {
+      const queue = `bench-push-${shape.name}`;
       lateness.length = 0;
       received = 0;
       await api(server, "PUT", `/v1/queues/${queue}/push`, { url: `http://127.0.0.1:${port}/hook`, concurrency: 32 });
-      // Steady: pushJobs jobs spread over 5 s (pushJobs/5 per second); burst: all due at one instant.
       const start = Date.now() + 2_000;
-      const spreadMs = shape === "steady" ? 5_000 : 0;
-      for (let sent = 0; sent < pushJobs; sent += 1000) {
-        const jobs = Array.from({ length: Math.min(1000, pushJobs - sent) }, (_, i) => ({
+      for (let sent = 0; sent < shape.count; sent += 1000) {
+        const jobs = Array.from({ length: Math.min(1000, shape.count - sent) }, (_, i) => ({
           payload: { n: sent + i },
-          runAt: start + Math.floor(((sent + i) * spreadMs) / pushJobs),
+          runAt: start + Math.floor(((sent + i) * shape.spreadMs) / shape.count),
         }));
         await api(server, "POST", `/v1/queues/${queue}/jobs/bulk`, { jobs });
       }
-      while (received < pushJobs) await new Promise((resolve) => setTimeout(resolve, 50));
-      const drainedMs = Date.now() - start - spreadMs;
+      while (received < shape.count) await new Promise((resolve) => setTimeout(resolve, 50));
+      const drainedMs = Date.now() - start - shape.spreadMs;
       const sorted = [...lateness].sort((a, b) => a - b);
       results.push({
-        shape: shape === "steady" ? `${pushJobs / 5}/s for 5 s` : `${pushJobs} due at once`,
+        shape:
+          shape.spreadMs > 0
+            ? `${shape.count / (shape.spreadMs / 1000)}/s for ${shape.spreadMs / 1000} s`
+            : `${shape.count} due at once`,
         "p50 ms": percentile(sorted, 50),
         "p90 ms": percentile(sorted, 90),
         "p99 ms": percentile(sorted, 99),
         "max ms": sorted.at(-1),
-        "deliveries/s": shape === "burst" ? Math.round(pushJobs / (drainedMs / 1000)) : "",
+        "deliveries/s": shape.spreadMs === 0 ? Math.round(shape.count / (drainedMs / 1000)) : "",
       });
       await api(server, "DELETE", `/v1/queues/${queue}/push`);
     }
