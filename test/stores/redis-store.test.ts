@@ -115,6 +115,21 @@ describe.skipIf(!available)("Redis store specifics", () => {
     expect(claimed).toEqual(sorted);
   });
 
+  it("claims, completes and trims batches far larger than one Lua call can spread", async () => {
+    const queue = "bulk";
+    const count = 12_000;
+    for (let i = 0; i < count; i += 2_000) await store.add(Array.from({ length: 2_000 }, () => job(queue)));
+    const { jobs } = await store.claimDue(queue, { limit: count, leaseMs: 60_000 });
+    expect(jobs).toHaveLength(count);
+    await Promise.all(jobs.map((j) => store.complete(queue, j.id, j.leaseToken!, { result: null })));
+    expect(await store.counts(queue)).toMatchObject({ active: 0, completed: count });
+    // Trim works in bounded steps: 10,000 at most per call.
+    expect(await store.trim(queue, { keepLast: 0 })).toBe(10_000);
+    expect(await store.trim(queue, { keepLast: 0 })).toBe(2_000);
+    expect(await store.counts(queue)).toMatchObject({ completed: 0 });
+    expect(await raw.exists(`${prefix}:{${queue}:0}:r:1`)).toBe(0);
+  });
+
   it("keeps records that outgrow the compact encoding, and shrinks them back", async () => {
     const queue = "big";
     const big = JSON.stringify({ text: "x".repeat(500) });

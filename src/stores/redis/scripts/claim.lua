@@ -7,6 +7,9 @@
 -- ARGV[5], when not '', is the instant to claim at: a claim across partitions reads the
 -- clock once (peek.lua) and claims every partition at that same instant, so all its leases
 -- end together.
+-- The batch is worked in bulk — records read and written per record bucket, index entries
+-- removed per bucket, every new lease added at its one expiry — because per-job commands
+-- are what a claim's cost is made of.
 -- Returns { now, next due instant or false, { record replies } }.
 --@include partition
 --@include due
@@ -15,27 +18,55 @@
 
 if ARGV[5] ~= '' then now = tonumber(ARGV[5]) end
 local limit = tonumber(ARGV[2])
-local leaseMs = tonumber(ARGV[3])
+local expiresAt = now + tonumber(ARGV[3])
 local tokenPrefix = ARGV[4]
 local claimed = {}
 
 while #claimed < limit do
   local due = dueUpTo(now, limit - #claimed)
   if #due == 0 then break end
-  for _, entry in ipairs(due) do
-    local r = loadRecord(seqOf(entry[1]))
+  local seqs = {}
+  for i, entry in ipairs(due) do seqs[i] = seqOf(entry[1]) end
+  local records = loadRecords(seqs)
+  dueRemoveMany(due)
+
+  local leased, leasedMembers, newlyActive = {}, {}, {}
+  for i, entry in ipairs(due) do
+    local r = records[seqs[i]]
     r.member = entry[1]
     local expired = r.state == ACTIVE_STATE
     if expired then appendError(r, 'lease expired') end
     if expired and r.attempts >= r.maxAttempts then
-      finish(r, DEAD)
+      -- Its due entry is gone already; leave the active set and finish as dead.
+      redis.call('ZREM', ACTIVE, r.member)
+      countChange(ACTIVE_STATE, -1)
+      r.state = DEAD
+      r.updatedAt = now
+      r.leaseToken = false
+      r.leaseExpiresAt = false
+      enter(r)
+      saveRecord(r)
     else
-      if r.runAt > now then r.runAt = now end
+      if not expired then
+        newlyActive[#newlyActive + 1] = r.seq
+        newlyActive[#newlyActive + 1] = r.member
+      end
+      countChange(r.state, -1)
+      countChange(ACTIVE_STATE, 1)
+      r.state = ACTIVE_STATE
       r.attempts = r.attempts + 1
-      grantLease(r, tokenPrefix .. r.seq, now + leaseMs)
+      r.leaseToken = tokenPrefix .. r.seq
+      r.leaseExpiresAt = expiresAt
+      r.updatedAt = now
+      if r.runAt > now then r.runAt = now end
+      leased[#leased + 1] = r
+      leasedMembers[#leasedMembers + 1] = r.member
       claimed[#claimed + 1] = reply(r)
     end
   end
+  if #leasedMembers > 0 then dueAddMany(leasedMembers, expiresAt) end
+  if #newlyActive > 0 then callChunked('ZADD', ACTIVE, newlyActive) end
+  saveRecords(leased)
 end
 
 commit()

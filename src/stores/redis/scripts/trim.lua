@@ -1,6 +1,8 @@
 -- trim: retention for completed and cancelled jobs. Deletes those that finished before
 -- now - max age, those beyond the newest keepLast, and (for a partitioned queue, where the
 -- caller works out the queue-wide cut) those ordered before (cut score, cut seq).
+-- Works in bulk — the oldest candidates of both states read in one go, records read and
+-- deleted per record bucket — since a busy worker trims about as many jobs as it completes.
 -- At most MAX_DELETES per call, so one call never blocks the server for long; the worker
 -- trims again soon enough.
 -- ARGV: wake channel, keepLast (''), max age ms (''), cut score (''), cut seq.
@@ -14,37 +16,75 @@ local MAX_DELETES = 10000
 local keepLast = tonumber(ARGV[2])
 local maxAge = tonumber(ARGV[3])
 local cutScore, cutSeq = tonumber(ARGV[4]), tonumber(ARGV[5])
-local deleted = 0
 
-local function deleteEntry(m)
-  deleteJob(loadRecord(seqOf(m)))
-  deleted = deleted + 1
-end
+local function count(state) return tonumber(redis.call('HGET', COUNTS, state) or 0) end
+local total = count(COMPLETED) + count(CANCELLED)
 
--- Oldest first across both states: the next entry of each, merged.
-local heads = {}
-local function headOf(state)
-  local item = redis.call('ZRANGE', finishedKey(state), 0, 0, 'WITHSCORES')
-  if not item[1] then return nil end
-  return { m = item[1], score = tonumber(item[2]) }
-end
-local function oldest()
-  local c, x = headOf(COMPLETED), headOf(CANCELLED)
-  if not c then return x end
-  if not x then return c end
-  if x.score < c.score or (x.score == c.score and x.m < c.m) then return x end
-  return c
-end
+-- How many of the oldest could go at most: all beyond keepLast, or (age / cut rules) any.
+local budget = MAX_DELETES
+if keepLast and not maxAge and not cutScore then budget = math.min(budget, math.max(0, total - keepLast)) end
+if budget == 0 then return 0 end
 
-local total = tonumber(redis.call('HGET', COUNTS, COMPLETED) or 0) + tonumber(redis.call('HGET', COUNTS, CANCELLED) or 0)
-while deleted < MAX_DELETES do
-  local e = oldest()
-  if not e then break end
-  local doomed = (keepLast and total - deleted > keepLast)
+-- The oldest `budget` of each state, merged oldest first.
+local function oldest(state)
+  local items = redis.call('ZRANGE', finishedKey(state), 0, budget - 1, 'WITHSCORES')
+  local out = {}
+  for i = 1, #items, 2 do out[#out + 1] = { m = items[i], score = tonumber(items[i + 1]), state = state } end
+  return out
+end
+local c, x = oldest(COMPLETED), oldest(CANCELLED)
+local ci, xi = 1, 1
+local doomed = {}
+while #doomed < budget do
+  local a, b = c[ci], x[xi]
+  local e
+  if a and (not b or a.score < b.score or (a.score == b.score and a.m < b.m)) then
+    e, ci = a, ci + 1
+  elseif b then
+    e, xi = b, xi + 1
+  else
+    break
+  end
+  local gone = (keepLast and total - #doomed > keepLast)
     or (maxAge and e.score < now - maxAge)
     or (cutScore and (e.score < cutScore or (e.score == cutScore and seqOf(e.m) < cutSeq)))
-  if not doomed then break end
-  deleteEntry(e.m)
+  if not gone then break end
+  doomed[#doomed + 1] = e
 end
+if #doomed == 0 then return 0 end
+
+local seqs, byState = {}, { [COMPLETED] = {}, [CANCELLED] = {} }
+for i, e in ipairs(doomed) do
+  seqs[i] = seqOf(e.m)
+  local members = byState[e.state]
+  members[#members + 1] = e.m
+end
+local records = loadRecords(seqs)
+for state, members in pairs(byState) do
+  if #members > 0 then
+    callChunked('ZREM', finishedKey(state), members)
+    countChange(state, -#members)
+  end
+end
+local smallByBucket, order = {}, {}
+for _, seq in ipairs(seqs) do
+  local r = records[seq]
+  if r then
+    if r.big then
+      redis.call('HDEL', BIG_RECORDS, seq)
+    else
+      local key = recordBucket(seq)
+      local fields = smallByBucket[key]
+      if not fields then
+        fields = {}
+        smallByBucket[key] = fields
+        order[#order + 1] = key
+      end
+      fields[#fields + 1] = recordField(seq)
+    end
+    if r.key and tonumber(redis.call('HGET', KEY_INDEX, r.key)) == seq then redis.call('HDEL', KEY_INDEX, r.key) end
+  end
+end
+for _, key in ipairs(order) do callChunked('HDEL', key, smallByBucket[key]) end
 commit()
-return deleted
+return #doomed

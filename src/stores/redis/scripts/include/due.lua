@@ -39,7 +39,7 @@ local function splitBucket(start)
     args[#args + 1] = moving[i + 1]
     args[#args + 1] = moving[i]
   end
-  redis.call('ZADD', bucketKey(at), unpack(args))
+  callChunked('ZADD', bucketKey(at), args)
   redis.call('ZREMRANGEBYSCORE', key, at, '+inf')
   redis.call('ZADD', DIRECTORY, at, at)
 end
@@ -62,6 +62,62 @@ local function dueRemove(m, score)
   local key = bucketKey(start)
   redis.call('ZREM', key, m)
   if redis.call('EXISTS', key) == 0 then redis.call('ZREM', DIRECTORY, start) end
+end
+
+-- Adds many members at one score (a claim's leases all end at the same instant), one ZADD per
+-- bucket filled.
+local function dueAddMany(members, score)
+  local i = 1
+  while i <= #members do
+    local start = bucketFor(score)
+    if not start then
+      start = '0'
+      redis.call('ZADD', DIRECTORY, 0, start)
+    end
+    local room = BUCKET_SIZE - redis.call('ZCARD', bucketKey(start))
+    if room <= 0 then
+      splitBucket(start)
+      start = bucketFor(score)
+      room = BUCKET_SIZE - redis.call('ZCARD', bucketKey(start))
+      -- One instant that cannot be split: the bucket grows past the listpack limit.
+      if room <= 0 then room = #members - i + 1 end
+    end
+    local last = math.min(#members, i + room - 1)
+    local args = {}
+    for k = i, last do
+      args[#args + 1] = score
+      args[#args + 1] = members[k]
+    end
+    callChunked('ZADD', bucketKey(start), args)
+    i = last + 1
+  end
+end
+
+-- Removes many entries, { member, score } each: one ZREM per bucket. Buckets are looked up
+-- before anything is removed, so the lookups stay valid.
+local function dueRemoveMany(entries)
+  local buckets, order, startOf = {}, {}, {}
+  for _, entry in ipairs(entries) do
+    local start = startOf[entry[2]]
+    if start == nil then
+      start = bucketFor(entry[2]) or false
+      startOf[entry[2]] = start
+    end
+    if start then
+      local members = buckets[start]
+      if not members then
+        members = {}
+        buckets[start] = members
+        order[#order + 1] = start
+      end
+      members[#members + 1] = entry[1]
+    end
+  end
+  for _, start in ipairs(order) do
+    local key = bucketKey(start)
+    callChunked('ZREM', key, buckets[start])
+    if redis.call('EXISTS', key) == 0 then redis.call('ZREM', DIRECTORY, start) end
+  end
 end
 
 -- The earliest entry: member and score, or nil.

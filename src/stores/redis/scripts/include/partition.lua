@@ -40,3 +40,13 @@ local function seqOf(m)
   for i = 1, 6 do n = n * 256 + string.byte(m, i) end
   return n
 end
+
+-- redis.call(command, key, ...items) in chunks: unpack() can spread only so many values (Lua's
+-- C stack), and a batch can be larger. Chunks are even-sized, so (score, member) and
+-- (field, value) pairs stay together.
+local CALL_CHUNK = 1000
+local function callChunked(command, key, items)
+  for i = 1, #items, CALL_CHUNK do
+    redis.call(command, key, unpack(items, i, math.min(#items, i + CALL_CHUNK - 1)))
+  end
+end

@@ -44,14 +44,7 @@ local function packRecord(r)
   return cmsgpack.pack(packed)
 end
 
-local function loadRecord(seq)
-  local packed = redis.call('HGET', recordBucket(seq), recordField(seq))
-  local big = false
-  if not packed then
-    packed = redis.call('HGET', BIG_RECORDS, seq)
-    if not packed then return nil end
-    big = true
-  end
+local function unpackRecord(seq, packed, big)
   local a = cmsgpack.unpack(packed)
   return {
     seq = seq, big = big,
@@ -60,6 +53,40 @@ local function loadRecord(seq)
     key = a[9] or false, leaseToken = a[10] or false, leaseExpiresAt = a[11] or false,
     errors = a[12] or false, result = a[13] or false,
   }
+end
+
+local function loadRecord(seq)
+  local packed = redis.call('HGET', recordBucket(seq), recordField(seq))
+  if packed then return unpackRecord(seq, packed, false) end
+  packed = redis.call('HGET', BIG_RECORDS, seq)
+  if packed then return unpackRecord(seq, packed, true) end
+  return nil
+end
+
+-- Many records with one HMGET per record bucket (a claimed or completed batch is mostly
+-- consecutive jobs). Returns seq -> record; a missing job is absent.
+local function loadRecords(seqs)
+  local buckets, order = {}, {}
+  for _, seq in ipairs(seqs) do
+    local key = recordBucket(seq)
+    local bucket = buckets[key]
+    if not bucket then
+      bucket = { fields = {}, seqs = {} }
+      buckets[key] = bucket
+      order[#order + 1] = key
+    end
+    bucket.fields[#bucket.fields + 1] = recordField(seq)
+    bucket.seqs[#bucket.seqs + 1] = seq
+  end
+  local out = {}
+  for _, key in ipairs(order) do
+    local bucket = buckets[key]
+    local values = redis.call('HMGET', key, unpack(bucket.fields))
+    for i, seq in ipairs(bucket.seqs) do
+      if values[i] then out[seq] = unpackRecord(seq, values[i], false) else out[seq] = loadRecord(seq) end
+    end
+  end
+  return out
 end
 
 local function saveRecord(r)
@@ -73,6 +100,29 @@ local function saveRecord(r)
     if r.big == false then redis.call('HDEL', recordBucket(r.seq), recordField(r.seq)) end
     r.big = true
   end
+end
+
+-- Saves many records with one HSET per record bucket; records that are (or were) large take
+-- the one-by-one path.
+local function saveRecords(records)
+  local buckets, order = {}, {}
+  for _, r in ipairs(records) do
+    local packed = packRecord(r)
+    if #packed <= SMALL_RECORD_BYTES and not r.big then
+      local key = recordBucket(r.seq)
+      local args = buckets[key]
+      if not args then
+        args = {}
+        buckets[key] = args
+        order[#order + 1] = key
+      end
+      args[#args + 1] = recordField(r.seq)
+      args[#args + 1] = packed
+    else
+      saveRecord(r)
+    end
+  end
+  for _, key in ipairs(order) do callChunked('HSET', key, buckets[key]) end
 end
 
 local function deleteRecord(r)
