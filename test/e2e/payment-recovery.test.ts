@@ -31,7 +31,7 @@ describe("payment example: restarts", () => {
 
     await harness.system.start("order");
     const s = await harness.settled(purchase, "PAID");
-    expectPaid(s, "resolve");
+    expectPaid(s, "either");
     expect(s.order.paymentOutcomes[0]!.deliveries).toBe(1);
   });
 

@@ -20,10 +20,11 @@ describe("payment example: not paid, and a flaky gateway", () => {
     expect(s.check.reason).toBe("deadline reached");
     expect(s.check.outcome?.state).toBe("completed");
     expectExactlyOneOutcome(s, "closed");
-    // The order is not closed by the payment's outcome but by its own timeout on the delay queue.
+    // The order is not closed by the payment's outcome (at 15 min) but by its own timeout on the
+    // delay queue (at 30 min; the bound leaves room for a slow machine between the two).
     expect(s.order.status).toBe("CLOSED");
     expect(s.order.paymentOutcomes[0]!.effect).toMatch(/^none/);
-    expect(s.order.updatedAt - s.order.createdAt).toBeGreaterThanOrEqual(30 * 60_000 - 1_000);
+    expect(s.order.updatedAt - s.order.createdAt).toBeGreaterThanOrEqual(25 * 60_000);
   }
 
   test("never paid: the check gives up, the trade is closed, the order closes at its timeout", async () => {
