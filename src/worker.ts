@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { retryDelay } from "./core/backoff.js";
+import { ClockOffset } from "./core/clock-offset.js";
 import { type Duration, parseDuration } from "./core/duration.js";
 import { invalidOption, LeaseLostError } from "./core/errors.js";
 import type { JobRecord } from "./core/job.js";
@@ -119,6 +120,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private wakeAt = Number.POSITIVE_INFINITY;
   /** Store clock minus local clock, as of the last claim. */
   private clockOffset = 0;
+  private readonly clockEstimate = new ClockOffset();
   private heartbeat: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private lastTrim = 0;
@@ -251,7 +253,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       this.claiming = false;
     }
     if (claimed) {
-      this.clockOffset = claimed.now - Date.now();
+      this.clockOffset = this.clockEstimate.note(claimed.now);
       for (const record of claimed.jobs) this.run(record, claimed.now);
       this.backlog = claimed.jobs.length === free;
       const woken = this.wokenDuringClaim;
