@@ -1,0 +1,30 @@
+/**
+ * The three services, left running for you to click through:
+ *
+ *   npx tsx examples/payment/serve.ts             # real time
+ *   SPEED=60 npx tsx examples/payment/serve.ts    # a minute per second
+ *
+ * Then create an order (the answer's payUrl opens the sandbox cashier in a browser):
+ *
+ *   curl -s -XPOST localhost:<order port>/orders -H 'content-type: application/json' \
+ *        -d '{"subject":"a book","amountCents":8800}'
+ */
+import { formatOffset } from "./shared/timeline.js";
+import { startPaymentSystem } from "./system.js";
+
+const speed = Number(process.env.SPEED ?? 1);
+const startedAt = Date.now();
+const system = await startPaymentSystem({
+  speed,
+  dataDir: process.env.DATA_DIR,
+  log: (service, text) =>
+    console.log(`${formatOffset((Date.now() - startedAt) * speed)}  ${service.padEnd(7)}  ${text}`),
+});
+console.log(`order service    ${system.order.url}   (POST /orders, GET /orders/:id)
+payment service  ${system.payment.url}   (GET /pay/:orderId, GET /payments/:outTradeNo)
+gateway sandbox  ${system.gateway.url}   (GET /sandbox/trades/:outTradeNo)
+speed ${speed}×; Ctrl-C stops`);
+
+process.once("SIGINT", () => {
+  void system.close().then(() => process.exit(0));
+});
