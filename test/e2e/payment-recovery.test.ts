@@ -54,9 +54,9 @@ describe("payment example: restarts", () => {
   });
 
   test("a notify refused while the payment service is down is delivered by Alipay's retry", async () => {
-    // Speed 600: the 4-minute retry comes 0.4 s later. Every query fails, so only the notify
-    // can settle it.
-    harness = await Harness.start({ speed: 600 });
+    // Speed 300: the 4-minute retry comes 0.8 s later, the check's deadline at 3 s. Every query
+    // fails, so only the notify can settle it.
+    harness = await Harness.start({ speed: 300 });
     const purchase = await harness.buy({ systemErrors: 1000 });
     await harness.system.stop("payment");
     await harness.shopper.pay(purchase.outTradeNo);
