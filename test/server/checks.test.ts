@@ -243,5 +243,18 @@ describe("checks: bad input", () => {
     const malformed = await api.raw("POST", `/v1/checks/${name}/start`, '{"key":');
     expect(malformed.body.error.code).toBe("MALFORMED_JSON");
     expect(await snapshot(server.checkback.store, queue)).toEqual(before);
+    await api.post(`/v1/checks/${name}/start`, { key: "RUNNING" });
+    const running = await snapshot(server.checkback.store, queue);
+    for (const [path, body] of [
+      ["RUNNING/reject", {}],
+      ["RUNNING/reject", { reason: 42 }],
+      ["RUNNING/resolve", { result: 1, extra: true }],
+    ] as const) {
+      const answer = await api.post(`/v1/checks/${name}/${path}`, body);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.error.code, path).toBe("INVALID_REQUEST");
+    }
+    expect(await snapshot(server.checkback.store, queue)).toEqual(running);
+    expect((await api.get(`/v1/checks/${name}/RUNNING`)).body.state).toBe("running");
   });
 });
