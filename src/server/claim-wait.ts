@@ -13,6 +13,7 @@ import type { ClaimOptions, ClaimResult, Store } from "../stores/store.js";
 
 /** Safety net for a wake-up lost in transit (a dropped connection to a remote store). */
 const RECHECK_MS = 5_000;
+const RETRY_MS = 5;
 
 export async function claimWaiting(
   store: Store,
@@ -36,14 +37,17 @@ export async function claimWaiting(
       if (claimed.jobs.length > 0 || remaining <= 0 || signal.aborted) return claimed;
       // Store clock minus local clock: due instants are on the store's clock.
       const offset = claimed.now - Date.now();
+      // A job that became due while the claim ran: claim again at once.
+      if (earliestWake <= claimed.now) continue;
       const nextDue = Math.min(claimed.nextDueAt ?? Number.POSITIVE_INFINITY, earliestWake);
-      const sleepMs = Math.min(remaining, RECHECK_MS, Math.max(0, nextDue - claimed.now));
-      if (sleepMs > 0) {
-        await sleepUntilWoken(sleepMs, offset, signal, (handler) => {
-          onWake = handler;
-        });
-        onWake = null;
-      }
+      const untilDue = nextDue - claimed.now;
+      // The store reports a due instant already passed yet gave nothing (another claimant took
+      // the job in between): try again shortly, never in a tight loop.
+      const sleepMs = Math.min(remaining, RECHECK_MS, untilDue > 0 ? untilDue : RETRY_MS);
+      await sleepUntilWoken(sleepMs, offset, signal, (handler) => {
+        onWake = handler;
+      });
+      onWake = null;
     }
   } finally {
     unsubscribe();
@@ -57,6 +61,10 @@ function sleepUntilWoken(
   listen: (handler: (runAt: number) => void) => void,
 ): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
     let wakeAtLocal = Date.now() + sleepMs;
     let timer = setTimeout(done, sleepMs);
     function done() {

@@ -120,6 +120,24 @@ describe("pull: long-poll", () => {
     expect(Date.now()).toBeGreaterThanOrEqual(runAt);
   });
 
+  it("two waiting consumers: each job goes to exactly one of them", async () => {
+    const queue = uniqueQueue();
+    const first = api.post(`/v1/queues/${queue}/claim`, { wait: "10s" });
+    const second = api.post(`/v1/queues/${queue}/claim`, { wait: "10s" });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await addDue(queue, "a");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await addDue(queue, "b");
+    const got = [(await first).body.jobs, (await second).body.jobs];
+    expect(got.map((jobs) => jobs.length)).toEqual([1, 1]);
+    expect(
+      got
+        .flat()
+        .map((j: { payload: string }) => j.payload)
+        .sort(),
+    ).toEqual(["a", "b"]);
+  });
+
   it("answers with no jobs when the wait runs out", async () => {
     const queue = uniqueQueue();
     const started = Date.now();
