@@ -1,0 +1,142 @@
+import type { BackoffPolicy } from "../../../core/backoff.js";
+import type { AddOutcome, NewJob, When } from "../../store.js";
+import { type PgContext, type Queryable, run, type SchemaSql } from "../context.js";
+import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
+
+/**
+ * add: inserts jobs, honouring business keys.
+ *
+ * Mode: one INSERT … SELECT FROM unnest(…) for the whole batch, so a bulk add of thousands of
+ * jobs is one round trip and atomic on its own (a statement is all or nothing). The rows are
+ * inserted in input order, so their bigserial ids — the FIFO sequence — follow the input.
+ *
+ * Keys are settled by PostgreSQL through INSERT … ON CONFLICT on the unique partial index
+ * jobs_unfinished_key. The conflicting holder is always "updated" — for "keep" with a no-op
+ * assignment — because that is what makes ON CONFLICT lock the holder and RETURN it even when a
+ * concurrent transaction inserted it after this statement's snapshot; DO NOTHING would return no
+ * row and a follow-up read could miss it. `xmax = 0` tells a fresh insert from a holder. For
+ * "replace", the CASEs only change a holder that is still scheduled: an active job is being run
+ * and is never replaced (reported "existing").
+ *
+ * ON CONFLICT cannot touch one row twice in a statement, so a batch that repeats a key (or mixes
+ * keep and replace among its keyed jobs) is added one job per statement inside a transaction
+ * instead: rarer, and it keeps "a later job sees the earlier one" exactly as in the other stores.
+ *
+ * When: a relative delay is resolved on the server's clock in the same statement (`clock`
+ * CTE); an absolute runAt is taken as given.
+ */
+function insertSql(onDuplicate: NewJob["onDuplicate"]) {
+  const scheduledThen = (column: string) =>
+    `${column} = CASE WHEN j.state = 'scheduled' THEN EXCLUDED.${column} ELSE j.${column} END`;
+  const onConflict =
+    onDuplicate === "keep"
+      ? "key = EXCLUDED.key"
+      : ["payload", "run_at", "due_at", "max_attempts", "backoff", "updated_at"].map(scheduledThen).join(", ");
+  return ({ jobs, now }: SchemaSql) => `
+    WITH clock AS (SELECT ${now} AS now),
+    input AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[])
+        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, ord)
+    )
+    INSERT INTO ${jobs} AS j (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff,
+                              created_at, updated_at)
+    SELECT i.queue, i.key, i.payload, 'scheduled', coalesce(i.run_at, clock.now + i.delay_ms),
+           coalesce(i.run_at, clock.now + i.delay_ms), 0, i.max_attempts, i.backoff, clock.now, clock.now
+    FROM input i CROSS JOIN clock
+    ORDER BY i.ord
+    ON CONFLICT (queue, key) WHERE key IS NOT NULL AND state IN ('scheduled', 'active')
+    DO UPDATE SET ${onConflict}
+    RETURNING ${JOB_COLUMNS.split(", ")
+      .map((column) => `j.${column}`)
+      .join(", ")}, (j.xmax = 0) AS inserted`;
+}
+
+const INSERT_KEEP = insertSql("keep");
+const INSERT_REPLACE = insertSql("replace");
+
+type InsertedRow = JobRow & { inserted: boolean };
+
+export async function addJobs(ctx: PgContext, jobs: NewJob[]): Promise<AddOutcome[]> {
+  if (jobs.length === 0) return [];
+  const keyed = jobs.filter((job) => job.key !== null);
+  const keys = new Set(keyed.map(keyOf));
+  const onePolicy = keyed.every((job) => job.onDuplicate === keyed[0]!.onDuplicate);
+  if (keys.size === keyed.length && onePolicy) return insertBatch(ctx.db, ctx.sql, jobs);
+  return ctx.transaction(async (db) => {
+    const outcomes: AddOutcome[] = [];
+    for (const job of jobs) outcomes.push(...(await insertBatch(db, ctx.sql, [job])));
+    return outcomes;
+  });
+}
+
+/** One statement for jobs whose keys are distinct and share one onDuplicate policy. */
+export async function insertBatch(db: Queryable, sql: SchemaSql, jobs: NewJob[]): Promise<AddOutcome[]> {
+  const replace = jobs.some((job) => job.key !== null && job.onDuplicate === "replace");
+  const columns = toColumns(jobs);
+  const rows = await run<InsertedRow>(db, sql, replace ? INSERT_REPLACE : INSERT_KEEP, columns);
+
+  const byKey = new Map<string, InsertedRow>();
+  const unkeyed: InsertedRow[] = [];
+  for (const row of rows) {
+    if (row.key === null) unkeyed.push(row);
+    else byKey.set(`${row.queue}\u0000${row.key}`, row);
+  }
+  // Rows without a key were all inserted, in input order: ascending ids give that order back.
+  unkeyed.sort((a, b) => compareIds(a.id, b.id));
+  let nextUnkeyed = 0;
+  return jobs.map((job) => {
+    const row = job.key === null ? unkeyed[nextUnkeyed++]! : byKey.get(keyOf(job))!;
+    const outcome = row.inserted
+      ? "created"
+      : job.onDuplicate === "replace" && row.state === "scheduled"
+        ? "replaced"
+        : "existing";
+    return { job: toRecord(row), outcome };
+  });
+}
+
+function toColumns(jobs: NewJob[]): unknown[] {
+  const queues: string[] = [];
+  const keys: (string | null)[] = [];
+  const payloads: string[] = [];
+  const runAts: (number | null)[] = [];
+  const delays: (number | null)[] = [];
+  const maxAttempts: number[] = [];
+  const backoffs: string[] = [];
+  for (const job of jobs) {
+    queues.push(job.queue);
+    keys.push(job.key);
+    payloads.push(job.payload);
+    const [runAt, delay] = whenColumns(job.when);
+    runAts.push(runAt);
+    delays.push(delay);
+    maxAttempts.push(job.maxAttempts);
+    backoffs.push(backoffText(job.backoff));
+  }
+  return [queues, keys, payloads, runAts, delays, maxAttempts, backoffs];
+}
+
+/** [absolute runAt, relative delay]: exactly one is set; SQL resolves `coalesce(runAt, now + delay)`. */
+export function whenColumns(when: When): [number | null, number | null] {
+  return "runAt" in when ? [when.runAt, null] : [null, when.delayMs];
+}
+
+function keyOf(job: NewJob): string {
+  return `${job.queue}\u0000${job.key}`;
+}
+
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** A batch usually shares one resolved policy object, so its JSON text is remembered per object. */
+const backoffTexts = new WeakMap<BackoffPolicy, string>();
+
+function backoffText(policy: BackoffPolicy): string {
+  let text = backoffTexts.get(policy);
+  if (text === undefined) {
+    text = JSON.stringify(policy);
+    backoffTexts.set(policy, text);
+  }
+  return text;
+}

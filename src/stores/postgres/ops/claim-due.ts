@@ -1,0 +1,89 @@
+import type { JobRecord } from "../../../core/job.js";
+import type { ClaimOptions, ClaimResult } from "../../store.js";
+import { type PgContext, run, type SchemaSql } from "../context.js";
+import { type JobRow, jobColumns, toRecord } from "../rows.js";
+
+/**
+ * claimDue: hands out up to `limit` due jobs under fresh leases, in ONE statement.
+ *
+ * Mode: the `due` CTE walks jobs_due — `(queue, due_at ≤ now)` in (due_at, id) order, which is
+ * due-instant order with FIFO among equal instants — and locks what it takes with
+ * FOR UPDATE SKIP LOCKED: two workers claiming at once each take different rows instead of
+ * queueing behind each other's locks, and neither can take a row the other holds. A row that
+ * another claim changed and committed while this one waited is re-checked against
+ * `due_at ≤ now` on its new version (read committed), so a freshly leased job is never taken
+ * twice. The UPDATE then leases every taken row and RETURNs it; lease tokens are drawn by the
+ * server (gen_random_uuid), so no round trip is spent fetching rows first.
+ *
+ * A taken row that is still active is one whose lease ran out (its holder died or stalled): the
+ * attempt is recorded as a "lease expired" error; if it had used all its attempts it goes dead
+ * instead and is not handed out. Dead ones use up places of `limit` in the statement, so the
+ * claim repeats in that (rare) case until `limit` jobs are claimed or none are due.
+ *
+ * The next due instant is read in the same statement. Its SELECT sees the snapshot from before
+ * the UPDATE, so it skips the rows just taken; their new due instant is the lease expiry, which
+ * the caller folds in. Rows another claimer holds locked count as due now, so a worker that lost
+ * the race looks again at once instead of sleeping past them.
+ */
+const CLAIM = ({ jobs, now }: SchemaSql) => `
+  WITH clock AS (SELECT ${now} AS now),
+  due AS (
+    SELECT j.id, j.due_at, (j.state = 'active') AS expired, (j.state = 'active' AND j.attempts >= j.max_attempts) AS bury
+    FROM ${jobs} j, clock
+    WHERE j.queue = $1 AND j.due_at IS NOT NULL AND j.due_at <= clock.now
+    ORDER BY j.due_at, j.id
+    LIMIT $2
+    FOR UPDATE OF j SKIP LOCKED
+  ),
+  claimed AS (
+    UPDATE ${jobs} j SET
+      state = CASE WHEN due.bury THEN 'dead' ELSE 'active' END,
+      attempts = CASE WHEN due.bury THEN j.attempts ELSE j.attempts + 1 END,
+      errors = CASE WHEN due.expired
+                    THEN j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempts, 'at', clock.now, 'message', 'lease expired'))
+                    ELSE j.errors END,
+      lease_token = CASE WHEN due.bury THEN NULL ELSE gen_random_uuid()::text END,
+      lease_expires_at = CASE WHEN due.bury THEN NULL ELSE clock.now + $3 END,
+      due_at = CASE WHEN due.bury THEN NULL ELSE clock.now + $3 END,
+      run_at = least(j.run_at, clock.now),
+      updated_at = clock.now
+    FROM due, clock
+    WHERE j.id = due.id
+    RETURNING ${jobColumns("j")}, due.due_at AS claimed_due_at
+  ),
+  next AS (
+    SELECT j.due_at FROM ${jobs} j
+    WHERE j.queue = $1 AND j.due_at IS NOT NULL AND j.id NOT IN (SELECT id FROM due)
+    ORDER BY j.due_at, j.id
+    LIMIT 1
+  )
+  SELECT claimed.*, clock.now AS claimed_now, (SELECT due_at FROM next) AS next_due_at
+  FROM clock LEFT JOIN claimed ON true
+  ORDER BY claimed.claimed_due_at, claimed.id`;
+
+type ClaimRow = Partial<JobRow> & { claimed_due_at: string | null; claimed_now: string; next_due_at: string | null };
+
+export async function claimDue(ctx: PgContext, queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
+  const jobs: JobRecord[] = [];
+  let now = 0;
+  let nextDueAt: number | null = null;
+  while (jobs.length < limit) {
+    const wanted = limit - jobs.length;
+    const rows = await run<ClaimRow>(ctx.db, ctx.sql, CLAIM, [queue, wanted, leaseMs]);
+    now = Number(rows[0]!.claimed_now);
+    nextDueAt = rows[0]!.next_due_at === null ? null : Number(rows[0]!.next_due_at);
+    let taken = 0;
+    for (const row of rows) {
+      if (row.id === null || row.id === undefined) continue;
+      taken += 1;
+      if (row.state === "active") jobs.push(toRecord(row as JobRow));
+    }
+    if (taken < wanted || jobs.length === limit) break;
+  }
+  // The leases just given out are due again when they expire.
+  if (jobs.length > 0) {
+    const leaseExpiresAt = jobs[0]!.leaseExpiresAt!;
+    if (nextDueAt === null || leaseExpiresAt < nextDueAt) nextDueAt = leaseExpiresAt;
+  }
+  return { jobs, nextDueAt, now };
+}

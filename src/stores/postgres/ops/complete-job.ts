@@ -1,0 +1,52 @@
+import { LeaseLostError } from "../../../core/errors.js";
+import type { Completion } from "../../store.js";
+import { type PgContext, type Queryable, run, type SchemaSql, within } from "../context.js";
+import { parseId } from "../rows.js";
+import { addJobs } from "./add-jobs.js";
+
+/**
+ * complete: active → completed for the lease holder, plus the completion's follow-up jobs.
+ *
+ * Mode: a conditional UPDATE on (id, queue, state active, lease token) — the hot path of every
+ * worker, one round trip. No row changed means the token is stale (the lease expired and the job
+ * was claimed elsewhere, or it was cancelled or settled) and nothing is written. Dropping due_at
+ * takes the job out of jobs_due; the key is freed because the unique index only covers
+ * scheduled/active rows.
+ *
+ * With follow-up jobs (a check's outcome) the update and the inserts run in one transaction,
+ * so the follow-ups exist if and only if this completion committed: never delivered twice by
+ * two racing completions, never lost between the completion and the enqueue. That costs a few
+ * round trips more, and happens once per check, not once per job.
+ */
+const COMPLETE = ({ jobs, now }: SchemaSql) => `
+  UPDATE ${jobs} SET state = 'completed', result = $4, lease_token = NULL, lease_expires_at = NULL,
+                   due_at = NULL, updated_at = ${now}
+  WHERE id = $1::bigint AND queue = $2 AND state = 'active' AND lease_token = $3
+  RETURNING id`;
+
+export async function completeJob(
+  ctx: PgContext,
+  queue: string,
+  id: string,
+  token: string,
+  { result, enqueue }: Completion,
+): Promise<void> {
+  if (!enqueue || enqueue.length === 0) return markCompleted(ctx.db, ctx.sql, queue, id, token, result);
+  await ctx.transaction(async (db) => {
+    await markCompleted(db, ctx.sql, queue, id, token, result);
+    await addJobs(within(ctx, db), enqueue);
+  });
+}
+
+async function markCompleted(
+  db: Queryable,
+  sql: SchemaSql,
+  queue: string,
+  id: string,
+  token: string,
+  result: string | null,
+): Promise<void> {
+  const rowid = parseId(id);
+  const rows = rowid === null ? [] : await run(db, sql, COMPLETE, [rowid, queue, token, result]);
+  if (rows.length === 0) throw new LeaseLostError(id);
+}

@@ -1,0 +1,35 @@
+import { LeaseLostError } from "../../../core/errors.js";
+import type { Release } from "../../store.js";
+import { type PgContext, run, type SchemaSql } from "../context.js";
+import { parseId } from "../rows.js";
+
+/**
+ * release: the lease holder gives the job back without spending the attempt — the handler
+ * asked to run later, or its worker is shutting down. Back to scheduled after `delayMs`, with
+ * a new payload if given (a check keeps its probe history in its payload).
+ *
+ * Mode: one conditional UPDATE on (id, active, token); a stale token writes nothing and throws
+ * LeaseLostError. The attempt counted at claim time is taken back here. The notify trigger
+ * announces the new due instant at commit.
+ */
+const RELEASE = ({ jobs, now }: SchemaSql) => `
+  WITH clock AS (SELECT ${now} AS now)
+  UPDATE ${jobs} SET state = 'scheduled', attempts = attempts - 1, payload = coalesce($4, payload),
+                   run_at = clock.now + $5::bigint, due_at = clock.now + $5::bigint,
+                   lease_token = NULL, lease_expires_at = NULL, updated_at = clock.now
+  FROM clock
+  WHERE id = $1::bigint AND queue = $2 AND state = 'active' AND lease_token = $3
+  RETURNING id`;
+
+export async function releaseJob(
+  ctx: PgContext,
+  queue: string,
+  id: string,
+  token: string,
+  { delayMs, payload }: Release,
+): Promise<void> {
+  const rowid = parseId(id);
+  const rows =
+    rowid === null ? [] : await run(ctx.db, ctx.sql, RELEASE, [rowid, queue, token, payload ?? null, delayMs]);
+  if (rows.length === 0) throw new LeaseLostError(id);
+}

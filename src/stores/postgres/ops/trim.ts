@@ -1,0 +1,39 @@
+import type { Retention } from "../../store.js";
+import { type PgContext, run, type SchemaSql } from "../context.js";
+
+/**
+ * trim: retention of completed and cancelled jobs — keep the newest `keepLast` (by finish
+ * instant, id breaking ties) and nothing older than `maxAgeMs`. Dead jobs are never trimmed:
+ * they wait for a person.
+ *
+ * Mode: workers call this about once a second, so it must cost in proportion to what it
+ * deletes, not to the queue's size. jobs_retention indexes exactly the trimmable rows by
+ * (queue, updated_at, id): the keepLast boundary is found by stepping `keepLast` entries down
+ * from the newest, and both deletes are range deletes below a bound on that index. Both are
+ * CTEs of one statement; a row both would delete is deleted (and counted) once.
+ */
+const TRIM = ({ jobs, now }: SchemaSql) => `
+  WITH clock AS (SELECT ${now} AS now),
+  boundary AS (
+    SELECT updated_at, id FROM ${jobs}
+    WHERE queue = $1 AND state IN ('completed', 'cancelled') AND $2::integer IS NOT NULL
+    ORDER BY updated_at DESC, id DESC
+    OFFSET $2::integer LIMIT 1
+  ),
+  beyond AS (
+    DELETE FROM ${jobs} j USING boundary b
+    WHERE j.queue = $1 AND j.state IN ('completed', 'cancelled') AND (j.updated_at, j.id) <= (b.updated_at, b.id)
+    RETURNING j.id
+  ),
+  aged AS (
+    DELETE FROM ${jobs} j USING clock
+    WHERE $3::bigint IS NOT NULL AND j.queue = $1 AND j.state IN ('completed', 'cancelled')
+      AND j.updated_at < clock.now - $3::bigint
+    RETURNING j.id
+  )
+  SELECT (SELECT count(*) FROM (SELECT id FROM beyond UNION SELECT id FROM aged) removed)::integer AS removed`;
+
+export async function trim(ctx: PgContext, queue: string, { keepLast, maxAgeMs }: Retention): Promise<number> {
+  const rows = await run<{ removed: number }>(ctx.db, ctx.sql, TRIM, [queue, keepLast ?? null, maxAgeMs ?? null]);
+  return rows[0]!.removed;
+}

@@ -1,0 +1,92 @@
+import type { BackoffPolicy } from "../../core/backoff.js";
+import type { JobError, JobRecord, JobState } from "../../core/job.js";
+
+/**
+ * A row of the `jobs` table as pg returns it: bigint columns arrive as decimal text (pg does not
+ * guess at 64-bit integers), jsonb as parsed values.
+ */
+export interface JobRow {
+  id: string;
+  queue: string;
+  key: string | null;
+  payload: string;
+  state: JobState;
+  run_at: string;
+  attempts: number;
+  max_attempts: number;
+  backoff: string;
+  errors: JobError[];
+  result: string | null;
+  created_at: string;
+  updated_at: string;
+  lease_token: string | null;
+  lease_expires_at: string | null;
+}
+
+/** The columns a JobRecord is built from (due_at is the store's own bookkeeping). */
+export const JOB_COLUMNS =
+  "id, queue, key, payload, state, run_at, attempts, max_attempts, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
+
+/** JOB_COLUMNS qualified by a table alias, for statements that join. */
+export function jobColumns(alias: string): string {
+  return JOB_COLUMNS.split(", ")
+    .map((column) => `${alias}.${column}`)
+    .join(", ");
+}
+
+/**
+ * Back-off policies are stored as JSON text; a queue's jobs nearly all share a handful of them,
+ * so parsed ones are kept (frozen, since records share them).
+ */
+const backoffCache = new Map<string, BackoffPolicy>();
+const BACKOFF_CACHE_LIMIT = 256;
+
+export function toRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    queue: row.queue,
+    key: row.key,
+    payload: row.payload,
+    state: row.state,
+    runAt: Number(row.run_at),
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    backoff: parseBackoff(row.backoff),
+    errors: row.errors.map((error) => ({ attempt: error.attempt, at: Number(error.at), message: error.message })),
+    result: row.result,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    leaseToken: row.lease_token,
+    leaseExpiresAt: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
+  };
+}
+
+function parseBackoff(text: string): BackoffPolicy {
+  let policy = backoffCache.get(text);
+  if (!policy) {
+    policy = deepFreeze(JSON.parse(text) as BackoffPolicy);
+    if (backoffCache.size >= BACKOFF_CACHE_LIMIT) backoffCache.clear();
+    backoffCache.set(text, policy);
+  }
+  return policy;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const MAX_BIGINT = 9223372036854775807n;
+
+/**
+ * Job ids are the bigserial as decimal text. Anything else ("01", "1.0", "abc", beyond bigint)
+ * names no job: not an error, just nothing found, as with any unknown id. Returned as text for
+ * a `$n::bigint` parameter.
+ */
+export function parseId(id: string): string | null {
+  if (typeof id !== "string" || !/^[1-9][0-9]{0,18}$/.test(id)) return null;
+  return BigInt(id) <= MAX_BIGINT ? id : null;
+}

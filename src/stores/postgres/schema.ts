@@ -1,0 +1,142 @@
+import type { Queryable } from "./context.js";
+
+/**
+ * The PostgreSQL schema, versioned in a `migrations` table inside the store's own schema
+ * (default "checkback"): migration N takes the schema from version N to N + 1.
+ *
+ * Start-up. Every store instance runs `migrate` once before its first operation. It runs in one
+ * transaction that first takes a transaction-scoped advisory lock named after the schema, so
+ * two processes starting at once against an empty database queue up behind each other: the
+ * second sees the first's committed version and has nothing left to do. Re-running against an
+ * up-to-date schema is a lock, a read and a commit.
+ *
+ * One table holds every queue's jobs. `id` is a bigserial: never reused, and it doubles as the
+ * FIFO sequence, so jobs due at the same instant come out in id order.
+ *
+ * `due_at` is the single column claims look at: `run_at` while scheduled, the lease expiry while
+ * active, NULL once finished. An expired lease is found by the same index range as a due job,
+ * and finished jobs drop out of the claim index entirely (partial index).
+ *
+ * Instants are epoch milliseconds (bigint) from the server's clock: `now_ms()`, which reads
+ * clock_timestamp() rather than now(), so a job added late in a long business transaction is
+ * stamped with the instant of the add, not of the transaction's start.
+ *
+ * Indexes, each paid for on every write, so each has one job:
+ *   jobs_due             (queue, due_at, id) partial on due_at: claimDue and the next due instant
+ *   jobs_unfinished_key  unique (queue, key) over scheduled/active: a key is held by at most one
+ *                        unfinished job, enforced by PostgreSQL itself, and the arbiter index of
+ *                        add's INSERT … ON CONFLICT
+ *   jobs_key             (queue, key, id): getByKey of finished jobs
+ *   jobs_state           (queue, state, id): list pages, counts, dead-letter selections, queues
+ *   jobs_retention       (queue, updated_at, id) partial over completed/cancelled: trim
+ *
+ * Wake-ups are NOTIFYs sent by statement-level triggers (the way graphile-worker announces new
+ * jobs): every statement that leaves jobs scheduled — an add, a replace, a reschedule, a retry, a
+ * release, a redrive, and equally a row a person inserts by hand — notifies `<schema>_due` with
+ * "<queue> <earliest run_at>" per queue it touched. Putting it in a trigger means no operation
+ * can forget it, and a NOTIFY issued inside a transaction is delivered at commit, so a job added
+ * inside a business transaction wakes workers exactly when it becomes visible, and never if the
+ * transaction rolls back. Statements that leave no scheduled job (claims, completions, lease
+ * extensions) scan their transition table and notify nothing.
+ */
+function migrations(schema: string): string[] {
+  const s = quoteIdent(schema);
+  const channel = quoteLiteral(notifyChannel(schema));
+  return [
+    `
+    CREATE FUNCTION ${s}.now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS
+      $$ SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
+    CREATE TABLE ${s}.jobs (
+      id               bigserial PRIMARY KEY,
+      queue            text    NOT NULL,
+      key              text,
+      payload          text    NOT NULL,
+      state            text    NOT NULL CHECK (state IN ('scheduled', 'active', 'completed', 'dead', 'cancelled')),
+      run_at           bigint  NOT NULL,
+      due_at           bigint,
+      attempts         integer NOT NULL DEFAULT 0,
+      max_attempts     integer NOT NULL,
+      backoff          text    NOT NULL,
+      errors           jsonb   NOT NULL DEFAULT '[]',
+      result           text,
+      created_at       bigint  NOT NULL,
+      updated_at       bigint  NOT NULL,
+      lease_token      text,
+      lease_expires_at bigint
+    );
+    CREATE INDEX jobs_due ON ${s}.jobs (queue, due_at, id) WHERE due_at IS NOT NULL;
+    CREATE UNIQUE INDEX jobs_unfinished_key ON ${s}.jobs (queue, key)
+      WHERE key IS NOT NULL AND state IN ('scheduled', 'active');
+    CREATE INDEX jobs_key ON ${s}.jobs (queue, key, id) WHERE key IS NOT NULL;
+    CREATE INDEX jobs_state ON ${s}.jobs (queue, state, id);
+    CREATE INDEX jobs_retention ON ${s}.jobs (queue, updated_at, id) WHERE state IN ('completed', 'cancelled');
+
+    CREATE FUNCTION ${s}.notify_due() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      due record;
+    BEGIN
+      FOR due IN SELECT queue, min(run_at) AS run_at FROM changed_jobs WHERE state = 'scheduled' GROUP BY queue LOOP
+        PERFORM pg_notify(${channel}, due.queue || ' ' || due.run_at);
+      END LOOP;
+      RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER jobs_notify_insert AFTER INSERT ON ${s}.jobs
+      REFERENCING NEW TABLE AS changed_jobs FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_due();
+    CREATE TRIGGER jobs_notify_update AFTER UPDATE ON ${s}.jobs
+      REFERENCING NEW TABLE AS changed_jobs FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_due();
+    `,
+  ];
+}
+
+export const SCHEMA_VERSION = migrations("x").length;
+
+/** The LISTEN/NOTIFY channel of a schema's wake-ups. */
+export function notifyChannel(schema: string): string {
+  return `${schema}_due`;
+}
+
+/**
+ * Brings the schema up to SCHEMA_VERSION on `client` (a dedicated connection, not a pool: the
+ * advisory lock and the migration must share one transaction). Refuses a schema written by a
+ * newer checkback.
+ */
+export async function migrate(client: Queryable, schema: string): Promise<void> {
+  const s = quoteIdent(schema);
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`checkback.migrate.${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number | null }>(
+      `SELECT max(version) AS version FROM ${s}.migrations`,
+    );
+    const version = rows[0]?.version ?? 0;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the PostgreSQL schema ${schema} has version ${version}, newer than this checkback supports (${SCHEMA_VERSION}); upgrade checkback`,
+      );
+    }
+    const all = migrations(schema);
+    for (let next = version; next < SCHEMA_VERSION; next++) {
+      await client.query(all[next]!);
+      await client.query(`INSERT INTO ${s}.migrations (version) VALUES ($1)`, [next + 1]);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}
+
+/** Schema names are validated by the store (lower-case letters, digits, _), so quoting is belt and braces. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
