@@ -10,6 +10,7 @@ export { type Duration, parseDuration } from "./core/duration.js";
 export * from "./core/errors.js";
 export type { Store } from "./stores/store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
+export { PostgresStore, type PostgresStoreOptions } from "./stores/postgres/postgres-store.js";
 export { RedisStore, type RedisStoreOptions } from "./stores/redis/redis-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export { openStore } from "./stores/open-store.js";

@@ -36,6 +36,15 @@ export class Queue<T = unknown> {
     private readonly settings: QueueSettings,
   ) {}
 
+  /**
+   * This queue (same name, defaults and limits) over another store — typically a PostgreSQL
+   * store's transactional view, so jobs are added inside the caller's own transaction:
+   * `queue.withStore(pgStore.inTransaction(client)).add(…)`.
+   */
+  withStore(store: Store): Queue<T> {
+    return new Queue<T>(this.name, store, this.settings);
+  }
+
   async add(payload: T, options?: AddOptions): Promise<Added<T>> {
     const [added] = await this.addBulk([{ payload, options }]);
     return added!;

@@ -1,12 +1,13 @@
 import { invalidOption } from "../core/errors.js";
 import { MemoryStore } from "./memory/memory-store.js";
+import { openPostgresStore } from "./postgres/url.js";
 import { openRedisStore } from "./redis/url.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
 export const DEFAULT_STORE_URL = "sqlite:./checkback.db";
 
-/** Opens a store from a URL: "memory:", "sqlite:<path>", later "redis://…", "postgres://…". */
+/** Opens a store from a URL: "memory:", "sqlite:<path>", "redis://…", "postgres://…[?schema=name]". */
 export function openStore(url: string = process.env.CHECKBACK_STORE ?? DEFAULT_STORE_URL): Store {
   if (typeof url !== "string") throw invalidOption("a store URL must be a string");
   const scheme = url.slice(0, url.indexOf(":") + 1);
@@ -20,6 +21,9 @@ export function openStore(url: string = process.env.CHECKBACK_STORE ?? DEFAULT_S
     case "redis+cluster:":
     case "rediss+cluster:":
       return openRedisStore(url);
+    case "postgres:":
+    case "postgresql:":
+      return openPostgresStore(url);
     default:
       throw invalidOption(`unsupported store URL ${JSON.stringify(url)}`, { url });
   }

@@ -16,6 +16,8 @@ import { quoteIdent } from "./schema.js";
  * again until the next due instant it reports.
  */
 const RECONNECT_MIN_MS = 100;
+/** Names the connection in pg_stat_activity (unless the caller's settings name it already). */
+export const WAKE_APPLICATION_NAME = "checkback wake-ups";
 const RECONNECT_MAX_MS = 5_000;
 
 export class WakeListener {
@@ -74,7 +76,7 @@ export class WakeListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client(this.config);
+    const client = new pg.Client({ application_name: WAKE_APPLICATION_NAME, ...this.config });
     let up = false;
     const lost = () => {
       if (this.client === client) this.client = undefined;
