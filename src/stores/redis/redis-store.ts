@@ -97,8 +97,10 @@ export class RedisStore implements Store {
       this.client = new Cluster(options.cluster.nodes, { enableAutoPipelining: true, ...options.cluster.options });
       this.ownsClient = true;
     } else {
+      // Auto-pipelining: commands issued in the same event-loop turn share one write.
       this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", {
         maxRetriesPerRequest: 3,
+        enableAutoPipelining: true,
       } satisfies RedisOptions);
       this.ownsClient = true;
     }
@@ -302,9 +304,7 @@ export class RedisStore implements Store {
 
   async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
     // A cursor holds one position per partition ("" = from the start, null = exhausted).
-    const positions: (string | null)[] = cursor
-      ? (JSON.parse(Buffer.from(cursor, "base64url").toString()) as (string | null)[])
-      : [];
+    const positions = cursor ? decodeCursor(cursor) : [];
     const pages = await Promise.all(
       this.partitionList().map(async (partition) => {
         const from = positions[partition] === undefined ? "" : positions[partition];
@@ -549,6 +549,17 @@ export class RedisStore implements Store {
     if (!where) throw new LeaseLostError(id);
     return where;
   }
+}
+
+/** A list cursor: one position per partition, as base64url JSON. */
+function decodeCursor(cursor: string): (string | null)[] {
+  try {
+    const positions = JSON.parse(Buffer.from(cursor, "base64url").toString()) as unknown;
+    if (Array.isArray(positions) && positions.every((p) => p === null || typeof p === "string")) return positions;
+  } catch {
+    // reported below
+  }
+  throw invalidOption("not a cursor from a previous page", { cursor });
 }
 
 function isUnfinished(job: JobRecord): boolean {
