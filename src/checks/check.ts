@@ -103,8 +103,7 @@ export class Check<I = unknown, R = unknown> {
     if (!job) throw this.notFound(key);
     if (job.state !== "scheduled" && job.state !== "active") return false;
     const { input, probes } = parsePayload<ProbePayload<I>>(job.payload);
-    const endedAt = await this.store.now();
-    const outcome = outcomeOf(ending, { checkId: job.id, key, input, endedAt, probes });
+    const outcome = outcomeOf(ending, { checkId: job.id, key, input, probes });
     // By id, not key: if this run ended meanwhile and the key was started again, the new run
     // must not be ended by a notification meant for the old one.
     const settled = await this.store.settle(

@@ -30,10 +30,16 @@ export interface ProbePayload<I> {
   history: ProbeRecord[];
 }
 
+/**
+ * The outcome as stored. Its `endedAt` is not stored: the outcome job is created in the same
+ * atomic step that ends the check, so its createdAt is that instant on the store's clock.
+ */
 export interface OutcomePayload<I, R> {
   kind: "outcome";
-  outcome: Omit<CheckOutcome<I, R>, "name">;
+  outcome: StoredOutcome<I, R>;
 }
+
+export type StoredOutcome<I, R> = Omit<CheckOutcome<I, R>, "name" | "endedAt">;
 
 export type CheckJobPayload<I, R> = ProbePayload<I> | OutcomePayload<I, R>;
 

@@ -1,7 +1,7 @@
 import type { NewJob } from "../stores/store.js";
 import type { ActiveJob } from "../worker.js";
 import type { ResolvedDefinition } from "./definition.js";
-import { type Ending, type OutcomePayload, outcomeJobKey } from "./jobs.js";
+import { type Ending, type OutcomePayload, outcomeJobKey, type StoredOutcome } from "./jobs.js";
 import type { CheckOutcome } from "./types.js";
 
 /**
@@ -12,7 +12,7 @@ import type { CheckOutcome } from "./types.js";
 export function newOutcomeJob<I, R>(
   queue: string,
   definition: ResolvedDefinition<I, R>,
-  outcome: Omit<CheckOutcome<I, R>, "name">,
+  outcome: StoredOutcome<I, R>,
 ): NewJob {
   const payload: OutcomePayload<I, R> = { kind: "outcome", outcome };
   return {
@@ -28,8 +28,8 @@ export function newOutcomeJob<I, R>(
 
 export function outcomeOf<I, R>(
   ending: Ending<R>,
-  facts: { checkId: string; key: string; input: I; endedAt: number; probes: number },
-): Omit<CheckOutcome<I, R>, "name"> {
+  facts: { checkId: string; key: string; input: I; probes: number },
+): StoredOutcome<I, R> {
   return { ...facts, ...ending };
 }
 
@@ -39,7 +39,7 @@ export async function deliverOutcome<I, R>(
   definition: ResolvedDefinition<I, R>,
   job: ActiveJob<OutcomePayload<I, R>>,
 ): Promise<unknown> {
-  const outcome = { name, ...job.payload.outcome } as CheckOutcome<I, R>;
+  const outcome = { name, ...job.payload.outcome, endedAt: job.createdAt } as CheckOutcome<I, R>;
   const handler = definition.handlers[outcome.state] as
     | ((outcome: CheckOutcome<I, R>, context: { attempt: number; maxAttempts: number; signal: AbortSignal }) => unknown)
     | undefined;

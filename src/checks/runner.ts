@@ -54,7 +54,7 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
     const now = job.startedAt + (Date.now() - localStart);
 
     const end = (ending: Ending<R>) => {
-      const outcome = outcomeOf(ending, { checkId: job.id, key, input, endedAt: now, probes });
+      const outcome = outcomeOf(ending, { checkId: job.id, key, input, probes });
       return new CompleteWith({ ...ending, probes, history }, [newOutcomeJob(queue, definition, outcome)]);
     };
     if (answer?.status === "done") return end({ state: "done", result: answer.result, reason: null, endedBy: "probe" });
