@@ -24,13 +24,16 @@ export interface Statement {
  * and planning. Equal texts get equal names, so store instances sharing a pool never clash.
  */
 export class SchemaSql {
+  /** The quoted schema name, for its functions. */
+  readonly schema: string;
   readonly jobs: string;
   /** The server clock as epoch ms; call it once per statement (in a CTE) so one statement sees one instant. */
   readonly now: string;
   private readonly built = new Map<(sql: SchemaSql) => string, Statement>();
 
-  constructor(readonly schema: string) {
-    const s = quoteIdent(schema);
+  constructor(schemaName: string) {
+    const s = quoteIdent(schemaName);
+    this.schema = s;
     this.jobs = `${s}.jobs`;
     this.now = `${s}.now_ms()`;
   }

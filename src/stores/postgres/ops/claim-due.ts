@@ -6,7 +6,7 @@ import { type JobRow, jobColumns, toRecord } from "../rows.js";
 /**
  * claimDue: hands out up to `limit` due jobs under fresh leases, in ONE statement.
  *
- * Mode: the `due` CTE walks jobs_due — `(queue, due_at ≤ now)` in (due_at, id) order, which is
+ * Mode: the `due` CTE (function lock_due, see schema.ts for why a function) walks jobs_due — `(queue, due_at ≤ now)` in (due_at, id) order, which is
  * due-instant order with FIFO among equal instants — and locks what it takes with
  * FOR UPDATE SKIP LOCKED: two workers claiming at once each take different rows instead of
  * queueing behind each other's locks, and neither can take a row the other holds. A row that
@@ -25,15 +25,11 @@ import { type JobRow, jobColumns, toRecord } from "../rows.js";
  * the caller folds in. Rows another claimer holds locked count as due now, so a worker that lost
  * the race looks again at once instead of sleeping past them.
  */
-const CLAIM = ({ jobs, now }: SchemaSql) => `
+const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
   WITH clock AS (SELECT ${now} AS now),
   due AS (
-    SELECT j.id, j.due_at, (j.state = 'active') AS expired, (j.state = 'active' AND j.attempts >= j.max_attempts) AS bury
-    FROM ${jobs} j, clock
-    WHERE j.queue = $1 AND j.due_at IS NOT NULL AND j.due_at <= clock.now
-    ORDER BY j.due_at, j.id
-    LIMIT $2
-    FOR UPDATE OF j SKIP LOCKED
+    SELECT d.id, d.due_at, (d.state = 'active') AS expired, (d.state = 'active' AND d.attempts >= d.max_attempts) AS bury
+    FROM clock, ${schema}.lock_due($1, clock.now, $2) d
   ),
   claimed AS (
     UPDATE ${jobs} j SET
@@ -51,12 +47,7 @@ const CLAIM = ({ jobs, now }: SchemaSql) => `
     WHERE j.id = due.id
     RETURNING ${jobColumns("j")}, due.due_at AS claimed_due_at
   ),
-  next AS (
-    SELECT j.due_at FROM ${jobs} j
-    WHERE j.queue = $1 AND j.due_at IS NOT NULL AND j.id NOT IN (SELECT id FROM due)
-    ORDER BY j.due_at, j.id
-    LIMIT 1
-  )
+  next AS (SELECT ${schema}.next_due($1, coalesce((SELECT array_agg(id) FROM due), '{}')) AS due_at)
   SELECT claimed.*, clock.now AS claimed_now, (SELECT due_at FROM next) AS next_due_at
   FROM clock LEFT JOIN claimed ON true
   ORDER BY claimed.claimed_due_at, claimed.id`;
