@@ -23,7 +23,7 @@ interface Order {
 }
 
 /** Waits until `probe` returns a truthy value; the bound only stops a broken test from hanging. */
-async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -98,5 +98,5 @@ describe("crash: SIGKILL a process running delayed checks", () => {
         `${deliveries} outcome deliveries for ${CHECKS} outcomes`,
     );
     await checkback.close();
-  });
+  }, 120_000);
 });
