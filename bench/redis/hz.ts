@@ -32,8 +32,10 @@ try {
     for (const run of result) {
       const m = run.metrics;
       const cells = m
-        ? [m.latenessP50, m.latenessP95, m.latenessP99, m.latenessMax].map((v) => String(Math.round(v ?? 0)))
-        : ["—", "—", "—", "—"];
+        ? [m.latenessP50, m.latenessP95, m.latenessP99, m.latenessMax, m.noiseP99, m.noiseMax].map((v) =>
+            String(Math.round(v ?? 0)),
+          )
+        : ["—", "—", "—", "—", "—", "—"];
       rows.push(`| ${hz} | ${run.label} | ${cells.join(" | ")} |`);
     }
   }
@@ -42,7 +44,11 @@ try {
   redis.disconnect();
 }
 process.stdout.write(
-  ["| hz | system | lateness p50 (ms) | p95 | p99 | max |", "|---|---|---|---|---|---|", ...rows].join("\n") + "\n",
+  [
+    "| hz | system | lateness p50 (ms) | p95 | p99 | max | machine noise p99 | noise max |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n") + "\n",
 );
 
 function runLight(): Promise<Run[]> {

@@ -43,7 +43,7 @@ try {
   const kinds = new Map<string, { keys: number; bytes: number }>();
   for await (const keys of raw.scanStream({ match: `${prefix}:*`, count: 5_000 })) {
     for (const key of keys as string[]) {
-      const kind = kindOf(key.slice(key.indexOf("}") + 1));
+      const kind = key.includes("}") ? kindOf(key.slice(key.indexOf("}") + 1)) : "queue registry";
       const entry = kinds.get(kind) ?? { keys: 0, bytes: 0 };
       entry.keys += 1;
       entry.bytes += (await raw.memory("USAGE", key, "SAMPLES", "0")) ?? 0;

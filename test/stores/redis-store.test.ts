@@ -130,6 +130,21 @@ describe.skipIf(!available)("Redis store specifics", () => {
     expect(await raw.exists(`${prefix}:{${queue}:0}:r:1`)).toBe(0);
   });
 
+  it("trims keyed, unkeyed and large records alike, freeing their keys", async () => {
+    for (const keyed of [false, true]) {
+      const queue = `trim-${keyed}`;
+      const big = JSON.stringify("x".repeat(300));
+      await store.add([job(queue, { key: keyed ? "a" : null, payload: big }), job(queue, { key: keyed ? "b" : null })]);
+      const { jobs } = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
+      for (const j of jobs) await store.complete(queue, j.id, j.leaseToken!, { result: null });
+      expect(await store.trim(queue, { keepLast: 0 })).toBe(2);
+      for (const j of jobs) expect(await store.get(queue, j.id)).toBeNull();
+      expect(await raw.hlen(`${prefix}:{${queue}:0}:R`)).toBe(0);
+      expect(await raw.exists(`${prefix}:{${queue}:0}:r:0`)).toBe(0);
+      expect(await raw.hlen(`${prefix}:{${queue}:0}:k`)).toBe(0);
+    }
+  });
+
   it("keeps records that outgrow the compact encoding, and shrinks them back", async () => {
     const queue = "big";
     const big = JSON.stringify({ text: "x".repeat(500) });

@@ -59,32 +59,34 @@ for i, e in ipairs(doomed) do
   local members = byState[e.state]
   members[#members + 1] = e.m
 end
-local records = loadRecords(seqs)
 for state, members in pairs(byState) do
   if #members > 0 then
     callChunked('ZREM', finishedKey(state), members)
     countChange(state, -#members)
   end
 end
-local smallByBucket, order = {}, {}
+-- Records are read only to free their business keys; a queue whose jobs have no keys skips
+-- that (and its unpacking), deleting fields blind: a record is in its bucket or in BIG_RECORDS.
+local keyed = redis.call('HLEN', KEY_INDEX) > 0
+local records = keyed and loadRecords(seqs) or {}
+local hasBig = redis.call('EXISTS', BIG_RECORDS) == 1
+local smallByBucket, order, big = {}, {}, {}
 for _, seq in ipairs(seqs) do
   local r = records[seq]
-  if r then
-    if r.big then
-      redis.call('HDEL', BIG_RECORDS, seq)
-    else
-      local key = recordBucket(seq)
-      local fields = smallByBucket[key]
-      if not fields then
-        fields = {}
-        smallByBucket[key] = fields
-        order[#order + 1] = key
-      end
-      fields[#fields + 1] = recordField(seq)
+  if hasBig and (not r or r.big) then big[#big + 1] = seq end
+  if not (r and r.big) then
+    local key = recordBucket(seq)
+    local fields = smallByBucket[key]
+    if not fields then
+      fields = {}
+      smallByBucket[key] = fields
+      order[#order + 1] = key
     end
-    if r.key and tonumber(redis.call('HGET', KEY_INDEX, r.key)) == seq then redis.call('HDEL', KEY_INDEX, r.key) end
+    fields[#fields + 1] = recordField(seq)
   end
+  if r and r.key and tonumber(redis.call('HGET', KEY_INDEX, r.key)) == seq then redis.call('HDEL', KEY_INDEX, r.key) end
 end
 for _, key in ipairs(order) do callChunked('HDEL', key, smallByBucket[key]) end
+if #big > 0 then callChunked('HDEL', BIG_RECORDS, big) end
 commit()
 return #doomed
