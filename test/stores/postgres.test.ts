@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Checkback } from "../../src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { ValidationError } from "../../src/core/errors.js";
+import { LeaseLostError, ValidationError } from "../../src/core/errors.js";
 import { openStore } from "../../src/stores/open-store.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SCHEMA_VERSION } from "../../src/stores/postgres/schema.js";
@@ -98,6 +98,27 @@ describe.skipIf(!available)("PostgreSQL store specifics", () => {
     // Both pools took part.
     expect(results[0]!.length + results[2]!.length).toBeGreaterThan(0);
     expect(results[1]!.length + results[3]!.length).toBeGreaterThan(0);
+  });
+
+  it("completions of one turn share a statement, yet each gets its own outcome", async () => {
+    const queue = "group-complete";
+    await store.add(Array.from({ length: 20 }, () => job(queue)));
+    const { jobs } = await store.claimDue(queue, { limit: 20, leaseMs: 60_000 });
+    expect(jobs).toHaveLength(20);
+    // All in the same turn: good tokens, stale tokens, an unknown id, and one job completed twice.
+    const outcomes = await Promise.allSettled([
+      ...jobs.slice(0, 10).map((j) => store.complete(queue, j.id, j.leaseToken!, { result: `"${j.id}"` })),
+      ...jobs.slice(10).map((j) => store.complete(queue, j.id, "stale", { result: null })),
+      store.complete(queue, "999999999", "nope", { result: null }),
+      store.complete(queue, jobs[0]!.id, jobs[0]!.leaseToken!, { result: '"again"' }),
+    ]);
+    expect(outcomes.slice(0, 10).every((o) => o.status === "fulfilled")).toBe(true);
+    for (const o of outcomes.slice(10)) {
+      expect(o.status).toBe("rejected");
+      expect((o as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+    }
+    expect(await store.counts(queue)).toMatchObject({ completed: 10, active: 10 });
+    expect((await store.get(queue, jobs[0]!.id))!.result).toBe(`"${jobs[0]!.id}"`);
   });
 
   it("wakes a subscriber of another store instance through LISTEN/NOTIFY", async () => {

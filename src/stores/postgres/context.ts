@@ -63,6 +63,8 @@ export interface PgContext {
   db: Queryable;
   sql: SchemaSql;
   transaction<T>(run: (db: Queryable) => Promise<T>): Promise<T>;
+  /** Group commit for plain completions (the store's pool only; see completion-batch.ts). */
+  completions?: { complete(queue: string, id: string, token: string, result: string | null): Promise<void> };
 }
 
 export async function run<R extends QueryResultRow>(

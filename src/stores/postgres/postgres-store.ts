@@ -19,6 +19,7 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { CompletionBatch } from "./completion-batch.js";
 import { type PgContext, type Queryable, run, SchemaSql } from "./context.js";
 import { addJobs } from "./ops/add-jobs.js";
 import { cancelJob } from "./ops/cancel-job.js";
@@ -206,6 +207,7 @@ export class PostgresStore extends PostgresOperations {
       db: this.pool,
       sql: this.sql,
       transaction: (steps) => this.transaction(steps),
+      completions: new CompletionBatch(this.pool, this.sql),
     };
   }
 

@@ -8,7 +8,8 @@ import { addJobs } from "./add-jobs.js";
  * complete: active → completed for the lease holder, plus the completion's follow-up jobs.
  *
  * Mode: a conditional UPDATE on (id, queue, state active, lease token) — the hot path of every
- * worker, one round trip. No row changed means the token is stale (the lease expired and the job
+ * worker. On the store's pool, the completions of one event-loop turn share one such statement
+ * and one commit (completion-batch.ts); in a transactional view it runs alone. No row changed means the token is stale (the lease expired and the job
  * was claimed elsewhere, or it was cancelled or settled) and nothing is written. Dropping due_at
  * takes the job out of jobs_due; the key is freed because the unique index only covers
  * scheduled/active rows.
@@ -31,7 +32,10 @@ export async function completeJob(
   token: string,
   { result, enqueue }: Completion,
 ): Promise<void> {
-  if (!enqueue || enqueue.length === 0) return markCompleted(ctx.db, ctx.sql, queue, id, token, result);
+  if (!enqueue || enqueue.length === 0) {
+    if (ctx.completions) return ctx.completions.complete(queue, id, token, result);
+    return markCompleted(ctx.db, ctx.sql, queue, id, token, result);
+  }
   await ctx.transaction(async (db) => {
     await markCompleted(db, ctx.sql, queue, id, token, result);
     await addJobs(within(ctx, db), enqueue);

@@ -1,0 +1,100 @@
+import { LeaseLostError } from "../../core/errors.js";
+import { type Queryable, run, type SchemaSql } from "./context.js";
+import { parseId } from "./rows.js";
+
+/**
+ * Group commit for completions. Completing is the one write every job makes, and on PostgreSQL
+ * its cost is the commit — a WAL flush — not the UPDATE. A worker finishing fifty quick handlers
+ * in one turn of the event loop would pay fifty flushes; gathered here, the completions of one
+ * turn go out as one UPDATE … FROM unnest(…) and share one commit.
+ *
+ * Each caller still gets its own outcome: the statement returns the ids it completed, and a
+ * caller whose (id, token) matched no active row gets LeaseLostError, exactly as if it had run
+ * alone — a stale token changes nothing for the others, because it simply matches nothing. A
+ * second completion of the same job in the same turn waits for the next batch, so it sees the
+ * first one's outcome (and is refused as a stale token if that one won). If the statement itself
+ * fails, every caller in it gets the error and nothing was written.
+ *
+ * The store's pool uses this; a transactional view completes directly on the caller's client.
+ */
+const COMPLETE_MANY = ({ jobs, now }: SchemaSql) => `
+  WITH clock AS (SELECT ${now} AS now)
+  UPDATE ${jobs} j SET state = 'completed', result = c.result, lease_token = NULL, lease_expires_at = NULL,
+                     due_at = NULL, updated_at = clock.now
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(id, queue, token, result), clock
+  WHERE j.id = c.id AND j.queue = c.queue AND j.state = 'active' AND j.lease_token = c.token
+  RETURNING j.id`;
+
+const MAX_BATCH = 1000;
+
+interface Pending {
+  id: string;
+  queue: string;
+  token: string;
+  result: string | null;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export class CompletionBatch {
+  private waiting: Pending[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly sql: SchemaSql,
+  ) {}
+
+  complete(queue: string, id: string, token: string, result: string | null): Promise<void> {
+    if (parseId(id) === null) return Promise.reject(new LeaseLostError(id));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ id, queue, token, result, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const batch: Pending[] = [];
+    const later: Pending[] = [];
+    const ids = new Set<string>();
+    for (const pending of this.waiting) {
+      if (ids.has(pending.id) || batch.length >= MAX_BATCH) later.push(pending);
+      else {
+        ids.add(pending.id);
+        batch.push(pending);
+      }
+    }
+    this.waiting = later;
+    if (later.length > 0) this.schedule();
+    if (batch.length > 0) void this.send(batch);
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    let completed: Set<string>;
+    try {
+      const rows = await run<{ id: string }>(this.db, this.sql, COMPLETE_MANY, [
+        batch.map((p) => p.id),
+        batch.map((p) => p.queue),
+        batch.map((p) => p.token),
+        batch.map((p) => p.result),
+      ]);
+      completed = new Set(rows.map((row) => row.id));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const pending of batch) {
+      if (completed.has(pending.id)) pending.resolve();
+      else pending.reject(new LeaseLostError(pending.id));
+    }
+  }
+}
