@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { RedisStore } from "../../src/stores/redis/redis-store.js";
-import { redisUsedMemory } from "../lib/redis-info.js";
+import { redisStats } from "../lib/redis-info.js";
 import type { Footprint } from "../runners/system.js";
 
 /**
@@ -17,7 +17,11 @@ export async function openRedisBenchStore(redisUrl: string): Promise<{
   const store = new RedisStore({ url: redisUrl, prefix, checkDurability: false });
   return {
     store,
-    footprint: async () => ({ redisUsedMemoryBytes: await redisUsedMemory(redisUrl) }),
+    footprint: async () => {
+      // Memory and CPU of the server, so the drain's jobs per CPU-second counts Redis's share as it does for BullMQ.
+      const stats = await redisStats(redisUrl);
+      return { redisUsedMemoryBytes: stats.usedMemoryBytes, redisCpuSeconds: stats.cpuSeconds };
+    },
     cleanup: async () => {
       await deleteByPrefix(redisUrl, prefix);
     },
