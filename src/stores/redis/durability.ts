@@ -42,6 +42,13 @@ const REQUIRED: { setting: string; ok: (value: string) => boolean; why: string }
 ];
 
 export async function checkDurability(client: Redis | Cluster): Promise<DurabilityProblem[]> {
+  if ("nodes" in client && client.status !== "ready") {
+    // A cluster knows its masters only once it has loaded the slot map.
+    await new Promise<void>((resolve) => {
+      client.once("ready", () => resolve());
+      client.once("end", () => resolve());
+    });
+  }
   const nodes: Redis[] = "nodes" in client ? client.nodes("master") : [client];
   const problems: DurabilityProblem[] = [];
   for (const node of nodes) {
