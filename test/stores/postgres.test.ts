@@ -324,6 +324,16 @@ describe.skipIf(!available)("PostgreSQL store specifics", () => {
       await plain.close();
     });
 
+    it("sends completions called just before close", async () => {
+      const s = new PostgresStore({ connectionString: DATABASE_URL, schema });
+      await s.add([job("close-flush"), job("close-flush")]);
+      const { jobs } = await s.claimDue("close-flush", { limit: 2, leaseMs: 60_000 });
+      const completing = jobs.map((j) => s.complete("close-flush", j.id, j.leaseToken!, { result: null }));
+      await s.close();
+      await Promise.all(completing);
+      expect((await store.counts("close-flush")).completed).toBe(2);
+    });
+
     it("works on a pool of the caller's, and leaves it open when closed", async () => {
       const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
       const s = new PostgresStore({ pool, schema });

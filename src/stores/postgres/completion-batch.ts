@@ -39,6 +39,7 @@ interface Pending {
 export class CompletionBatch {
   private waiting: Pending[] = [];
   private scheduled = false;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Queryable,
@@ -51,6 +52,14 @@ export class CompletionBatch {
       this.waiting.push({ id, queue, token, result, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Sends what is waiting now and resolves once every batch has its answer (before the pool closes). */
+  async drain(): Promise<void> {
+    while (this.waiting.length > 0 || this.inFlight.size > 0) {
+      this.flush();
+      await Promise.all(this.inFlight);
+    }
   }
 
   private schedule(): void {
@@ -75,7 +84,9 @@ export class CompletionBatch {
     }
     this.waiting = later;
     if (later.length > 0) this.schedule();
-    if (batch.length > 0) void this.send(batch);
+    if (batch.length === 0) return;
+    const sending = this.send(batch).finally(() => this.inFlight.delete(sending));
+    this.inFlight.add(sending);
   }
 
   private async send(batch: Pending[]): Promise<void> {

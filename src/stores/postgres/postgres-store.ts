@@ -168,6 +168,7 @@ export class PostgresStore extends PostgresOperations {
   private readonly where: string;
   private migrated: Promise<void> | undefined;
   private readonly poolContext: PgContext;
+  private readonly completions: CompletionBatch;
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -203,11 +204,12 @@ export class PostgresStore extends PostgresOperations {
     }
     const listenConfig: pg.ClientConfig = pool !== undefined ? { ...pool.options } : { connectionString };
     this.wake = new WakeListener(listenConfig, notifyChannel(schema), () => this.ready());
+    this.completions = new CompletionBatch(this.pool, this.sql);
     this.poolContext = {
       db: this.pool,
       sql: this.sql,
       transaction: (steps) => this.transaction(steps),
-      completions: new CompletionBatch(this.pool, this.sql),
+      completions: this.completions,
     };
   }
 
@@ -243,6 +245,8 @@ export class PostgresStore extends PostgresOperations {
     this.closed = true;
     await this.wake.close();
     await this.migrated?.catch(() => {});
+    // Completions called before close() still go out (they are queued for the end of the turn).
+    await this.completions.drain();
     if (this.ownsPool) await this.pool.end();
   }
 
