@@ -58,8 +58,9 @@ export async function claimDue(ctx: PgContext, queue: string, { limit, leaseMs }
   const jobs: JobRecord[] = [];
   let now = 0;
   let nextDueAt: number | null = null;
-  while (jobs.length < limit) {
-    const wanted = limit - jobs.length;
+  // At least once, so that even a claim of nothing reports the clock and the next due instant.
+  for (;;) {
+    const wanted = Math.max(0, limit - jobs.length);
     const rows = await run<ClaimRow>(ctx.db, ctx.sql, CLAIM, [queue, wanted, leaseMs]);
     now = Number(rows[0]!.claimed_now);
     nextDueAt = rows[0]!.next_due_at === null ? null : Number(rows[0]!.next_due_at);
@@ -69,7 +70,7 @@ export async function claimDue(ctx: PgContext, queue: string, { limit, leaseMs }
       taken += 1;
       if (row.state === "active") jobs.push(toRecord(row as JobRow));
     }
-    if (taken < wanted || jobs.length === limit) break;
+    if (taken < wanted || jobs.length >= limit) break;
   }
   // The leases just given out are due again when they expire.
   if (jobs.length > 0) {
