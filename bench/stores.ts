@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { MemoryStore } from "../src/stores/memory/memory-store.js";
 import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
 import type { Store } from "../src/stores/store.js";
+import { openPostgresBenchStore } from "./postgres/store.js";
 import { openRedisBenchStore } from "./redis/store.js";
 import type { Footprint } from "./runners/system.js";
 
@@ -12,7 +13,7 @@ import type { Footprint } from "./runners/system.js";
  * that belongs to one benchmark process, and knows how to measure and remove what it leaves
  * behind. To benchmark another backend, add its kind to STORE_KINDS and a factory below.
  */
-export const STORE_KINDS = ["sqlite", "memory", "redis"] as const;
+export const STORE_KINDS = ["sqlite", "memory", "redis", "postgres"] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 export interface BenchStore {
@@ -47,6 +48,9 @@ export const storeFactories: Record<StoreKind, StoreFactory> = {
   },
 
   redis: (context) => openRedisBenchStore(context.redisUrl),
+
+  // DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test.
+  postgres: () => openPostgresBenchStore(),
 };
 
 export function openBenchStore(kind: StoreKind, context: StoreContext): Promise<BenchStore> {

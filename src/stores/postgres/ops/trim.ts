@@ -10,11 +10,13 @@ import { type PgContext, run, type SchemaSql } from "../context.js";
  * deletes, not to the queue's size. jobs_retention indexes exactly the trimmable rows by
  * (queue, updated_at, id): the keepLast boundary is found by stepping `keepLast` entries down
  * from the newest, and both deletes are range deletes below a bound on that index. Both are
- * CTEs of one statement; a row both would delete is deleted (and counted) once.
+ * CTEs of one statement; a row both would delete is deleted (and counted) once. The boundary is
+ * MATERIALIZED: inlined, the planner may re-run its walk of `keepLast` entries once per row it
+ * deletes (seconds per trim on a queue of a few thousand finished jobs).
  */
 const TRIM = ({ jobs, now }: SchemaSql) => `
   WITH clock AS (SELECT ${now} AS now),
-  boundary AS (
+  boundary AS MATERIALIZED (
     SELECT updated_at, id FROM ${jobs}
     WHERE queue = $1 AND state IN ('completed', 'cancelled') AND $2::integer IS NOT NULL
     ORDER BY updated_at DESC, id DESC
