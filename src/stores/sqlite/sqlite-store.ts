@@ -21,6 +21,7 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { Checkpointer } from "./checkpointer.js";
 import { SqliteContext } from "./context.js";
 import { addJobs } from "./ops/add-jobs.js";
 import { cancelJob } from "./ops/cancel-job.js";
@@ -85,6 +86,7 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private readonly hub: WakeHub;
   private ctx: SqliteContext | null = null;
+  private checkpointer: Checkpointer | null = null;
   private closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -221,10 +223,15 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.hub.close();
-    // Whatever was called before close() still runs and commits.
-    this.ctx?.flush();
-    this.ctx?.db.close();
+    const { ctx, checkpointer } = this;
     this.ctx = null;
+    this.checkpointer = null;
+    // Whatever was called before close() still runs and commits.
+    ctx?.flush();
+    // The checkpointer's connection goes first, so that closing the last one checkpoints and
+    // removes the WAL as SQLite does for a cleanly closed database.
+    await checkpointer?.stop();
+    ctx?.db.close();
   }
 
   /** The open connection, opening (and creating, and migrating) the file on first use. */
@@ -234,12 +241,23 @@ export class SqliteStore implements Store {
     const db = this.connect();
     const ctx = new SqliteContext(db, (queue, runAt) => this.hub.announce(queue, runAt));
     this.ctx = ctx;
+    this.checkpointer = this.startCheckpointer(db);
     const nextDue = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE);
     this.hub.watchOthers({
       dataVersion: () => db.pragma("data_version", { simple: true }) as number,
       headDueAt: (queue) => nextDue.get(queue)?.due_at ?? null,
     });
     return ctx;
+  }
+
+  /** WAL checkpoints on their own thread (checkpointer.ts); without one, SQLite's automatic ones stay on. */
+  private startCheckpointer(db: Database.Database): Checkpointer | null {
+    if (this.path === ":memory:") return null;
+    try {
+      return new Checkpointer(db, this.path, this.synchronous === "full" ? "FULL" : "NORMAL");
+    } catch {
+      return null;
+    }
   }
 
   private connect(): Database.Database {
