@@ -111,7 +111,10 @@ describe("SQLite store: checkpoints off the event loop", () => {
     const path = freshPath();
     const first = new SqliteStore({ path });
     const second = new SqliteStore({ path });
-    cleanups.push(() => first.close(), () => second.close());
+    cleanups.push(
+      () => first.close(),
+      () => second.close(),
+    );
     await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? first : second).add(jobs(500))));
     await until(() => statSync(path).size > 1_000_000);
     expect((await first.counts("q")).scheduled).toBe(5_000);
