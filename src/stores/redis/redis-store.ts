@@ -149,9 +149,16 @@ export class RedisStore implements Store {
     await Promise.all(
       [...groups.values()].map(async ({ queue, partition, indexes }) => {
         const args = indexes.flatMap((i) => encodeNewJob(resolved[i]!, seqs[i] ?? null));
-        const replies = (await this.run("add", queue, partition, args)) as [AddOutcome["outcome"], RecordReply][];
-        replies.forEach(([outcome, record], k) => {
-          outcomes[indexes[k]!] = { outcome, job: this.decode(queue, partition, record) };
+        const [now, replies] = (await this.run("add", queue, partition, args)) as [
+          number,
+          [AddOutcome["outcome"], number, RecordReply?][],
+        ];
+        replies.forEach(([outcome, seq, record], k) => {
+          const index = indexes[k]!;
+          const job = record
+            ? this.decode(queue, partition, record)
+            : createdRecord(resolved[index]!, this.layout.formatId(partition, seq), now);
+          outcomes[index] = { outcome, job };
         });
       }),
     );
@@ -549,6 +556,27 @@ export class RedisStore implements Store {
     if (!where) throw new LeaseLostError(id);
     return where;
   }
+}
+
+/** The record of a job the add script reports as created: what was sent, at the script's clock. */
+function createdRecord(job: NewJob, id: string, now: number): JobRecord {
+  return {
+    id,
+    queue: job.queue,
+    key: job.key,
+    payload: job.payload,
+    state: "scheduled",
+    runAt: "runAt" in job.when ? job.when.runAt : now + job.when.delayMs,
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    backoff: job.backoff,
+    errors: [],
+    result: null,
+    createdAt: now,
+    updatedAt: now,
+    leaseToken: null,
+    leaseExpiresAt: null,
+  };
 }
 
 /** A list cursor: one position per partition, as base64url JSON. */

@@ -1,5 +1,5 @@
 -- add: adds a batch of jobs to one partition, all or none (a script is atomic).
--- ARGV: wake channel, then the jobs (add-job.lua).
+-- ARGV: wake channel, then the jobs (add-job.lua). Returns { now, { outcome per job } }.
 --@include partition
 --@include due
 --@include record
@@ -8,4 +8,4 @@
 
 local out = addJobs(2)
 commit()
-return out
+return { now, out }

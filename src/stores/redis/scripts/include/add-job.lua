@@ -4,6 +4,19 @@
 --   back-off json, on duplicate ('keep' | 'replace'), seq ('' to draw one here)
 local JOB_FIELDS = 8
 
+-- Sequence numbers for the batch's new jobs come from one INCRBY sized for every job left in
+-- it; a job that turns out to exist already leaves a gap, which is harmless.
+local seqNext, seqLast = 1, 0
+local function drawSeq(offset)
+  if seqNext > seqLast then
+    local left = math.floor((#ARGV - offset) / JOB_FIELDS) + 1
+    seqLast = redis.call('INCRBY', SEQ_KEY, left)
+    seqNext = seqLast - left + 1
+  end
+  seqNext = seqNext + 1
+  return seqNext - 1
+end
+
 -- Returns outcome, record.
 local function addJob(offset)
   local key = ARGV[offset]
@@ -23,8 +36,7 @@ local function addJob(offset)
     end
   end
 
-  local seq = tonumber(ARGV[offset + 7])
-  if not seq then seq = redis.call('INCR', SEQ_KEY) end
+  local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
   local r = {
     seq = seq, state = SCHEDULED, createdAt = now, updatedAt = now, runAt = runAt, attempts = 0,
     maxAttempts = maxAttempts, backoff = backoff, payload = payload, key = key,
@@ -37,12 +49,18 @@ local function addJob(offset)
   return 'created', r
 end
 
--- Adds the jobs from ARGV[first] on; returns { outcome, record reply } per job.
+-- Adds the jobs from ARGV[first] on. Returns per job { 'created', seq } — the client knows
+-- everything else about a job it just created, so the reply stays small — or
+-- { 'existing' | 'replaced', seq, record reply }.
 local function addJobs(first)
   local out = {}
   for offset = first, #ARGV, JOB_FIELDS do
     local outcome, r = addJob(offset)
-    out[#out + 1] = { outcome, reply(r) }
+    if outcome == 'created' then
+      out[#out + 1] = { outcome, r.seq }
+    else
+      out[#out + 1] = { outcome, r.seq, reply(r) }
+    end
   end
   return out
 end

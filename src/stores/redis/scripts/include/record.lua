@@ -13,11 +13,18 @@ local BIG_RECORDS = base .. ':R'
 local function recordBucket(seq) return base .. ':r:' .. math.floor(seq / 128) end
 local function recordField(seq) return seq % 128 end
 
+local internCache = {}
 local function internBackoff(json)
-  local id = redis.call('HGET', BACKOFFS, json)
-  if id then return tonumber(id) end
-  id = redis.call('HINCRBY', BACKOFFS, '#next', 1)
-  redis.call('HSET', BACKOFFS, json, id, '#' .. id, json)
+  local id = internCache[json]
+  if id then return id end
+  id = redis.call('HGET', BACKOFFS, json)
+  if id then
+    id = tonumber(id)
+  else
+    id = redis.call('HINCRBY', BACKOFFS, '#next', 1)
+    redis.call('HSET', BACKOFFS, json, id, '#' .. id, json)
+  end
+  internCache[json] = id
   return id
 end
 
