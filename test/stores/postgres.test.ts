@@ -7,7 +7,7 @@ import { openStore } from "../../src/stores/open-store.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SCHEMA_VERSION } from "../../src/stores/postgres/schema.js";
 import { WAKE_APPLICATION_NAME } from "../../src/stores/postgres/wake.js";
-import type { NewJob } from "../../src/stores/store.js";
+import type { AddOutcome, NewJob } from "../../src/stores/store.js";
 import { sleep, waitFor } from "../conformance/store-suite.js";
 import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "./postgres-env.js";
 
@@ -119,6 +119,29 @@ describe.skipIf(!available)("PostgreSQL store specifics", () => {
     }
     expect(await store.counts(queue)).toMatchObject({ completed: 10, active: 10 });
     expect((await store.get(queue, jobs[0]!.id))!.result).toBe(`"${jobs[0]!.id}"`);
+  });
+
+  it("adds of one turn share a statement, yet each keeps its own outcome and order", async () => {
+    const queue = "group-add";
+    const calls = await Promise.allSettled([
+      store.add([job(queue, { payload: "1" })]),
+      store.add([job(queue, { key: "k", payload: "2" })]),
+      store.add([job(queue, { key: "k", payload: "3" })]),
+      store.add([job(queue, { key: "k", payload: "4", onDuplicate: "replace" })]),
+      // PostgreSQL refuses a NUL character in text: this call fails, alone.
+      store.add([job(queue, { payload: "a NUL \u0000 inside" })]),
+      store.add([job(queue, { payload: "5" }), job(queue, { payload: "6" })]),
+    ]);
+    const outcomes = calls.map((call) => (call.status === "fulfilled" ? call.value.map((a) => a.outcome) : "failed"));
+    expect(outcomes).toEqual([["created"], ["created"], ["existing"], ["replaced"], "failed", ["created", "created"]]);
+    const value = (i: number) => (calls[i] as PromiseFulfilledResult<AddOutcome[]>).value;
+    expect(value(2)[0]!.job.id).toBe(value(1)[0]!.job.id);
+    expect(value(3)[0]!.job.payload).toBe("4");
+    // Call order is FIFO order.
+    const ids = [value(0)[0]!, value(1)[0]!, value(5)[0]!, value(5)[1]!].map((a) => BigInt(a.job.id));
+    expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+    const { jobs } = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
+    expect(jobs.map((j) => j.payload)).toEqual(["1", "4", "5", "6"]);
   });
 
   it("wakes a subscriber of another store instance through LISTEN/NOTIFY", async () => {

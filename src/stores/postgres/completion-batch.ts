@@ -11,8 +11,9 @@ import { parseId } from "./rows.js";
  * Each caller still gets its own outcome: the statement returns the ids it completed, and a
  * caller whose (id, token) matched no active row gets LeaseLostError, exactly as if it had run
  * alone — a stale token changes nothing for the others, because it simply matches nothing. A
- * second completion of the same job in the same turn waits for the next batch, so it sees the
- * first one's outcome (and is refused as a stale token if that one won). If the statement itself
+ * second completion of a job whose completion is already in a statement waits until that one
+ * has its answer, so it sees the first one's outcome (and is refused as a stale token if that
+ * one won) — batches otherwise run side by side on the pool, and could overtake each other. If the statement itself
  * fails, every caller in it gets the error and nothing was written.
  *
  * The store's pool uses this; a transactional view completes directly on the caller's client.
@@ -40,6 +41,8 @@ export class CompletionBatch {
   private waiting: Pending[] = [];
   private scheduled = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Jobs whose completion is in a statement now: a second completion of one waits for its answer. */
+  private readonly sendingIds = new Set<string>();
 
   constructor(
     private readonly db: Queryable,
@@ -76,17 +79,24 @@ export class CompletionBatch {
     const later: Pending[] = [];
     const ids = new Set<string>();
     for (const pending of this.waiting) {
-      if (ids.has(pending.id) || batch.length >= MAX_BATCH) later.push(pending);
+      if (ids.has(pending.id) || this.sendingIds.has(pending.id) || batch.length >= MAX_BATCH) later.push(pending);
       else {
         ids.add(pending.id);
         batch.push(pending);
       }
     }
     this.waiting = later;
-    if (later.length > 0) this.schedule();
     if (batch.length === 0) return;
-    const sending = this.send(batch).finally(() => this.inFlight.delete(sending));
+    for (const id of ids) this.sendingIds.add(id);
+    const sending = this.send(batch).finally(() => {
+      this.inFlight.delete(sending);
+      for (const id of ids) this.sendingIds.delete(id);
+      // Whatever had to wait for this batch (a second completion of one of its jobs) goes now.
+      if (this.waiting.length > 0) this.schedule();
+    });
     this.inFlight.add(sending);
+    // Beyond MAX_BATCH: the rest can go at once, in a statement of its own.
+    if (later.some((pending) => !this.sendingIds.has(pending.id))) this.schedule();
   }
 
   private async send(batch: Pending[]): Promise<void> {

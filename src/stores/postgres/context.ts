@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { QueryResult, QueryResultRow } from "pg";
+import type { AddOutcome, NewJob } from "../store.js";
 import { quoteIdent } from "./schema.js";
 
 /** What an operation runs statements on: a pg.Pool, a pool client, or a caller's own client. */
@@ -63,6 +64,8 @@ export interface PgContext {
   db: Queryable;
   sql: SchemaSql;
   transaction<T>(run: (db: Queryable) => Promise<T>): Promise<T>;
+  /** Group commit for adds (the store's pool only; see add-batch.ts). */
+  adds?: { add(jobs: NewJob[]): Promise<AddOutcome[]> };
   /** Group commit for plain completions (the store's pool only; see completion-batch.ts). */
   completions?: { complete(queue: string, id: string, token: string, result: string | null): Promise<void> };
 }

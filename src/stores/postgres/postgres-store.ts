@@ -19,9 +19,10 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { AddBatch } from "./add-batch.js";
 import { CompletionBatch } from "./completion-batch.js";
 import { type PgContext, type Queryable, run, SchemaSql } from "./context.js";
-import { addJobs } from "./ops/add-jobs.js";
+import { addJobs, addOneByOne } from "./ops/add-jobs.js";
 import { cancelJob } from "./ops/cancel-job.js";
 import { claimDue } from "./ops/claim-due.js";
 import { completeJob } from "./ops/complete-job.js";
@@ -169,6 +170,7 @@ export class PostgresStore extends PostgresOperations {
   private migrated: Promise<void> | undefined;
   private readonly poolContext: PgContext;
   private readonly completions: CompletionBatch;
+  private readonly adds: AddBatch;
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -205,10 +207,13 @@ export class PostgresStore extends PostgresOperations {
     const listenConfig: pg.ClientConfig = pool !== undefined ? { ...pool.options } : { connectionString };
     this.wake = new WakeListener(listenConfig, notifyChannel(schema), () => this.ready());
     this.completions = new CompletionBatch(this.pool, this.sql);
+    const direct: PgContext = { db: this.pool, sql: this.sql, transaction: (steps) => this.transaction(steps) };
+    this.adds = new AddBatch(this.pool, this.sql, (jobs) => addOneByOne(direct, jobs));
     this.poolContext = {
       db: this.pool,
       sql: this.sql,
       transaction: (steps) => this.transaction(steps),
+      adds: this.adds,
       completions: this.completions,
     };
   }
@@ -245,8 +250,8 @@ export class PostgresStore extends PostgresOperations {
     this.closed = true;
     await this.wake.close();
     await this.migrated?.catch(() => {});
-    // Completions called before close() still go out (they are queued for the end of the turn).
-    await this.completions.drain();
+    // Adds and completions called before close() still go out (they wait for the end of the turn).
+    await Promise.all([this.adds.drain(), this.completions.drain()]);
     if (this.ownsPool) await this.pool.end();
   }
 

@@ -58,10 +58,27 @@ type InsertedRow = JobRow & { inserted: boolean };
 
 export async function addJobs(ctx: PgContext, jobs: NewJob[]): Promise<AddOutcome[]> {
   if (jobs.length === 0) return [];
-  const keyed = jobs.filter((job) => job.key !== null);
-  const keys = new Set(keyed.map(keyOf));
-  const onePolicy = keyed.every((job) => job.onDuplicate === keyed[0]!.onDuplicate);
-  if (keys.size === keyed.length && onePolicy) return insertBatch(ctx.db, ctx.sql, jobs);
+  if (ctx.adds) return ctx.adds.add(jobs);
+  if (canShareStatement(jobs)) return insertBatch(ctx.db, ctx.sql, jobs);
+  return addOneByOne(ctx, jobs);
+}
+
+/** Whether one INSERT … ON CONFLICT can add these jobs: distinct keys, one policy among keyed jobs. */
+export function canShareStatement(jobs: NewJob[]): boolean {
+  const keys = new Set<string>();
+  let policy: NewJob["onDuplicate"] | undefined;
+  for (const job of jobs) {
+    if (job.key === null) continue;
+    const key = keyOf(job);
+    if (keys.has(key) || (policy !== undefined && job.onDuplicate !== policy)) return false;
+    keys.add(key);
+    policy = job.onDuplicate;
+  }
+  return true;
+}
+
+/** A job per statement, in one transaction: a batch that repeats a key or mixes policies. */
+export function addOneByOne(ctx: PgContext, jobs: NewJob[]): Promise<AddOutcome[]> {
   return ctx.transaction(async (db) => {
     const outcomes: AddOutcome[] = [];
     for (const job of jobs) outcomes.push(...(await insertBatch(db, ctx.sql, [job])));
