@@ -60,8 +60,14 @@ export interface SqliteStoreOptions {
 
 const OPTION_NAMES = new Set(["path", "clock", "synchronous", "busyTimeoutMs"]);
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
-/** Page cache per connection, in KiB (SQLite's negative cache_size): keeps a 1M-job claim index hot. */
-const CACHE_KIB = 64 * 1024;
+/**
+ * Page cache per connection, in KiB (SQLite's negative cache_size). What a claim, a completion
+ * and an add touch is a few hot pages at the ends of the indexes (the earliest due entries,
+ * the newest rows), so a small cache keeps the near-due path hot even beside a million
+ * far-future jobs; pages it drops are still in the OS page cache. 64 MiB bought nothing
+ * measurable there and cost 57 MB of RSS with 1M pending jobs.
+ */
+const CACHE_KIB = 16 * 1024;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
