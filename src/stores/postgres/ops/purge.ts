@@ -16,7 +16,7 @@ const purgeSql = (state: FinishedState) => (sql: SchemaSql) =>
   removed AS (DELETE FROM ${sql.jobs} j USING selected WHERE j.id = selected.id RETURNING j.id)
   SELECT count(*)::integer AS removed FROM removed`;
 
-const PURGE: Record<FinishedState, (sql: SchemaSql) => string> = {
+const PURGE: Partial<Record<string, (sql: SchemaSql) => string>> = {
   dead: purgeSql("dead"),
   completed: purgeSql("completed"),
   cancelled: purgeSql("cancelled"),
@@ -28,6 +28,8 @@ export async function purge(
   state: FinishedState,
   selection: Selection,
 ): Promise<number> {
-  const rows = await run<{ removed: number }>(ctx.db, ctx.sql, PURGE[state], [queue, ...selectionParams(selection)]);
+  const statement = PURGE[state];
+  if (!statement) return 0; // not a finished state: nothing to purge
+  const rows = await run<{ removed: number }>(ctx.db, ctx.sql, statement, [queue, ...selectionParams(selection)]);
   return rows[0]!.removed;
 }
