@@ -121,6 +121,19 @@ describe.skipIf(!available)("PostgreSQL store specifics", () => {
     expect((await store.get(queue, jobs[0]!.id))!.result).toBe(`"${jobs[0]!.id}"`);
   });
 
+  it("jobs sent dead by an expired lease do not use up a claim's limit", async () => {
+    const queue = "expired-limit";
+    await store.add([job(queue, { maxAttempts: 1 }), job(queue, { maxAttempts: 1 })]);
+    const first = await store.claimDue(queue, { limit: 2, leaseMs: 50 });
+    expect(first.jobs).toHaveLength(2);
+    await sleep(150);
+    await store.add([job(queue, { payload: '"a"' }), job(queue, { payload: '"b"' })]);
+    // The two expired leases come first in due order and go dead; the claim goes on for two more.
+    const second = await store.claimDue(queue, { limit: 2, leaseMs: 60_000 });
+    expect(second.jobs.map((j) => j.payload)).toEqual(['"a"', '"b"']);
+    expect(await store.counts(queue)).toMatchObject({ dead: 2, active: 2 });
+  });
+
   it("adds of one turn share a statement, yet each keeps its own outcome and order", async () => {
     const queue = "group-add";
     const calls = await Promise.allSettled([
