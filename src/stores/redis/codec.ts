@@ -52,17 +52,40 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
   };
 }
 
-/** A new job as the ARGV entries add-job.lua reads (JOB_FIELDS = 8). */
-export function encodeNewJob(job: NewJob, seq: number | null): string[] {
-  return [
-    job.key ?? "",
-    job.payload,
-    ...encodeWhen(job.when),
-    String(job.maxAttempts),
-    JSON.stringify(job.backoff),
-    job.onDuplicate,
-    seq === null ? "" : String(seq),
-  ];
+/**
+ * New jobs as the ARGV entries add-job.lua reads: the distinct back-off policies once, then
+ * JOB_FIELDS = 8 entries per job that name their policy by index. Jobs of one queue usually
+ * share one policy object, so it is found by identity before being compared as json.
+ */
+export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[]): string[] {
+  const byObject = new Map<object, number>();
+  const byJson = new Map<string, number>();
+  const policies: string[] = [];
+  const fields: string[] = [];
+  jobs.forEach((job, i) => {
+    let index = byObject.get(job.backoff);
+    if (index === undefined) {
+      const json = JSON.stringify(job.backoff);
+      index = byJson.get(json);
+      if (index === undefined) {
+        policies.push(json);
+        index = policies.length;
+        byJson.set(json, index);
+      }
+      byObject.set(job.backoff, index);
+    }
+    const seq = seqs[i] ?? null;
+    fields.push(
+      job.key ?? "",
+      job.payload,
+      ...encodeWhen(job.when),
+      String(job.maxAttempts),
+      String(index),
+      job.onDuplicate,
+      seq === null ? "" : String(seq),
+    );
+  });
+  return [String(policies.length), ...policies, ...fields];
 }
 
 export function encodeWhen(when: When): [kind: "d" | "a", value: string] {

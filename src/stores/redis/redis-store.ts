@@ -19,7 +19,7 @@ import type {
   Store,
   When,
 } from "../store.js";
-import { decodeCounts, decodeRecord, encodeNewJob, encodeWhen, type RecordReply, STATE_CODES } from "./codec.js";
+import { decodeCounts, decodeRecord, encodeNewJobs, encodeWhen, type RecordReply, STATE_CODES } from "./codec.js";
 import { CompletionBatcher } from "./completion-batch.js";
 import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
 import { RedisLayout } from "./layout.js";
@@ -148,7 +148,10 @@ export class RedisStore implements Store {
     const outcomes: AddOutcome[] = new Array(jobs.length);
     await Promise.all(
       [...groups.values()].map(async ({ queue, partition, indexes }) => {
-        const args = indexes.flatMap((i) => encodeNewJob(resolved[i]!, seqs[i] ?? null));
+        const args = encodeNewJobs(
+          indexes.map((i) => resolved[i]!),
+          indexes.map((i) => seqs[i] ?? null),
+        );
         const [now, replies] = (await this.run("add", queue, partition, args)) as [
           number,
           [AddOutcome["outcome"], number, RecordReply?][],
@@ -419,8 +422,8 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The start-up check is not awaited: against a server that never answers it would never end.
     await this.wakes.close();
-    await this.durability;
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
 
@@ -475,7 +478,7 @@ export class RedisStore implements Store {
       throw invalidOption("follow-up jobs must be in the completed job's queue");
     if (enqueue.length > 0) await this.register(enqueue);
     const { seqs, jobs } = await this.sequencesFor(enqueue);
-    return [result === null ? "0" : "1", result ?? "", ...jobs.flatMap((job, i) => encodeNewJob(job, seqs[i] ?? null))];
+    return [result === null ? "0" : "1", result ?? "", ...encodeNewJobs(jobs, seqs)];
   }
 
   private async admin(

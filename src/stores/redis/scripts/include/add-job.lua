@@ -1,8 +1,12 @@
--- Adding jobs, shared by add, complete and settle (follow-up jobs). A job is passed as
--- JOB_FIELDS consecutive ARGV entries (see encodeNewJob in codec.ts):
+-- Adding jobs, shared by add, complete and settle (follow-up jobs). The jobs are passed as
+-- (see encodeNewJobs in codec.ts): the number of distinct back-off policies, their json, then
+-- JOB_FIELDS consecutive ARGV entries per job:
 --   key ('' for none), payload, when kind ('d' delay | 'a' runAt), when value, maxAttempts,
---   back-off json, on duplicate ('keep' | 'replace'), seq ('' to draw one here)
+--   back-off (1-based index into the policies), on duplicate ('keep' | 'replace'),
+--   seq ('' to draw one here)
+-- Sending each policy once keeps a batch of a thousand jobs from repeating the same json.
 local JOB_FIELDS = 8
+local batchBackoffs = {}
 
 -- Sequence numbers for the batch's new jobs come from one INCRBY sized for every job left in
 -- it; a job that turns out to exist already leaves a gap, which is harmless.
@@ -25,7 +29,7 @@ local function addJob(offset)
   local runAt = tonumber(ARGV[offset + 3])
   if ARGV[offset + 2] == 'd' then runAt = now + runAt end
   local maxAttempts = tonumber(ARGV[offset + 4])
-  local backoff = internBackoff(ARGV[offset + 5])
+  local backoff = batchBackoffs[tonumber(ARGV[offset + 5])]
 
   if key then
     local holder = findJob('k', key)
@@ -53,8 +57,11 @@ end
 -- everything else about a job it just created, so the reply stays small — or
 -- { 'existing' | 'replaced', seq, record reply }.
 local function addJobs(first)
+  local policies = tonumber(ARGV[first])
+  if not policies then return {} end -- no jobs passed at all
+  for i = 1, policies do batchBackoffs[i] = internBackoff(ARGV[first + i]) end
   local out = {}
-  for offset = first, #ARGV, JOB_FIELDS do
+  for offset = first + policies + 1, #ARGV, JOB_FIELDS do
     local outcome, r = addJob(offset)
     if outcome == 'created' then
       out[#out + 1] = { outcome, r.seq }
