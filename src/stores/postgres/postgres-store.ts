@@ -191,7 +191,10 @@ export class PostgresStore extends PostgresOperations {
     this.schema = schema;
     this.sql = new SchemaSql(schema);
     if (pool !== undefined) {
-      if (!(pool instanceof pg.Pool)) throw invalidOption("pool must be a pg.Pool");
+      // Duck-typed rather than instanceof: the caller's pg may be another copy of the package.
+      if (typeof pool !== "object" || pool === null || typeof pool.connect !== "function" || !pool.options) {
+        throw invalidOption("pool must be a pg.Pool");
+      }
       this.pool = pool;
       this.ownsPool = false;
       this.where = describeServer(pool.options);
