@@ -14,7 +14,15 @@
 local DIRECTORY = base .. ':t'
 local BUCKET_SIZE = 128
 
-local function bucketKey(start) return base .. ':d:' .. start end
+local bucketKeys = {}
+local function bucketKey(start)
+  local key = bucketKeys[start]
+  if not key then
+    key = base .. ':d:' .. start
+    bucketKeys[start] = key
+  end
+  return key
+end
 
 -- The start of the bucket that holds (or would hold) an entry with this score.
 local function bucketFor(score)

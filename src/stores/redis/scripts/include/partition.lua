@@ -27,18 +27,11 @@ local now = serverNow()
 -- Members of the due index are the job's sequence number as 6 big-endian bytes: fixed width,
 -- so Redis's tie-break on equal scores (byte order of members) is insertion order.
 local function member(seq)
-  local bytes = {}
-  for i = 6, 1, -1 do
-    bytes[i] = seq % 256
-    seq = math.floor(seq / 256)
-  end
-  return string.char(unpack(bytes))
+  return struct.pack('>I6', seq)
 end
 
 local function seqOf(m)
-  local n = 0
-  for i = 1, 6 do n = n * 256 + string.byte(m, i) end
-  return n
+  return (struct.unpack('>I6', m))
 end
 
 -- redis.call(command, key, ...items) in chunks: unpack() can spread only so many values (Lua's

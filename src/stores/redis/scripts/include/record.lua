@@ -10,7 +10,18 @@
 local SMALL_RECORD_BYTES = 64
 local BIG_RECORDS = base .. ':R'
 
-local function recordBucket(seq) return base .. ':r:' .. math.floor(seq / 128) end
+-- Key names are built once per bucket and script: string building is a large part of what a
+-- script spends per job.
+local recordBuckets = {}
+local function recordBucket(seq)
+  local n = math.floor(seq / 128)
+  local key = recordBuckets[n]
+  if not key then
+    key = base .. ':r:' .. n
+    recordBuckets[n] = key
+  end
+  return key
+end
 local function recordField(seq) return seq % 128 end
 
 local internCache = {}
