@@ -16,18 +16,22 @@ import type Database from "better-sqlite3";
  * writer needs: the main thread keeps committing while pages are copied. The cadence follows
  * the WAL: every POLL_MS the thread reads two counters from the wal-index header (`<db>-shm`,
  * a documented, stable layout: the last frame written, `mxFrame`, and the last one copied,
- * `nBackfill`) — one 100-byte read, no lock, no query — and checkpoints when CHECKPOINT_FRAMES
- * pages are waiting, or when any are and the writer has been quiet for IDLE_MS (so the next
- * write can start the WAL over from its beginning instead of growing it). A torn or unreadable
- * header only makes it checkpoint early, which is always safe.
+ * `nBackfill`) — one 100-byte read, no lock, no query — and checkpoints when CHECKPOINT_BYTES
+ * of frames are waiting, or when any are and the writer has been quiet for IDLE_MS. A torn or
+ * unreadable header only makes it checkpoint early, which is always safe.
+ *
+ * Why so rarely: once a checkpoint has copied every frame, the next write starts the WAL over
+ * from its beginning, and SQLite fsyncs the new WAL header in that write — on the event loop.
+ * Checkpointing every 1,000 pages (SQLite's default cadence) meant one such fsync per 4 MB of
+ * WAL, dozens a second in a drain; every 16 MiB costs a quarter of that, and at light load
+ * about one every few seconds.
  *
  * A PASSIVE checkpoint never catches up while commits keep coming, so under a sustained burst
- * the WAL would grow without bound (SQLite restarts it only when a write begins with every
+ * the WAL would grow without bound (SQLite starts it over only when a write begins with every
  * frame copied). Once it holds RESTART_BYTES, a RESTART follows the PASSIVE one: that copies
  * the few frames written meanwhile under the write lock and makes the next writer start the
  * WAL over; `journal_size_limit` then truncates the file. The main thread may wait a few
- * milliseconds for that lock (its busy timeout) — once per RESTART_BYTES of WAL, not per
- * 4 MB as before.
+ * milliseconds for that lock (its busy timeout) — once per RESTART_BYTES of WAL.
  *
  * Durability is unchanged: a commit is exactly as durable as the serving connection's
  * `synchronous` setting says (NORMAL: the WAL is not fsynced per commit, survives a process
@@ -41,8 +45,8 @@ import type Database from "better-sqlite3";
  * process alive) and stop() ends it before the store closes its connection.
  */
 const POLL_MS = 10;
-const IDLE_MS = 200;
-const CHECKPOINT_FRAMES = 1_000;
+const IDLE_MS = 1_000;
+const CHECKPOINT_BYTES = 16 * 1024 * 1024;
 const RESTART_BYTES = 64 * 1024 * 1024;
 /** SQLite's own default, restored if the thread is gone. */
 const AUTO_CHECKPOINT_PAGES = 1_000;
@@ -56,13 +60,14 @@ const THREAD_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { openSync, readSync, closeSync } = require("node:fs");
 const Database = require(workerData.driver);
-const { path, synchronous, pollMs, idleMs, checkpointFrames, restartBytes } = workerData;
+const { path, synchronous, pollMs, idleMs, checkpointBytes, restartBytes } = workerData;
 
 const db = new Database(path, { fileMustExist: true });
 db.pragma("busy_timeout = 100");
 db.pragma("synchronous = " + synchronous);
 db.pragma("wal_autocheckpoint = 0");
 const pageSize = db.pragma("page_size", { simple: true });
+const checkpointFrames = Math.ceil(checkpointBytes / pageSize);
 
 const header = Buffer.alloc(100);
 const littleEndian = require("node:os").endianness() === "LE";
@@ -136,7 +141,7 @@ export class Checkpointer {
         synchronous,
         pollMs: POLL_MS,
         idleMs: IDLE_MS,
-        checkpointFrames: CHECKPOINT_FRAMES,
+        checkpointBytes: CHECKPOINT_BYTES,
         restartBytes: RESTART_BYTES,
       },
       stdout: false,
