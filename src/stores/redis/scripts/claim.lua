@@ -31,37 +31,46 @@ while #claimed < limit do
   dueRemoveMany(due)
 
   local leased, leasedMembers, newlyActive = {}, {}, {}
+  local function lease(r)
+    if r.state == SCHEDULED then
+      newlyActive[#newlyActive + 1] = r.seq
+      newlyActive[#newlyActive + 1] = r.member
+    end
+    countChange(r.state, -1)
+    countChange(ACTIVE_STATE, 1)
+    r.state = ACTIVE_STATE
+    r.attempts = r.attempts + 1
+    r.leaseToken = tokenPrefix .. r.seq
+    r.leaseExpiresAt = expiresAt
+    r.updatedAt = now
+    if r.runAt > now then r.runAt = now end
+    leased[#leased + 1] = r
+    leasedMembers[#leasedMembers + 1] = r.member
+    claimed[#claimed + 1] = reply(r)
+  end
+  local function expireToDead(r)
+    -- Its due entry is gone already; leave the active set and finish as dead.
+    redis.call('ZREM', ACTIVE, r.member)
+    countChange(ACTIVE_STATE, -1)
+    r.state = DEAD
+    r.updatedAt = now
+    r.leaseToken = false
+    r.leaseExpiresAt = false
+    enter(r)
+    saveRecord(r)
+  end
+
   for i, entry in ipairs(due) do
+    -- An index entry without a record (never written by these scripts) is dropped, not served.
     local r = records[seqs[i]]
-    r.member = entry[1]
-    local expired = r.state == ACTIVE_STATE
-    if expired then appendError(r, 'lease expired') end
-    if expired and r.attempts >= r.maxAttempts then
-      -- Its due entry is gone already; leave the active set and finish as dead.
-      redis.call('ZREM', ACTIVE, r.member)
-      countChange(ACTIVE_STATE, -1)
-      r.state = DEAD
-      r.updatedAt = now
-      r.leaseToken = false
-      r.leaseExpiresAt = false
-      enter(r)
-      saveRecord(r)
-    else
-      if not expired then
-        newlyActive[#newlyActive + 1] = r.seq
-        newlyActive[#newlyActive + 1] = r.member
+    if r then
+      r.member = entry[1]
+      if r.state == ACTIVE_STATE then
+        appendError(r, 'lease expired')
+        if r.attempts >= r.maxAttempts then expireToDead(r) else lease(r) end
+      else
+        lease(r)
       end
-      countChange(r.state, -1)
-      countChange(ACTIVE_STATE, 1)
-      r.state = ACTIVE_STATE
-      r.attempts = r.attempts + 1
-      r.leaseToken = tokenPrefix .. r.seq
-      r.leaseExpiresAt = expiresAt
-      r.updatedAt = now
-      if r.runAt > now then r.runAt = now end
-      leased[#leased + 1] = r
-      leasedMembers[#leasedMembers + 1] = r.member
-      claimed[#claimed + 1] = reply(r)
     end
   end
   if #leasedMembers > 0 then dueAddMany(leasedMembers, expiresAt) end

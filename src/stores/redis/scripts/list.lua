@@ -20,7 +20,7 @@ local page, cursors = {}, {}
 local more = false
 local function visit(m, score)
   local r = loadRecord(seqOf(m))
-  if r.state ~= state then return true end
+  if not r or r.state ~= state then return true end
   if #page == limit then
     more = true
     return false
