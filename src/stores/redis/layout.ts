@@ -1,9 +1,16 @@
+import keySlot from "cluster-key-slot";
+
+const SLOTS = 16_384;
+
 /**
  * Where a queue's jobs live in Redis, and how job ids name them.
  *
  * A queue is split into `partitions` (1 on a single Redis; several on a Redis Cluster so one
- * queue spreads over the masters). Each partition's keys share the hash tag "{queue:p}", so
- * every script touches one slot. A job with a business key lives in the partition its key
+ * queue spreads over the masters). Each partition's keys share one hash tag, so every script
+ * touches one slot. The tag is "{queue:p}", or "{queue:p:n}" with the smallest n that puts
+ * partition p in the p-th of `partitions` equal ranges of the 16,384 slots: hashing alone
+ * would leave a 3-master cluster with no partition of a 6-partition queue on some master
+ * about one time in four, while a cluster assigns slots to masters in contiguous ranges. A job with a business key lives in the partition its key
  * hashes to, so add-with-key can check uniqueness atomically there; a job without one goes
  * round-robin. Follow-up jobs of a complete or settle stay beside their parent (one atomic step).
  *
@@ -12,6 +19,8 @@
  * while it holds jobs is therefore not supported.
  */
 export class RedisLayout {
+  private readonly bases = new Map<string, string>();
+
   constructor(
     readonly prefix: string,
     readonly partitions: number,
@@ -19,7 +28,26 @@ export class RedisLayout {
 
   /** The base key of one partition; scripts derive the partition's other keys from it. */
   base(queue: string, partition: number): string {
-    return `${this.prefix}:{${queue}:${partition}}`;
+    const name = `${queue}\n${partition}`;
+    let base = this.bases.get(name);
+    if (base === undefined) {
+      base = `${this.prefix}:{${this.tag(queue, partition)}}`;
+      if (this.bases.size > 10_000) this.bases.clear();
+      this.bases.set(name, base);
+    }
+    return base;
+  }
+
+  private tag(queue: string, partition: number): string {
+    const plain = `${queue}:${partition}`;
+    if (this.partitions === 1) return plain;
+    const low = Math.floor((partition * SLOTS) / this.partitions);
+    const high = Math.floor(((partition + 1) * SLOTS) / this.partitions);
+    for (let n = 0; ; n++) {
+      const tag = n === 0 ? plain : `${plain}:${n}`;
+      const slot = keySlot(tag);
+      if (slot >= low && slot < high) return tag;
+    }
   }
 
   /** Queue-wide sequence counter of a partitioned queue (its own slot; INCRBY from the client). */
