@@ -145,6 +145,20 @@ describe.skipIf(!available)("Redis store specifics", () => {
     }
   });
 
+  it("wakes a new subscriber once its subscription is in place, so nothing published before it is missed", async () => {
+    // A job added between a worker's first claim and its SUBSCRIBE reaching the server
+    // publishes into the void; the wake-up with runAt 0 makes the worker claim once more.
+    const seen: number[] = [];
+    const unsubscribe = store.subscribe("subscribed", (runAt) => seen.push(runAt));
+    try {
+      const deadline = Date.now() + 5_000;
+      while (!seen.includes(0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual([0]);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   it("keeps records that outgrow the compact encoding, and shrinks them back", async () => {
     const queue = "big";
     const big = JSON.stringify({ text: "x".repeat(500) });

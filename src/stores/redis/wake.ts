@@ -8,7 +8,11 @@ import type { Cluster, Redis } from "ioredis";
  * the server's `hz`.
  *
  * One subscriber connection per store serves all its queues; ioredis re-subscribes after a
- * reconnect. A wake-up lost while disconnected is covered by the worker's idle re-check.
+ * reconnect. Messages published while a subscription is not (yet, or no longer) in place are
+ * lost, so whenever one takes effect — the first SUBSCRIBE of a channel, and every reconnect —
+ * its listeners are called with runAt 0 ("something may be due now"): the worker claims once
+ * and learns the real next due instant. Without that, a job added between a worker's start and
+ * its SUBSCRIBE reaching the server waited for the worker's idle re-check (5 s).
  */
 export class WakeSubscriber {
   private connection: Redis | Cluster | undefined;
@@ -28,7 +32,10 @@ export class WakeSubscriber {
       this.listeners.set(channel, set);
       void this.client()
         .subscribe(channel)
-        .catch(() => {});
+        .then(
+          () => this.wakeAll(channel),
+          () => {},
+        );
     }
     set.add(wake);
     return () => {
@@ -46,6 +53,10 @@ export class WakeSubscriber {
     if (connection) await connection.quit().catch(() => connection.disconnect());
   }
 
+  private wakeAll(channel: string): void {
+    for (const wake of this.listeners.get(channel) ?? []) wake(0);
+  }
+
   private client(): Redis | Cluster {
     if (!this.connection) {
       const connection = this.open();
@@ -53,8 +64,13 @@ export class WakeSubscriber {
         const runAt = Number(message);
         for (const wake of this.listeners.get(channel) ?? []) wake(runAt);
       });
-      // Connection errors are retried by ioredis; the worker's idle re-check covers the gap.
+      // Connection errors are retried by ioredis; after a reconnect it subscribes again.
       connection.on("error", () => {});
+      let connectedBefore = false;
+      connection.on("ready", () => {
+        if (connectedBefore) for (const channel of this.listeners.keys()) this.wakeAll(channel);
+        connectedBefore = true;
+      });
       this.connection = connection;
     }
     return this.connection;
