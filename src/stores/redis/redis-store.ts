@@ -416,7 +416,16 @@ export class RedisStore implements Store {
   }
 
   subscribe(queue: string, wake: (runAt: number) => void): () => void {
-    return this.wakes.subscribe(this.layout.wakeChannel(queue), wake);
+    return this.wakes.subscribe(this.layout.wakeChannel(queue), wake, () => this.nextDueAt(queue));
+  }
+
+  /** The earliest due instant in the queue (scheduled runAt or lease expiry), or null. */
+  private async nextDueAt(queue: string): Promise<number | null> {
+    const heads = await Promise.all(
+      this.partitionList().map(async (p) => ((await this.run("peek", queue, p, ["1"])) as [number, number | null])[1]),
+    );
+    const known = heads.filter((head): head is number => head !== null);
+    return known.length > 0 ? Math.min(...known) : null;
   }
 
   async close(): Promise<void> {

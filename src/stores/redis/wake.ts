@@ -10,13 +10,16 @@ import type { Cluster, Redis } from "ioredis";
  * One subscriber connection per store serves all its queues; ioredis re-subscribes after a
  * reconnect. Messages published while a subscription is not (yet, or no longer) in place are
  * lost, so whenever one takes effect — the first SUBSCRIBE of a channel, and every reconnect —
- * its listeners are called with runAt 0 ("something may be due now"): the worker claims once
- * and learns the real next due instant. Without that, a job added between a worker's start and
- * its SUBSCRIBE reaching the server waited for the worker's idle re-check (5 s).
+ * the queue's next due instant is read afresh (`catchUp`) and handed to its listeners. That
+ * read runs after the server has the subscription, so a job added before it is seen by the
+ * read and one added after it is published: none falls between. Without it, a job added
+ * between a worker's first claim and its SUBSCRIBE reaching the server waited for the worker's
+ * idle re-check (5 s).
  */
 export class WakeSubscriber {
   private connection: Redis | Cluster | undefined;
   private readonly listeners = new Map<string, Set<(runAt: number) => void>>();
+  private readonly catchUps = new Map<string, () => Promise<number | null>>();
 
   constructor(private readonly open: () => Redis | Cluster) {}
 
@@ -25,15 +28,16 @@ export class WakeSubscriber {
     this.client();
   }
 
-  subscribe(channel: string, wake: (runAt: number) => void): () => void {
+  subscribe(channel: string, wake: (runAt: number) => void, catchUp: () => Promise<number | null>): () => void {
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
+      this.catchUps.set(channel, catchUp);
       void this.client()
         .subscribe(channel)
         .then(
-          () => this.wakeAll(channel),
+          () => this.catchUp(channel),
           () => {},
         );
     }
@@ -42,19 +46,29 @@ export class WakeSubscriber {
       const current = this.listeners.get(channel);
       if (!current?.delete(wake) || current.size > 0) return;
       this.listeners.delete(channel);
+      this.catchUps.delete(channel);
       void this.connection?.unsubscribe(channel).catch(() => {});
     };
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.catchUps.clear();
     const connection = this.connection;
     this.connection = undefined;
     if (connection) await connection.quit().catch(() => connection.disconnect());
   }
 
-  private wakeAll(channel: string): void {
-    for (const wake of this.listeners.get(channel) ?? []) wake(0);
+  private catchUp(channel: string): void {
+    const read = this.catchUps.get(channel);
+    if (!read) return;
+    read().then(
+      (runAt) => {
+        if (runAt === null) return;
+        for (const wake of this.listeners.get(channel) ?? []) wake(runAt);
+      },
+      () => {},
+    );
   }
 
   private client(): Redis | Cluster {
@@ -68,7 +82,7 @@ export class WakeSubscriber {
       connection.on("error", () => {});
       let connectedBefore = false;
       connection.on("ready", () => {
-        if (connectedBefore) for (const channel of this.listeners.keys()) this.wakeAll(channel);
+        if (connectedBefore) for (const channel of this.listeners.keys()) this.catchUp(channel);
         connectedBefore = true;
       });
       this.connection = connection;
