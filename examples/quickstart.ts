@@ -14,6 +14,8 @@ const worker = cb.worker<{ orderId: string }>("close-unpaid-order", async (job) 
   const { orderId } = job.payload;
   if (orders.get(orderId) === "PAYING") return later("1m"); // not yet: come back, no attempt spent
   if (orders.get(orderId) === "UNPAID") orders.set(orderId, "CLOSED");
-  console.log(`order ${orderId} is ${orders.get(orderId)}; the job ran ${job.startedAt - job.runAt} ms after its due time`);
+  console.log(
+    `order ${orderId} is ${orders.get(orderId)}; the job ran ${job.startedAt - job.runAt} ms after its due time`,
+  );
 });
 worker.once("completed", () => cb.close()); // close() finishes or hands back running jobs

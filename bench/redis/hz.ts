@@ -48,7 +48,8 @@ process.stdout.write(
     "| hz | system | lateness p50 (ms) | p95 | p99 | max | machine noise p99 | noise max |",
     "|---|---|---|---|---|---|---|---|",
     ...rows,
-  ].join("\n") + "\n",
+    "",
+  ].join("\n"),
 );
 
 function runLight(): Promise<Run[]> {

@@ -197,8 +197,8 @@ export class MemoryStore implements Store {
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
-    const { q, slot } = this.held(queue, id, token);
-    this.completeWith(q, slot, completion);
+    const { slot } = this.held(queue, id, token);
+    this.completeWith(slot, completion);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
@@ -206,11 +206,11 @@ export class MemoryStore implements Store {
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
     if (!isUnfinished(slot.job)) return { job: copy(slot.job), changed: false };
-    this.completeWith(q, slot, completion);
+    this.completeWith(slot, completion);
     return { job: copy(slot.job), changed: true };
   }
 
-  private completeWith(q: QueueState, slot: Slot, { result, enqueue }: Completion): void {
+  private completeWith(slot: Slot, { result, enqueue }: Completion): void {
     slot.job.result = result;
     this.finish(slot, "completed");
     if (enqueue && enqueue.length > 0) {
@@ -316,7 +316,10 @@ export class MemoryStore implements Store {
 
   subscribe(queue: string, wake: (runAt: number) => void): () => void {
     let set = this.subscribers.get(queue);
-    if (!set) this.subscribers.set(queue, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(queue, set);
+    }
     set.add(wake);
     return () => {
       set.delete(wake);
