@@ -1,5 +1,5 @@
-import type { BackoffPolicy } from "../../core/backoff.js";
 import type { JobError, JobRecord, JobState } from "../../core/job.js";
+import { parseStoredBackoff } from "../stored-backoff.js";
 
 /**
  * A row of the `jobs` table as pg returns it: bigint columns arrive as decimal text (pg does not
@@ -34,13 +34,6 @@ export function jobColumns(alias: string): string {
     .join(", ");
 }
 
-/**
- * Back-off policies are stored as JSON text; a queue's jobs nearly all share a handful of them,
- * so parsed ones are kept (frozen, since records share them).
- */
-const backoffCache = new Map<string, BackoffPolicy>();
-const BACKOFF_CACHE_LIMIT = 256;
-
 export function toRecord(row: JobRow): JobRecord {
   return {
     id: row.id,
@@ -51,7 +44,7 @@ export function toRecord(row: JobRow): JobRecord {
     runAt: Number(row.run_at),
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
-    backoff: parseBackoff(row.backoff),
+    backoff: parseStoredBackoff(row.backoff),
     errors: row.errors.map((error) => ({ attempt: error.attempt, at: Number(error.at), message: error.message })),
     result: row.result,
     createdAt: Number(row.created_at),
@@ -59,24 +52,6 @@ export function toRecord(row: JobRow): JobRecord {
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
   };
-}
-
-function parseBackoff(text: string): BackoffPolicy {
-  let policy = backoffCache.get(text);
-  if (!policy) {
-    policy = deepFreeze(JSON.parse(text) as BackoffPolicy);
-    if (backoffCache.size >= BACKOFF_CACHE_LIMIT) backoffCache.clear();
-    backoffCache.set(text, policy);
-  }
-  return policy;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 const MAX_BIGINT = 9223372036854775807n;

@@ -1,5 +1,5 @@
-import type { BackoffPolicy } from "../../core/backoff.js";
 import type { JobError, JobRecord, JobState } from "../../core/job.js";
+import { parseStoredBackoff } from "../stored-backoff.js";
 
 /** A row of the `jobs` table as better-sqlite3 returns it. */
 export interface JobRow {
@@ -25,14 +25,6 @@ export interface JobRow {
 export const JOB_COLUMNS =
   "id, queue, key, payload, state, run_at, attempts, max_attempts, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
 
-/**
- * The payload and result stay JSON text: the store never parses them. Back-off policies are
- * parsed, but a queue's jobs nearly all share a handful of policies, so parsed ones are kept
- * (frozen, since records share them) and most claims parse nothing.
- */
-const backoffCache = new Map<string, BackoffPolicy>();
-const BACKOFF_CACHE_LIMIT = 256;
-
 export function toRecord(row: JobRow): JobRecord {
   return {
     id: String(row.id),
@@ -43,7 +35,7 @@ export function toRecord(row: JobRow): JobRecord {
     runAt: row.run_at,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
-    backoff: parseBackoff(row.backoff),
+    backoff: parseStoredBackoff(row.backoff),
     errors: row.errors === "[]" ? [] : (JSON.parse(row.errors) as JobError[]),
     result: row.result,
     createdAt: row.created_at,
@@ -51,24 +43,6 @@ export function toRecord(row: JobRow): JobRecord {
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at,
   };
-}
-
-function parseBackoff(text: string): BackoffPolicy {
-  let policy = backoffCache.get(text);
-  if (!policy) {
-    policy = deepFreeze(JSON.parse(text) as BackoffPolicy);
-    if (backoffCache.size >= BACKOFF_CACHE_LIMIT) backoffCache.clear();
-    backoffCache.set(text, policy);
-  }
-  return policy;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /**
