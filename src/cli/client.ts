@@ -1,5 +1,6 @@
 import { parseDuration } from "../core/duration.js";
-import type { JobError, JobState } from "../core/job.js";
+import type { JobState } from "../core/job.js";
+import type { Job } from "../job-view.js";
 
 /**
  * A small typed client for the checkback HTTP API (the server describes it at /openapi.json),
@@ -8,21 +9,8 @@ import type { JobError, JobState } from "../core/job.js";
  * the server reports arrives as `{ error: { code, message, details? } }` with a 4xx/5xx status.
  */
 
-/** A job as the server returns it: instants are epoch milliseconds on the store's clock. */
-export interface ApiJob {
-  id: string;
-  queue: string;
-  key: string | null;
-  payload: unknown;
-  state: JobState;
-  runAt: number;
-  attempts: number;
-  maxAttempts: number;
-  errors: JobError[];
-  result: unknown;
-  createdAt: number;
-  updatedAt: number;
-}
+/** A job as the server returns it: the library's Job as JSON (instants in epoch ms on the store's clock). */
+export type ApiJob = Job<unknown>;
 
 /** An add answers with the job and whether it was created or an unfinished job already held the key. */
 export type AddedJob = ApiJob & { outcome?: "created" | "existing" | "replaced" };
