@@ -105,17 +105,20 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private readonly shutdownTimeoutMs: number;
   private readonly running = new Map<string, Running<T>>();
 
+  /** Handlers executing now. A slot frees when its handler returns, before the outcome is recorded. */
+  private busy = 0;
+
   private started = false;
   private closing = false;
   private closed: Promise<void> | null = null;
   private claiming = false;
   private pumpAgain = false;
   private pumpQueued = false;
-  /** The last claim filled every free slot: more may be due, claim again when one frees. */
+  /** The last claim was full: more may be due, claim again when a slot is free. */
   private backlog = false;
   private timer: NodeJS.Timeout | undefined;
-  /** Earliest wake-up that arrived while a claim was in flight. */
-  private wokenDuringClaim = Number.POSITIVE_INFINITY;
+  /** Earliest wake-up that arrived while a claim was in flight or every slot was busy. */
+  private missedWake = Number.POSITIVE_INFINITY;
   /** Store-clock instant the timer is set for. */
   private wakeAt = Number.POSITIVE_INFINITY;
   /** Store clock minus local clock, as of the last claim. */
@@ -157,7 +160,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
 
   /** Jobs whose handlers are running now. */
   get activeCount(): number {
-    return this.running.size;
+    return this.busy;
   }
 
   /**
@@ -198,13 +201,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
 
   private onWake(runAt: number): void {
     if (this.closing) return;
-    if (this.claiming) {
-      // The claim in flight read the queue before this job existed; remember it for after.
-      this.wokenDuringClaim = Math.min(this.wokenDuringClaim, runAt);
-      return;
-    }
-    if (this.running.size >= this.concurrency) {
-      if (runAt <= this.storeNow()) this.backlog = true;
+    if (this.claiming || this.busy >= this.concurrency) {
+      // The claim in flight read the queue before this job existed, or no slot is free to run
+      // it: remember it for when the claim returns or a slot frees.
+      this.missedWake = Math.min(this.missedWake, runAt);
       return;
     }
     if (runAt < this.wakeAt) this.arm(runAt);
@@ -231,21 +231,38 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     });
   }
 
+  /** A handler returned: its slot is free for the next due job while its outcome is recorded. */
+  private slotFreed(): void {
+    if (this.closing) return;
+    if (this.backlog || this.busy === 0) {
+      this.schedulePump();
+      return;
+    }
+    const missed = this.missedWake;
+    if (missed < this.wakeAt && !this.claiming) {
+      this.missedWake = Number.POSITIVE_INFINITY;
+      this.arm(missed);
+    }
+  }
+
   private async pump(): Promise<void> {
     if (this.closing) return;
     if (this.claiming) {
       this.pumpAgain = true;
       return;
     }
-    const free = this.concurrency - this.running.size;
+    const free = this.concurrency - this.busy;
     if (free <= 0) {
       this.backlog = true;
       return;
     }
+    const limit = free;
     this.claiming = true;
+    // The claim reads the queue as it is now, so wake-ups until now are covered by it.
+    this.missedWake = Number.POSITIVE_INFINITY;
     let claimed: ClaimResult | undefined;
     try {
-      claimed = await this.store.claimDue(this.queue, { limit: free, leaseMs: this.leaseMs });
+      claimed = await this.store.claimDue(this.queue, { limit, leaseMs: this.leaseMs });
     } catch (error) {
       this.emit("error", error as Error);
       if (!this.closing) this.arm(this.storeNow() + ERROR_RETRY_MS);
@@ -255,10 +272,13 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     if (claimed) {
       this.clockOffset = this.clockEstimate.note(claimed.now);
       for (const record of claimed.jobs) this.run(record, claimed.now);
-      this.backlog = claimed.jobs.length === free;
-      const woken = this.wokenDuringClaim;
-      this.wokenDuringClaim = Number.POSITIVE_INFINITY;
-      if (!this.backlog && !this.closing) {
+      this.backlog = claimed.jobs.length === limit;
+      const woken = this.missedWake;
+      this.missedWake = Number.POSITIVE_INFINITY;
+      if (this.backlog) {
+        // Ask for the rest at once while these run: the next claim overlaps with their handlers.
+        if (this.busy < this.concurrency) this.pumpAgain = true;
+      } else if (!this.closing) {
         this.arm(Math.min(claimed.nextDueAt ?? claimed.now + IDLE_RECHECK_MS, woken));
       }
     }
@@ -275,6 +295,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     const view = new LeasedJob<T>(record, now);
     const run: Running<T> = { record, view, extendedAt: Date.now(), abandoned: false };
     this.running.set(view.id, run);
+    this.busy++;
     this.ensureHeartbeat();
     this.emit("active", view);
     void this.execute(run);
@@ -288,6 +309,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     } catch (error) {
       outcome = { ok: false, error: asError(error) };
     }
+    this.busy--;
+    this.slotFreed();
     try {
       if (!run.abandoned) await this.settle(run, outcome);
     } catch (error) {
@@ -296,7 +319,6 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     } finally {
       if (this.running.get(view.id) === run) this.running.delete(view.id);
       if (this.closing) this.checkIdle();
-      else if (this.backlog || this.running.size === 0) this.schedulePump();
     }
   }
 

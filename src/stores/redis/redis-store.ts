@@ -73,8 +73,16 @@ export class RedisStore implements Store {
     for (const item of items) {
       args.push(String(item.seq), item.token, item.result === null ? "0" : "1", item.result ?? "");
     }
-    return ((await this.run("complete", queue, partition, args)) as number[]).map((done) => done === 1);
+    return ((await this.runLeased("complete", queue, partition, args)) as number[]).map((done) => done === 1);
   });
+  /**
+   * The connection that claims and records outcomes, opened on first use. ioredis's
+   * auto-pipelining sends one pipeline at a time and holds the next until the previous one's
+   * replies are all in; on the main connection that would make a worker's next claim wait for
+   * its last batch of completions, so claiming and completing could never overlap. Commands
+   * here are written at once, and Redis works through them while the worker runs handlers.
+   */
+  private leaseConnection: Redis | Cluster | undefined;
   private readonly registered = new Set<string>();
   private nextPartition = 0;
   private closed = false;
@@ -210,7 +218,7 @@ export class RedisStore implements Store {
     // which is queue-wide too), then claim from each partition its share of them.
     const peeks = await Promise.all(
       this.partitionList().map(async (partition) => {
-        const [now, head, flat] = (await this.run("peek", queue, partition, [String(limit)])) as [
+        const [now, head, flat] = (await this.runLeased("peek", queue, partition, [String(limit)])) as [
           number,
           number | null,
           number[],
@@ -246,11 +254,11 @@ export class RedisStore implements Store {
     leaseMs: number,
     at: number | null,
   ): Promise<ClaimResult> {
-    const tokenPrefix = `${randomBytes(12).toString("base64url")}.`;
-    const [now, nextDueAt, replies] = (await this.run("claim", queue, partition, [
+    const tokenPart = randomBytes(9).toString("base64url");
+    const [now, nextDueAt, replies] = (await this.runLeased("claim", queue, partition, [
       String(limit),
       String(leaseMs),
-      tokenPrefix,
+      tokenPart,
       at === null ? "" : String(at),
     ])) as [number, number | null, RecordReply[]];
     return { jobs: replies.map((r) => this.decode(queue, partition, r)), nextDueAt, now };
@@ -258,7 +266,7 @@ export class RedisStore implements Store {
 
   async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
     const where = this.held(id);
-    const expiresAt = (await this.run("extend", queue, where.partition, [
+    const expiresAt = (await this.runLeased("extend", queue, where.partition, [
       String(where.seq),
       token,
       String(leaseMs),
@@ -273,7 +281,7 @@ export class RedisStore implements Store {
     if (completion.enqueue && completion.enqueue.length > 0) {
       // Alone in its call: the follow-ups belong to this completion only.
       const args = await this.completionArgs(queue, completion);
-      const reply = (await this.run("complete", queue, where.partition, [
+      const reply = (await this.runLeased("complete", queue, where.partition, [
         "1",
         String(where.seq),
         token,
@@ -288,7 +296,7 @@ export class RedisStore implements Store {
 
   async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
     const where = this.held(id);
-    const reply = await this.run("fail", queue, where.partition, [
+    const reply = await this.runLeased("fail", queue, where.partition, [
       String(where.seq),
       token,
       failure.error,
@@ -300,7 +308,7 @@ export class RedisStore implements Store {
 
   async release(queue: string, id: string, token: string, release: Release): Promise<void> {
     const where = this.held(id);
-    const done = await this.run("release", queue, where.partition, [
+    const done = await this.runLeased("release", queue, where.partition, [
       String(where.seq),
       token,
       String(release.delayMs),
@@ -433,16 +441,38 @@ export class RedisStore implements Store {
     this.closed = true;
     // The start-up check is not awaited: against a server that never answers it would never end.
     await this.wakes.close();
+    await this.leaseConnection?.quit().catch(() => this.leaseConnection?.disconnect());
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
 
   // --- internals -------------------------------------------------------------------------
 
-  private run(script: ScriptName, queue: string, partition: number, args: string[]): Promise<unknown> {
-    return runScript(this.client, script, this.layout.base(queue, partition), [
-      this.layout.wakeChannel(queue),
-      ...args,
-    ]);
+  private run(
+    script: ScriptName,
+    queue: string,
+    partition: number,
+    args: string[],
+    connection: Redis | Cluster = this.client,
+  ): Promise<unknown> {
+    return runScript(connection, script, this.layout.base(queue, partition), [this.layout.wakeChannel(queue), ...args]);
+  }
+
+  /** Runs a script of the claim / outcome path on the lease connection. */
+  private runLeased(script: ScriptName, queue: string, partition: number, args: string[]): Promise<unknown> {
+    return this.run(script, queue, partition, args, this.leases());
+  }
+
+  private leases(): Redis | Cluster {
+    if (!this.leaseConnection) {
+      const connection =
+        this.client instanceof Cluster
+          ? this.client.duplicate(undefined, { enableAutoPipelining: false })
+          : this.client.duplicate({ enableAutoPipelining: false });
+      connection.on("error", () => {});
+      defineScripts(connection);
+      this.leaseConnection = connection;
+    }
+    return this.leaseConnection;
   }
 
   private decode(queue: string, partition: number, reply: RecordReply): JobRecord {

@@ -1,9 +1,10 @@
 -- claim: gives up to `limit` due jobs a lease, earliest due first (FIFO within an instant).
--- A due entry is a scheduled job whose runAt has come, or an active job whose lease ran out:
+-- A due entry is a scheduled job whose runAt has come, or an active job whose lease ran out
+-- (found in ACTIVE, see include/due.lua):
 -- the latter's attempt is recorded as failed ("lease expired") and, with no attempts left, the
 -- job goes dead instead of being handed out again.
--- ARGV: wake channel, limit, lease ms, token prefix (random per call; a job's token is the
--- prefix plus its seq, so tokens are unique and unguessable without one random draw per job).
+-- ARGV: wake channel, limit, lease ms, token part (random per call; a job's token is that part,
+-- a dot and its seq, so tokens are unique and unguessable without one random draw per job).
 -- ARGV[5], when not '', is the instant to claim at: a claim across partitions reads the
 -- clock once (peek.lua) and claims every partition at that same instant, so all its leases
 -- end together.
@@ -19,63 +20,87 @@
 if ARGV[5] ~= '' then now = tonumber(ARGV[5]) end
 local limit = tonumber(ARGV[2])
 local expiresAt = now + tonumber(ARGV[3])
-local tokenPrefix = ARGV[4]
+local tokenPart = ARGV[4]
 local claimed = {}
+
+-- A claimed job as the store's client decodes it (the shape of reply() in include/record.lua),
+-- built from the packed array.
+local function claimReply(seq, a)
+  local createdAt = a[F_CREATED]
+  return {
+    seq, 'active', createdAt + a[F_RUN_AT], a[F_ATTEMPTS], a[6], backoffJson(a[7]), a[8], a[F_KEY], createdAt, now,
+    tokenPart .. '.' .. seq, expiresAt, a[F_ERRORS] or false, a[F_RESULT] or false,
+  }
+end
 
 while #claimed < limit do
   local due = dueUpTo(now, limit - #claimed)
   if #due == 0 then break end
   local seqs = {}
   for i, entry in ipairs(due) do seqs[i] = seqOf(entry[1]) end
-  local records = loadRecords(seqs)
+  local arrays, bigs = loadArrays(seqs)
   dueRemoveMany(due)
 
-  local leased, leasedMembers, newlyActive = {}, {}, {}
-  local function lease(r)
-    if r.state == SCHEDULED then
-      newlyActive[#newlyActive + 1] = r.seq
-      newlyActive[#newlyActive + 1] = r.member
-    end
-    countChange(r.state, -1)
-    countChange(ACTIVE_STATE, 1)
-    r.state = ACTIVE_STATE
-    r.attempts = r.attempts + 1
-    r.leaseToken = tokenPrefix .. r.seq
-    r.leaseExpiresAt = expiresAt
-    r.updatedAt = now
-    if r.runAt > now then r.runAt = now end
-    leased[#leased + 1] = r
-    leasedMembers[#leasedMembers + 1] = r.member
-    claimed[#claimed + 1] = reply(r)
-  end
-  local function expireToDead(r)
-    -- Its due entry is gone already; leave the active set and finish as dead.
-    redis.call('ZREM', ACTIVE, r.member)
-    countChange(ACTIVE_STATE, -1)
-    r.state = DEAD
-    r.updatedAt = now
-    r.leaseToken = false
-    r.leaseExpiresAt = false
-    enter(r)
-    saveRecord(r)
-  end
-
+  -- Every job leased here goes into ACTIVE at the lease's expiry: (score, member) pairs.
+  local saves, leasedArgs = {}, {}
+  local fromScheduled = 0
   for i, entry in ipairs(due) do
     -- An index entry without a record (never written by these scripts) is dropped, not served.
-    local r = records[seqs[i]]
-    if r then
+    local seq = seqs[i]
+    local a = arrays[seq]
+    if a and a[F_STATE] == SCHEDULED then
+      -- The common case, worked on the packed array: scheduled -> active under a new lease.
+      local createdAt = a[F_CREATED]
+      a[F_STATE] = ACTIVE_STATE
+      a[F_UPDATED] = now - createdAt
+      if createdAt + a[F_RUN_AT] > now then a[F_RUN_AT] = now - createdAt end
+      a[F_ATTEMPTS] = a[F_ATTEMPTS] + 1
+      fillTo(a, F_KEY)
+      a[F_LEASE] = tokenPart
+      a[F_EXPIRES] = expiresAt - createdAt
+      saves[#saves + 1] = { seq, cmsgpack.pack(a), bigs[seq] or false }
+      fromScheduled = fromScheduled + 1
+      leasedArgs[#leasedArgs + 1] = expiresAt
+      leasedArgs[#leasedArgs + 1] = entry[1]
+      claimed[#claimed + 1] = claimReply(seq, a)
+    elseif a and a[F_STATE] == ACTIVE_STATE then
+      -- A lease ran out: its attempt failed ("lease expired"); with none left the job is dead.
+      local r = recordOf(seq, a, bigs[seq] or false)
       r.member = entry[1]
-      if r.state == ACTIVE_STATE then
-        appendError(r, 'lease expired')
-        if r.attempts >= r.maxAttempts then expireToDead(r) else lease(r) end
+      appendError(r, 'lease expired')
+      if r.attempts >= r.maxAttempts then
+        -- Leave the active set and finish as dead.
+        redis.call('ZREM', ACTIVE, r.member)
+        countChange(ACTIVE_STATE, -1)
+        r.state = DEAD
+        r.updatedAt = now
+        r.leaseToken = false
+        r.leaseExpiresAt = false
+        enter(r)
+        saveRecord(r)
       else
-        lease(r)
+        r.attempts = r.attempts + 1
+        r.updatedAt = now
+        setLeaseToken(r, tokenPart)
+        r.leaseExpiresAt = expiresAt
+        saveRecord(r)
+        leasedArgs[#leasedArgs + 1] = expiresAt
+        leasedArgs[#leasedArgs + 1] = entry[1]
+        claimed[#claimed + 1] = reply(r)
       end
+    elseif entry[4] then
+      -- An ACTIVE entry whose job is no longer active (never left by these scripts): dropped.
+      redis.call('ZREM', ACTIVE, entry[1])
     end
   end
-  if #leasedMembers > 0 then dueAddMany(leasedMembers, expiresAt) end
-  if #newlyActive > 0 then callChunked('ZADD', ACTIVE, newlyActive) end
-  saveRecords(leased)
+  countChange(SCHEDULED, -fromScheduled)
+  countChange(ACTIVE_STATE, fromScheduled)
+  if #leasedArgs > 0 then
+    leasedArgs[#leasedArgs + 1] = 'inf'
+    leasedArgs[#leasedArgs + 1] = ACTIVE_SENTINEL
+    callChunked('ZADD', ACTIVE, leasedArgs)
+  end
+  savePackedMany(saves)
 end
 
 commit()

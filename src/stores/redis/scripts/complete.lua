@@ -13,36 +13,39 @@
 local n = tonumber(ARGV[2])
 local seqs = {}
 for i = 1, n do seqs[i] = tonumber(ARGV[3 + (i - 1) * 4]) end
-local records = loadRecords(seqs)
+-- Worked on the packed arrays, like a claim (see include/record.lua).
+local arrays, bigs = loadArrays(seqs)
 
-local done, finished, dueEntries, activeMembers, finishedArgs = {}, {}, {}, {}, {}
+local done, saves, activeMembers, finishedArgs = {}, {}, {}, {}
 for i = 1, n do
   local at = 3 + (i - 1) * 4
-  local r = records[seqs[i]]
-  if r and r.state == ACTIVE_STATE and r.leaseToken == ARGV[at + 1] then
-    local m = memberOf(r)
-    dueEntries[#dueEntries + 1] = { m, r.leaseExpiresAt }
+  local seq = seqs[i]
+  local a = arrays[seq]
+  if a and a[F_STATE] == ACTIVE_STATE and a[F_LEASE] and (a[F_LEASE] .. '.' .. seq) == ARGV[at + 1] then
+    local createdAt = a[F_CREATED]
+    local m = member(seq)
     activeMembers[#activeMembers + 1] = m
     finishedArgs[#finishedArgs + 1] = now
     finishedArgs[#finishedArgs + 1] = m
-    countChange(ACTIVE_STATE, -1)
-    countChange(COMPLETED, 1)
-    r.state = COMPLETED
-    r.updatedAt = now
-    r.leaseToken = false
-    r.leaseExpiresAt = false
-    r.result = ARGV[at + 2] == '1' and ARGV[at + 3] or false
-    finished[#finished + 1] = r
+    fillTo(a, F_RESULT)
+    a[F_STATE] = COMPLETED
+    a[F_UPDATED] = now - createdAt
+    a[F_LEASE] = false
+    a[F_EXPIRES] = false
+    a[F_RESULT] = ARGV[at + 2] == '1' and ARGV[at + 3] or false
+    trimArray(a)
+    saves[#saves + 1] = { seq, cmsgpack.pack(a), bigs[seq] or false }
     done[i] = 1
   else
     done[i] = 0
   end
 end
-if #finished > 0 then
-  dueRemoveMany(dueEntries)
+if #saves > 0 then
+  countChange(ACTIVE_STATE, -#saves)
+  countChange(COMPLETED, #saves)
   callChunked('ZREM', ACTIVE, activeMembers)
   callChunked('ZADD', finishedKey(COMPLETED), finishedArgs)
-  saveRecords(finished)
+  savePackedMany(saves)
 end
 if n == 1 and done[1] == 1 then addJobs(3 + n * 4) end
 commit()

@@ -7,6 +7,6 @@
 
 local r = heldJob(ARGV[2], ARGV[3])
 if not r then return -1 end
-grantLease(r, r.leaseToken, now + tonumber(ARGV[4]))
+renewLease(r, now + tonumber(ARGV[4]))
 commit()
 return r.leaseExpiresAt

@@ -33,10 +33,18 @@ end
 if state == SCHEDULED then
   dueWalk(fromScore, fromMember, visit)
 elseif state == ACTIVE_STATE then
-  local items = redis.call('ZRANGEBYSCORE', ACTIVE, fromScore and '(' .. seqOf(fromMember) or '-inf', '+inf',
-    'WITHSCORES', 'LIMIT', 0, limit + 1)
-  for i = 1, #items, 2 do
-    if visit(items[i], tonumber(items[i + 1])) == false then break end
+  -- ACTIVE is ordered by lease expiry; listing is by seq. Few jobs are active at once (the
+  -- workers' concurrency), so they are sorted here; the cursor's score is the seq.
+  local seqs = {}
+  for _, m in ipairs(redis.call('ZRANGE', ACTIVE, 0, -1)) do
+    if m ~= ACTIVE_SENTINEL then
+      local seq = seqOf(m)
+      if not fromScore or seq > fromScore then seqs[#seqs + 1] = seq end
+    end
+  end
+  table.sort(seqs)
+  for _, seq in ipairs(seqs) do
+    if visit(member(seq), seq) == false then break end
   end
 else
   finishedWalk(state, fromScore, fromMember, visit)

@@ -1,4 +1,7 @@
--- The due index: every scheduled job at its runAt and every active job at its lease expiry.
+-- The due index: every scheduled job at its runAt. Active jobs are due again when their
+-- lease runs out; they wait in ACTIVE at that instant instead (see dueUpTo and dueHead), a
+-- plain sorted set: they are few, and each claim and completion adds and removes a batch of
+-- them, which a listpack bucket would pay for with an O(n) scan per entry.
 --
 -- One big sorted set would cost ~100 bytes per entry once it outgrows the compact listpack
 -- encoding (skiplist node + dict entry + member string). Instead the index is split into
@@ -101,13 +104,16 @@ local function dueAddMany(members, score)
   end
 end
 
--- Removes many entries, { member, score } each: one ZREM per bucket. Buckets are looked up
--- before anything is removed, so the lookups stay valid.
+-- Removes many entries, { member, score [, bucket start] } each: one ZREM per bucket. Buckets
+-- not given (dueUpTo gives them) are looked up before anything is removed, so the lookups
+-- stay valid. Expired leases among them (from ACTIVE, marked by dueUpTo) are left alone.
 local function dueRemoveMany(entries)
   local buckets, order, startOf = {}, {}, {}
   for _, entry in ipairs(entries) do
-    local start = startOf[entry[2]]
-    if start == nil then
+    local start = entry[3] or startOf[entry[2]]
+    if entry[4] then
+      start = false
+    elseif start == nil then
       start = bucketFor(entry[2]) or false
       startOf[entry[2]] = start
     end
@@ -128,23 +134,41 @@ local function dueRemoveMany(entries)
   end
 end
 
--- The earliest entry: member and score, or nil.
+-- The earliest instant something is due: a scheduled job's runAt or an active job's lease
+-- expiry. Returns member and score, or nil.
 local function dueHead()
+  local m, score
   local first = redis.call('ZRANGE', DIRECTORY, 0, 0)
-  if not first[1] then return nil end
-  local head = redis.call('ZRANGE', bucketKey(first[1]), 0, 0, 'WITHSCORES')
-  return head[1], tonumber(head[2])
+  if first[1] then
+    local head = redis.call('ZRANGE', bucketKey(first[1]), 0, 0, 'WITHSCORES')
+    m, score = head[1], tonumber(head[2])
+  end
+  local lease = redis.call('ZRANGE', ACTIVE, 0, 0, 'WITHSCORES')
+  if lease[1] and lease[1] ~= ACTIVE_SENTINEL then
+    local expiry = tonumber(lease[2])
+    if not score or expiry < score then return lease[1], expiry end
+  end
+  return m, score
 end
 
--- Up to `limit` entries with score <= upTo, in order: a list of { member, score }.
+-- Up to `limit` entries with score <= upTo, in order (ties by member, i.e. by seq): a list of
+-- { member, score, bucket start } for scheduled jobs and { member, score, false, true } for
+-- active jobs whose lease ran out.
 local function dueUpTo(upTo, limit)
   local out = {}
+  local expired = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, limit)
+  for i = 1, #expired, 2 do out[#out + 1] = { expired[i], tonumber(expired[i + 1]), false, true } end
   local starts = redis.call('ZRANGEBYSCORE', DIRECTORY, '-inf', upTo, 'LIMIT', 0, limit)
   for _, start in ipairs(starts) do
-    local need = limit - #out
+    -- Both sources are read up to `limit`, then merged and cut.
+    local need = limit + #expired / 2 - #out
     if need <= 0 then break end
     local items = redis.call('ZRANGEBYSCORE', bucketKey(start), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, need)
-    for i = 1, #items, 2 do out[#out + 1] = { items[i], tonumber(items[i + 1]) } end
+    for i = 1, #items, 2 do out[#out + 1] = { items[i], tonumber(items[i + 1]), start } end
+  end
+  if #expired > 0 then
+    table.sort(out, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+    for k = #out, limit + 1, -1 do out[k] = nil end
   end
   return out
 end

@@ -8,7 +8,12 @@ local SEQ_KEY = base .. ':seq'      -- counter: job sequence numbers (single-par
 local COUNTS = base .. ':n'         -- hash: state code -> number of jobs in that state
 local KEY_INDEX = base .. ':k'      -- hash: business key -> seq of the newest job that held it
 local BACKOFFS = base .. ':b'       -- hash: interned back-off policies (json <-> small number)
-local ACTIVE = base .. ':a'         -- zset: active jobs, score = seq (for listing in order)
+local ACTIVE = base .. ':a'         -- zset: active jobs, score = lease expiry (see include/due.lua)
+-- A member longer than zset-max-listpack-value (64 by default), at +inf, that never leaves
+-- ACTIVE: it keeps the set a skiplist (Redis does not convert a zset back), where adding or
+-- removing an active job costs O(log n) rather than a listpack's O(n) scan and move. It is
+-- never due and never listed.
+local ACTIVE_SENTINEL = string.rep('~', 160)
 
 -- State codes as stored in records.
 local SCHEDULED, ACTIVE_STATE, COMPLETED, DEAD, CANCELLED = 0, 1, 2, 3, 4

@@ -49,11 +49,19 @@ local function backoffJson(id)
   return json
 end
 
--- Field order of the packed array. Optional trailing fields are left off when unset.
+-- Field order of the packed array (positions below). Optional trailing fields are left off
+-- when unset. A lease is kept small, so that an active job with a small payload still fits a
+-- listpack value: the token as its random part only (the full token is "<part>.<seq>") and
+-- the expiry as a delta from createdAt, like every other instant.
+local F_STATE, F_CREATED, F_UPDATED, F_RUN_AT, F_ATTEMPTS = 1, 2, 3, 4, 5
+local F_KEY, F_LEASE, F_EXPIRES, F_ERRORS, F_RESULT = 9, 10, 11, 12, 13
+
 local function packRecord(r)
+  local leased = r.leaseToken and true or false
   local fields = {
     r.state, r.createdAt, r.updatedAt - r.createdAt, r.runAt - r.createdAt, r.attempts, r.maxAttempts,
-    r.backoff, r.payload, r.key, r.leaseToken, r.leaseExpiresAt, r.errors, r.result,
+    r.backoff, r.payload, r.key, leased and r.leasePart, leased and (r.leaseExpiresAt - r.createdAt), r.errors,
+    r.result,
   }
   local n = 13
   while n > 8 and not fields[n] do n = n - 1 end
@@ -62,15 +70,39 @@ local function packRecord(r)
   return cmsgpack.pack(packed)
 end
 
-local function unpackRecord(seq, packed, big)
-  local a = cmsgpack.unpack(packed)
+-- The hot paths (claim, complete) change the unpacked array in place and pack it again:
+-- building a named record and its field list is most of what they would otherwise spend per
+-- job. These keep such an array in the same shape packRecord gives.
+local function fillTo(a, n)
+  for i = #a + 1, n do a[i] = false end
+end
+local function trimArray(a)
+  local n = #a
+  while n > 8 and not a[n] do
+    a[n] = nil
+    n = n - 1
+  end
+end
+
+local function recordOf(seq, a, big)
+  local leasePart = a[10] or false
   return {
     seq = seq, big = big,
     state = a[1], createdAt = a[2], updatedAt = a[2] + a[3], runAt = a[2] + a[4],
     attempts = a[5], maxAttempts = a[6], backoff = a[7], payload = a[8],
-    key = a[9] or false, leaseToken = a[10] or false, leaseExpiresAt = a[11] or false,
-    errors = a[12] or false, result = a[13] or false,
+    key = a[9] or false, leasePart = leasePart, leaseToken = leasePart and (leasePart .. '.' .. seq),
+    leaseExpiresAt = leasePart and (a[2] + a[11]), errors = a[12] or false, result = a[13] or false,
   }
+end
+
+local function unpackRecord(seq, packed, big)
+  return recordOf(seq, cmsgpack.unpack(packed), big)
+end
+
+-- Gives r a new lease token: a random part (one per claim) and the job's seq.
+local function setLeaseToken(r, part)
+  r.leasePart = part
+  r.leaseToken = part .. '.' .. r.seq
 end
 
 local function loadRecord(seq)
@@ -81,9 +113,9 @@ local function loadRecord(seq)
   return nil
 end
 
--- Many records with one HMGET per record bucket (a claimed or completed batch is mostly
--- consecutive jobs). Returns seq -> record; a missing job is absent.
-local function loadRecords(seqs)
+-- Many records as packed arrays, with one HMGET per record bucket. Returns seq -> array and
+-- seq -> true for those kept as large records; a missing job is absent from both.
+local function loadArrays(seqs)
   local buckets, order = {}, {}
   for _, seq in ipairs(seqs) do
     local key = recordBucket(seq)
@@ -96,51 +128,83 @@ local function loadRecords(seqs)
     bucket.fields[#bucket.fields + 1] = recordField(seq)
     bucket.seqs[#bucket.seqs + 1] = seq
   end
-  local out = {}
+  local arrays, bigs, missing = {}, {}, {}
   for _, key in ipairs(order) do
     local bucket = buckets[key]
     local values = redis.call('HMGET', key, unpack(bucket.fields))
     for i, seq in ipairs(bucket.seqs) do
-      if values[i] then out[seq] = unpackRecord(seq, values[i], false) else out[seq] = loadRecord(seq) end
+      if values[i] then arrays[seq] = cmsgpack.unpack(values[i]) else missing[#missing + 1] = seq end
     end
+  end
+  -- Not in its bucket: a large record, or no job at all.
+  for i = 1, #missing, CALL_CHUNK do
+    local chunk = { unpack(missing, i, math.min(#missing, i + CALL_CHUNK - 1)) }
+    local values = redis.call('HMGET', BIG_RECORDS, unpack(chunk))
+    for k, seq in ipairs(chunk) do
+      if values[k] then
+        arrays[seq] = cmsgpack.unpack(values[k])
+        bigs[seq] = true
+      end
+    end
+  end
+  return arrays, bigs
+end
+
+-- Many records, named: seq -> record; a missing job is absent.
+local function loadRecords(seqs)
+  local arrays, bigs = loadArrays(seqs)
+  local out = {}
+  for seq, a in pairs(arrays) do
+    out[seq] = recordOf(seq, a, bigs[seq] or false)
   end
   return out
 end
 
-local function saveRecord(r)
-  local packed = packRecord(r)
+-- Writes one packed record where its size says it belongs, moving it if it changed sides.
+-- Returns whether it is now a large record.
+local function storePacked(seq, packed, wasBig)
   if #packed <= SMALL_RECORD_BYTES then
-    redis.call('HSET', recordBucket(r.seq), recordField(r.seq), packed)
-    if r.big then redis.call('HDEL', BIG_RECORDS, r.seq) end
-    r.big = false
-  else
-    redis.call('HSET', BIG_RECORDS, r.seq, packed)
-    if r.big == false then redis.call('HDEL', recordBucket(r.seq), recordField(r.seq)) end
-    r.big = true
+    redis.call('HSET', recordBucket(seq), recordField(seq), packed)
+    if wasBig then redis.call('HDEL', BIG_RECORDS, seq) end
+    return false
   end
+  redis.call('HSET', BIG_RECORDS, seq, packed)
+  if wasBig == false then redis.call('HDEL', recordBucket(seq), recordField(seq)) end
+  return true
 end
 
--- Saves many records with one HSET per record bucket; records that are (or were) large take
--- the one-by-one path.
-local function saveRecords(records)
+local function saveRecord(r)
+  r.big = storePacked(r.seq, packRecord(r), r.big)
+end
+
+-- Saves many packed records ({ seq, packed, wasBig } each) with one HSET per record bucket;
+-- records that are (or were) large take the one-by-one path.
+local function savePackedMany(items)
   local buckets, order = {}, {}
-  for _, r in ipairs(records) do
-    local packed = packRecord(r)
-    if #packed <= SMALL_RECORD_BYTES and not r.big then
-      local key = recordBucket(r.seq)
+  for _, item in ipairs(items) do
+    local seq, packed = item[1], item[2]
+    if #packed <= SMALL_RECORD_BYTES and not item[3] then
+      local key = recordBucket(seq)
       local args = buckets[key]
       if not args then
         args = {}
         buckets[key] = args
         order[#order + 1] = key
       end
-      args[#args + 1] = recordField(r.seq)
+      args[#args + 1] = recordField(seq)
       args[#args + 1] = packed
     else
-      saveRecord(r)
+      storePacked(seq, packed, item[3])
     end
   end
   for _, key in ipairs(order) do callChunked('HSET', key, buckets[key]) end
+end
+
+local function saveRecords(records)
+  local items = {}
+  for i, r in ipairs(records) do items[i] = { r.seq, packRecord(r), r.big } end
+  savePackedMany(items)
+  for i, r in ipairs(records) do r.big = #items[i][2] > SMALL_RECORD_BYTES end
 end
 
 local function deleteRecord(r)

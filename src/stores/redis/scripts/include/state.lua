@@ -2,7 +2,7 @@
 -- touch them, so the indexes and the per-state counts cannot drift apart. Count changes are
 -- summed here and written once by commit(), which every script that changes jobs ends with.
 --   scheduled: due index at runAt
---   active:    due index at leaseExpiresAt (an expired lease is found like a due job) + ACTIVE
+--   active:    ACTIVE at leaseExpiresAt (an expired lease is found like a due job)
 --   finished:  finishedKey(state), score = updatedAt
 local countChanges = {}
 local function countChange(state, by)
@@ -22,7 +22,6 @@ local function leave(r)
   if r.state == SCHEDULED then
     dueRemove(m, r.runAt)
   elseif r.state == ACTIVE_STATE then
-    dueRemove(m, r.leaseExpiresAt)
     redis.call('ZREM', ACTIVE, m)
   else
     redis.call('ZREM', finishedKey(r.state), m)
@@ -35,8 +34,7 @@ local function enter(r)
   if r.state == SCHEDULED then
     dueAdd(m, r.runAt)
   elseif r.state == ACTIVE_STATE then
-    dueAdd(m, r.leaseExpiresAt)
-    redis.call('ZADD', ACTIVE, r.seq, m)
+    redis.call('ZADD', ACTIVE, r.leaseExpiresAt, m, 'inf', ACTIVE_SENTINEL)
   else
     redis.call('ZADD', finishedKey(r.state), r.updatedAt, m)
   end
@@ -63,12 +61,10 @@ local function finish(r, state, result)
   moveTo(r, state)
 end
 
--- Gives (or renews) the lease of an active job and re-indexes it at the lease's expiry.
-local function grantLease(r, token, expiresAt)
+-- Renews the lease of an active job (same token) and re-indexes it at the new expiry.
+local function renewLease(r, expiresAt)
   leave(r)
-  r.state = ACTIVE_STATE
   r.updatedAt = now
-  r.leaseToken = token
   r.leaseExpiresAt = expiresAt
   enter(r)
   saveRecord(r)
