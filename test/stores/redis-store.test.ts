@@ -115,6 +115,40 @@ describe.skipIf(!available)("Redis store specifics", () => {
     expect(claimed).toEqual(sorted);
   });
 
+  it("spreads one bulk add over compact buckets, and claims it back in due order", async () => {
+    const queue = "bulk-buckets";
+    const base = (await serverNow()) - 60_000;
+    // Two bulk adds of 3,000, with a run of 400 jobs at one instant in the middle of each.
+    for (let round = 0; round < 2; round++) {
+      const jobs = Array.from({ length: 3_000 }, (_, i) => {
+        // Random instants are odd offsets from base, so none meets the shared (even) instant.
+        const runAt = i % 7 === 0 && i < 2_800 ? base + 30_000 : base + 1 + 2 * Math.floor(Math.random() * 25_000);
+        return job(queue, { when: { runAt }, payload: JSON.stringify([runAt, round * 3_000 + i]) });
+      });
+      await store.add(jobs);
+    }
+    // Every bucket but the one holding the 800 jobs of one instant stays within the listpack
+    // limit (a bucket cannot be split inside one instant).
+    const directory = `${prefix}:{${queue}:0}:t`;
+    const starts = await raw.zrange(directory, 0, -1);
+    const oversized: string[] = [];
+    for (const start of starts) {
+      const bucket = `${prefix}:{${queue}:0}:d:${start}`;
+      if ((await raw.object("ENCODING", bucket)) !== "listpack") oversized.push(bucket);
+    }
+    expect(oversized).toHaveLength(1);
+    expect(await raw.zcount(oversized[0]!, base + 30_000, base + 30_000)).toBe(800);
+
+    const claimed: number[] = [];
+    for (;;) {
+      const { jobs: batch } = await store.claimDue(queue, { limit: 500, leaseMs: 60_000 });
+      if (batch.length === 0) break;
+      claimed.push(...batch.map((j) => (JSON.parse(j.payload) as [number, number])[0]));
+    }
+    expect(claimed).toHaveLength(6_000);
+    expect(claimed).toEqual([...claimed].sort((a, b) => a - b));
+  });
+
   it("claims, completes and trims batches far larger than one Lua call can spread", async () => {
     const queue = "bulk";
     const count = 12_000;

@@ -61,13 +61,39 @@ local function addJobs(first)
   if not policies then return {} end -- no jobs passed at all
   for i = 1, policies do batchBackoffs[i] = internBackoff(ARGV[first + i]) end
   local out = {}
+  -- Jobs without a business key cannot meet another job, so they are added in bulk: packed
+  -- straight into records, written one HSET per record bucket, and entered into the due index
+  -- together (dueAddSorted). A keyed job is looked up and added on its own, in order.
+  local saves, due = {}, {}
+  local earliest
   for offset = first + policies + 1, #ARGV, JOB_FIELDS do
-    local outcome, r = addJob(offset)
-    if outcome == 'created' then
-      out[#out + 1] = { outcome, r.seq }
+    if ARGV[offset] == '' then
+      local runAt = tonumber(ARGV[offset + 3])
+      if ARGV[offset + 2] == 'd' then runAt = now + runAt end
+      local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
+      local packed = cmsgpack.pack({
+        SCHEDULED, now, 0, runAt - now, 0, tonumber(ARGV[offset + 4]), batchBackoffs[tonumber(ARGV[offset + 5])],
+        ARGV[offset + 1],
+      })
+      saves[#saves + 1] = { seq, packed }
+      due[#due + 1] = { runAt, member(seq) }
+      if not earliest or runAt < earliest then earliest = runAt end
+      out[#out + 1] = { 'created', seq }
     else
-      out[#out + 1] = { outcome, r.seq, reply(r) }
+      local outcome, r = addJob(offset)
+      if outcome == 'created' then
+        out[#out + 1] = { outcome, r.seq }
+      else
+        out[#out + 1] = { outcome, r.seq, reply(r) }
+      end
     end
+  end
+  if #saves > 0 then
+    savePackedMany(saves)
+    table.sort(due, function(a, b) return a[1] < b[1] end)
+    dueAddSorted(due)
+    countChange(SCHEDULED, #saves)
+    noteWake(earliest)
   end
   return out
 end

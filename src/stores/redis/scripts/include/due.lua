@@ -104,6 +104,75 @@ local function dueAddMany(members, score)
   end
 end
 
+-- The start of the bucket after `start`, as a number (math.huge for the last bucket).
+local function nextBucketStart(start)
+  local after = redis.call('ZRANGEBYSCORE', DIRECTORY, '(' .. start, '+inf', 'LIMIT', 0, 1)[1]
+  return after and tonumber(after) or math.huge
+end
+
+-- Writes `entries` ({ score, member }, sorted by score) as buckets of about half the bucket
+-- size, the first under `start` (already in the directory), each following one under its
+-- first score. A cut only falls between two different scores, so a bucket keeps holding
+-- exactly the scores from its start to the next one's.
+local function writeBuckets(start, entries)
+  local half = BUCKET_SIZE / 2
+  local i = 1
+  while i <= #entries do
+    local j = math.min(#entries, i + half - 1)
+    while j < #entries and entries[j + 1][1] == entries[j][1] do j = j + 1 end
+    -- Leave no sliver behind: a short remainder joins this bucket if it fits.
+    if #entries - j < half / 2 and #entries - i + 1 <= BUCKET_SIZE then j = #entries end
+    local chunkStart = start
+    if i > 1 then
+      chunkStart = string.format('%d', entries[i][1])
+      redis.call('ZADD', DIRECTORY, chunkStart, chunkStart)
+    end
+    local args = {}
+    for k = i, j do
+      args[#args + 1] = entries[k][1]
+      args[#args + 1] = entries[k][2]
+    end
+    callChunked('ZADD', bucketKey(chunkStart), args)
+    i = j + 1
+  end
+end
+
+-- Adds many entries ({ score, member }, sorted by score) with a few commands per bucket they
+-- land in, rather than a lookup and an insert per entry. A bucket that would outgrow the
+-- listpack limit is read, merged with its new entries and written out again split.
+local function dueAddSorted(entries)
+  local i = 1
+  while i <= #entries do
+    local start = bucketFor(entries[i][1])
+    if not start then
+      start = '0'
+      redis.call('ZADD', DIRECTORY, 0, start)
+    end
+    local stop = nextBucketStart(start)
+    local j = i
+    while j < #entries and entries[j + 1][1] < stop do j = j + 1 end
+    local key = bucketKey(start)
+    local held = redis.call('ZCARD', key)
+    if held + (j - i + 1) <= BUCKET_SIZE then
+      local args = {}
+      for k = i, j do
+        args[#args + 1] = entries[k][1]
+        args[#args + 1] = entries[k][2]
+      end
+      callChunked('ZADD', key, args)
+    else
+      local merged = {}
+      local existing = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+      for k = 1, #existing, 2 do merged[#merged + 1] = { tonumber(existing[k + 1]), existing[k] } end
+      for k = i, j do merged[#merged + 1] = entries[k] end
+      table.sort(merged, function(a, b) return a[1] < b[1] end)
+      redis.call('DEL', key)
+      writeBuckets(start, merged)
+    end
+    i = j + 1
+  end
+end
+
 -- Removes many entries, { member, score [, bucket start] } each: one ZREM per bucket. Buckets
 -- not given (dueUpTo gives them) are looked up before anything is removed, so the lookups
 -- stay valid. Expired leases among them (from ACTIVE, marked by dueUpTo) are left alone.
