@@ -55,6 +55,12 @@ export interface WorkerOptions {
   retention?: { keepLast?: number; maxAge?: Duration } | false;
   /** How long close() waits for running handlers before releasing their jobs (default "10s"). */
   shutdownTimeout?: Duration;
+  /**
+   * Most jobs the worker may hold leased beyond those running, to start the moment a slot frees
+   * (default 4 × concurrency; 0 turns it off). How many it really holds adapts: about what its
+   * slots get through in two claim round trips, so slow handlers hold next to none.
+   */
+  prefetch?: number;
   /** Start claiming at once (default true). */
   autostart?: boolean;
 }
@@ -73,7 +79,7 @@ export interface WorkerEvents<T> {
   closed: [];
 }
 
-const WORKER_OPTION_NAMES = new Set(["concurrency", "lease", "retention", "shutdownTimeout", "autostart"]);
+const WORKER_OPTION_NAMES = new Set(["concurrency", "lease", "retention", "shutdownTimeout", "autostart", "prefetch"]);
 
 /**
  * Longest sleep between claims when nothing is due. Not what sets precision (wake-ups and the
@@ -83,14 +89,21 @@ const IDLE_RECHECK_MS = 5_000;
 const ERROR_RETRY_MS = 1_000;
 const TRIM_EVERY_MS = 1_000;
 
+/** A job this worker holds a lease on: running, or held until a slot frees (prefetched). */
 interface Running<T> {
   record: JobRecord;
-  view: LeasedJob<T>;
+  id: string;
+  leaseToken: string;
+  /** Made when the handler starts. */
+  view: LeasedJob<T> | undefined;
   /** Local time of the last lease extension. */
   extendedAt: number;
   /** Given back at shutdown: whatever the handler does later is not recorded. */
   abandoned: boolean;
 }
+
+/** Weight of the newest sample in the handler-time and round-trip averages. */
+const EWMA_WEIGHT = 0.2;
 
 /**
  * The consuming side of one queue. It sleeps until the next due instant the store reports, and
@@ -104,6 +117,12 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private readonly retention: Retention | null;
   private readonly shutdownTimeoutMs: number;
   private readonly running = new Map<string, Running<T>>();
+  /** Claimed jobs waiting for a slot, in claim (due) order. */
+  private readonly held: Running<T>[] = [];
+  private readonly prefetchMax: number;
+  /** Averages that size the prefetch: handler run time and claim round trip, in ms. */
+  private handlerMs = Number.NaN;
+  private claimRttMs = Number.NaN;
 
   /** Handlers executing now. A slot frees when its handler returns, before the outcome is recorded. */
   private busy = 0;
@@ -144,6 +163,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       throw invalidOption("concurrency must be an integer from 1 to 10000", { concurrency });
     }
     this.concurrency = concurrency;
+    const prefetch = options.prefetch ?? concurrency * 4;
+    if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > 100_000) {
+      throw invalidOption("prefetch must be an integer from 0 to 100000", { prefetch });
+    }
+    this.prefetchMax = prefetch;
     this.leaseMs = parseDuration(options.lease ?? "30s", "lease");
     if (this.leaseMs < 100) throw invalidOption("lease must be at least 100ms");
     this.shutdownTimeoutMs = parseDuration(options.shutdownTimeout ?? "10s", "shutdownTimeout");
@@ -176,6 +200,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     this.closing = true;
     this.unsubscribe?.();
     clearTimeout(this.timer);
+    // Jobs held for a slot have not started: they go back at once, for any worker to take.
+    const unstarted = this.held.splice(0);
+    for (const run of unstarted) this.running.delete(run.id);
+    await Promise.all(unstarted.map((run) => this.giveBack(run)));
     const drained = new Promise<void>((resolve) => {
       this.idle = resolve;
       this.checkIdle();
@@ -187,9 +215,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     await Promise.all(
       leftovers.map(async (run) => {
         run.abandoned = true;
-        run.view.abort(new Error("worker shutting down"));
-        await this.store.release(this.queue, run.view.id, run.view.leaseToken, { delayMs: 0 }).catch(() => {});
-        this.running.delete(run.view.id);
+        run.view?.abort(new Error("worker shutting down"));
+        await this.giveBack(run);
+        this.running.delete(run.id);
       }),
     );
     clearInterval(this.heartbeat);
@@ -197,11 +225,15 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     this.emit("closed");
   }
 
+  private giveBack(run: Running<T>): Promise<void> {
+    return this.store.release(this.queue, run.id, run.leaseToken, { delayMs: 0 }).catch(() => {});
+  }
+
   // --- claiming -------------------------------------------------------------------------
 
   private onWake(runAt: number): void {
     if (this.closing) return;
-    if (this.claiming || this.busy >= this.concurrency) {
+    if (this.claiming || this.room() <= 0) {
       // The claim in flight read the queue before this job existed, or no slot is free to run
       // it: remember it for when the claim returns or a slot frees.
       this.missedWake = Math.min(this.missedWake, runAt);
@@ -231,9 +263,28 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     });
   }
 
+  /**
+   * Jobs to claim now: free slots, plus what may be held ahead of them. The hold is sized to
+   * what the slots get through in two claim round trips (handler time and round trip are
+   * running averages), so fast handlers never wait a round trip for their next job, and slow
+   * ones do not sit on jobs another worker could run.
+   */
+  private room(): number {
+    let ahead = 0;
+    if (this.prefetchMax > 0 && this.handlerMs >= 0 && this.claimRttMs >= 0) {
+      ahead = Math.min(
+        this.prefetchMax,
+        Math.floor((this.concurrency * 2 * this.claimRttMs) / Math.max(this.handlerMs, 0.01)),
+      );
+    }
+    return this.concurrency + ahead - this.busy - this.held.length;
+  }
+
   /** A handler returned: its slot is free for the next due job while its outcome is recorded. */
   private slotFreed(): void {
     if (this.closing) return;
+    const next = this.held.shift();
+    if (next) this.begin(next);
     if (this.backlog || this.busy === 0) {
       this.schedulePump();
       return;
@@ -251,18 +302,19 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       this.pumpAgain = true;
       return;
     }
-    const free = this.concurrency - this.busy;
-    if (free <= 0) {
+    const limit = this.room();
+    if (limit <= 0) {
       this.backlog = true;
       return;
     }
-    const limit = free;
     this.claiming = true;
     // The claim reads the queue as it is now, so wake-ups until now are covered by it.
     this.missedWake = Number.POSITIVE_INFINITY;
     let claimed: ClaimResult | undefined;
+    const sentAt = performance.now();
     try {
       claimed = await this.store.claimDue(this.queue, { limit, leaseMs: this.leaseMs });
+      this.claimRttMs = average(this.claimRttMs, performance.now() - sentAt);
     } catch (error) {
       this.emit("error", error as Error);
       if (!this.closing) this.arm(this.storeNow() + ERROR_RETRY_MS);
@@ -271,13 +323,13 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     }
     if (claimed) {
       this.clockOffset = this.clockEstimate.note(claimed.now);
-      for (const record of claimed.jobs) this.run(record, claimed.now);
+      for (const record of claimed.jobs) this.take(record);
       this.backlog = claimed.jobs.length === limit;
       const woken = this.missedWake;
       this.missedWake = Number.POSITIVE_INFINITY;
       if (this.backlog) {
         // Ask for the rest at once while these run: the next claim overlaps with their handlers.
-        if (this.busy < this.concurrency) this.pumpAgain = true;
+        if (this.room() > 0) this.pumpAgain = true;
       } else if (!this.closing) {
         this.arm(Math.min(claimed.nextDueAt ?? claimed.now + IDLE_RECHECK_MS, woken));
       }
@@ -291,39 +343,57 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
 
   // --- running one job ------------------------------------------------------------------
 
-  private run(record: JobRecord, now: number): void {
-    const view = new LeasedJob<T>(record, now);
-    const run: Running<T> = { record, view, extendedAt: Date.now(), abandoned: false };
-    this.running.set(view.id, run);
-    this.busy++;
+  /** A claimed job: started if a slot is free, else held for the next one (in claim order). */
+  private take(record: JobRecord): void {
+    const run: Running<T> = {
+      record,
+      id: record.id,
+      leaseToken: record.leaseToken!,
+      view: undefined,
+      extendedAt: Date.now(),
+      abandoned: false,
+    };
+    this.running.set(run.id, run);
     this.ensureHeartbeat();
-    this.emit("active", view);
-    void this.execute(run);
+    if (this.busy < this.concurrency) this.begin(run);
+    else this.held.push(run);
   }
 
-  private async execute(run: Running<T>): Promise<void> {
-    const { view } = run;
+  private begin(run: Running<T>): void {
+    const view = new LeasedJob<T>(run.record, this.storeNow());
+    run.view = view;
+    this.busy++;
+    this.emit("active", view);
+    void this.execute(run, view);
+  }
+
+  private async execute(run: Running<T>, view: LeasedJob<T>): Promise<void> {
     let outcome: { ok: true; value: unknown } | { ok: false; error: Error };
+    const startedAt = performance.now();
     try {
       outcome = { ok: true, value: await this.handler(view) };
     } catch (error) {
       outcome = { ok: false, error: asError(error) };
     }
+    this.handlerMs = average(this.handlerMs, performance.now() - startedAt);
     this.busy--;
     this.slotFreed();
     try {
-      if (!run.abandoned) await this.settle(run, outcome);
+      if (!run.abandoned) await this.settle(run, view, outcome);
     } catch (error) {
       if (error instanceof LeaseLostError) this.emit("leaseLost", view);
       else this.emit("error", asError(error));
     } finally {
-      if (this.running.get(view.id) === run) this.running.delete(view.id);
+      if (this.running.get(run.id) === run) this.running.delete(run.id);
       if (this.closing) this.checkIdle();
     }
   }
 
-  private async settle(run: Running<T>, outcome: { ok: true; value: unknown } | { ok: false; error: Error }) {
-    const { view } = run;
+  private async settle(
+    run: Running<T>,
+    view: LeasedJob<T>,
+    outcome: { ok: true; value: unknown } | { ok: false; error: Error },
+  ) {
     if (outcome.ok && outcome.value instanceof RunLater) {
       const { delayMs, payload } = outcome.value;
       await this.store.release(this.queue, view.id, view.leaseToken, {
@@ -373,9 +443,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     for (const run of this.running.values()) {
       if (run.extendedAt > due || run.abandoned) continue;
       run.extendedAt = Date.now();
-      this.store.extendLease(this.queue, run.view.id, run.view.leaseToken, this.leaseMs).catch((error) => {
+      this.store.extendLease(this.queue, run.id, run.leaseToken, this.leaseMs).catch((error) => {
         if (error instanceof LeaseLostError) {
-          run.view.abort(error);
+          run.view?.abort(error);
           return;
         }
         this.emit("error", asError(error));
@@ -450,6 +520,10 @@ class LeasedJob<T> implements ActiveJob<T> {
     this.controller ??= new AbortController();
     this.controller.abort(reason);
   }
+}
+
+function average(current: number, sample: number): number {
+  return Number.isNaN(current) ? sample : current + EWMA_WEIGHT * (sample - current);
 }
 
 function resolveRetention(option: WorkerOptions["retention"]): Retention | null {

@@ -130,7 +130,7 @@ describe.skipIf(!available)("Redis store specifics", () => {
     // Every bucket but the one holding the 800 jobs of one instant stays within the listpack
     // limit (a bucket cannot be split inside one instant).
     const directory = `${prefix}:{${queue}:0}:t`;
-    const starts = await raw.zrange(directory, 0, -1);
+    const starts = await raw.zrange(directory, "0", "-1");
     const oversized: string[] = [];
     for (const start of starts) {
       const bucket = `${prefix}:{${queue}:0}:d:${start}`;
