@@ -96,6 +96,9 @@ interface Running<T> {
   leaseToken: string;
   /** Made when the handler starts. */
   view: LeasedJob<T> | undefined;
+  /** The claim's instant on the store's clock, and performance.now() when it came back. */
+  claimedAt: number;
+  claimedLocal: number;
   /** Local time of the last lease extension. */
   extendedAt: number;
   /** Given back at shutdown: whatever the handler does later is not recorded. */
@@ -323,7 +326,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     }
     if (claimed) {
       this.clockOffset = this.clockEstimate.note(claimed.now);
-      for (const record of claimed.jobs) this.take(record);
+      const claimedLocal = performance.now();
+      for (const record of claimed.jobs) this.take(record, claimed.now, claimedLocal);
       this.backlog = claimed.jobs.length === limit;
       const woken = this.missedWake;
       this.missedWake = Number.POSITIVE_INFINITY;
@@ -344,12 +348,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   // --- running one job ------------------------------------------------------------------
 
   /** A claimed job: started if a slot is free, else held for the next one (in claim order). */
-  private take(record: JobRecord): void {
+  private take(record: JobRecord, claimedAt: number, claimedLocal: number): void {
     const run: Running<T> = {
       record,
       id: record.id,
       leaseToken: record.leaseToken!,
       view: undefined,
+      claimedAt,
+      claimedLocal,
       extendedAt: Date.now(),
       abandoned: false,
     };
@@ -360,7 +366,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   }
 
   private begin(run: Running<T>): void {
-    const view = new LeasedJob<T>(run.record, this.storeNow());
+    // On the store's clock: the claim's instant plus the time held since, so never before the
+    // claim (and so never before the job was due), whatever the clock-offset estimate says.
+    const view = new LeasedJob<T>(run.record, run.claimedAt + Math.floor(performance.now() - run.claimedLocal));
     run.view = view;
     this.busy++;
     this.emit("active", view);

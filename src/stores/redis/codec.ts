@@ -23,6 +23,83 @@ export type RecordReply = [
   result: string | null,
 ];
 
+/**
+ * A claimed job as claim.lua sends it: only what the client cannot work out itself. Its state
+ * is active, it was updated at the claim's `now`, its token is the claim's token part and its
+ * seq, and its lease ends at the claim's expiry; its back-off policy comes by id, with the
+ * claim's list of the policies used.
+ */
+export type ClaimedReply = [
+  seq: number,
+  runAt: number,
+  attempts: number,
+  maxAttempts: number,
+  backoffId: number,
+  payload: string,
+  key: string | null,
+  createdAt: number,
+  errors: string | null,
+  result: string | null,
+];
+
+export interface ClaimContext {
+  queue: string;
+  id: (seq: number) => string;
+  now: number;
+  tokenPart: string;
+  expiresAt: number;
+  backoffs: Map<number, BackoffPolicy>;
+}
+
+export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobRecord {
+  const [seq, runAt, attempts, maxAttempts, backoffId, payload, key, createdAt, errors, result] = reply;
+  const backoff = claim.backoffs.get(backoffId);
+  if (!backoff) throw new Error(`claim reply names back-off policy ${backoffId} without sending it`);
+  return {
+    id: claim.id(seq),
+    queue: claim.queue,
+    key,
+    payload,
+    state: "active",
+    runAt,
+    attempts,
+    maxAttempts,
+    backoff,
+    errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
+    result,
+    createdAt,
+    updatedAt: claim.now,
+    leaseToken: `${claim.tokenPart}.${seq}`,
+    leaseExpiresAt: claim.expiresAt,
+  };
+}
+
+/**
+ * Back-off policies by their json. Jobs of a queue share a handful of policies, and parsing
+ * the same json for every job read was a measurable share of a claim's cost on the client.
+ * The parsed policies are frozen: every record that uses one shares it.
+ */
+const parsedBackoffs = new Map<string, BackoffPolicy>();
+const PARSED_BACKOFFS_MAX = 1_000;
+
+export function parseBackoff(json: string): BackoffPolicy {
+  let policy = parsedBackoffs.get(json);
+  if (!policy) {
+    policy = deepFreeze(JSON.parse(json) as BackoffPolicy);
+    if (parsedBackoffs.size >= PARSED_BACKOFFS_MAX) parsedBackoffs.clear();
+    parsedBackoffs.set(json, policy);
+  }
+  return policy;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export function decodeRecord(queue: string, id: (seq: number) => string, reply: RecordReply): JobRecord {
   const [seq, state, runAt, attempts, maxAttempts, backoff, payload, key] = reply;
   const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result] = reply.slice(8) as [
@@ -42,7 +119,7 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
     runAt,
     attempts,
     maxAttempts,
-    backoff: JSON.parse(backoff) as BackoffPolicy,
+    backoff: parseBackoff(backoff),
     errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
     result,
     createdAt,

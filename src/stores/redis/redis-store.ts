@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import type { BackoffPolicy } from "../../core/backoff.js";
 import { invalidOption, LeaseLostError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import type {
@@ -19,7 +20,17 @@ import type {
   Store,
   When,
 } from "../store.js";
-import { decodeCounts, decodeRecord, encodeNewJobs, encodeWhen, type RecordReply, STATE_CODES } from "./codec.js";
+import {
+  type ClaimedReply,
+  decodeClaimed,
+  decodeCounts,
+  decodeRecord,
+  encodeNewJobs,
+  encodeWhen,
+  parseBackoff,
+  type RecordReply,
+  STATE_CODES,
+} from "./codec.js";
 import { CompletionBatcher } from "./completion-batch.js";
 import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
 import { RedisLayout } from "./layout.js";
@@ -255,13 +266,24 @@ export class RedisStore implements Store {
     at: number | null,
   ): Promise<ClaimResult> {
     const tokenPart = randomBytes(9).toString("base64url");
-    const [now, nextDueAt, replies] = (await this.runLeased("claim", queue, partition, [
+    const [now, nextDueAt, expiresAt, replies, policies] = (await this.runLeased("claim", queue, partition, [
       String(limit),
       String(leaseMs),
       tokenPart,
       at === null ? "" : String(at),
-    ])) as [number, number | null, RecordReply[]];
-    return { jobs: replies.map((r) => this.decode(queue, partition, r)), nextDueAt, now };
+    ])) as [number, number | null, number, ClaimedReply[], (number | string)[]];
+    const backoffs = new Map<number, BackoffPolicy>();
+    for (let i = 0; i < policies.length; i += 2)
+      backoffs.set(Number(policies[i]), parseBackoff(String(policies[i + 1])));
+    const claim = {
+      queue,
+      id: (seq: number) => this.layout.formatId(partition, seq),
+      now,
+      tokenPart,
+      expiresAt,
+      backoffs,
+    };
+    return { jobs: replies.map((reply) => decodeClaimed(reply, claim)), nextDueAt, now };
   }
 
   async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {

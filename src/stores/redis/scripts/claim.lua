@@ -11,7 +11,9 @@
 -- The batch is worked in bulk — records read and written per record bucket, index entries
 -- removed per bucket, every new lease added at its one expiry — because per-job commands
 -- are what a claim's cost is made of.
--- Returns { now, next due instant or false, { record replies } }.
+-- Returns { now, next due instant or false, lease expiry, { claimed jobs }, { back-off id,
+-- json, ... } }: a claimed job is only what the client cannot work out itself (see
+-- claimReply); the back-off policies its jobs use come once each.
 --@include partition
 --@include due
 --@include record
@@ -23,13 +25,21 @@ local expiresAt = now + tonumber(ARGV[3])
 local tokenPart = ARGV[4]
 local claimed = {}
 
--- A claimed job as the store's client decodes it (the shape of reply() in include/record.lua),
--- built from the packed array.
+-- A claimed job for the client (decodeClaimed in codec.ts): its state is active, updatedAt is
+-- now, its token is the token part and its seq, and its lease ends at expiresAt, all of which
+-- the client knows; the rest comes from the packed array.
+local backoffsUsed, backoffList = {}, {}
 local function claimReply(seq, a)
+  local backoff = a[7]
+  if not backoffsUsed[backoff] then
+    backoffsUsed[backoff] = true
+    backoffList[#backoffList + 1] = backoff
+    backoffList[#backoffList + 1] = backoffJson(backoff)
+  end
   local createdAt = a[F_CREATED]
   return {
-    seq, 'active', createdAt + a[F_RUN_AT], a[F_ATTEMPTS], a[6], backoffJson(a[7]), a[8], a[F_KEY], createdAt, now,
-    tokenPart .. '.' .. seq, expiresAt, a[F_ERRORS] or false, a[F_RESULT] or false,
+    seq, createdAt + a[F_RUN_AT], a[F_ATTEMPTS], a[6], backoff, a[8], a[F_KEY], createdAt, a[F_ERRORS] or false,
+    a[F_RESULT] or false,
   }
 end
 
@@ -83,10 +93,10 @@ while #claimed < limit do
         r.updatedAt = now
         setLeaseToken(r, tokenPart)
         r.leaseExpiresAt = expiresAt
-        saveRecord(r)
         leasedArgs[#leasedArgs + 1] = expiresAt
         leasedArgs[#leasedArgs + 1] = entry[1]
-        claimed[#claimed + 1] = reply(r)
+        saveRecord(r)
+        claimed[#claimed + 1] = claimReply(seq, cmsgpack.unpack(packRecord(r)))
       end
     elseif entry[4] then
       -- An ACTIVE entry whose job is no longer active (never left by these scripts): dropped.
@@ -105,4 +115,4 @@ end
 
 commit()
 local _, nextDueAt = dueHead()
-return { now, nextDueAt or false, claimed }
+return { now, nextDueAt or false, expiresAt, claimed, backoffList }
