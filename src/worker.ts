@@ -103,6 +103,8 @@ interface Running<T> {
   extendedAt: number;
   /** Given back at shutdown: whatever the handler does later is not recorded. */
   abandoned: boolean;
+  /** The lease was lost while the job was held: it is dropped, not started. */
+  lost: boolean;
 }
 
 /** Weight of the newest sample in the handler-time and round-trip averages. */
@@ -286,8 +288,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   /** A handler returned: its slot is free for the next due job while its outcome is recorded. */
   private slotFreed(): void {
     if (this.closing) return;
-    const next = this.held.shift();
-    if (next) this.begin(next);
+    this.beginHeld();
     if (this.backlog || this.busy === 0) {
       this.schedulePump();
       return;
@@ -324,6 +325,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     } finally {
       this.claiming = false;
     }
+    if (claimed && this.closing) {
+      // Claimed while close() began: nothing of it has started, so all of it goes back now.
+      const { jobs, now } = claimed;
+      const back = jobs.map((record) => this.take(record, now, 0, false));
+      await Promise.all(back.map((run) => this.giveBack(run)));
+      for (const run of back) this.running.delete(run.id);
+      claimed = undefined;
+    }
     if (claimed) {
       this.clockOffset = this.clockEstimate.note(claimed.now);
       const claimedLocal = performance.now();
@@ -348,7 +357,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   // --- running one job ------------------------------------------------------------------
 
   /** A claimed job: started if a slot is free, else held for the next one (in claim order). */
-  private take(record: JobRecord, claimedAt: number, claimedLocal: number): void {
+  private take(record: JobRecord, claimedAt: number, claimedLocal: number, start = true): Running<T> {
     const run: Running<T> = {
       record,
       id: record.id,
@@ -358,11 +367,26 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       claimedLocal,
       extendedAt: Date.now(),
       abandoned: false,
+      lost: false,
     };
     this.running.set(run.id, run);
+    if (!start) return run;
     this.ensureHeartbeat();
-    if (this.busy < this.concurrency) this.begin(run);
+    if (this.held.length === 0 && this.busy < this.concurrency) this.begin(run);
     else this.held.push(run);
+    return run;
+  }
+
+  /** Starts the next held job whose lease still holds, if any. */
+  private beginHeld(): void {
+    for (let run = this.held.shift(); run; run = this.held.shift()) {
+      if (!run.lost) {
+        this.begin(run);
+        return;
+      }
+      this.running.delete(run.id);
+      this.emit("leaseLost", new LeasedJob<T>(run.record, run.claimedAt));
+    }
   }
 
   private begin(run: Running<T>): void {
@@ -453,7 +477,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       run.extendedAt = Date.now();
       this.store.extendLease(this.queue, run.id, run.leaseToken, this.leaseMs).catch((error) => {
         if (error instanceof LeaseLostError) {
-          run.view?.abort(error);
+          if (run.view) run.view.abort(error);
+          else run.lost = true;
           return;
         }
         this.emit("error", asError(error));

@@ -83,6 +83,61 @@ describe("worker prefetch", () => {
     expect(ranBy.second).toBeGreaterThanOrEqual(4);
   });
 
+  it("drops a held job whose lease is lost (cancelled while it waited) without running it", async () => {
+    const cb = checkback(new DistantStore(5));
+    const queue = cb.queue("lost");
+    const added = await queue.addBulk(Array.from({ length: 20 }, (_, n) => ({ payload: { n } })));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const ran: number[] = [];
+    const lost: string[] = [];
+    const worker = cb.worker(
+      "lost",
+      (job) => {
+        const { n } = job.payload as { n: number };
+        ran.push(n);
+        if (n === 10) return gate;
+        return undefined;
+      },
+      { concurrency: 1, prefetch: 5, lease: "300ms" },
+    );
+    worker.on("leaseLost", (job) => lost.push(job.id));
+    await waitFor(async () => ran.includes(10) && (await queue.counts()).active === 6, 5_000);
+    const waiting = added[11]!;
+    expect((await queue.get(waiting.id))!.state).toBe("active");
+    expect(await queue.cancel({ id: waiting.id })).toBe(true);
+    // The heartbeat (every 100 ms here) finds the held job's lease gone.
+    await sleep(250);
+    release();
+    await waitFor(async () => (await queue.counts()).completed === 19, 5_000);
+    await worker.close();
+    expect(ran).not.toContain(11);
+    expect(lost).toEqual([waiting.id]);
+    expect((await queue.get(waiting.id))!.state).toBe("cancelled");
+  });
+
+  it("gives back at once what a claim in flight brings after close() began", async () => {
+    const cb = checkback(new DistantStore(200));
+    const queue = cb.queue("closing");
+    await queue.addBulk(Array.from({ length: 5 }, (_, n) => ({ payload: { n } })));
+    let runs = 0;
+    const worker = cb.worker(
+      "closing",
+      () => {
+        runs += 1;
+      },
+      { concurrency: 5 },
+    );
+    await sleep(50); // the first claim is on its way
+    const started = performance.now();
+    await worker.close({ timeout: "10s" });
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(runs).toBe(0);
+    const jobs = (await queue.list("scheduled", { limit: 10 })).jobs;
+    expect(jobs).toHaveLength(5);
+    expect(jobs.every((job) => job.attempts === 0)).toBe(true);
+  });
+
   it.each([[-1], [1.5], ["4"], [100_001]])("refuses prefetch %j", (prefetch) => {
     const cb = checkback(new MemoryStore());
     expect(() => cb.worker("q", () => {}, { prefetch: prefetch as number, autostart: false })).toThrow(
