@@ -95,8 +95,9 @@ while #claimed < limit do
         r.leaseExpiresAt = expiresAt
         leasedArgs[#leasedArgs + 1] = expiresAt
         leasedArgs[#leasedArgs + 1] = entry[1]
-        saveRecord(r)
-        claimed[#claimed + 1] = claimReply(seq, cmsgpack.unpack(packRecord(r)))
+        local packed = packRecord(r)
+        r.big = storePacked(seq, packed, r.big)
+        claimed[#claimed + 1] = claimReply(seq, cmsgpack.unpack(packed))
       end
     elseif entry[4] then
       -- An ACTIVE entry whose job is no longer active (never left by these scripts): dropped.

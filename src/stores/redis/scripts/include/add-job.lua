@@ -71,6 +71,7 @@ local function addJobs(first)
       local runAt = tonumber(ARGV[offset + 3])
       if ARGV[offset + 2] == 'd' then runAt = now + runAt end
       local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
+      -- packRecord's layout for a new job: scheduled, no attempts, optional fields left off.
       local packed = cmsgpack.pack({
         SCHEDULED, now, 0, runAt - now, 0, tonumber(ARGV[offset + 4]), batchBackoffs[tonumber(ARGV[offset + 5])],
         ARGV[offset + 1],

@@ -75,35 +75,6 @@ local function dueRemove(m, score)
   if redis.call('EXISTS', key) == 0 then redis.call('ZREM', DIRECTORY, start) end
 end
 
--- Adds many members at one score (a claim's leases all end at the same instant), one ZADD per
--- bucket filled.
-local function dueAddMany(members, score)
-  local i = 1
-  while i <= #members do
-    local start = bucketFor(score)
-    if not start then
-      start = '0'
-      redis.call('ZADD', DIRECTORY, 0, start)
-    end
-    local room = BUCKET_SIZE - redis.call('ZCARD', bucketKey(start))
-    if room <= 0 then
-      splitBucket(start)
-      start = bucketFor(score)
-      room = BUCKET_SIZE - redis.call('ZCARD', bucketKey(start))
-      -- One instant that cannot be split: the bucket grows past the listpack limit.
-      if room <= 0 then room = #members - i + 1 end
-    end
-    local last = math.min(#members, i + room - 1)
-    local args = {}
-    for k = i, last do
-      args[#args + 1] = score
-      args[#args + 1] = members[k]
-    end
-    callChunked('ZADD', bucketKey(start), args)
-    i = last + 1
-  end
-end
-
 -- The start of the bucket after `start`, as a number (math.huge for the last bucket).
 local function nextBucketStart(start)
   local after = redis.call('ZRANGEBYSCORE', DIRECTORY, '(' .. start, '+inf', 'LIMIT', 0, 1)[1]

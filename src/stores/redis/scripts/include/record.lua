@@ -200,13 +200,6 @@ local function savePackedMany(items)
   for _, key in ipairs(order) do callChunked('HSET', key, buckets[key]) end
 end
 
-local function saveRecords(records)
-  local items = {}
-  for i, r in ipairs(records) do items[i] = { r.seq, packRecord(r), r.big } end
-  savePackedMany(items)
-  for i, r in ipairs(records) do r.big = #items[i][2] > SMALL_RECORD_BYTES end
-end
-
 local function deleteRecord(r)
   if r.big then
     redis.call('HDEL', BIG_RECORDS, r.seq)
