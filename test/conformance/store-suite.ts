@@ -529,6 +529,8 @@ function describeLibrary(getStore: () => Store, newQueue: () => string): void {
         const gone = await waitForJob(cb, name, job.id, "dead");
         expect(gone.attempts).toBe(3);
         expect(gone.errors).toHaveLength(3);
+        // The event follows the store's answer, so the job may read dead a moment before it.
+        await waitFor(() => dead.length > 0, 5_000);
         expect(dead).toEqual([job.id]);
         expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(45);
         expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(145);
