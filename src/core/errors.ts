@@ -13,7 +13,8 @@ export type ErrorCode =
   | "JOB_NOT_FOUND"
   | "LEASE_LOST"
   | "INVALID_STATE"
-  | "STORE_CLOSED";
+  | "STORE_CLOSED"
+  | "STORE_UNAVAILABLE";
 
 export class CheckbackError extends Error {
   readonly code: ErrorCode;
@@ -53,6 +54,23 @@ export class JobNotFoundError extends CheckbackError {
 export class InvalidStateError extends CheckbackError {
   constructor(message: string, details?: Record<string, unknown>) {
     super("INVALID_STATE", message, details);
+  }
+}
+
+/** The store was closed by its owner: nothing more can be done with it (permanent). */
+export class StoreClosedError extends CheckbackError {
+  constructor(store: string) {
+    super("STORE_CLOSED", `the ${store} store is closed`, { store });
+  }
+}
+
+/**
+ * The store cannot be reached now (connection refused or lost, server down): the call changed
+ * nothing that was acknowledged, and the same call may succeed later (transient).
+ */
+export class StoreUnavailableError extends CheckbackError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("STORE_UNAVAILABLE", message, details);
   }
 }
 

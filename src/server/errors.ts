@@ -41,6 +41,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   LEASE_LOST: 409,
   INVALID_STATE: 409,
   STORE_CLOSED: 503,
+  STORE_UNAVAILABLE: 503,
 };
 
 export function statusOf(error: CheckbackError): number {

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { CheckbackError, invalidOption } from "../../core/errors.js";
+import { invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
 import type {
@@ -271,7 +271,7 @@ export class PostgresStore extends PostgresOperations {
 
   /** Connects and migrates once; a failure is reported to this caller and retried by the next. */
   private ready(): Promise<void> {
-    if (this.closed) return Promise.reject(new CheckbackError("STORE_CLOSED", "the postgres store is closed"));
+    if (this.closed) return Promise.reject(new StoreClosedError("postgres"));
     this.migrated ??= this.migrate().catch((error: unknown) => {
       this.migrated = undefined;
       throw error;

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { CheckbackError, invalidOption } from "../../core/errors.js";
+import { CheckbackError, invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
 import type {
@@ -243,7 +243,7 @@ export class SqliteStore implements Store {
   /** The open connection, opening (and creating, and migrating) the file on first use. */
   private open(): SqliteContext {
     if (this.ctx) return this.ctx;
-    if (this.closed) throw new CheckbackError("STORE_CLOSED", "the sqlite store is closed");
+    if (this.closed) throw new StoreClosedError("sqlite");
     const db = this.connect();
     const ctx = new SqliteContext(db, (queue, runAt) => this.hub.announce(queue, runAt));
     this.ctx = ctx;
