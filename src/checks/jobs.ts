@@ -57,8 +57,11 @@ export interface Ending<R> {
   history?: ProbeRecord[];
 }
 
+/** Every check's queue starts with this; the server keeps such queues out of its generic queue routes. */
+export const CHECK_QUEUE_PREFIX = "check.";
+
 export function checkQueueName(name: string): string {
-  return `check.${name}`;
+  return CHECK_QUEUE_PREFIX + name;
 }
 
 export function checkJobKey(key: unknown): string {

@@ -3,7 +3,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { Ajv } from "ajv";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Checkback } from "../checkback.js";
-import { Authorizer, type RouteScope } from "./auth.js";
+import { Authorizer, documentScopes, type RouteScope } from "./auth.js";
 import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
@@ -11,13 +11,14 @@ import { ServerContext } from "./context.js";
 import { errorBody, installErrorHandling } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
+import { guardReservedQueues, isServerQueue } from "./reserved.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
 import { deadRoutes } from "./routes/dead.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queues.js";
 import { errorSchema } from "./schemas.js";
-import { isReservedQueue, Settings } from "./settings.js";
+import { Settings } from "./settings.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -64,6 +65,9 @@ export async function buildApp(checkback: Checkback, config: ServerConfig): Prom
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : textAjv).compile(schema));
 
   installErrorHandling(app);
+  // Before any route (and before swagger, which reads each route's schema as it is added).
+  documentScopes(app);
+  guardReservedQueues(app);
   // The API speaks JSON only; a text body is 415, not a string that fails validation later.
   app.removeContentTypeParser("text/plain");
   // Many clients send Content-Type: application/json on every request, DELETEs included: an
@@ -76,7 +80,7 @@ export async function buildApp(checkback: Checkback, config: ServerConfig): Prom
     else parseJson(request, body as string, done);
   });
 
-  const metrics = new ServerMetrics(checkback.store, isReservedQueue);
+  const metrics = new ServerMetrics(checkback.store, isServerQueue);
   const settings = new Settings(checkback.store);
   const push = new PushDispatcher(checkback.store, metrics, app.log);
   const ctx = new ServerContext(checkback, config, metrics, settings, push);

@@ -1,12 +1,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { invalidOption } from "../core/errors.js";
 import { HttpError } from "./errors.js";
 
 /**
- * Bearer tokens with scopes. produce: add and change jobs, start checks. consume: claim and
- * settle jobs. admin: everything, including dead letters, push targets and check definitions.
- * A route names the scope it needs in its config; "any" means any known token (reads).
+ * Bearer tokens with scopes. produce: add and change jobs; start, end and read checks.
+ * consume: claim and settle jobs. admin: everything, including dead letters, push targets and
+ * check definitions. A route names the scope it needs in its config; "any" means any known
+ * token (reads of ordinary queues). docs/server.md has the table.
  */
 export type Scope = "produce" | "consume" | "admin";
 export type RouteScope = Scope | "any";
@@ -86,4 +87,34 @@ export class Authorizer {
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
+}
+
+/**
+ * Writes each route's scope into its OpenAPI entry, so the published document says what every
+ * route needs: `security: [{ bearer: ["produce"] }]` (the scope as a role, as OpenAPI 3.1
+ * allows), `[{ bearer: [] }]` for any token, `[]` for open routes. A route that declares
+ * neither a scope nor `security: []` stops the server at start: no route is open by accident.
+ */
+export function documentScopes(app: FastifyInstance): void {
+  app.addHook("onRoute", (route) => {
+    const scope = route.config?.scope;
+    const schema = (route.schema ?? {}) as Record<string, unknown>;
+    if (scope === undefined) {
+      const open = Array.isArray(schema.security) && schema.security.length === 0;
+      if (!open && schema.hide !== true) {
+        throw new Error(
+          `route ${route.method} ${route.url} declares no scope (config.scope, or schema.security: [] if open)`,
+        );
+      }
+      return;
+    }
+    const needs =
+      scope === "any" ? "any valid token" : scope === "admin" ? "the admin scope" : `the ${scope} scope (or admin)`;
+    const description = typeof schema.description === "string" ? `${schema.description}\n\n` : "";
+    route.schema = {
+      ...schema,
+      security: [{ bearer: scope === "any" ? [] : [scope] }],
+      description: `${description}Needs ${needs}.`,
+    };
+  });
 }

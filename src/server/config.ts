@@ -7,6 +7,7 @@ import { rejectUnknown, validateQueueName } from "../core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
 import { DEFAULT_STORE_URL } from "../stores/open-store.js";
 import { parseTokens, type TokenGrant, validateGrant } from "./auth.js";
+import { isReservedQueue } from "./reserved.js";
 
 /**
  * Server configuration, merged from (lowest to highest precedence) built-in defaults, an
@@ -264,7 +265,14 @@ function parseQueues(value: unknown): string[] | null {
       : value;
   if (!Array.isArray(names)) throw invalidOption("queues must be a list of queue names");
   if (names.length === 0) return null;
-  return names.map((name) => validateQueueName(name));
+  return names.map((name) => refuseReservedInConfig(validateQueueName(name)));
+}
+
+/** A reserved queue is never served (see reserved.ts): listing one is a mistake, said at start. */
+function refuseReservedInConfig(name: string): string {
+  if (isReservedQueue(name))
+    throw invalidOption(`queue ${JSON.stringify(name)} is reserved and cannot be served`, { name });
+  return name;
 }
 
 function invalidTokens(): never {

@@ -6,12 +6,13 @@ import type { Store } from "../stores/store.js";
 import type { ServerConfig } from "./config.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { PushDispatcher } from "./push/dispatcher.js";
-import { isReservedQueue, refuseReservedQueue, type Settings } from "./settings.js";
+import { isReservedQueue, refuseReservedQueue } from "./reserved.js";
+import type { Settings } from "./settings.js";
 
 /**
  * What route modules share. Queue names are checked here, once, for every route:
  *   - a malformed name is 400 INVALID_OPTION;
- *   - names starting with "_checkback" are reserved for the server (400);
+ *   - reserved names ("_checkback…", "check.<name>") are 404 UNKNOWN_QUEUE (see reserved.ts);
  *   - with a configured `queues` list, any other name is 404 UNKNOWN_QUEUE;
  *   - otherwise any valid name is a queue: it comes into being with its first job, and reads
  *     of a queue with no jobs give zero counts and empty lists (as in the library).
@@ -56,13 +57,14 @@ export class ServerContext {
     return this.checkback.queue<T>(this.queueName(name));
   }
 
-  /** Queues to list: those holding jobs, plus configured ones that are still empty. */
+  /** Queues to list: those holding jobs, plus configured ones that are still empty; never a reserved one. */
   async queueNames(): Promise<string[]> {
-    const names = new Set((await this.store.queues()).filter((name) => !isReservedQueue(name)));
+    const names = new Set(await this.store.queues());
     if (this.allowed) {
       for (const name of names) if (!this.allowed.has(name)) names.delete(name);
       for (const name of this.allowed) names.add(name);
     }
+    for (const name of names) if (isReservedQueue(name)) names.delete(name);
     return [...names].sort();
   }
 }

@@ -1,26 +1,16 @@
 import { DEFAULT_BACKOFF } from "../core/backoff.js";
 import { MAX_DURATION_MS } from "../core/duration.js";
-import { invalidOption } from "../core/errors.js";
 import type { Store } from "../stores/store.js";
+import { SERVER_QUEUE_PREFIX } from "./reserved.js";
 
 /**
  * Durable server settings (push targets, check definitions) kept in the store itself, so they
  * live wherever the jobs live — SQLite file, Redis, PostgreSQL — with no schema of their own.
  * Each setting is a job in a reserved queue, keyed "<kind>:<name>", due a century from now so
  * no worker ever claims it; the key's uniqueness among unfinished jobs makes a put an upsert.
- * The reserved queue is hidden from the API: names starting with "_checkback" are refused.
+ * The queue is reserved: no route that names a queue reaches it (see reserved.ts).
  */
-export const SETTINGS_QUEUE = "_checkback.settings";
-const RESERVED_PREFIX = "_checkback";
-
-export function isReservedQueue(name: string): boolean {
-  return name.startsWith(RESERVED_PREFIX);
-}
-
-export function refuseReservedQueue(name: string): void {
-  if (isReservedQueue(name))
-    throw invalidOption(`queue names starting with ${RESERVED_PREFIX} are reserved`, { queue: name });
-}
+export const SETTINGS_QUEUE = `${SERVER_QUEUE_PREFIX}.settings`;
 
 export class Settings {
   constructor(private readonly store: Store) {}

@@ -214,8 +214,8 @@ describe("queues: bad input is refused with a typed error and changes nothing", 
     [
       "a reserved queue name",
       () => api.post("/v1/queues/_checkback.settings/jobs", { payload: 1 }),
-      400,
-      "INVALID_OPTION",
+      404,
+      "UNKNOWN_QUEUE",
     ],
     ["an unknown route", (q) => api.post(`/v1/queues/${q}/jobz`, { payload: 1 }), 404, "NOT_FOUND"],
   ];

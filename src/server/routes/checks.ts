@@ -9,6 +9,7 @@ import type { CheckRegistry } from "../checks/registry.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
 import { errorResponses } from "../schemas.js";
+import { deadLetterRoutes } from "./dead.js";
 import { validateTargetUrl } from "./push.js";
 
 export const CHECK_SETTING = "check";
@@ -102,8 +103,11 @@ type KeyParams = { name: string; key: string };
 
 /**
  * Delayed checks over HTTP. An admin defines a check (probe URL, callback URL, schedule,
- * deadline); producers start it per business key, resolve or reject it when the other party's
- * notification arrives first, cancel it, and read its status and probe history.
+ * deadline) and tends its dead letters; producers start it per business key, resolve or reject
+ * it when the other party's notification arrives first, cancel it, and read its status and
+ * probe history (produce, not any token: the status carries the check's input and result).
+ * These are the only routes that reach a check's queue, `check.<name>`: the generic queue
+ * routes refuse it (reserved.ts).
  */
 export function checkRoutes(registry: CheckRegistry) {
   return async (app: FastifyInstance, ctx: ServerContext): Promise<void> => {
@@ -254,7 +258,7 @@ export function checkRoutes(registry: CheckRegistry) {
     app.get<{ Params: KeyParams }>(
       "/v1/checks/:name/:key",
       {
-        config: { scope: "any" },
+        config: { scope: "produce" },
         schema: {
           tags,
           summary: "The check for a key: state, probe history, outcome delivery",
@@ -269,5 +273,24 @@ export function checkRoutes(registry: CheckRegistry) {
         return status;
       },
     );
+
+    // Outcome deliveries that used up their attempts, and probe jobs whose workers kept dying.
+    // Under dead/…, never a bare /dead, so GET /v1/checks/:name/:key keeps every key, "dead" too.
+    deadLetterRoutes(app, ctx, {
+      tags: ["checks"],
+      paths: {
+        list: "/v1/checks/:name/dead/jobs",
+        one: "/v1/checks/:name/dead/jobs/:id",
+        redrive: "/v1/checks/:name/dead/redrive",
+        purge: "/v1/checks/:name/dead/purge",
+      },
+      params: nameParams,
+      oneParams: {
+        type: "object",
+        required: ["name", "id"],
+        properties: { name: nameParams.properties.name, id: { type: "string", minLength: 1 } },
+      },
+      queueOf: (request) => registry.get((request.params as NameParams).name).queueName,
+    });
   };
 }
