@@ -28,7 +28,7 @@ export function refuseReservedQueue(name: string): void {
   if (!isReservedQueue(name)) return;
   const owner = isServerQueue(name)
     ? "the server's own settings"
-    : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}; use /v1/checks`;
+    : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
   throw new CheckbackError("UNKNOWN_QUEUE", `queue ${JSON.stringify(name)} is reserved for ${owner}`, {
     queue: name,
     reserved: true,

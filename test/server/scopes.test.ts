@@ -1,4 +1,7 @@
+import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentScopes } from "../../src/server/auth.js";
+import { resolveServerConfig } from "../../src/server/config.js";
 import {
   type Answer,
   type Api,
@@ -304,5 +307,73 @@ describe("reserved queues are out of reach of the generic routes", () => {
     expect(callbacks.map((body) => JSON.parse(body))).toEqual([
       expect.objectContaining({ key: CHECK_KEY, state: "done", result: "real", endedBy: "resolve" }),
     ]);
+  });
+});
+
+describe("a check's dead letters are reached through its own routes", () => {
+  it("lists, shows and redrives an outcome delivery that gave up; the queue routes cannot", async () => {
+    let answerCallbacks = 500;
+    const delivered: string[] = [];
+    const callback = await startReceiver((_request, body, response) => {
+      if (answerCallbacks === 200) delivered.push(body);
+      response.writeHead(answerCallbacks).end();
+    });
+    try {
+      const name = uniqueQueue("dlq");
+      const admin = api.as(ADMIN);
+      await admin.put(`/v1/checks/${name}`, {
+        probeUrl: probeServer.url,
+        callbackUrl: callback.url,
+        schedule: ["1h"],
+        outcomeAttempts: 1,
+      });
+      await api.as(PRODUCER).post(`/v1/checks/${name}/start`, { key: "K" });
+      await api.as(PRODUCER).post(`/v1/checks/${name}/K/reject`, { reason: "closed" });
+      const page = await until(async () => {
+        const answer = await admin.get(`/v1/checks/${name}/dead/jobs`);
+        return answer.body.jobs?.length === 1 && answer.body;
+      }, "the outcome delivery to go dead");
+      const dead = page.jobs[0];
+      expect((await admin.get(`/v1/checks/${name}/dead/jobs/${dead.id}`)).body).toMatchObject({ state: "dead" });
+      expect((await api.as(PRODUCER).get(`/v1/checks/${name}/dead/jobs`)).status).toBe(403);
+      expect((await admin.get(`/v1/queues/check.${name}/dead`)).body.error.code).toBe("UNKNOWN_QUEUE");
+      // A check the library runs on the same store, not defined on this server, has dead letters too.
+      expect((await admin.get(`/v1/checks/${uniqueQueue("library")}/dead/jobs`)).body).toEqual({
+        jobs: [],
+        next: null,
+      });
+      answerCallbacks = 200;
+      expect((await admin.post(`/v1/checks/${name}/dead/redrive`, { ids: [dead.id] })).body).toEqual({ redriven: 1 });
+      await until(() => delivered.length === 1, "the redriven outcome delivered");
+      expect(JSON.parse(delivered[0]!)).toMatchObject({ name, key: "K", state: "failed", reason: "closed" });
+      // A check key may be "dead": its status is still where it always was.
+      await api.as(PRODUCER).post(`/v1/checks/${name}/start`, { key: "dead" });
+      expect((await api.as(PRODUCER).get(`/v1/checks/${name}/dead`)).body).toMatchObject({
+        key: "dead",
+        state: "running",
+      });
+    } finally {
+      await callback.close();
+    }
+  });
+});
+
+describe("reserved names elsewhere", () => {
+  it("a configured queue list naming a reserved queue stops the server at start", () => {
+    for (const queues of ["orders,check.payment", "_checkback.settings"]) {
+      expect(() => resolveServerConfig({ store: "memory:", queues }), queues).toThrow(/reserved/);
+    }
+    expect(resolveServerConfig({ store: "memory:", queues: "checkout,check-x" }).queues).toEqual([
+      "checkout",
+      "check-x",
+    ]);
+  });
+
+  it("a route that declares no scope is refused when it is added, not left open", async () => {
+    const app = Fastify();
+    documentScopes(app);
+    expect(() => app.get("/v1/forgotten", async () => ({}))).toThrow(/declares no scope/);
+    app.get("/v1/open", { schema: { security: [] } }, async () => ({}));
+    await app.close();
   });
 });

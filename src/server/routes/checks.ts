@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { checkQueueName } from "../../checks/jobs.js";
 import type { CheckSchedule } from "../../checks/types.js";
 import type { BackoffOption } from "../../core/backoff.js";
 import { type Duration, parseDuration } from "../../core/duration.js";
 import { invalidOption, JobNotFoundError } from "../../core/errors.js";
+import { validateQueueName } from "../../core/options.js";
 import type { HttpCheck } from "../checks/http-check.js";
 import type { CheckRegistry } from "../checks/registry.js";
 import type { ServerContext } from "../context.js";
@@ -275,6 +277,7 @@ export function checkRoutes(registry: CheckRegistry) {
     );
 
     // Outcome deliveries that used up their attempts, and probe jobs whose workers kept dying.
+    // Admin only, like every dead letter: these routes cannot add or settle a job.
     // Under dead/…, never a bare /dead, so GET /v1/checks/:name/:key keeps every key, "dead" too.
     deadLetterRoutes(app, ctx, {
       tags: ["checks"],
@@ -290,7 +293,9 @@ export function checkRoutes(registry: CheckRegistry) {
         required: ["name", "id"],
         properties: { name: nameParams.properties.name, id: { type: "string", minLength: 1 } },
       },
-      queueOf: (request) => registry.get((request.params as NameParams).name).queueName,
+      // Any check name, defined here or not: a check run by the library on the same store
+      // (not over HTTP) has its dead letters tended here too.
+      queueOf: (request) => validateQueueName(checkQueueName((request.params as NameParams).name)),
     });
   };
 }
