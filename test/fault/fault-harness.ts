@@ -36,11 +36,11 @@ export class FaultWorkers {
 
   async stopAll(): Promise<void> {
     await Promise.all(
-      this.children.map(({ child, exit }) => {
+      this.children.map(async ({ child, exit }) => {
         if (exit !== null) return;
         const gone = new Promise((resolve) => child.once("exit", resolve));
         child.kill("SIGKILL");
-        return gone;
+        await gone;
       }),
     );
   }

@@ -71,8 +71,8 @@ describe.skipIf(!available)("fault: Redis outage under running workers", () => {
     await admin.connect();
     try {
       for (let round = 0; round < 3; round++) {
-        await admin.client("KILL", "TYPE", "normal", "SKIPME", "yes");
-        await admin.client("KILL", "TYPE", "pubsub");
+        await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+        await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
         await sleep(300);
       }
     } finally {
