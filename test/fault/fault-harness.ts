@@ -34,6 +34,12 @@ export class FaultWorkers {
     return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean) : [];
   }
 
+  /** Errors the `error` listener of the "listener" worker of `queue` heard. */
+  errors(queue: string): string[] {
+    const path = `${this.log(queue)}.errors`;
+    return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean) : [];
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all(
       this.children.map(async ({ child, exit }) => {

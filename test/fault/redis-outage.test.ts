@@ -59,6 +59,8 @@ describe.skipIf(!available)("fault: Redis outage under running workers", () => {
       for (const id of ids) expect((await cb.queue(queue).get(id))?.state).toBe("completed");
       expect(new Set(workers.runs(queue))).toEqual(new Set(ids));
     }
+    // The outage was felt: the listening worker heard its store fail.
+    expect(workers.errors("heard").length).toBeGreaterThan(0);
     expect(workers.exited()).toEqual([]);
   }, 60_000);
 
