@@ -3,6 +3,7 @@ import type { CheckDefinition } from "./checks/types.js";
 import { InvalidStateError, invalidOption } from "./core/errors.js";
 import { type JobDefaults, rejectUnknown, validateQueueName } from "./core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./core/payload.js";
+import type { ErrorReporter } from "./error-report.js";
 import { Queue } from "./queue.js";
 import { openStore } from "./stores/open-store.js";
 import type { Store } from "./stores/store.js";
@@ -18,9 +19,15 @@ export interface CheckbackOptions {
   maxPayloadBytes?: number;
   /** Defaults for every job added through this instance (attempts, backoff). */
   defaults?: JobDefaults;
+  /**
+   * Where the store errors of this instance's workers (and checks' workers) go when a worker
+   * has no `error` listener; a worker's own `onError` option wins. Default: a process warning,
+   * at most one every 30 s per worker.
+   */
+  onError?: ErrorReporter;
 }
 
-const OPTION_NAMES = new Set(["store", "maxPayloadBytes", "defaults"]);
+const OPTION_NAMES = new Set(["store", "maxPayloadBytes", "defaults", "onError"]);
 
 /**
  * One checkback instance: a store plus the queues and workers opened on it. Closing it
@@ -30,6 +37,7 @@ export class Checkback {
   readonly store: Store;
   private readonly maxPayloadBytes: number;
   private readonly defaults: JobDefaults;
+  private readonly onError: ErrorReporter | undefined;
   private readonly workers = new Set<{ close(): Promise<void> }>();
   private readonly checkNames = new Set<string>();
 
@@ -41,6 +49,10 @@ export class Checkback {
     }
     this.maxPayloadBytes = maxPayloadBytes;
     this.defaults = options.defaults ?? {};
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw invalidOption("onError must be a function");
+    }
+    this.onError = options.onError;
     this.store = typeof options.store === "object" ? options.store : openStore(options.store);
   }
 
@@ -52,7 +64,7 @@ export class Checkback {
   }
 
   worker<T = unknown>(name: string, handler: Handler<T>, options?: WorkerOptions): Worker<T> {
-    const worker = new Worker<T>(name, this.store, handler, options);
+    const worker = new Worker<T>(name, this.store, handler, this.withReporter(options));
     this.workers.add(worker);
     worker.once("closed", () => this.workers.delete(worker));
     return worker;
@@ -64,7 +76,10 @@ export class Checkback {
    */
   check<I = unknown, R = unknown>(name: string, definition: CheckDefinition<I, R>): Check<I, R> {
     if (this.checkNames.has(name)) throw new InvalidStateError(`check ${JSON.stringify(name)} is already defined here`);
-    const check = new Check<I, R>(name, this.store, definition, { maxPayloadBytes: this.maxPayloadBytes });
+    const check = new Check<I, R>(name, this.store, definition, {
+      maxPayloadBytes: this.maxPayloadBytes,
+      onError: this.onError,
+    });
     this.checkNames.add(name);
     const worker = check.worker;
     if (worker) {
@@ -72,6 +87,11 @@ export class Checkback {
       worker.once("closed", () => this.workers.delete(worker));
     }
     return check;
+  }
+
+  private withReporter(options: WorkerOptions | undefined): WorkerOptions | undefined {
+    if (!this.onError || options?.onError) return options;
+    return { ...options, onError: this.onError };
   }
 
   async close(): Promise<void> {

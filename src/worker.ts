@@ -2,9 +2,10 @@ import { EventEmitter } from "node:events";
 import { retryDelay } from "./core/backoff.js";
 import { ClockOffset } from "./core/clock-offset.js";
 import { type Duration, parseDuration } from "./core/duration.js";
-import { invalidOption, LeaseLostError } from "./core/errors.js";
+import { CheckbackError, invalidOption, LeaseLostError } from "./core/errors.js";
 import type { JobRecord } from "./core/job.js";
 import { rejectUnknown, validateQueueName } from "./core/options.js";
+import { type ErrorReporter, warningReporter } from "./error-report.js";
 import { type Job, toJob } from "./job-view.js";
 import type { ClaimResult, NewJob, Retention, Store } from "./stores/store.js";
 
@@ -63,6 +64,11 @@ export interface WorkerOptions {
   prefetch?: number;
   /** Start claiming at once (default true). */
   autostart?: boolean;
+  /**
+   * Where store errors go when the worker has no `error` listener (default: a process warning,
+   * at most one every 30 s). The worker never throws them: it retries on its own.
+   */
+  onError?: ErrorReporter;
 }
 
 export interface WorkerEvents<T> {
@@ -74,19 +80,33 @@ export interface WorkerEvents<T> {
   released: [job: ActiveJob<T>, delayMs: number];
   /** The lease was lost (expired and claimed elsewhere, or the job was cancelled): the outcome was not recorded. */
   leaseLost: [job: ActiveJob<T>];
-  /** A store call in the claiming loop failed; the worker keeps trying. */
+  /**
+   * A store call failed (claim, lease extension, recording an outcome, trim). The worker keeps
+   * trying, backing off; a STORE_CLOSED error (the store was closed) stops its claiming instead.
+   * With no listener the error goes to `onError` rather than being thrown.
+   */
   error: [error: Error];
   closed: [];
 }
 
-const WORKER_OPTION_NAMES = new Set(["concurrency", "lease", "retention", "shutdownTimeout", "autostart", "prefetch"]);
+const WORKER_OPTION_NAMES = new Set([
+  "concurrency",
+  "lease",
+  "retention",
+  "shutdownTimeout",
+  "autostart",
+  "prefetch",
+  "onError",
+]);
 
 /**
  * Longest sleep between claims when nothing is due. Not what sets precision (wake-ups and the
  * next due time do): a safety net for a wake-up lost in transit (a dropped connection).
  */
 const IDLE_RECHECK_MS = 5_000;
-const ERROR_RETRY_MS = 1_000;
+/** After a failed store call the worker waits this long, doubling per failure up to the cap. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
 const TRIM_EVERY_MS = 1_000;
 
 /** A job this worker holds a lease on: running, or held until a slot frees (prefetched). */
@@ -101,6 +121,8 @@ interface Running<T> {
   claimedLocal: number;
   /** Local time of the last lease extension. */
   extendedAt: number;
+  /** performance.now() by which the lease runs out unless extended (a little late, by one round trip). */
+  leaseUntil: number;
   /** Given back at shutdown: whatever the handler does later is not recorded. */
   abandoned: boolean;
   /** The lease was lost while the job was held: it is dropped, not started. */
@@ -152,6 +174,12 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private unsubscribe: (() => void) | undefined;
   private lastTrim = 0;
   private idle: (() => void) | undefined;
+  private readonly onError: ErrorReporter;
+  /** Claims failed in a row, and performance.now() before which the next one must not go out. */
+  private claimFailures = 0;
+  private retryAt = 0;
+  /** The store was closed by its owner: claiming stops for good. */
+  private storeClosed = false;
 
   constructor(
     readonly queue: string,
@@ -177,6 +205,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     if (this.leaseMs < 100) throw invalidOption("lease must be at least 100ms");
     this.shutdownTimeoutMs = parseDuration(options.shutdownTimeout ?? "10s", "shutdownTimeout");
     this.retention = resolveRetention(options.retention);
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw invalidOption("onError must be a function");
+    }
+    this.onError = options.onError ?? warningReporter(`checkback worker ${JSON.stringify(queue)}`);
     if (options.autostart ?? true) this.start();
   }
 
@@ -237,7 +269,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   // --- claiming -------------------------------------------------------------------------
 
   private onWake(runAt: number): void {
-    if (this.closing) return;
+    if (this.closing || this.storeClosed) return;
     if (this.claiming || this.room() <= 0) {
       // The claim in flight read the queue before this job existed, or no slot is free to run
       // it: remember it for when the claim returns or a slot frees.
@@ -250,7 +282,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private arm(dueAt: number): void {
     clearTimeout(this.timer);
     this.wakeAt = dueAt;
-    const delay = Math.min(Math.max(0, dueAt - this.storeNow()), IDLE_RECHECK_MS);
+    // Never sooner than a back-off after failed claims: a wake-up must not make it a hot loop.
+    const delay = Math.max(
+      Math.min(Math.max(0, dueAt - this.storeNow()), IDLE_RECHECK_MS),
+      this.retryAt - performance.now(),
+    );
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.wakeAt = Number.POSITIVE_INFINITY;
@@ -301,9 +337,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   }
 
   private async pump(): Promise<void> {
-    if (this.closing) return;
+    if (this.closing || this.storeClosed) return;
     if (this.claiming) {
       this.pumpAgain = true;
+      return;
+    }
+    if (this.retryAt > performance.now()) {
+      // Backing off after a failed claim: the timer claims when the back-off ends.
+      if (this.timer === undefined) this.arm(this.storeNow());
       return;
     }
     const limit = this.room();
@@ -319,9 +360,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     try {
       claimed = await this.store.claimDue(this.queue, { limit, leaseMs: this.leaseMs });
       this.claimRttMs = average(this.claimRttMs, performance.now() - sentAt);
+      this.claimFailures = 0;
+      this.retryAt = 0;
     } catch (error) {
-      this.emit("error", error as Error);
-      if (!this.closing) this.arm(this.storeNow() + ERROR_RETRY_MS);
+      this.claimFailed(asError(error));
     } finally {
       this.claiming = false;
     }
@@ -354,6 +396,31 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     }
   }
 
+  /**
+   * A claim failed. A closed store stops claiming (reported once); anything else is taken as
+   * transient (the store is unreachable for now): the next claim waits, doubling per failure,
+   * and the first one that succeeds resets it. The worker recovers by itself.
+   */
+  private claimFailed(error: Error): void {
+    if (isStoreClosed(error)) {
+      if (!this.storeClosed) this.report(error);
+      this.storeClosed = true;
+      clearTimeout(this.timer);
+      return;
+    }
+    this.claimFailures += 1;
+    const wait = backoffMs(this.claimFailures);
+    this.retryAt = performance.now() + wait;
+    this.report(error);
+    if (!this.closing) this.arm(this.storeNow() + wait);
+  }
+
+  /** Store errors go to the `error` listeners if there are any, else to the reporter: never thrown. */
+  private report(error: Error): void {
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+    else this.onError(error);
+  }
+
   // --- running one job ------------------------------------------------------------------
 
   /** A claimed job: started if a slot is free, else held for the next one (in claim order). */
@@ -366,6 +433,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       claimedAt,
       claimedLocal,
       extendedAt: Date.now(),
+      leaseUntil: claimedLocal + this.leaseMs,
       abandoned: false,
       lost: false,
     };
@@ -411,13 +479,44 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     this.busy--;
     this.slotFreed();
     try {
-      if (!run.abandoned) await this.settle(run, view, outcome);
-    } catch (error) {
-      if (error instanceof LeaseLostError) this.emit("leaseLost", view);
-      else this.emit("error", asError(error));
+      if (!run.abandoned) await this.record(run, view, outcome);
     } finally {
       if (this.running.get(run.id) === run) this.running.delete(run.id);
       if (this.closing) this.checkIdle();
+    }
+  }
+
+  /**
+   * Records the outcome, retrying (with back-off) a store that failed while the lease still
+   * holds: the heartbeat keeps extending it meanwhile. If the lease would run out first (or the
+   * store is closed), the outcome is given up and reported; the job runs again once its lease
+   * expires (at-least-once), so an outage loses no job, only repeats one.
+   */
+  private async record(
+    run: Running<T>,
+    view: LeasedJob<T>,
+    outcome: { ok: true; value: unknown } | { ok: false; error: Error },
+  ): Promise<void> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.settle(run, view, outcome);
+        return;
+      } catch (caught) {
+        if (caught instanceof LeaseLostError) {
+          this.emit("leaseLost", view);
+          return;
+        }
+        const error = asError(caught);
+        const wait = backoffMs(failures);
+        if (isStoreClosed(error) || run.abandoned || performance.now() + wait >= run.leaseUntil) {
+          const message = `job ${view.id}: outcome not recorded (${error.message}); it runs again when its lease expires`;
+          const code = (error as { code?: unknown }).code;
+          this.report(Object.assign(new Error(message, { cause: error }), typeof code === "string" ? { code } : {}));
+          return;
+        }
+        this.report(error);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 
@@ -475,14 +574,20 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     for (const run of this.running.values()) {
       if (run.extendedAt > due || run.abandoned) continue;
       run.extendedAt = Date.now();
-      this.store.extendLease(this.queue, run.id, run.leaseToken, this.leaseMs).catch((error) => {
-        if (error instanceof LeaseLostError) {
-          if (run.view) run.view.abort(error);
-          else run.lost = true;
-          return;
-        }
-        this.emit("error", asError(error));
-      });
+      const sentAt = performance.now();
+      this.store.extendLease(this.queue, run.id, run.leaseToken, this.leaseMs).then(
+        () => {
+          run.leaseUntil = Math.max(run.leaseUntil, sentAt + this.leaseMs);
+        },
+        (error) => {
+          if (error instanceof LeaseLostError) {
+            if (run.view) run.view.abort(error);
+            else run.lost = true;
+            return;
+          }
+          this.report(asError(error));
+        },
+      );
     }
   }
 
@@ -491,7 +596,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private maybeTrim(): void {
     if (!this.retention || Date.now() - this.lastTrim < TRIM_EVERY_MS) return;
     this.lastTrim = Date.now();
-    this.store.trim(this.queue, this.retention).catch((error) => this.emit("error", asError(error)));
+    this.store.trim(this.queue, this.retention).catch((error) => this.report(asError(error)));
   }
 
   private checkIdle(): void {
@@ -581,6 +686,15 @@ function serializeResult(value: unknown): string | null {
   } catch {
     return null;
   }
+}
+
+/** Wait before the next try after `failures` failures in a row: 100 ms doubling, at most 5 s. */
+function backoffMs(failures: number): number {
+  return Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 16), RETRY_MAX_MS);
+}
+
+function isStoreClosed(error: Error): boolean {
+  return error instanceof CheckbackError && error.code === "STORE_CLOSED";
 }
 
 function asError(value: unknown): Error {

@@ -1,6 +1,7 @@
 import { invalidOption, JobNotFoundError } from "../core/errors.js";
 import { validateQueueName } from "../core/options.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
+import type { ErrorReporter } from "../error-report.js";
 import type { Store } from "../stores/store.js";
 import { type ActiveJob, Worker } from "../worker.js";
 import { type ResolvedDefinition, resolveDefinition } from "./definition.js";
@@ -22,6 +23,8 @@ import type { CheckDefinition, CheckStatus, Started } from "./types.js";
 
 export interface CheckSettings {
   maxPayloadBytes: number;
+  /** The instance's reporter for store errors, unless the check's worker options name one. */
+  onError?: ErrorReporter | undefined;
 }
 
 /**
@@ -123,13 +126,9 @@ export class Check<I = unknown, R = unknown> {
         job.payload.kind === "outcome"
           ? deliverOutcome(this.name, this.definition, job as ActiveJob<OutcomePayload<I, R>>)
           : runProbe(job as ActiveJob<ProbePayload<I>>),
-      options,
+      // Store errors go to the instance's reporter (or the default warning), never thrown.
+      this.settings.onError && !options?.onError ? { ...options, onError: this.settings.onError } : options,
     );
-    // A store hiccup in the claim loop must not take the process down when nobody listens;
-    // it is reported, and the worker retries on its own.
-    worker.on("error", (error) => {
-      if (worker.listenerCount("error") === 1) process.emitWarning(`check ${this.name}: ${error.message}`);
-    });
     return worker;
   }
 
