@@ -19,6 +19,7 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { checkFollowUps } from "../follow-ups.js";
 import { AddBatch } from "./add-batch.js";
 import { CompletionBatch } from "./completion-batch.js";
 import { type PgContext, type Queryable, run, SchemaSql } from "./context.js";
@@ -107,10 +108,12 @@ abstract class PostgresOperations implements Store {
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    checkFollowUps(queue, completion);
     return completeJob(await this.context(), queue, id, token, completion);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    checkFollowUps(queue, completion);
     return settleJob(await this.context(), queue, ref, completion);
   }
 

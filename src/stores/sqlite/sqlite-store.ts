@@ -21,6 +21,7 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { checkFollowUps } from "../follow-ups.js";
 import { Checkpointer } from "./checkpointer.js";
 import { SqliteContext } from "./context.js";
 import { addJobs } from "./ops/add-jobs.js";
@@ -118,6 +119,7 @@ export class SqliteStore implements Store {
   }
 
   async now(): Promise<number> {
+    if (this.closed) throw new StoreClosedError("sqlite");
     return this.clock();
   }
 
@@ -163,12 +165,14 @@ export class SqliteStore implements Store {
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    checkFollowUps(queue, completion);
     const ctx = this.open();
     const run = () => completeJob(ctx, queue, id, token, completion, this.clock());
     return completion.enqueue?.length ? ctx.write(run) : ctx.writeOne(run);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    checkFollowUps(queue, completion);
     const ctx = this.open();
     return ctx.write(() => settleJob(ctx, queue, ref, completion, this.clock()));
   }
