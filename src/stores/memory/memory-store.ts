@@ -2,6 +2,8 @@ import { LeaseLostError, StoreClosedError } from "../../core/errors.js";
 import { MinHeap } from "../../core/heap.js";
 import { JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
+import { checkFollowUps } from "../follow-ups.js";
+import { decodeListCursor, encodeListCursor, isIntegerPosition } from "../list-cursor.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -19,8 +21,6 @@ import type {
   Store,
   When,
 } from "../store.js";
-import { checkFollowUps } from "../follow-ups.js";
-import { decodeListCursor, encodeListCursor, isIntegerPosition } from "../list-cursor.js";
 
 /**
  * The memory store: a due heap per queue with lazy deletion. Each job carries a `dueVersion`
@@ -274,7 +274,10 @@ export class MemoryStore implements Store {
     }
     const more = page.length > limit;
     const jobs = page.slice(0, limit);
-    return { jobs: jobs.map((s) => copy(s.job)), next: more ? encodeListCursor(queue, state, String(jobs.at(-1)!.seq)) : null };
+    return {
+      jobs: jobs.map((s) => copy(s.job)),
+      next: more ? encodeListCursor(queue, state, String(jobs.at(-1)!.seq)) : null,
+    };
   }
 
   async counts(queue: string): Promise<Record<JobState, number>> {

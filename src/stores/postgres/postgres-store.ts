@@ -2,6 +2,7 @@ import pg from "pg";
 import { invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import { checkFollowUps } from "../follow-ups.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -19,7 +20,6 @@ import type {
   Store,
   When,
 } from "../store.js";
-import { checkFollowUps } from "../follow-ups.js";
 import { AddBatch } from "./add-batch.js";
 import { CompletionBatch } from "./completion-batch.js";
 import { type PgContext, type Queryable, run, SchemaSql } from "./context.js";

@@ -3,6 +3,8 @@ import { Cluster, type ClusterNode, type ClusterOptions, type Redis } from "iore
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { invalidOption, LeaseLostError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
+import { checkFollowUps } from "../follow-ups.js";
+import { decodeListCursor, encodeListCursor } from "../list-cursor.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -20,8 +22,6 @@ import type {
   Store,
   When,
 } from "../store.js";
-import { checkFollowUps } from "../follow-ups.js";
-import { decodeListCursor, encodeListCursor } from "../list-cursor.js";
 import {
   type ClaimedReply,
   decodeClaimed,
@@ -154,7 +154,10 @@ export class RedisStore implements Store {
   }
 
   async now(): Promise<number> {
-    const [seconds, micros] = (await this.gate.send(this.client, () => this.client.time())) as [string | number, string | number];
+    const [seconds, micros] = (await this.gate.send(this.client, () => this.client.time())) as [
+      string | number,
+      string | number,
+    ];
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { CheckbackError, invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import { checkFollowUps } from "../follow-ups.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -21,7 +22,6 @@ import type {
   Store,
   When,
 } from "../store.js";
-import { checkFollowUps } from "../follow-ups.js";
 import { Checkpointer } from "./checkpointer.js";
 import { SqliteContext } from "./context.js";
 import { addJobs } from "./ops/add-jobs.js";
