@@ -563,9 +563,9 @@ export class RedisStore implements Store {
 
   /**
    * redrive / purge. "all" works through the partition in batches of `adminBatchSize` jobs, one
-   * script call each, resuming after the last job the previous batch examined: a large
-   * dead-letter set never blocks Redis for long, and jobs a redrive leaves dead (their key is
-   * held) are passed over, not examined again.
+   * script call each: a large dead-letter set never blocks Redis for long. Jobs a batch leaves
+   * in place (a redrive leaves a job whose key is held) stay at the front of the set, so the
+   * next batch passes over that many.
    */
   private async admin(
     script: "redrive" | "purge",
@@ -574,7 +574,7 @@ export class RedisStore implements Store {
     head: string[],
   ): Promise<number> {
     this.gate.ensureOpen();
-    type Reply = [count: number, examined: number, score: string, member: string];
+    type Reply = [count: number, examined: number];
     let total = 0;
     if ("ids" in selection) {
       const byPartition = new Map<number, string[]>();
@@ -589,19 +589,19 @@ export class RedisStore implements Store {
     }
     let left = selection.limit ?? ALL;
     for (const partition of this.partitionList()) {
-      let after = ["", ""];
+      let passed = 0;
       while (left > 0) {
         const batch = Math.min(left, this.adminBatchSize);
-        const [count, examined, score, member] = (await this.run(script, queue, partition, [
+        const [count, examined] = (await this.run(script, queue, partition, [
           ...head,
           "all",
           String(batch),
-          ...after,
+          String(passed),
         ])) as Reply;
         total += count;
         left -= examined;
+        passed += examined - count;
         if (examined < batch) break;
-        after = [score, member];
       }
     }
     return total;

@@ -1,8 +1,7 @@
 -- redrive: dead jobs back to scheduled, attempts reset, error history kept. A dead job whose
 -- key is meanwhile held by another unfinished job stays dead (keys stay unique).
 -- ARGV: wake channel, when kind, when value, mode ('ids'|'all'), limit, then the seqs ('ids')
--- or the position to resume after ('all': score, member).
--- Returns { moved, examined, score, member of the last examined } (see selectJobs).
+-- or how many of the oldest to pass over ('all', see selectJobs). Returns { moved, examined }.
 --@include partition
 --@include due
 --@include record
@@ -11,7 +10,7 @@
 local runAt = tonumber(ARGV[3])
 if ARGV[2] == 'd' then runAt = now + runAt end
 local moved = 0
-local chosen, lastScore, lastMember = selectJobs(DEAD, ARGV[4], tonumber(ARGV[5]), 6)
+local chosen = selectJobs(DEAD, ARGV[4], tonumber(ARGV[5]), 6)
 for _, r in ipairs(chosen) do
   local holder = r.key and findJob('k', r.key)
   if not (holder and holder.seq ~= r.seq and isUnfinished(holder)) then
@@ -21,4 +20,4 @@ for _, r in ipairs(chosen) do
   end
 end
 commit()
-return { moved, #chosen, lastScore, lastMember }
+return { moved, #chosen }

@@ -98,22 +98,17 @@ local function finishedWalk(state, fromScore, fromMember, visit)
 end
 
 -- Jobs chosen by an admin operation: listed seqs (ARGV from `first` on) in `state`, or, with
--- mode 'all', the oldest `limit` of them after the position ARGV[first], ARGV[first + 1]
--- (score and member of the last job a previous batch examined; '' = from the start). Also
--- returns the position of the last job chosen, where the next batch resumes: a caller works
--- through a large set in bounded batches, never in one long script that blocks Redis.
+-- mode 'all', the oldest `limit` of them after skipping the oldest ARGV[first]: those a previous
+-- batch examined and left in place (a redrive leaves a job whose key is held). A caller works
+-- through a large set in bounded batches this way, never in one long script that blocks Redis.
 local function selectJobs(state, mode, limit, first)
   local out = {}
-  local lastScore, lastMember = '', ''
   if mode == 'all' then
-    local function take(m, s)
-      if #out >= limit then return false end
+    if state == SCHEDULED or state == ACTIVE_STATE then return out end
+    local skip = tonumber(ARGV[first]) or 0
+    for _, m in ipairs(redis.call('ZRANGE', finishedKey(state), skip, skip + limit - 1)) do
       out[#out + 1] = loadRecord(seqOf(m))
-      lastScore, lastMember = string.format('%.17g', s), m
     end
-    if state == SCHEDULED or state == ACTIVE_STATE then return out, lastScore, lastMember end
-    local fromScore = tonumber(ARGV[first])
-    finishedWalk(state, fromScore, fromScore and ARGV[first + 1], take)
   else
     for i = first, #ARGV do
       local seq = tonumber(ARGV[i])
@@ -121,5 +116,5 @@ local function selectJobs(state, mode, limit, first)
       if r and r.state == state then out[#out + 1] = r end
     end
   end
-  return out, lastScore, lastMember
+  return out
 end
