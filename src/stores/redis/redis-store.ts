@@ -233,7 +233,7 @@ export class RedisStore implements Store {
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
     checkFollowUps(queue, completion);
-    return this.changeByRef("settle", queue, ref, () => this.completionArgs(queue, completion));
+    return this.changeByRef("settle", queue, ref, () => this.completionArgs(completion));
   }
 
   // --- claiming and leases ---------------------------------------------------------------
@@ -318,7 +318,7 @@ export class RedisStore implements Store {
     let done: boolean;
     if (completion.enqueue && completion.enqueue.length > 0) {
       // Alone in its call: the follow-ups belong to this completion only.
-      const args = await this.completionArgs(queue, completion);
+      const args = await this.completionArgs(completion);
       const reply = (await this.runLeased("complete", queue, where.partition, [
         "1",
         String(where.seq),
@@ -555,7 +555,7 @@ export class RedisStore implements Store {
     return { job: this.decode(queue, target.partition, reply[1]), changed: reply[0] === 1 };
   }
 
-  private async completionArgs(queue: string, { result, enqueue = [] }: Completion): Promise<string[]> {
+  private async completionArgs({ result, enqueue = [] }: Completion): Promise<string[]> {
     if (enqueue.length > 0) await this.register(enqueue);
     const { seqs, jobs } = await this.sequencesFor(enqueue);
     return [result === null ? "0" : "1", result ?? "", ...encodeNewJobs(jobs, seqs)];
