@@ -13,6 +13,13 @@ import type { JobRecord, JobRef, JobState } from "../core/job.js";
  * leaseExpiresAt ≤ now", in (due instant, insertion order) order. Expired leases are thus
  * found by the same claim as due jobs — a dead worker's job simply becomes due again.
  *
+ * Errors, the same on every store: after `close()` every call rejects with STORE_CLOSED
+ * (StoreClosedError). When the backend cannot be reached (server down, connection lost, no reply
+ * within the store's timeout) a call rejects within a few seconds with STORE_UNAVAILABLE
+ * (StoreUnavailableError) naming the server, never its password, and the cause; the store
+ * reconnects by itself, so a later call may succeed. A write whose reply was lost may or may not
+ * have been applied: STORE_UNAVAILABLE means "unknown, retry" (a keyed add retried is safe).
+ *
  * Every implementation passes test/conformance/store-suite.ts.
  */
 export interface Store {
@@ -22,7 +29,14 @@ export interface Store {
   /** The store's clock, epoch ms. */
   now(): Promise<number>;
 
-  /** Adds jobs atomically: all of them, or none (on any error). Outcomes in input order. */
+  /**
+   * Adds jobs: all of them, or none. Outcomes in input order. Every input is checked before
+   * anything is written, so a refused batch adds nothing. One exception, on Redis only: a batch
+   * whose jobs span several queues, or several partitions of a Redis Cluster, is written as one
+   * atomic step per (queue, partition), so a server failure between two of them (an outage,
+   * reported as STORE_UNAVAILABLE) can leave part of the batch added. Retrying it is safe for
+   * jobs with keys; keyless jobs may then be added twice.
+   */
   add(jobs: NewJob[]): Promise<AddOutcome[]>;
 
   get(queue: string, id: string): Promise<JobRecord | null>;
@@ -49,8 +63,9 @@ export interface Store {
   extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number>;
   /**
    * active → completed, and adds `completion.enqueue` jobs in the same atomic step (follow-up
-   * work that must exist if and only if this job completed: a check's outcome). Follow-ups are
-   * in the same queue; a partitioned store places them beside the completed job.
+   * work that must exist if and only if this job completed: a check's outcome). Follow-ups must
+   * be in the same queue — any other is refused with INVALID_OPTION before anything changes —
+   * and a partitioned store places them beside the completed job.
    * Throws LeaseLostError on a stale token.
    */
   complete(queue: string, id: string, token: string, completion: Completion): Promise<void>;
@@ -71,7 +86,11 @@ export interface Store {
    */
   release(queue: string, id: string, token: string, release: Release): Promise<void>;
 
-  /** Jobs in one state, oldest first, a page at a time. */
+  /**
+   * Jobs in one state, oldest first, a page at a time. A cursor is good only for the queue and
+   * state it came from: any other (garbled, another queue's or store's) is refused with
+   * INVALID_OPTION (see list-cursor.ts).
+   */
   list(queue: string, state: JobState, page: PageRequest): Promise<Page>;
   counts(queue: string): Promise<Record<JobState, number>>;
   /** Names of queues that hold any job. */
@@ -162,7 +181,7 @@ export interface Failure {
 
 export interface PageRequest {
   limit: number;
-  /** Opaque cursor from a previous page. */
+  /** Opaque cursor from a previous page of the same queue and state. */
   cursor?: string | null;
 }
 

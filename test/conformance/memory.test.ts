@@ -3,5 +3,5 @@ import { runStoreConformance } from "./store-suite.js";
 
 runStoreConformance("memory", async () => {
   const store = new MemoryStore();
-  return { store, close: () => store.close() };
+  return { store, close: () => store.close(), sibling: () => new MemoryStore() };
 });

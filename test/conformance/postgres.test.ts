@@ -11,6 +11,7 @@ if (await postgresReachable()) {
     const store = new PostgresStore({ connectionString: DATABASE_URL, schema });
     return {
       store,
+      sibling: () => new PostgresStore({ connectionString: DATABASE_URL, schema }),
       close: async () => {
         await store.close();
         await dropSchema(schema);

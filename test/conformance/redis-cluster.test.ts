@@ -12,6 +12,8 @@ if (await reachable(REDIS_CLUSTER_URL, "Redis Cluster", "scripts/redis-cluster.s
     const store = new RedisStore({ cluster: { nodes: clusterNodes() }, prefix, partitions: 6 });
     return {
       store,
+      sibling: () =>
+        new RedisStore({ cluster: { nodes: clusterNodes() }, prefix, partitions: 6, checkDurability: false }),
       close: async () => {
         await deleteKeys(store.client as Cluster, `${prefix}:*`);
         await store.close();

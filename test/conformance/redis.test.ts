@@ -12,6 +12,7 @@ if (await reachable(REDIS_URL, "Redis", "redis-server --port 6379")) {
     const store = new RedisStore({ url: REDIS_URL, prefix, checkDurability: false });
     return {
       store,
+      sibling: () => new RedisStore({ url: REDIS_URL, prefix, checkDurability: false }),
       close: async () => {
         await deleteKeys(store, `${prefix}:*`);
         await store.close();

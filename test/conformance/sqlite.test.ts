@@ -6,9 +6,11 @@ import { runStoreConformance } from "./store-suite.js";
 
 runStoreConformance("sqlite", async () => {
   const dir = mkdtempSync(join(tmpdir(), "checkback-sqlite-"));
-  const store = new SqliteStore({ path: join(dir, "conformance.db") });
+  const path = join(dir, "conformance.db");
+  const store = new SqliteStore({ path });
   return {
     store,
+    sibling: () => new SqliteStore({ path }),
     close: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

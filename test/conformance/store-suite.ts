@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { LeaseLostError } from "../../src/core/errors.js";
+import { CheckbackError, LeaseLostError } from "../../src/core/errors.js";
 import type { NewJob, Store, When } from "../../src/stores/store.js";
 import { later } from "../../src/worker.js";
 
@@ -13,6 +13,12 @@ import { later } from "../../src/worker.js";
 export interface OpenedStore {
   store: Store;
   close(): Promise<void>;
+  /**
+   * Another instance on the same backing data (file, server, schema, prefix), for tests that
+   * must close a store while the suite's own stays open; the test closes it, and `close()`
+   * above tidies up whatever it left.
+   */
+  sibling(): Store;
 }
 
 export function runStoreConformance(name: string, open: () => Promise<OpenedStore>): void {
@@ -476,6 +482,101 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         } finally {
           unsubscribe();
         }
+      });
+    });
+
+    describe("after close", () => {
+      it("rejects every call with STORE_CLOSED", async () => {
+        const queue = newQueue();
+        const [added] = await store.add([job(queue)]);
+        const other = opened.sibling();
+        // In use before closing, so each store has its connection (or file) open.
+        await other.counts(queue);
+        await other.close();
+        await other.close(); // closing twice is harmless
+        const id = added!.job.id;
+        const calls: [string, () => Promise<unknown>][] = [
+          ["now", () => other.now()],
+          ["add", () => other.add([job(queue)])],
+          ["get", () => other.get(queue, id)],
+          ["getByKey", () => other.getByKey(queue, "k")],
+          ["cancel", () => other.cancel(queue, { id })],
+          ["reschedule", () => other.reschedule(queue, { id }, { delayMs: 0 })],
+          ["claimDue", () => other.claimDue(queue, { limit: 1, leaseMs: 1000 })],
+          ["extendLease", () => other.extendLease(queue, id, "token", 1000)],
+          ["complete", () => other.complete(queue, id, "token", { result: null })],
+          ["settle", () => other.settle(queue, { id }, { result: null })],
+          ["fail", () => other.fail(queue, id, "token", { error: "x", retryDelayMs: null })],
+          ["release", () => other.release(queue, id, "token", { delayMs: 0 })],
+          ["list", () => other.list(queue, "scheduled", { limit: 10 })],
+          ["counts", () => other.counts(queue)],
+          ["queues", () => other.queues()],
+          ["redrive", () => other.redrive(queue, { all: true }, { delayMs: 0 })],
+          ["purge", () => other.purge(queue, "dead", { all: true })],
+          ["trim", () => other.trim(queue, { keepLast: 0 })],
+        ];
+        for (const [name, call] of calls) {
+          const error = await call().then(
+            () => new Error(`${name} succeeded on a closed store`),
+            (e: unknown) => e,
+          );
+          expect(error, name).toBeInstanceOf(CheckbackError);
+          expect((error as CheckbackError).code, `${name}: ${(error as Error).message}`).toBe("STORE_CLOSED");
+        }
+        // The suite's own instance is untouched.
+        expect((await store.get(queue, id))?.state).toBe("scheduled");
+      });
+    });
+
+    describe("one contract on every store", () => {
+      it("refuses follow-up jobs for another queue with INVALID_OPTION, changing nothing", async () => {
+        const queue = newQueue();
+        await store.add([job(queue), job(queue, { key: "settle-me", when: { delayMs: 60_000 } })]);
+        const [held] = (await claimAll(queue)).jobs;
+        const elsewhere = newQueue();
+        await expect(
+          store.complete(queue, held!.id, held!.leaseToken!, { result: null, enqueue: [job(elsewhere)] }),
+        ).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        await expect(
+          store.settle(queue, { key: "settle-me" }, { result: null, enqueue: [job(queue), job(elsewhere)] }),
+        ).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        expect((await store.get(queue, held!.id))?.state).toBe("active");
+        expect((await store.getByKey(queue, "settle-me"))?.state).toBe("scheduled");
+        expect(await store.counts(elsewhere)).toEqual({ scheduled: 0, active: 0, completed: 0, dead: 0, cancelled: 0 });
+        expect((await store.counts(queue)).scheduled).toBe(1);
+        // The job can still be completed as it should be.
+        await store.complete(queue, held!.id, held!.leaseToken!, { result: null, enqueue: [job(queue)] });
+      });
+
+      it("refuses a list cursor that is not one of its own with INVALID_OPTION", async () => {
+        const queue = newQueue();
+        await store.add(Array.from({ length: 3 }, () => job(queue)));
+        const first = await store.list(queue, "scheduled", { limit: 1 });
+        expect(first.next).not.toBeNull();
+        const refused = async (cursor: string, q = queue, state: "scheduled" | "dead" = "scheduled") =>
+          expect(store.list(q, state, { limit: 1, cursor })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        // garbled, another store's shape, another queue's or state's cursor
+        await refused("garbage!");
+        await refused("5");
+        await refused(Buffer.from(JSON.stringify(["a", "b"])).toString("base64url"));
+        await refused(first.next!, newQueue());
+        await refused(first.next!, queue, "dead");
+        // its own still works
+        const second = await store.list(queue, "scheduled", { limit: 1, cursor: first.next });
+        expect(second.jobs).toHaveLength(1);
+        expect(second.jobs[0]!.id).not.toBe(first.jobs[0]!.id);
+      });
+
+      it("adds a batch spanning queues and keys all together", async () => {
+        const [a, b] = [newQueue(), newQueue()];
+        const added = await store.add([
+          ...Array.from({ length: 12 }, (_, i) => job(a, { key: `k${i}` })),
+          ...Array.from({ length: 12 }, (_, i) => job(b, { key: `k${i}` })),
+        ]);
+        expect(added.map((x) => x.outcome)).toEqual(Array(24).fill("created"));
+        expect(added.map((x) => x.job.queue)).toEqual([...Array(12).fill(a), ...Array(12).fill(b)]);
+        expect((await store.counts(a)).scheduled).toBe(12);
+        expect((await store.counts(b)).scheduled).toBe(12);
       });
     });
 

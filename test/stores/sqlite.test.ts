@@ -189,7 +189,9 @@ describe("SQLite store: bad input", () => {
       expect(await store.get("q", id)).toBeNull();
     }
     expect(await store.get("q", added!.job.id)).not.toBeNull();
-    expect(await store.list("q", "scheduled", { limit: 10, cursor: "garbage" })).toEqual({ jobs: [], next: null });
+    await expect(store.list("q", "scheduled", { limit: 10, cursor: "garbage" })).rejects.toMatchObject({
+      code: "INVALID_OPTION",
+    });
   });
 });
 

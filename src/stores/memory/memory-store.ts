@@ -1,7 +1,9 @@
-import { LeaseLostError } from "../../core/errors.js";
+import { LeaseLostError, StoreClosedError } from "../../core/errors.js";
 import { MinHeap } from "../../core/heap.js";
 import { JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
+import { checkFollowUps } from "../follow-ups.js";
+import { decodeListCursor, encodeListCursor, isIntegerPosition } from "../list-cursor.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -58,16 +60,19 @@ export class MemoryStore implements Store {
   private readonly clock: () => number;
   private nextId = 1;
   private nextSeq = 1;
+  private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? Date.now;
   }
 
   async now(): Promise<number> {
+    this.ensureOpen();
     return this.clock();
   }
 
   async add(jobs: NewJob[]): Promise<AddOutcome[]> {
+    this.ensureOpen();
     // Nothing below can throw after validation in the queue layer, so applying in order is
     // all-or-nothing; keys are checked against jobs earlier in the same batch too.
     const now = this.clock();
@@ -123,17 +128,20 @@ export class MemoryStore implements Store {
   }
 
   async get(queue: string, id: string): Promise<JobRecord | null> {
+    this.ensureOpen();
     const slot = this.queuesByName.get(queue)?.jobs.get(id);
     return slot ? copy(slot.job) : null;
   }
 
   async getByKey(queue: string, key: string): Promise<JobRecord | null> {
+    this.ensureOpen();
     const q = this.queuesByName.get(queue);
     const id = q?.keys.get(key);
     return id === undefined ? null : this.get(queue, id);
   }
 
   async cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
+    this.ensureOpen();
     const q = this.queuesByName.get(queue);
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
@@ -144,6 +152,7 @@ export class MemoryStore implements Store {
   }
 
   async reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
+    this.ensureOpen();
     const q = this.queuesByName.get(queue);
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
@@ -157,6 +166,7 @@ export class MemoryStore implements Store {
   }
 
   async claimDue(queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
+    this.ensureOpen();
     const now = this.clock();
     const q = this.queuesByName.get(queue);
     const jobs: JobRecord[] = [];
@@ -188,6 +198,7 @@ export class MemoryStore implements Store {
   }
 
   async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+    this.ensureOpen();
     const { q, slot } = this.held(queue, id, token);
     const now = this.clock();
     slot.job.leaseExpiresAt = now + leaseMs;
@@ -197,11 +208,15 @@ export class MemoryStore implements Store {
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    this.ensureOpen();
+    checkFollowUps(queue, completion);
     const { slot } = this.held(queue, id, token);
     this.completeWith(slot, completion);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    this.ensureOpen();
+    checkFollowUps(queue, completion);
     const q = this.queuesByName.get(queue);
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
@@ -222,6 +237,7 @@ export class MemoryStore implements Store {
   }
 
   async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+    this.ensureOpen();
     const { q, slot } = this.held(queue, id, token);
     const { job } = slot;
     const now = this.clock();
@@ -235,6 +251,7 @@ export class MemoryStore implements Store {
   }
 
   async release(queue: string, id: string, token: string, { delayMs, payload }: Release): Promise<void> {
+    this.ensureOpen();
     const { q, slot } = this.held(queue, id, token);
     const now = this.clock();
     slot.job.attempts -= 1;
@@ -243,10 +260,11 @@ export class MemoryStore implements Store {
   }
 
   async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
+    this.ensureOpen();
+    // Insertion order (seq) is the page order; the cursor holds the last seq returned.
+    const after = Number(decodeListCursor(cursor, queue, state, isIntegerPosition) ?? 0);
     const q = this.queuesByName.get(queue);
     if (!q) return { jobs: [], next: null };
-    // Insertion order (seq) is the page order; the cursor is the last seq returned.
-    const after = cursor ? Number(cursor) : 0;
     const page: Slot[] = [];
     for (const slot of q.jobs.values()) {
       if (slot.seq > after && slot.job.state === state) {
@@ -256,20 +274,26 @@ export class MemoryStore implements Store {
     }
     const more = page.length > limit;
     const jobs = page.slice(0, limit);
-    return { jobs: jobs.map((s) => copy(s.job)), next: more ? String(jobs.at(-1)!.seq) : null };
+    return {
+      jobs: jobs.map((s) => copy(s.job)),
+      next: more ? encodeListCursor(queue, state, String(jobs.at(-1)!.seq)) : null,
+    };
   }
 
   async counts(queue: string): Promise<Record<JobState, number>> {
+    this.ensureOpen();
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const slot of this.queuesByName.get(queue)?.jobs.values() ?? []) counts[slot.job.state] += 1;
     return counts;
   }
 
   async queues(): Promise<string[]> {
+    this.ensureOpen();
     return [...this.queuesByName.entries()].filter(([, q]) => q.jobs.size > 0).map(([name]) => name);
   }
 
   async redrive(queue: string, selection: Selection, when: When): Promise<number> {
+    this.ensureOpen();
     const q = this.queuesByName.get(queue);
     if (!q) return 0;
     const now = this.clock();
@@ -289,6 +313,7 @@ export class MemoryStore implements Store {
   }
 
   async purge(queue: string, state: FinishedState, selection: Selection): Promise<number> {
+    this.ensureOpen();
     const q = this.queuesByName.get(queue);
     if (!q) return 0;
     const doomed = this.select(q, state, selection);
@@ -297,6 +322,7 @@ export class MemoryStore implements Store {
   }
 
   async trim(queue: string, { keepLast, maxAgeMs }: Retention): Promise<number> {
+    this.ensureOpen();
     const q = this.queuesByName.get(queue);
     if (!q) return 0;
     const cutoff = maxAgeMs === undefined ? -Infinity : this.clock() - maxAgeMs;
@@ -328,10 +354,15 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.subscribers.clear();
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreClosedError("memory");
+  }
 
   private wake(queue: string, runAt: number): void {
     for (const wake of this.subscribers.get(queue) ?? []) wake(runAt);

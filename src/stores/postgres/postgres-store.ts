@@ -2,6 +2,7 @@ import pg from "pg";
 import { invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import { checkFollowUps } from "../follow-ups.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -21,6 +22,7 @@ import type {
 } from "../store.js";
 import { AddBatch } from "./add-batch.js";
 import { CompletionBatch } from "./completion-batch.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, describePgError, redactPgUrl, translatePgError } from "./connection.js";
 import { type PgContext, type Queryable, run, SchemaSql } from "./context.js";
 import { addJobs, addOneByOne } from "./ops/add-jobs.js";
 import { cancelJob } from "./ops/cancel-job.js";
@@ -65,85 +67,125 @@ abstract class PostgresOperations implements Store {
   readonly kind = "postgres";
 
   protected abstract context(): Promise<PgContext>;
+  /** Runs a call, turning a lost or refused connection into STORE_UNAVAILABLE (connection.ts). */
+  protected abstract guard<T>(call: () => Promise<T>): Promise<T>;
   abstract subscribe(queue: string, wake: (runAt: number) => void): () => void;
   abstract close(): Promise<void>;
 
   async now(): Promise<number> {
-    const ctx = await this.context();
-    const [row] = await run<{ now: string }>(ctx.db, ctx.sql, NOW, []);
-    return Number(row!.now);
+    return this.guard(async () => {
+      const ctx = await this.context();
+      const [row] = await run<{ now: string }>(ctx.db, ctx.sql, NOW, []);
+      return Number(row!.now);
+    });
   }
 
   async add(jobs: NewJob[]): Promise<AddOutcome[]> {
-    return addJobs(await this.context(), jobs);
+    return this.guard(async () => {
+      return addJobs(await this.context(), jobs);
+    });
   }
 
   async get(queue: string, id: string): Promise<JobRecord | null> {
-    const ctx = await this.context();
-    const row = await findById(ctx.db, ctx.sql, queue, id);
-    return row ? toRecord(row) : null;
+    return this.guard(async () => {
+      const ctx = await this.context();
+      const row = await findById(ctx.db, ctx.sql, queue, id);
+      return row ? toRecord(row) : null;
+    });
   }
 
   async getByKey(queue: string, key: string): Promise<JobRecord | null> {
-    const ctx = await this.context();
-    const row = await findByKey(ctx.db, ctx.sql, queue, key);
-    return row ? toRecord(row) : null;
+    return this.guard(async () => {
+      const ctx = await this.context();
+      const row = await findByKey(ctx.db, ctx.sql, queue, key);
+      return row ? toRecord(row) : null;
+    });
   }
 
   async cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
-    return cancelJob(await this.context(), queue, ref);
+    return this.guard(async () => {
+      return cancelJob(await this.context(), queue, ref);
+    });
   }
 
   async reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
-    return rescheduleJob(await this.context(), queue, ref, when);
+    return this.guard(async () => {
+      return rescheduleJob(await this.context(), queue, ref, when);
+    });
   }
 
   async claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult> {
-    return claimDue(await this.context(), queue, options);
+    return this.guard(async () => {
+      return claimDue(await this.context(), queue, options);
+    });
   }
 
   async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
-    return extendLease(await this.context(), queue, id, token, leaseMs);
+    return this.guard(async () => {
+      return extendLease(await this.context(), queue, id, token, leaseMs);
+    });
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
-    return completeJob(await this.context(), queue, id, token, completion);
+    return this.guard(async () => {
+      checkFollowUps(queue, completion);
+      return completeJob(await this.context(), queue, id, token, completion);
+    });
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
-    return settleJob(await this.context(), queue, ref, completion);
+    return this.guard(async () => {
+      checkFollowUps(queue, completion);
+      return settleJob(await this.context(), queue, ref, completion);
+    });
   }
 
   async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
-    return failJob(await this.context(), queue, id, token, failure);
+    return this.guard(async () => {
+      return failJob(await this.context(), queue, id, token, failure);
+    });
   }
 
   async release(queue: string, id: string, token: string, release: Release): Promise<void> {
-    return releaseJob(await this.context(), queue, id, token, release);
+    return this.guard(async () => {
+      return releaseJob(await this.context(), queue, id, token, release);
+    });
   }
 
   async list(queue: string, state: JobState, page: PageRequest): Promise<Page> {
-    return listJobs(await this.context(), queue, state, page);
+    return this.guard(async () => {
+      return listJobs(await this.context(), queue, state, page);
+    });
   }
 
   async counts(queue: string): Promise<Record<JobState, number>> {
-    return countJobs(await this.context(), queue);
+    return this.guard(async () => {
+      return countJobs(await this.context(), queue);
+    });
   }
 
   async queues(): Promise<string[]> {
-    return listQueues(await this.context());
+    return this.guard(async () => {
+      return listQueues(await this.context());
+    });
   }
 
   async redrive(queue: string, selection: Selection, when: When): Promise<number> {
-    return redrive(await this.context(), queue, selection, when);
+    return this.guard(async () => {
+      return redrive(await this.context(), queue, selection, when);
+    });
   }
 
   async purge(queue: string, state: FinishedState, selection: Selection): Promise<number> {
-    return purge(await this.context(), queue, state, selection);
+    return this.guard(async () => {
+      return purge(await this.context(), queue, state, selection);
+    });
   }
 
   async trim(queue: string, retention: Retention): Promise<number> {
-    return trim(await this.context(), queue, retention);
+    return this.guard(async () => {
+      return trim(await this.context(), queue, retention);
+    });
   }
 }
 
@@ -200,7 +242,8 @@ export class PostgresStore extends PostgresOperations {
       this.where = describeServer(pool.options);
     } else {
       validateConnectionString(connectionString);
-      this.pool = new pg.Pool({ connectionString });
+      // A server that does not answer fails a call after this long instead of hanging it.
+      this.pool = new pg.Pool({ connectionString, connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS });
       this.ownsPool = true;
       this.where = describeServer({ connectionString });
       // An idle pooled connection that breaks is dropped by the pool; the next query opens
@@ -269,6 +312,15 @@ export class PostgresStore extends PostgresOperations {
     return this.poolContext;
   }
 
+  /** @internal Runs a call of this store or of a view of it (see connection.ts). */
+  async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw translatePgError(error, this.where);
+    }
+  }
+
   /** Connects and migrates once; a failure is reported to this caller and retried by the next. */
   private ready(): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError("postgres"));
@@ -284,13 +336,13 @@ export class PostgresStore extends PostgresOperations {
     try {
       client = await this.pool.connect();
     } catch (error) {
-      throw new Error(`cannot connect to PostgreSQL at ${this.where}: ${describeError(error)}`, { cause: error });
+      throw translatePgError(error, this.where);
     }
     try {
       await migrate(client, this.schema);
     } catch (error) {
       throw new Error(
-        `cannot prepare the checkback schema "${this.schema}" at ${this.where}: ${describeError(error)}`,
+        `cannot prepare the checkback schema "${this.schema}" at ${this.where}: ${describePgError(error)}`,
         {
           cause: error,
         },
@@ -335,6 +387,10 @@ class PostgresTransactionView extends PostgresOperations {
 
   async close(): Promise<void> {}
 
+  protected guard<T>(call: () => Promise<T>): Promise<T> {
+    return this.parent.guard(call);
+  }
+
   protected async context(): Promise<PgContext> {
     const sql = await this.parent.readyContext();
     const client = this.client;
@@ -345,32 +401,21 @@ class PostgresTransactionView extends PostgresOperations {
 function validateConnectionString(connectionString: unknown): void {
   if (typeof connectionString !== "string" || !/^postgres(ql)?:\/\//.test(connectionString)) {
     throw invalidOption('a postgres connection string looks like "postgres://user:password@host:5432/database"', {
-      connectionString: typeof connectionString === "string" ? redact(connectionString) : connectionString,
+      connectionString: typeof connectionString === "string" ? redactPgUrl(connectionString) : connectionString,
     });
   }
   try {
     new URL(connectionString);
   } catch {
-    throw invalidOption(`the postgres connection string ${redact(connectionString)} is not a valid URL`);
+    throw invalidOption(`the postgres connection string ${redactPgUrl(connectionString)} is not a valid URL`);
   }
 }
 
 /** host:port/database for messages, never the password. */
 function describeServer(config: pg.ClientConfig): string {
-  if (config.connectionString) return redact(config.connectionString);
+  if (config.connectionString) return redactPgUrl(config.connectionString);
   const host = config.host ?? process.env.PGHOST ?? "localhost";
   const port = config.port ?? process.env.PGPORT ?? 5432;
   const database = config.database ?? process.env.PGDATABASE ?? config.user ?? "";
   return `postgres://${host}:${port}/${database}`;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) return describeError(error.errors[0]);
-  const message = (error as Error)?.message;
-  const code = (error as { code?: string })?.code;
-  return message || code || String(error);
 }

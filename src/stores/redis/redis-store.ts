@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterNode, type ClusterOptions, type Redis } from "ioredis";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { invalidOption, LeaseLostError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
+import { checkFollowUps } from "../follow-ups.js";
+import { decodeListCursor, encodeListCursor } from "../list-cursor.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -32,6 +34,7 @@ import {
   STATE_CODES,
 } from "./codec.js";
 import { CompletionBatcher } from "./completion-batch.js";
+import { DEFAULT_TIMEOUT_MS, openRedisClient, RedisGate } from "./connection.js";
 import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
 import { RedisLayout } from "./layout.js";
 import { defineScripts, runScript, type ScriptName } from "./scripts.js";
@@ -55,9 +58,17 @@ export interface RedisStoreOptions {
   checkDurability?: boolean;
   /** Where start-up warnings go (default console.warn). */
   onWarning?: (message: string) => void;
+  /**
+   * Longest wait for a connection or a reply, in ms (default 5000); while Redis is known to be
+   * down, calls are refused at once (see connection.ts).
+   */
+  timeoutMs?: number;
+  /** Most dead or finished jobs one script call of redrive / purge "all" handles (default 1000). */
+  adminBatchSize?: number;
 }
 
 const ALL = Number.MAX_SAFE_INTEGER;
+const DEFAULT_ADMIN_BATCH = 1000;
 const DEFAULT_CLUSTER_PARTITIONS = 6;
 
 /**
@@ -78,6 +89,8 @@ export class RedisStore implements Store {
   /** Resolves once the start-up durability check has run (with what it found). */
   readonly durability: Promise<DurabilityProblem[]>;
   private readonly ownsClient: boolean;
+  private readonly gate: RedisGate;
+  private readonly adminBatchSize: number;
   private readonly wakes: WakeSubscriber;
   private readonly completions = new CompletionBatcher(async (queue, partition, items) => {
     const args = [String(items.length)];
@@ -109,23 +122,19 @@ export class RedisStore implements Store {
       throw invalidOption("prefix must be 1–64 characters of letters, digits, _ . : -");
     this.layout = new RedisLayout(prefix, partitions);
 
-    if (options.client) {
-      this.client = options.client;
-      this.ownsClient = false;
-    } else if (options.cluster) {
-      this.client = new Cluster(options.cluster.nodes, { enableAutoPipelining: true, ...options.cluster.options });
-      this.ownsClient = true;
-    } else {
-      // Auto-pipelining: commands issued in the same event-loop turn share one write.
-      this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", {
-        maxRetriesPerRequest: 3,
-        enableAutoPipelining: true,
-      } satisfies RedisOptions);
-      this.ownsClient = true;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw invalidOption("timeoutMs must be a positive integer");
+    this.adminBatchSize = options.adminBatchSize ?? DEFAULT_ADMIN_BATCH;
+    if (!Number.isInteger(this.adminBatchSize) || this.adminBatchSize < 1) {
+      throw invalidOption("adminBatchSize must be a positive integer");
     }
-    // ioredis reconnects by itself and fails (or retries) the commands; without a listener it
-    // would also print every connection error of an outage to the console.
-    if (this.ownsClient) this.client.on("error", () => {});
+    const opened = openRedisClient({ ...options, timeoutMs });
+    this.client = opened.client;
+    this.ownsClient = opened.ownsClient;
+    this.gate = new RedisGate(opened.where, timeoutMs);
+    // The gate records connection errors (ioredis reconnects by itself); without a listener
+    // ioredis would also print every one of them to the console.
+    this.gate.watch(this.client);
     defineScripts(this.client);
     const client = this.client as { duplicate(): Redis | Cluster };
     this.wakes = new WakeSubscriber(() => client.duplicate());
@@ -145,13 +154,17 @@ export class RedisStore implements Store {
   }
 
   async now(): Promise<number> {
-    const [seconds, micros] = (await this.client.time()) as [string | number, string | number];
+    const [seconds, micros] = (await this.gate.send(this.client, () => this.client.time())) as [
+      string | number,
+      string | number,
+    ];
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
   // --- adding and reading ----------------------------------------------------------------
 
   async add(jobs: NewJob[]): Promise<AddOutcome[]> {
+    this.gate.ensureOpen();
     if (jobs.length === 0) return [];
     await this.register(jobs);
     const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
@@ -188,6 +201,7 @@ export class RedisStore implements Store {
   }
 
   async get(queue: string, id: string): Promise<JobRecord | null> {
+    this.gate.ensureOpen();
     const where = this.layout.parseId(id);
     if (!where) return null;
     return this.readOne(queue, where.partition, ["i", String(where.seq)]);
@@ -218,7 +232,8 @@ export class RedisStore implements Store {
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
-    return this.changeByRef("settle", queue, ref, () => this.completionArgs(queue, completion));
+    checkFollowUps(queue, completion);
+    return this.changeByRef("settle", queue, ref, () => this.completionArgs(completion));
   }
 
   // --- claiming and leases ---------------------------------------------------------------
@@ -298,11 +313,12 @@ export class RedisStore implements Store {
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    checkFollowUps(queue, completion);
     const where = this.held(id);
     let done: boolean;
     if (completion.enqueue && completion.enqueue.length > 0) {
       // Alone in its call: the follow-ups belong to this completion only.
-      const args = await this.completionArgs(queue, completion);
+      const args = await this.completionArgs(completion);
       const reply = (await this.runLeased("complete", queue, where.partition, [
         "1",
         String(where.seq),
@@ -344,7 +360,7 @@ export class RedisStore implements Store {
 
   async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
     // A cursor holds one position per partition ("" = from the start, null = exhausted).
-    const positions = cursor ? decodeCursor(cursor) : [];
+    const positions = decodeListCursor(cursor, queue, state, (p) => this.isListPosition(p)) ?? [];
     const pages = await Promise.all(
       this.partitionList().map(async (partition) => {
         const from = positions[partition] === undefined ? "" : positions[partition];
@@ -379,7 +395,7 @@ export class RedisStore implements Store {
     const more = next.some((position) => position !== null);
     return {
       jobs: taken.map((item) => item.job),
-      next: more ? Buffer.from(JSON.stringify(next)).toString("base64url") : null,
+      next: more ? encodeListCursor(queue, state, next) : null,
     };
   }
 
@@ -393,7 +409,7 @@ export class RedisStore implements Store {
   }
 
   async queues(): Promise<string[]> {
-    const names = (await this.client.smembers(this.layout.registry)).sort();
+    const names = (await this.gate.send(this.client, () => this.client.smembers(this.layout.registry))).sort();
     const held = await Promise.all(
       names.map(async (name) => Object.values(await this.counts(name)).some((n) => n > 0)),
     );
@@ -446,6 +462,7 @@ export class RedisStore implements Store {
   }
 
   subscribe(queue: string, wake: (runAt: number) => void): () => void {
+    if (this.closed) return () => {};
     return this.wakes.subscribe(this.layout.wakeChannel(queue), wake, () => this.nextDueAt(queue));
   }
 
@@ -461,6 +478,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.gate.close();
     // The start-up check is not awaited: against a server that never answers it would never end.
     await this.wakes.close();
     await this.leaseConnection?.quit().catch(() => this.leaseConnection?.disconnect());
@@ -476,7 +494,9 @@ export class RedisStore implements Store {
     args: string[],
     connection: Redis | Cluster = this.client,
   ): Promise<unknown> {
-    return runScript(connection, script, this.layout.base(queue, partition), [this.layout.wakeChannel(queue), ...args]);
+    return this.gate.send(connection, () =>
+      runScript(connection, script, this.layout.base(queue, partition), [this.layout.wakeChannel(queue), ...args]),
+    );
   }
 
   /** Runs a script of the claim / outcome path on the lease connection. */
@@ -490,7 +510,7 @@ export class RedisStore implements Store {
         this.client instanceof Cluster
           ? this.client.duplicate(undefined, { enableAutoPipelining: false })
           : this.client.duplicate({ enableAutoPipelining: false });
-      connection.on("error", () => {});
+      this.gate.watch(connection);
       defineScripts(connection);
       this.leaseConnection = connection;
     }
@@ -512,6 +532,7 @@ export class RedisStore implements Store {
     ref: JobRef,
     extra: string[] | (() => Promise<string[]>),
   ): Promise<ChangeOutcome> {
+    this.gate.ensureOpen();
     let target: { partition: number; ref: [string, string] } | null;
     if ("id" in ref) {
       const where = this.layout.parseId(ref.id);
@@ -534,20 +555,26 @@ export class RedisStore implements Store {
     return { job: this.decode(queue, target.partition, reply[1]), changed: reply[0] === 1 };
   }
 
-  private async completionArgs(queue: string, { result, enqueue = [] }: Completion): Promise<string[]> {
-    if (enqueue.some((job) => job.queue !== queue))
-      throw invalidOption("follow-up jobs must be in the completed job's queue");
+  private async completionArgs({ result, enqueue = [] }: Completion): Promise<string[]> {
     if (enqueue.length > 0) await this.register(enqueue);
     const { seqs, jobs } = await this.sequencesFor(enqueue);
     return [result === null ? "0" : "1", result ?? "", ...encodeNewJobs(jobs, seqs)];
   }
 
+  /**
+   * redrive / purge. "all" works through the partition in batches of `adminBatchSize` jobs, one
+   * script call each: a large dead-letter set never blocks Redis for long. Jobs a batch leaves
+   * in place (a redrive leaves a job whose key is held) stay at the front of the set, so the
+   * next batch passes over that many.
+   */
   private async admin(
     script: "redrive" | "purge",
     queue: string,
     selection: Selection,
     head: string[],
   ): Promise<number> {
+    this.gate.ensureOpen();
+    type Reply = [count: number, examined: number];
     let total = 0;
     if ("ids" in selection) {
       const byPartition = new Map<number, string[]>();
@@ -556,16 +583,26 @@ export class RedisStore implements Store {
         if (where) byPartition.set(where.partition, [...(byPartition.get(where.partition) ?? []), String(where.seq)]);
       }
       for (const [partition, seqs] of byPartition) {
-        total += (await this.run(script, queue, partition, [...head, "ids", "0", ...seqs])) as number;
+        total += ((await this.run(script, queue, partition, [...head, "ids", "0", ...seqs])) as Reply)[0];
       }
       return total;
     }
     let left = selection.limit ?? ALL;
     for (const partition of this.partitionList()) {
-      if (left <= 0) break;
-      const moved = (await this.run(script, queue, partition, [...head, "all", String(left)])) as number;
-      total += moved;
-      left -= moved;
+      let passed = 0;
+      while (left > 0) {
+        const batch = Math.min(left, this.adminBatchSize);
+        const [count, examined] = (await this.run(script, queue, partition, [
+          ...head,
+          "all",
+          String(batch),
+          String(passed),
+        ])) as Reply;
+        total += count;
+        left -= examined;
+        passed += examined - count;
+        if (examined < batch) break;
+      }
     }
     return total;
   }
@@ -585,10 +622,9 @@ export class RedisStore implements Store {
     });
     await Promise.all(
       [...byQueue].map(async ([queue, indexes]) => {
-        const [last, now] = (await runScript(this.client, "sequence", this.layout.sequence(queue), [
-          "",
-          String(indexes.length),
-        ])) as [number, number];
+        const [last, now] = (await this.gate.send(this.client, () =>
+          runScript(this.client, "sequence", this.layout.sequence(queue), ["", String(indexes.length)]),
+        )) as [number, number];
         indexes.forEach((index, k) => {
           seqs[index] = last - indexes.length + 1 + k;
           const job = jobs[index]!;
@@ -602,7 +638,7 @@ export class RedisStore implements Store {
   private async register(jobs: NewJob[]): Promise<void> {
     const fresh = [...new Set(jobs.map((job) => job.queue))].filter((queue) => !this.registered.has(queue));
     if (fresh.length === 0) return;
-    await this.client.sadd(this.layout.registry, ...fresh);
+    await this.gate.send(this.client, () => this.client.sadd(this.layout.registry, ...fresh));
     for (const queue of fresh) this.registered.add(queue);
   }
 
@@ -615,7 +651,17 @@ export class RedisStore implements Store {
     return Array.from({ length: this.layout.partitions }, (_, i) => i);
   }
 
+  /** A list position: per partition, "" (from the start), null (exhausted) or "<score>:<seq>". */
+  private isListPosition(position: unknown): position is (string | null)[] {
+    return (
+      Array.isArray(position) &&
+      position.length === this.layout.partitions &&
+      position.every((p) => p === null || (typeof p === "string" && /^(-?\d{1,16}:\d{1,16})?$/.test(p)))
+    );
+  }
+
   private held(id: string): { partition: number; seq: number } {
+    this.gate.ensureOpen();
     const where = this.layout.parseId(id);
     if (!where) throw new LeaseLostError(id);
     return where;
@@ -641,17 +687,6 @@ function createdRecord(job: NewJob, id: string, now: number): JobRecord {
     leaseToken: null,
     leaseExpiresAt: null,
   };
-}
-
-/** A list cursor: one position per partition, as base64url JSON. */
-function decodeCursor(cursor: string): (string | null)[] {
-  try {
-    const positions = JSON.parse(Buffer.from(cursor, "base64url").toString()) as unknown;
-    if (Array.isArray(positions) && positions.every((p) => p === null || typeof p === "string")) return positions;
-  } catch {
-    // reported below
-  }
-  throw invalidOption("not a cursor from a previous page", { cursor });
 }
 
 function isUnfinished(job: JobRecord): boolean {

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { CheckbackError, invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import { checkFollowUps } from "../follow-ups.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -118,6 +119,7 @@ export class SqliteStore implements Store {
   }
 
   async now(): Promise<number> {
+    if (this.closed) throw new StoreClosedError("sqlite");
     return this.clock();
   }
 
@@ -163,12 +165,14 @@ export class SqliteStore implements Store {
   }
 
   async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    checkFollowUps(queue, completion);
     const ctx = this.open();
     const run = () => completeJob(ctx, queue, id, token, completion, this.clock());
     return completion.enqueue?.length ? ctx.write(run) : ctx.writeOne(run);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    checkFollowUps(queue, completion);
     const ctx = this.open();
     return ctx.write(() => settleJob(ctx, queue, ref, completion, this.clock()));
   }

@@ -1,4 +1,5 @@
 import type { JobState } from "../../../core/job.js";
+import { decodeListCursor, encodeListCursor } from "../../list-cursor.js";
 import type { Page, PageRequest } from "../../store.js";
 import { type PgContext, run, type SchemaSql } from "../context.js";
 import { JOB_COLUMNS, type JobRow, parseId, toRecord } from "../rows.js";
@@ -9,7 +10,7 @@ import { JOB_COLUMNS, type JobRow, parseId, toRecord } from "../rows.js";
  * Mode: keyset pagination over jobs_state (queue, state, id): the cursor is the last id
  * returned, so a page costs one index seek plus `limit` rows however deep it is, and jobs added
  * or finished between pages neither repeat nor shift the pages. One extra row is read to know
- * whether another page follows. A cursor that is not one of ours matches nothing.
+ * whether another page follows. A cursor that is not one of ours is refused (list-cursor.ts).
  */
 const LIST = ({ jobs }: SchemaSql) => `
   SELECT ${JOB_COLUMNS} FROM ${jobs}
@@ -23,10 +24,13 @@ export async function listJobs(
   state: JobState,
   { limit, cursor }: PageRequest,
 ): Promise<Page> {
-  const after = cursor ? parseId(cursor) : "0";
-  if (after === null) return { jobs: [], next: null };
+  const after = decodeListCursor(cursor, queue, state, isRowId) ?? "0";
   const rows = await run<JobRow>(ctx.db, ctx.sql, LIST, [queue, state, after, limit + 1]);
   const more = rows.length > limit;
   if (more) rows.length = limit;
-  return { jobs: rows.map(toRecord), next: more ? rows.at(-1)!.id : null };
+  return { jobs: rows.map(toRecord), next: more ? encodeListCursor(queue, state, rows.at(-1)!.id) : null };
+}
+
+function isRowId(position: unknown): position is string {
+  return typeof position === "string" && parseId(position) !== null;
 }

@@ -1,7 +1,7 @@
 -- redrive: dead jobs back to scheduled, attempts reset, error history kept. A dead job whose
 -- key is meanwhile held by another unfinished job stays dead (keys stay unique).
--- ARGV: wake channel, when kind, when value, mode ('ids'|'all'), limit, then seqs.
--- Returns how many jobs moved.
+-- ARGV: wake channel, when kind, when value, mode ('ids'|'all'), limit, then the seqs ('ids')
+-- or how many of the oldest to pass over ('all', see selectJobs). Returns { moved, examined }.
 --@include partition
 --@include due
 --@include record
@@ -10,7 +10,8 @@
 local runAt = tonumber(ARGV[3])
 if ARGV[2] == 'd' then runAt = now + runAt end
 local moved = 0
-for _, r in ipairs(selectJobs(DEAD, ARGV[4], tonumber(ARGV[5]), 6)) do
+local chosen = selectJobs(DEAD, ARGV[4], tonumber(ARGV[5]), 6)
+for _, r in ipairs(chosen) do
   local holder = r.key and findJob('k', r.key)
   if not (holder and holder.seq ~= r.seq and isUnfinished(holder)) then
     if r.key then redis.call('HSET', KEY_INDEX, r.key, r.seq) end
@@ -19,4 +20,4 @@ for _, r in ipairs(selectJobs(DEAD, ARGV[4], tonumber(ARGV[5]), 6)) do
   end
 end
 commit()
-return moved
+return { moved, #chosen }

@@ -98,16 +98,17 @@ local function finishedWalk(state, fromScore, fromMember, visit)
 end
 
 -- Jobs chosen by an admin operation: listed seqs (ARGV from `first` on) in `state`, or, with
--- mode 'all', the oldest `limit` of them.
+-- mode 'all', the oldest `limit` of them after skipping the oldest ARGV[first]: those a previous
+-- batch examined and left in place (a redrive leaves a job whose key is held). A caller works
+-- through a large set in bounded batches this way, never in one long script that blocks Redis.
 local function selectJobs(state, mode, limit, first)
   local out = {}
   if mode == 'all' then
-    local function take(m)
-      if #out >= limit then return false end
+    if state == SCHEDULED or state == ACTIVE_STATE then return out end
+    local skip = tonumber(ARGV[first]) or 0
+    for _, m in ipairs(redis.call('ZRANGE', finishedKey(state), skip, skip + limit - 1)) do
       out[#out + 1] = loadRecord(seqOf(m))
     end
-    if state == SCHEDULED or state == ACTIVE_STATE then return out end
-    finishedWalk(state, nil, nil, take)
   else
     for i = first, #ARGV do
       local seq = tonumber(ARGV[i])
