@@ -52,7 +52,7 @@ export class Checkback {
   }
 
   worker<T = unknown>(name: string, handler: Handler<T>, options?: WorkerOptions): Worker<T> {
-    const worker = new Worker<T>(name, this.store, handler, options);
+    const worker = new Worker<T>(name, this.store, handler, options, { maxPayloadBytes: this.maxPayloadBytes });
     this.workers.add(worker);
     worker.once("closed", () => this.workers.delete(worker));
     return worker;

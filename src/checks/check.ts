@@ -1,5 +1,5 @@
+import { describeValue } from "../core/describe.js";
 import { invalidOption, JobNotFoundError } from "../core/errors.js";
-import { validateQueueName } from "../core/options.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { Store } from "../stores/store.js";
 import { type ActiveJob, Worker } from "../worker.js";
@@ -42,7 +42,7 @@ export class Check<I = unknown, R = unknown> {
     definition: CheckDefinition<I, R>,
     private readonly settings: CheckSettings,
   ) {
-    this.queueName = validateQueueName(checkQueueName(name));
+    this.queueName = checkQueueName(name);
     this.definition = resolveDefinition(definition);
     this.worker = this.definition.worker === false ? null : this.openWorker(this.definition.worker);
   }
@@ -124,6 +124,7 @@ export class Check<I = unknown, R = unknown> {
           ? deliverOutcome(this.name, this.definition, job as ActiveJob<OutcomePayload<I, R>>)
           : runProbe(job as ActiveJob<ProbePayload<I>>),
       options,
+      { maxPayloadBytes: this.settings.maxPayloadBytes },
     );
     // A store hiccup in the claim loop must not take the process down when nobody listens;
     // it is reported, and the worker retries on its own.
@@ -134,6 +135,6 @@ export class Check<I = unknown, R = unknown> {
   }
 
   private notFound(key: string): JobNotFoundError {
-    return new JobNotFoundError(`check ${this.name} key ${JSON.stringify(key)}`);
+    return new JobNotFoundError(`check ${this.name} key ${describeValue(key)}`);
   }
 }

@@ -748,7 +748,7 @@ function describeUntrustedInput(getStore: () => Store, newQueue: () => string): 
     });
 
     it("refuses check keys with NUL or unpaired surrogates, and starts nothing", async () => {
-      const check = cb.check(`c-${newQueue()}`, { schedule: ["1m"], probe: () => ({ done: true }), worker: false });
+      const check = cb.check(`c-${newQueue()}`, { schedule: ["1m"], probe: (probe) => probe.done(1), worker: false });
       for (const key of unsafeIds) {
         await expect(check.start(key, {})).rejects.toMatchObject({ code: "INVALID_OPTION", details: { field: "key" } });
         await expect(check.status(key)).rejects.toMatchObject({ code: "INVALID_OPTION" });
