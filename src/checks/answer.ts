@@ -1,3 +1,4 @@
+import { describeValue } from "../core/describe.js";
 import type { ProbeAnswer } from "./types.js";
 
 /** Answer constructors, also handed to every probe on its context. */
@@ -20,7 +21,7 @@ export function validateAnswer<R>(value: unknown): ProbeAnswer<R> {
       return { status: "failed", reason: answer.reason };
   }
   throw new Error(
-    `probe answered ${describe(value)}; expected { status: "pending" }, { status: "done", result } or { status: "failed", reason: string }`,
+    `probe answered ${describeValue(value)}; expected { status: "pending" }, { status: "done", result } or { status: "failed", reason: string }`,
   );
 }
 
@@ -36,12 +37,4 @@ function jsonResult(result: unknown): unknown {
     throw new Error(`probe answered done with a result that is not JSON: ${typeof result}`);
   }
   return result;
-}
-
-function describe(value: unknown): string {
-  try {
-    return JSON.stringify(value)?.slice(0, 100) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
