@@ -1,4 +1,5 @@
 import { describeValue } from "../core/describe.js";
+import { serializePayload } from "../core/payload.js";
 import type { ProbeAnswer } from "./types.js";
 
 /** Answer constructors, also handed to every probe on its context. */
@@ -29,12 +30,11 @@ export function validateAnswer<R>(value: unknown): ProbeAnswer<R> {
 function jsonResult(result: unknown): unknown {
   if (result === undefined) return null;
   try {
-    JSON.stringify(result);
+    // The payload rules, so the probe learns now (a failed probe, which the schedule absorbs)
+    // rather than when the outcome is stored.
+    serializePayload(result, Number.POSITIVE_INFINITY, "result");
   } catch (error) {
     throw new Error(`probe answered done with a result that is not JSON: ${(error as Error).message}`);
-  }
-  if (typeof result === "function" || typeof result === "symbol") {
-    throw new Error(`probe answered done with a result that is not JSON: ${typeof result}`);
   }
   return result;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Checkback } from "../../src/checkback.js";
+import { validateAnswer } from "../../src/checks/answer.js";
 import { MAX_DURATION_MS } from "../../src/core/duration.js";
 import { serializePayload } from "../../src/core/payload.js";
 import { failureMessage, MAX_ERROR_MESSAGE_LENGTH, validateIdentifier, validateName } from "../../src/core/text.js";
@@ -109,6 +110,19 @@ describe("payloads JSON cannot carry", () => {
       at: at.toISOString(),
       n: null,
       s: "a\u0000\ud800",
+    });
+  });
+});
+
+describe("a probe's done result", () => {
+  it("follows the payload rules, so the probe fails at once rather than its outcome later", () => {
+    expect(() => validateAnswer({ status: "done", result: { refund: undefined } })).toThrow(
+      /probe answered done with a result that is not JSON: result key "refund" is undefined/,
+    );
+    expect(() => validateAnswer({ status: "done", result: [Number.NaN] })).toThrow(/NaN/);
+    expect(validateAnswer({ status: "done", result: { paid: "a\u0000" } })).toEqual({
+      status: "done",
+      result: { paid: "a\u0000" },
     });
   });
 });
