@@ -64,7 +64,9 @@ export class Checkback {
   }
 
   worker<T = unknown>(name: string, handler: Handler<T>, options?: WorkerOptions): Worker<T> {
-    const worker = new Worker<T>(name, this.store, handler, this.withReporter(options));
+    const worker = new Worker<T>(name, this.store, handler, this.withReporter(options), {
+      maxPayloadBytes: this.maxPayloadBytes,
+    });
     this.workers.add(worker);
     worker.once("closed", () => this.workers.delete(worker));
     return worker;

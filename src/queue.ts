@@ -1,8 +1,10 @@
+import { describeValue } from "./core/describe.js";
 import type { Duration } from "./core/duration.js";
 import { InvalidStateError, invalidOption, JobNotFoundError } from "./core/errors.js";
 import { describeRef, JOB_STATES, type JobRef, type JobState } from "./core/job.js";
 import { type AddOptions, type JobDefaults, resolveAddOptions, resolveWhen } from "./core/options.js";
 import { serializePayload } from "./core/payload.js";
+import { MAX_ID_LENGTH, MAX_KEY_LENGTH, validateIdentifier } from "./core/text.js";
 import { type Job, toJob } from "./job-view.js";
 import type { AddOutcome, FinishedState, NewJob, Store, When } from "./stores/store.js";
 
@@ -87,7 +89,7 @@ export class Queue<T = unknown> {
     state: JobState,
     page: { limit?: number; cursor?: string | null } = {},
   ): Promise<{ jobs: Job<T>[]; next: string | null }> {
-    if (!JOB_STATES.includes(state)) throw invalidOption(`unknown state ${JSON.stringify(state)}`);
+    if (!JOB_STATES.includes(state)) throw invalidOption(`unknown state ${describeValue(state)}`);
     const limit = page.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw invalidOption("limit must be an integer from 1 to 1000");
@@ -106,8 +108,7 @@ export class Queue<T = unknown> {
 
   /** Deletes finished jobs in one state (dead letters by default). */
   async purge(which: string[] | "all", state: FinishedState = "dead"): Promise<number> {
-    if (!FINISHED.includes(state))
-      throw invalidOption(`only finished jobs can be purged, not ${JSON.stringify(state)}`);
+    if (!FINISHED.includes(state)) throw invalidOption(`only finished jobs can be purged, not ${describeValue(state)}`);
     return this.store.purge(this.name, state, selectionOf(which));
   }
 
@@ -126,10 +127,10 @@ export class Queue<T = unknown> {
 }
 
 export function toRef(lookup: JobLookup): JobRef {
-  if (typeof lookup === "string" && lookup.length > 0) return { id: lookup };
+  if (typeof lookup === "string") return { id: validateIdentifier(lookup, "id", MAX_ID_LENGTH) };
   if (typeof lookup === "object" && lookup !== null) {
-    if ("id" in lookup && typeof lookup.id === "string" && lookup.id.length > 0) return { id: lookup.id };
-    if ("key" in lookup && typeof lookup.key === "string" && lookup.key.length > 0) return { key: lookup.key };
+    if ("id" in lookup) return { id: validateIdentifier(lookup.id, "id", MAX_ID_LENGTH) };
+    if ("key" in lookup) return { key: validateIdentifier(lookup.key, "key", MAX_KEY_LENGTH) };
   }
   throw invalidOption("name a job by its id or by { key }", { lookup });
 }
@@ -142,6 +143,6 @@ function whenOf(when: WhenOptions): When {
 
 function selectionOf(which: string[] | "all") {
   if (which === "all") return { all: true as const };
-  if (Array.isArray(which) && which.every((id) => typeof id === "string")) return { ids: which };
+  if (Array.isArray(which)) return { ids: which.map((id) => validateIdentifier(id, "id", MAX_ID_LENGTH)) };
   throw invalidOption('give a list of job ids or "all"');
 }

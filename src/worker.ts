@@ -6,6 +6,8 @@ import { CheckbackError, invalidOption, LeaseLostError } from "./core/errors.js"
 import type { JobRecord } from "./core/job.js";
 import { rejectUnknown, validateQueueName } from "./core/options.js";
 import { type ErrorReporter, warningReporter } from "./error-report.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
+import { failureMessage } from "./core/text.js";
 import { type Job, toJob } from "./job-view.js";
 import type { ClaimResult, NewJob, Retention, Store } from "./stores/store.js";
 
@@ -20,7 +22,11 @@ export class RunLater {
   ) {}
 }
 
-/** `return later("30s")` from a handler: not done yet, come back in 30 s; no attempt is spent. */
+/**
+ * `return later("30s")` from a handler: not done yet, come back in 30 s; no attempt is spent.
+ * A `payload` is held to the same rules as an added job's (JSON it can carry, the instance's
+ * size limit); one that breaks them fails the attempt with that error.
+ */
 export function later(delay: Duration, payload?: unknown): RunLater {
   return new RunLater(parseDuration(delay, "later"), payload);
 }
@@ -46,6 +52,12 @@ export interface ActiveJob<T> extends Job<T> {
 }
 
 export type Handler<T> = (job: ActiveJob<T>) => unknown;
+
+/** Limits the worker applies to what handlers hand back; a Checkback instance passes its own. */
+export interface WorkerLimits {
+  /** Largest serialized result or later() payload, in bytes (default 256 KiB). */
+  maxPayloadBytes: number;
+}
 
 export interface WorkerOptions {
   /** Jobs run at once (default 1). */
@@ -186,6 +198,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     private readonly store: Store,
     private readonly handler: Handler<T>,
     options: WorkerOptions = {},
+    private readonly limits: WorkerLimits = { maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES },
   ) {
     super();
     validateQueueName(queue);
@@ -523,26 +536,38 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private async settle(
     run: Running<T>,
     view: LeasedJob<T>,
-    outcome: { ok: true; value: unknown } | { ok: false; error: Error },
+    handled: { ok: true; value: unknown } | { ok: false; error: Error },
   ) {
+    // What the handler handed back, as JSON text for the store. An answer the store could not
+    // keep as given (a value JSON cannot carry, or over the size limit) is a failed attempt with
+    // that error, never silently recorded as something else.
+    let outcome = handled;
+    let text: string | null = null;
+    if (outcome.ok) {
+      try {
+        text = encodeAnswer(outcome.value, this.limits.maxPayloadBytes);
+      } catch (error) {
+        outcome = { ok: false, error: asError(error) };
+      }
+    }
     if (outcome.ok && outcome.value instanceof RunLater) {
-      const { delayMs, payload } = outcome.value;
+      const { delayMs } = outcome.value;
       await this.store.release(this.queue, view.id, view.leaseToken, {
         delayMs,
-        ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+        ...(text === null ? {} : { payload: text }),
       });
       this.emit("released", view, delayMs);
       return;
     }
     if (outcome.ok && outcome.value instanceof CompleteWith) {
       const { result, enqueue } = outcome.value;
-      await this.store.complete(this.queue, view.id, view.leaseToken, { result: serializeResult(result), enqueue });
+      await this.store.complete(this.queue, view.id, view.leaseToken, { result: text, enqueue });
       this.emit("completed", view, result);
       this.maybeTrim();
       return;
     }
     if (outcome.ok) {
-      await this.store.complete(this.queue, view.id, view.leaseToken, { result: serializeResult(outcome.value) });
+      await this.store.complete(this.queue, view.id, view.leaseToken, { result: text });
       this.emit("completed", view, outcome.value);
       this.maybeTrim();
       return;
@@ -550,7 +575,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     const exhausted = view.attempts >= view.maxAttempts;
     const delayMs = exhausted ? null : retryDelay(run.record.backoff, view.attempts);
     const after = await this.store.fail(this.queue, view.id, view.leaseToken, {
-      error: outcome.error.message || String(outcome.error),
+      error: failureMessage(outcome.error),
       retryDelayMs: delayMs,
     });
     this.emit("failed", view, outcome.error, exhausted ? null : after.runAt);
@@ -679,13 +704,17 @@ function resolveRetention(option: WorkerOptions["retention"]): Retention | null 
   return retention;
 }
 
-function serializeResult(value: unknown): string | null {
-  if (value === undefined) return null;
-  try {
-    return JSON.stringify(value) ?? null;
-  } catch {
-    return null;
+/**
+ * A handler's answer as JSON text: the payload a RunLater brings back (null: keep the payload),
+ * or the result to complete with (null: the handler returned nothing). Throws the payload rules'
+ * typed error for a value JSON cannot carry or one over the limit.
+ */
+function encodeAnswer(value: unknown, maxBytes: number): string | null {
+  if (value instanceof RunLater) {
+    return value.payload === undefined ? null : serializePayload(value.payload, maxBytes, "later() payload");
   }
+  const result = value instanceof CompleteWith ? value.result : value;
+  return result === undefined ? null : serializePayload(result, maxBytes, "result");
 }
 
 /** Wait before the next try after `failures` failures in a row: 100 ms doubling, at most 5 s. */

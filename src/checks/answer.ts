@@ -1,3 +1,5 @@
+import { describeValue } from "../core/describe.js";
+import { serializePayload } from "../core/payload.js";
 import type { ProbeAnswer } from "./types.js";
 
 /** Answer constructors, also handed to every probe on its context. */
@@ -20,7 +22,7 @@ export function validateAnswer<R>(value: unknown): ProbeAnswer<R> {
       return { status: "failed", reason: answer.reason };
   }
   throw new Error(
-    `probe answered ${describe(value)}; expected { status: "pending" }, { status: "done", result } or { status: "failed", reason: string }`,
+    `probe answered ${describeValue(value)}; expected { status: "pending" }, { status: "done", result } or { status: "failed", reason: string }`,
   );
 }
 
@@ -28,20 +30,11 @@ export function validateAnswer<R>(value: unknown): ProbeAnswer<R> {
 function jsonResult(result: unknown): unknown {
   if (result === undefined) return null;
   try {
-    JSON.stringify(result);
+    // The payload rules, so the probe learns now (a failed probe, which the schedule absorbs)
+    // rather than when the outcome is stored.
+    serializePayload(result, Number.POSITIVE_INFINITY, "result");
   } catch (error) {
     throw new Error(`probe answered done with a result that is not JSON: ${(error as Error).message}`);
   }
-  if (typeof result === "function" || typeof result === "symbol") {
-    throw new Error(`probe answered done with a result that is not JSON: ${typeof result}`);
-  }
   return result;
-}
-
-function describe(value: unknown): string {
-  try {
-    return JSON.stringify(value)?.slice(0, 100) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

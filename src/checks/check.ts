@@ -1,5 +1,5 @@
+import { describeValue } from "../core/describe.js";
 import { invalidOption, JobNotFoundError } from "../core/errors.js";
-import { validateQueueName } from "../core/options.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { ErrorReporter } from "../error-report.js";
 import type { Store } from "../stores/store.js";
@@ -45,7 +45,7 @@ export class Check<I = unknown, R = unknown> {
     definition: CheckDefinition<I, R>,
     private readonly settings: CheckSettings,
   ) {
-    this.queueName = validateQueueName(checkQueueName(name));
+    this.queueName = checkQueueName(name);
     this.definition = resolveDefinition(definition);
     this.worker = this.definition.worker === false ? null : this.openWorker(this.definition.worker);
   }
@@ -128,11 +128,12 @@ export class Check<I = unknown, R = unknown> {
           : runProbe(job as ActiveJob<ProbePayload<I>>),
       // Store errors go to the instance's reporter (or the default warning), never thrown.
       this.settings.onError && !options?.onError ? { ...options, onError: this.settings.onError } : options,
+      { maxPayloadBytes: this.settings.maxPayloadBytes },
     );
     return worker;
   }
 
   private notFound(key: string): JobNotFoundError {
-    return new JobNotFoundError(`check ${this.name} key ${JSON.stringify(key)}`);
+    return new JobNotFoundError(`check ${this.name} key ${describeValue(key)}`);
   }
 }

@@ -1,6 +1,5 @@
 import { DEFAULT_BACKOFF } from "../core/backoff.js";
-import { invalidOption } from "../core/errors.js";
-import { MAX_KEY_LENGTH } from "../core/options.js";
+import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, validateIdentifier, validateName } from "../core/text.js";
 import type { NewJob } from "../stores/store.js";
 import type { CheckOutcome, ProbeRecord } from "./types.js";
 
@@ -60,18 +59,16 @@ export interface Ending<R> {
 /** Every check's queue starts with this; the server keeps such queues out of its generic queue routes. */
 export const CHECK_QUEUE_PREFIX = "check.";
 
+/** The largest check name, so that its internal queue name `check.<name>` is a queue name. */
+export const MAX_CHECK_NAME_LENGTH = MAX_NAME_LENGTH - CHECK_QUEUE_PREFIX.length;
+
 export function checkQueueName(name: string): string {
-  return CHECK_QUEUE_PREFIX + name;
+  return CHECK_QUEUE_PREFIX + validateName(name, "check name", MAX_CHECK_NAME_LENGTH);
 }
 
+/** A check's key as its probe job holds it; the key follows the rules of any job key, less the prefix. */
 export function checkJobKey(key: unknown): string {
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH - CHECK_KEY_PREFIX.length) {
-    throw invalidOption(
-      `a check key must be a non-empty string of at most ${MAX_KEY_LENGTH - CHECK_KEY_PREFIX.length} characters`,
-      { key },
-    );
-  }
-  return CHECK_KEY_PREFIX + key;
+  return CHECK_KEY_PREFIX + validateIdentifier(key, "key", MAX_KEY_LENGTH - CHECK_KEY_PREFIX.length);
 }
 
 export function userKeyOf(jobKey: string | null): string {

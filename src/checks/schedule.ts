@@ -1,3 +1,4 @@
+import { describeValue } from "../core/describe.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { invalidOption } from "../core/errors.js";
 
@@ -102,7 +103,7 @@ function positive(ms: number, what: string): number {
 function onlyKnown(names: string[], known: string[], where: string): void {
   for (const name of names) {
     if (!known.includes(name)) {
-      throw invalidOption(`unknown ${where} option ${JSON.stringify(name)} (known: ${known.join(", ")})`);
+      throw invalidOption(`unknown ${where} option ${describeValue(name)} (known: ${known.join(", ")})`);
     }
   }
 }

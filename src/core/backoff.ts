@@ -1,3 +1,4 @@
+import { describeValue } from "./describe.js";
 import { type Duration, parseDuration } from "./duration.js";
 import { invalidOption } from "./errors.js";
 
@@ -59,7 +60,7 @@ export function resolveBackoff(option: BackoffOption | undefined): BackoffPolicy
     case "list":
       return listPolicy(option.delays, jitter);
     default:
-      throw invalidOption(`unknown backoff type ${JSON.stringify((option as { type?: unknown }).type)}`);
+      throw invalidOption(`unknown backoff type ${describeValue((option as { type?: unknown }).type)}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { describeValue } from "./describe.js";
 import { ValidationError } from "./errors.js";
 
 /**
@@ -52,7 +53,7 @@ function parseDurationString(text: string, what: string): number {
 }
 
 function invalid(what: string, value: unknown, why: string): ValidationError {
-  return new ValidationError("INVALID_DURATION", `${what} ${JSON.stringify(value)} ${why}`, { [what]: value });
+  return new ValidationError("INVALID_DURATION", `${what} ${describeValue(value)} ${why}`, { field: what, value });
 }
 
 /** Human form of a duration, for logs and CLI output ("1h30m", "250ms"). */

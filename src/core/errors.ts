@@ -1,3 +1,5 @@
+import { boundedDetail } from "./describe.js";
+
 /**
  * Every error checkback raises on purpose is a CheckbackError with a stable `code`, so that
  * callers (and the HTTP layer, which maps codes to status codes) can branch on it without
@@ -24,7 +26,12 @@ export class CheckbackError extends Error {
     super(message);
     this.name = new.target.name;
     this.code = code;
-    this.details = details;
+    // Details often quote the caller's own input, which may be anything: keep them small and
+    // plain, since the server serializes them into every error it answers.
+    this.details =
+      details === undefined
+        ? undefined
+        : Object.fromEntries(Object.entries(details).map(([name, value]) => [name, boundedDetail(value)]));
   }
 }
 
@@ -33,8 +40,8 @@ export class ValidationError extends CheckbackError {}
 
 /** The payload serializes to more bytes than the instance allows. */
 export class PayloadTooLargeError extends CheckbackError {
-  constructor(bytes: number, limit: number) {
-    super("PAYLOAD_TOO_LARGE", `payload is ${bytes} bytes, the limit is ${limit}`, { bytes, limit });
+  constructor(bytes: number, limit: number, what = "payload") {
+    super("PAYLOAD_TOO_LARGE", `${what} is ${bytes} bytes, the limit is ${limit}`, { bytes, limit });
   }
 }
 

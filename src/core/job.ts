@@ -1,4 +1,5 @@
 import type { BackoffPolicy } from "./backoff.js";
+import { describeValue } from "./describe.js";
 
 /**
  * A job moves   scheduled → active → completed
@@ -52,5 +53,5 @@ export interface JobRecord {
 export type JobRef = { id: string } | { key: string };
 
 export function describeRef(ref: JobRef): string {
-  return "id" in ref ? `id ${ref.id}` : `key ${JSON.stringify(ref.key)}`;
+  return "id" in ref ? `id ${ref.id}` : `key ${describeValue(ref.key)}`;
 }

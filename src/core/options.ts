@@ -1,7 +1,9 @@
 import type { When } from "../stores/store.js";
 import { type BackoffOption, type BackoffPolicy, resolveBackoff } from "./backoff.js";
-import { type Duration, parseDuration } from "./duration.js";
+import { describeValue } from "./describe.js";
+import { type Duration, MAX_DURATION_MS, parseDuration } from "./duration.js";
 import { invalidOption } from "./errors.js";
+import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, validateIdentifier, validateName } from "./text.js";
 
 /** Options for adding one job. `delay` is a duration from now; `runAt` an instant. */
 export interface AddOptions {
@@ -23,7 +25,6 @@ export interface JobDefaults {
 
 export const DEFAULT_ATTEMPTS = 3;
 export const MAX_ATTEMPTS = 10_000;
-export const MAX_KEY_LENGTH = 512;
 
 const ADD_OPTION_NAMES = new Set(["delay", "runAt", "key", "replace", "attempts", "backoff"]);
 
@@ -55,20 +56,33 @@ export function resolveWhen(delay: Duration | undefined, runAt: number | Date | 
   return { delayMs: delay === undefined ? 0 : parseDuration(delay, "delay") };
 }
 
-export function resolveInstant(runAt: unknown): number {
+/**
+ * The latest instant accepted: as far ahead as the longest delay. Checked against this process's
+ * clock, which is close enough to any store's for a bound measured in a century, and which keeps
+ * every instant a store is given far inside what its columns and scores hold (bigint, Redis
+ * doubles, packed fields).
+ */
+export function latestInstant(): number {
+  return Date.now() + MAX_DURATION_MS;
+}
+
+export function resolveInstant(runAt: unknown, field = "runAt"): number {
   const ms = runAt instanceof Date ? runAt.getTime() : runAt;
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-    throw invalidOption("runAt must be a Date or epoch milliseconds", { runAt });
+    throw invalidOption(`${field} must be a Date or epoch milliseconds, got ${describeValue(runAt)}`, {
+      field,
+      value: runAt,
+    });
+  }
+  if (ms > latestInstant()) {
+    throw invalidOption(`${field} ${describeValue(runAt)} is more than 100 years from now`, { field, value: ms });
   }
   return Math.round(ms);
 }
 
 function resolveKey(key: unknown): string | null {
   if (key === undefined || key === null) return null;
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw invalidOption(`key must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`, { key });
-  }
-  return key;
+  return validateIdentifier(key, "key", MAX_KEY_LENGTH);
 }
 
 function resolveReplace(replace: unknown): "keep" | "replace" {
@@ -87,15 +101,12 @@ export function resolveAttempts(attempts: unknown): number {
 export function rejectUnknown(options: object, known: Set<string>, where: string): void {
   for (const name of Object.keys(options)) {
     if (!known.has(name)) {
-      throw invalidOption(`unknown ${where} option ${JSON.stringify(name)} (known: ${[...known].join(", ")})`);
+      throw invalidOption(`unknown ${where} option ${describeValue(name)} (known: ${[...known].join(", ")})`);
     }
   }
 }
 
 /** Queue/worker names: printable, no whitespace, so they are safe in store keys, URLs and metrics. */
 export function validateQueueName(name: unknown): string {
-  if (typeof name !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(name)) {
-    throw invalidOption("a queue name is 1–128 characters of letters, digits, _ . : -", { name });
-  }
-  return name;
+  return validateName(name, "queue name", MAX_NAME_LENGTH);
 }

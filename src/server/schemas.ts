@@ -6,6 +6,7 @@
  * library, so there is one source of truth for their error messages.
  */
 import { JOB_STATES } from "../core/job.js";
+import { IDENTIFIER_PATTERN, MAX_ID_LENGTH } from "../core/text.js";
 
 const instant = { type: "integer", description: "epoch milliseconds" } as const;
 const duration = {
@@ -13,29 +14,44 @@ const duration = {
   description: 'a duration: milliseconds or a string such as "250ms", "30s", "15m", "2h", "7d"',
 } as const;
 const anyJson = { description: "any JSON value" } as const;
+/**
+ * Job ids and lease tokens: the pull routes hand them straight to the store, so the library's
+ * rule for identifiers (core/text.ts: no NUL, no unpaired surrogates, a bounded length) is
+ * applied here, as the schema pattern the library exports.
+ */
+const jobId = { type: "string", minLength: 1, maxLength: MAX_ID_LENGTH, pattern: IDENTIFIER_PATTERN } as const;
 
 export const queueParams = {
   type: "object",
   required: ["queue"],
-  properties: { queue: { type: "string", description: "queue name: 1–128 of letters, digits, _ . : -" } },
+  properties: {
+    queue: { type: "string", description: "queue name: 1–128 of letters, digits, _ . : -, not only dots" },
+  },
 } as const;
 
 export const jobParams = {
   type: "object",
   required: ["queue", "id"],
-  properties: { queue: queueParams.properties.queue, id: { type: "string", minLength: 1 } },
+  properties: { queue: queueParams.properties.queue, id: jobId },
 } as const;
 
 export const keyParams = {
   type: "object",
   required: ["queue", "key"],
-  properties: { queue: queueParams.properties.queue, key: { type: "string", minLength: 1 } },
+  properties: {
+    queue: queueParams.properties.queue,
+    key: { type: "string", minLength: 1, description: "business key (the library checks it)" },
+  },
 } as const;
 
 const addOptions = {
   delay: duration,
   runAt: instant,
-  key: { type: "string", description: "business key, unique among the queue's unfinished jobs" },
+  key: {
+    type: "string",
+    description:
+      "business key, unique among the queue's unfinished jobs: up to 512 characters, without NUL or unpaired surrogates",
+  },
   replace: { type: "boolean", description: "replace a scheduled job holding the key" },
   attempts: { type: "integer", minimum: 1 },
   backoff: {
@@ -83,7 +99,7 @@ export const pageQuery = {
 } as const;
 
 const selection = {
-  ids: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1, maxItems: 10_000 },
+  ids: { type: "array", items: jobId, minItems: 1, maxItems: 10_000 },
   all: { type: "boolean", const: true },
 } as const;
 
@@ -109,7 +125,7 @@ export const claimBody = {
   },
 } as const;
 
-const leaseToken = { type: "string", minLength: 1 } as const;
+const leaseToken = jobId;
 
 export const completeBody = {
   type: "object",

@@ -581,6 +581,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     });
 
     describeLibrary(() => store, newQueue);
+    describeUntrustedInput(() => store, newQueue);
   });
 }
 
@@ -797,6 +798,162 @@ function describeLibrary(getStore: () => Store, newQueue: () => string): void {
         queue.addBulk([{ payload: { ok: 1 } }, { payload: { ok: 2 }, options: { delay: "soon" } }]),
       ).rejects.toMatchObject({ code: "INVALID_DURATION" });
       expect(await queue.counts()).toEqual({ scheduled: 0, active: 0, completed: 0, dead: 0, cancelled: 0 });
+    });
+  });
+}
+
+/**
+ * Text and numbers from outside reach every store the same way: identifiers that a store could
+ * not keep exactly (NUL, unpaired surrogates) and instants no store can hold are refused before
+ * the store is touched; free text (payloads, results, error messages) is kept exactly.
+ */
+function describeUntrustedInput(getStore: () => Store, newQueue: () => string): void {
+  describe("untrusted input on this store", () => {
+    let cb: Checkback;
+    beforeAll(() => {
+      cb = new Checkback({ store: getStore() });
+    });
+    const empty = { scheduled: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
+    const awkward = {
+      nul: "a\u0000b",
+      lone: "x\ud800y",
+      trail: "\udc00",
+      pair: "🔑",
+      ctl: "\u0001\t\n",
+      bs: "\\u0000",
+    };
+    const unsafeIds = ["nul\u0000key", "lone\ud800", "\udfff"];
+
+    it("refuses keys and ids with NUL or unpaired surrogates, and changes nothing", async () => {
+      const name = newQueue();
+      const queue = cb.queue(name);
+      await queue.add({ keep: true }, { key: "kept" });
+      const before = await queue.counts();
+      for (const key of unsafeIds) {
+        await expect(queue.add({}, { key })).rejects.toMatchObject({
+          code: "INVALID_OPTION",
+          details: { field: "key" },
+        });
+        await expect(queue.addBulk([{ payload: 1 }, { payload: 2, options: { key } }])).rejects.toMatchObject({
+          code: "INVALID_OPTION",
+        });
+        await expect(queue.get({ key })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        await expect(queue.get(key)).rejects.toMatchObject({ code: "INVALID_OPTION", details: { field: "id" } });
+        await expect(queue.cancel({ key })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        await expect(queue.reschedule({ key }, { delay: 0 })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        await expect(queue.redrive([key])).rejects.toMatchObject({ code: "INVALID_OPTION" });
+        await expect(queue.purge([key])).rejects.toMatchObject({ code: "INVALID_OPTION" });
+      }
+      expect(await queue.counts()).toEqual(before);
+      expect(before).toEqual({ ...empty, scheduled: 1 });
+    });
+
+    it("refuses check keys with NUL or unpaired surrogates, and starts nothing", async () => {
+      const check = cb.check(`c-${newQueue()}`, { schedule: ["1m"], probe: (probe) => probe.done(1), worker: false });
+      for (const key of unsafeIds) {
+        await expect(check.start(key, {})).rejects.toMatchObject({ code: "INVALID_OPTION", details: { field: "key" } });
+        await expect(check.status(key)).rejects.toMatchObject({ code: "INVALID_OPTION" });
+      }
+      expect(await getStore().counts(check.queueName)).toEqual(empty);
+    });
+
+    it("keeps keys of any well-formed text exactly", async () => {
+      const name = newQueue();
+      const queue = cb.queue(name);
+      const key = "ключ 🔑 /../%00 \u0001\\u0000 ü".padEnd(512, "é");
+      const added = await queue.add({ n: 1 }, { key });
+      expect(added.key).toBe(key);
+      expect((await queue.get({ key }))?.id).toBe(added.id);
+      expect((await queue.add({ n: 2 }, { key })).outcome).toBe("existing");
+      expect(await queue.cancel({ key })).toBe(true);
+    });
+
+    it("round-trips payloads, released payloads and results carrying NUL and unpaired surrogates", async () => {
+      const store = getStore();
+      const name = newQueue();
+      const text = JSON.stringify(awkward);
+      const [added] = await store.add([
+        {
+          queue: name,
+          key: null,
+          payload: text,
+          when: { delayMs: 0 },
+          maxAttempts: 3,
+          backoff: DEFAULT_BACKOFF,
+          onDuplicate: "keep",
+        },
+      ]);
+      expect(JSON.parse((await store.get(name, added!.job.id))!.payload)).toEqual(awkward);
+      const [held] = (await store.claimDue(name, { limit: 10, leaseMs: 30_000 })).jobs;
+      expect(JSON.parse(held!.payload)).toEqual(awkward);
+      await store.release(name, held!.id, held!.leaseToken!, { delayMs: 0, payload: JSON.stringify([awkward]) });
+      const [again] = (await store.claimDue(name, { limit: 10, leaseMs: 30_000 })).jobs;
+      expect(JSON.parse(again!.payload)).toEqual([awkward]);
+      await store.complete(name, again!.id, again!.leaseToken!, { result: JSON.stringify({ r: awkward }) });
+      const done = await cb.queue(name).get(again!.id);
+      expect(done).toMatchObject({ state: "completed", payload: [awkward], result: { r: awkward } });
+    });
+
+    it("records an error message with NUL exactly, whether the job retries or goes dead", async () => {
+      const store = getStore();
+      const name = newQueue();
+      const messages = ["gateway\u0000down", "\u0000", "multi\nline \u0001 🔑 \\u0000 ü"];
+      await store.add([
+        {
+          queue: name,
+          key: null,
+          payload: "{}",
+          when: { delayMs: 0 },
+          maxAttempts: 3,
+          backoff: DEFAULT_BACKOFF,
+          onDuplicate: "keep",
+        },
+      ]);
+      for (const [index, message] of messages.entries()) {
+        const [held] = (await store.claimDue(name, { limit: 10, leaseMs: 30_000 })).jobs;
+        const last = index === messages.length - 1;
+        const after = await store.fail(name, held!.id, held!.leaseToken!, {
+          error: message,
+          retryDelayMs: last ? null : 0,
+        });
+        expect(after.state).toBe(last ? "dead" : "scheduled");
+        expect(after.errors.map((e) => e.message)).toEqual(messages.slice(0, index + 1));
+      }
+      const [dead] = (await store.list(name, "dead", { limit: 10 })).jobs;
+      expect(dead!.errors.map((e) => e.message)).toEqual(messages);
+    });
+
+    it("a handler's error with NUL or unpaired surrogates is recorded, and the job goes dead with it", async () => {
+      const name = newQueue();
+      const worker = cb.worker(name, async (job) => {
+        throw new Error(job.attempts === 1 ? "first\u0000try" : "second\ud800try");
+      });
+      try {
+        const added = await cb.queue(name).add({}, { attempts: 2, backoff: 10 });
+        const dead = await waitForJob(cb, name, added.id, "dead");
+        // An unpaired surrogate is no text any store can keep: it is recorded as U+FFFD, everywhere.
+        expect(dead.errors.map((e) => e.message)).toEqual(["first\u0000try", "second\ufffdtry"]);
+      } finally {
+        await worker.close();
+      }
+    });
+
+    it("refuses a runAt no store can hold, and keeps the furthest one it accepts exactly", async () => {
+      const name = newQueue();
+      const queue = cb.queue(name);
+      for (const runAt of [1e20, 8.64e15, Number.MAX_SAFE_INTEGER, Date.now() + 101 * 365 * 86_400_000]) {
+        await expect(queue.add({}, { runAt })).rejects.toMatchObject({
+          code: "INVALID_OPTION",
+          details: { field: "runAt" },
+        });
+      }
+      expect(await queue.counts()).toEqual(empty);
+      const far = Date.now() + 99 * 365 * 86_400_000;
+      const added = await queue.add({}, { runAt: far });
+      expect((await queue.get(added.id))!.runAt).toBe(far);
+      await expect(queue.reschedule(added.id, { runAt: 1e20 })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+      await expect(queue.redrive("all", { runAt: 1e20 })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+      expect((await queue.get(added.id))!.runAt).toBe(far);
     });
   });
 }

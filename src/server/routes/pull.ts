@@ -4,6 +4,7 @@ import { parseDuration } from "../../core/duration.js";
 import { invalidOption, LeaseLostError } from "../../core/errors.js";
 import type { JobRecord } from "../../core/job.js";
 import { serializePayload } from "../../core/payload.js";
+import { failureMessage } from "../../core/text.js";
 import { toJob } from "../../job-view.js";
 import type { ClaimResult } from "../../stores/store.js";
 import { claimWaiting } from "../claim-wait.js";
@@ -178,7 +179,7 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       if (record?.state !== "active" || record.leaseToken !== leaseToken) throw new LeaseLostError(id);
       const exhausted = record.attempts >= record.maxAttempts;
       const retryDelayMs = exhausted ? null : retryDelay(record.backoff, record.attempts);
-      const after = await ctx.store.fail(queue, id, leaseToken, { error, retryDelayMs });
+      const after = await ctx.store.fail(queue, id, leaseToken, { error: failureMessage(error), retryDelayMs });
       if (exhausted) ctx.metrics.deadLetters.inc({ queue, delivery: "pull" });
       else ctx.metrics.retries.inc({ queue, delivery: "pull" });
       processed(queue, leaseToken, "failed");

@@ -1,5 +1,6 @@
-import type { JobError, JobRecord, JobState } from "../../core/job.js";
+import type { JobRecord, JobState } from "../../core/job.js";
 import { parseStoredBackoff } from "../stored-backoff.js";
+import { readError, type StoredError } from "./error-message.js";
 
 /**
  * A row of the `jobs` table as pg returns it: bigint columns arrive as decimal text (pg does not
@@ -15,7 +16,7 @@ export interface JobRow {
   attempts: number;
   max_attempts: number;
   backoff: string;
-  errors: JobError[];
+  errors: StoredError[];
   result: string | null;
   created_at: string;
   updated_at: string;
@@ -45,7 +46,7 @@ export function toRecord(row: JobRow): JobRecord {
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     backoff: parseStoredBackoff(row.backoff),
-    errors: row.errors.map((error) => ({ attempt: error.attempt, at: Number(error.at), message: error.message })),
+    errors: row.errors.map(readError),
     result: row.result,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),

@@ -2,6 +2,7 @@ import { LeaseLostError } from "../../../core/errors.js";
 import type { JobRecord } from "../../../core/job.js";
 import type { Failure } from "../../store.js";
 import { type PgContext, run, type SchemaSql } from "../context.js";
+import { storeMessage } from "../error-message.js";
 import { JOB_COLUMNS, type JobRow, parseId, toRecord } from "../rows.js";
 
 /**
@@ -11,14 +12,15 @@ import { JOB_COLUMNS, type JobRow, parseId, toRecord } from "../rows.js";
  *
  * Mode: one conditional UPDATE on (id, active, token) RETURNING the row; no row means a stale
  * token and nothing written. The error is appended with jsonb `||`, so the history is never
- * read back into JavaScript and rewritten. The retry instant is taken on the server's clock in
+ * read back into JavaScript and rewritten; a message holding NUL is encoded (error-message.ts). The retry instant is taken on the server's clock in
  * the same statement. A retry leaves the job scheduled, so the notify trigger wakes sleeping
  * workers once it commits.
  */
 const FAIL = ({ jobs, now }: SchemaSql) => `
   WITH clock AS (SELECT ${now} AS now)
   UPDATE ${jobs} SET
-    errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', clock.now, 'message', $4::text)),
+    errors = errors || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+      'attempt', attempts, 'at', clock.now, 'message', $4::text, 'messageJson', $6::text))),
     state = CASE WHEN $5::bigint IS NULL THEN 'dead' ELSE 'scheduled' END,
     run_at = CASE WHEN $5::bigint IS NULL THEN run_at ELSE clock.now + $5::bigint END,
     due_at = CASE WHEN $5::bigint IS NULL THEN NULL ELSE clock.now + $5::bigint END,
@@ -35,8 +37,11 @@ export async function failJob(
   { error, retryDelayMs }: Failure,
 ): Promise<JobRecord> {
   const rowid = parseId(id);
+  const { message, messageJson } = storeMessage(error);
   const rows =
-    rowid === null ? [] : await run<JobRow>(ctx.db, ctx.sql, FAIL, [rowid, queue, token, error, retryDelayMs]);
+    rowid === null
+      ? []
+      : await run<JobRow>(ctx.db, ctx.sql, FAIL, [rowid, queue, token, message, retryDelayMs, messageJson]);
   if (rows.length === 0) throw new LeaseLostError(id);
   return toRecord(rows[0]!);
 }
