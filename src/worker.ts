@@ -5,9 +5,9 @@ import { type Duration, parseDuration } from "./core/duration.js";
 import { CheckbackError, invalidOption, LeaseLostError } from "./core/errors.js";
 import type { JobRecord } from "./core/job.js";
 import { rejectUnknown, validateQueueName } from "./core/options.js";
-import { type ErrorReporter, warningReporter } from "./error-report.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
 import { failureMessage } from "./core/text.js";
+import { type ErrorReporter, warningReporter } from "./error-report.js";
 import { type Job, toJob } from "./job-view.js";
 import type { ClaimResult, NewJob, Retention, Store } from "./stores/store.js";
 

@@ -8,17 +8,18 @@ import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
-import { errorBody, installErrorHandling } from "./errors.js";
+import { installErrorHandling } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
 import { guardReservedQueues, isServerQueue } from "./reserved.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
 import { deadRoutes } from "./routes/dead.js";
+import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queues.js";
-import { errorSchema } from "./schemas.js";
 import { Settings } from "./settings.js";
+import type { StoreHealth } from "./store/guard.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -36,7 +37,16 @@ const SETTINGS_SYNC_MS = 15_000;
  * Builds the HTTP API around a Checkback instance. The caller owns the Checkback (and its
  * store) and closes it after the app; closing the app ends long-polls, push workers and check workers.
  */
-export async function buildApp(checkback: Checkback, config: ServerConfig): Promise<FastifyInstance> {
+export interface AppOptions {
+  /** What the server's store guard has seen (start.ts); readiness then also covers failing writes. */
+  storeHealth?: StoreHealth;
+}
+
+export async function buildApp(
+  checkback: Checkback,
+  config: ServerConfig,
+  options: AppOptions = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimit,
@@ -123,35 +133,7 @@ export async function buildApp(checkback: Checkback, config: ServerConfig): Prom
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  app.get(
-    "/healthz",
-    { schema: { tags: ["service"], summary: "Liveness: the process answers", security: [] } },
-    async () => ({ status: "ok" }),
-  );
-
-  app.get(
-    "/readyz",
-    {
-      schema: {
-        tags: ["service"],
-        summary: "Readiness: the store answers and the server is not shutting down",
-        security: [],
-        response: {
-          200: { type: "object", properties: { status: { type: "string" }, store: { type: "string" } } },
-          503: errorSchema,
-        },
-      },
-    },
-    async (_request, reply) => {
-      if (ctx.closing.aborted) return reply.code(503).send(errorBody("SHUTTING_DOWN", "the server is shutting down"));
-      try {
-        await checkback.store.now();
-      } catch (error) {
-        return reply.code(503).send(errorBody("STORE_UNAVAILABLE", (error as Error).message));
-      }
-      return { status: "ready", store: checkback.store.kind };
-    },
-  );
+  await healthRoutes(app, ctx, options.storeHealth);
 
   app.get(
     "/metrics",

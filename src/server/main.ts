@@ -31,6 +31,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
+  // Exit at once: a store left half-open (a Redis client reconnecting) would keep the process alive.
   console.error(`checkback server: ${error.message}`);
   process.exit(1);
 });

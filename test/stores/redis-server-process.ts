@@ -39,7 +39,8 @@ export class RedisServerProcess {
   /** SIGKILL: no shutdown, no final save; only what already reached the AOF survives. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // A process ended by a signal keeps exitCode null: signalCode tells it is gone too.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;

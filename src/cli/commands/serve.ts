@@ -39,7 +39,12 @@ Examples:
       const { loadServerConfig } = await import("../../server/config.js");
       const { startServer } = await import("../../server/start.js");
       const config = loadServerConfig({ flags: flagsOf(options) });
-      const server = await startServer(config);
+      const server = await startServer(config).catch((error: Error & { code?: string }) => {
+        // Fail fast and for good: a store left half-open (a Redis client reconnecting) would
+        // otherwise keep the process alive after the message.
+        process.stderr.write(`error: ${error.code ?? "INTERNAL"}: ${error.message}\n`);
+        process.exit(1);
+      });
       process.stderr.write(`checkback listening on ${server.url} (store: ${server.checkback.store.kind})\n`);
       stopOnSignals(server);
     });
