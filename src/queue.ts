@@ -143,6 +143,8 @@ function whenOf(when: WhenOptions): When {
 
 function selectionOf(which: string[] | "all") {
   if (which === "all") return { all: true as const };
-  if (Array.isArray(which)) return { ids: which.map((id) => validateIdentifier(id, "id", MAX_ID_LENGTH)) };
+  // A selection is a set: an id named twice is one job, counted once, on every store.
+  if (Array.isArray(which))
+    return { ids: [...new Set(which.map((id) => validateIdentifier(id, "id", MAX_ID_LENGTH)))] };
   throw invalidOption('give a list of job ids or "all"');
 }

@@ -594,6 +594,34 @@ function describeLibrary(getStore: () => Store, newQueue: () => string): void {
       cb = new Checkback({ store: getStore() });
     });
 
+    it("counts a job named twice in one selection once (redrive and purge)", async () => {
+      const store = getStore();
+      const deadJob = async (name: string) => {
+        const [added] = await store.add([
+          {
+            queue: name,
+            key: null,
+            payload: "{}",
+            when: { delayMs: 0 },
+            maxAttempts: 1,
+            backoff: DEFAULT_BACKOFF,
+            onDuplicate: "keep",
+          },
+        ]);
+        const { jobs } = await store.claimDue(name, { limit: 1, leaseMs: 30_000 });
+        await store.fail(name, jobs[0]!.id, jobs[0]!.leaseToken!, { error: "x", retryDelayMs: null });
+        return added!.job.id;
+      };
+      const redriven = cb.queue(newQueue());
+      const first = await deadJob(redriven.name);
+      expect(await redriven.redrive([first, first, first])).toBe(1);
+      expect((await redriven.get(first))?.state).toBe("scheduled");
+      const purged = cb.queue(newQueue());
+      const second = await deadJob(purged.name);
+      expect(await purged.purge([second, second])).toBe(1);
+      expect(await purged.get(second)).toBeNull();
+    });
+
     it("retries with fixed back-off until it succeeds", async () => {
       const name = newQueue();
       const starts: number[] = [];
