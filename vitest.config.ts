@@ -1,6 +1,17 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
+// Workspace packages import each other by name ("checkback", "@checkback/client"); here those
+// names resolve to their TypeScript sources through the "checkback-source" export condition
+// (see .npmrc), in the test files and in every child process a test starts.
+const SOURCE_CONDITION = "checkback-source";
+const nodeOptions = process.env.NODE_OPTIONS ?? "";
+if (!nodeOptions.includes(`--conditions=${SOURCE_CONDITION}`)) {
+  process.env.NODE_OPTIONS = `${nodeOptions} --conditions=${SOURCE_CONDITION}`.trim();
+}
+
 export default defineConfig({
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

@@ -1,7 +1,7 @@
 import { loadavg } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { Check } from "../src/checks/check.js";
-import { parseDuration } from "../src/core/duration.js";
+import { Check } from "../packages/checkback/src/checks/check.js";
+import { parseDuration } from "../packages/checkback/src/core/duration.js";
 import { LatenessRecorder } from "./lib/lateness.js";
 import { describeMachine } from "./lib/machine.js";
 import { note } from "./lib/progress.js";

@@ -9,8 +9,8 @@
  */
 import { loadavg } from "node:os";
 import pg from "pg";
-import { Checkback } from "../src/checkback.js";
-import { PostgresStore } from "../src/stores/postgres/postgres-store.js";
+import { Checkback } from "../packages/checkback/src/checkback.js";
+import { PostgresStore } from "../packages/checkback/src/stores/postgres/postgres-store.js";
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const jobs = Number(process.argv[2] ?? 50_000);

@@ -10,10 +10,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Checkback } from "../src/checkback.js";
-import { DEFAULT_BACKOFF } from "../src/core/backoff.js";
-import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
-import type { NewJob } from "../src/stores/store.js";
+import { Checkback } from "../packages/checkback/src/checkback.js";
+import { DEFAULT_BACKOFF } from "../packages/checkback/src/core/backoff.js";
+import { SqliteStore } from "../packages/checkback/src/stores/sqlite/sqlite-store.js";
+import type { NewJob } from "../packages/checkback/src/stores/store.js";
 
 const jobs = Number(process.argv[2] ?? 100_000);
 const pending = Number(process.argv[3] ?? 1_000_000);

@@ -1,9 +1,9 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryStore } from "../src/stores/memory/memory-store.js";
-import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
-import type { Store } from "../src/stores/store.js";
+import { MemoryStore } from "../packages/checkback/src/stores/memory/memory-store.js";
+import { SqliteStore } from "../packages/checkback/src/stores/sqlite/sqlite-store.js";
+import type { Store } from "../packages/checkback/src/stores/store.js";
 import { openPostgresBenchStore } from "./postgres/store.js";
 import { openRedisBenchStore } from "./redis/store.js";
 import type { Footprint } from "./runners/system.js";

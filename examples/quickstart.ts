@@ -1,5 +1,5 @@
 // The README's example, runnable: `npx tsx examples/quickstart.ts` (the README imports "checkback").
-import { createCheckback, later } from "../src/index.js";
+import { createCheckback, later } from "checkback";
 
 const cb = createCheckback({ store: process.env.CHECKBACK_STORE ?? "sqlite:./checkback.db" });
 const orders = new Map([["A-1001", "UNPAID"]]); // stands in for your order table

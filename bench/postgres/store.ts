@@ -1,5 +1,5 @@
 import pg from "pg";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { Footprint } from "../runners/system.js";
 
 /**

@@ -1,7 +1,7 @@
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { Checkback } from "../../src/checkback.js";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import { deleteByPrefix } from "./store.js";
 
 /**

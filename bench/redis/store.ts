@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import { redisStats } from "../lib/redis-info.js";
 import type { Footprint } from "../runners/system.js";
 

@@ -1,6 +1,6 @@
-import { Checkback } from "../../src/checkback.js";
-import type { Queue } from "../../src/queue.js";
-import type { Worker } from "../../src/worker.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import type { Queue } from "../../packages/checkback/src/queue/queue.js";
+import type { Worker } from "../../packages/checkback/src/worker/worker.js";
 import { openBenchStore, type StoreContext, type StoreKind } from "../stores.js";
 import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "./system.js";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { PostgresServerProcess } from "../../test/stores/postgres-server-process.js";
 import { RedisServerProcess } from "../../test/stores/redis-server-process.js";
 import { Ledger } from "./ledger.js";
@@ -83,7 +83,17 @@ async function openPrivateStore(dir: string): Promise<PrivateStore> {
 }
 
 function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ["--import", "tsx", "src/server/main.ts", "--port", "0", "--store", store, "--log-level", "info"];
+  const args = [
+    "--import",
+    "tsx",
+    "packages/server/src/http/main.ts",
+    "--port",
+    "0",
+    "--store",
+    store,
+    "--log-level",
+    "info",
+  ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";

@@ -1,4 +1,4 @@
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 
 /**
  * A soak worker: a library Worker in a process of its own, which the soak SIGKILLs at random.

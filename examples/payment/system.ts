@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Duration } from "../../src/index.js";
+import type { Duration } from "checkback";
 import { type Gateway, startGateway } from "./gateway/server.js";
 import { type OrderService, type OrderServiceOptions, startOrderService } from "./order-service/server.js";
 import { type PaymentService, type PaymentServiceOptions, startPaymentService } from "./payment-service/server.js";

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { Check } from "../../src/checks/check.js";
-import type { CheckDefinition, CheckOutcome } from "../../src/checks/types.js";
-import { JobNotFoundError, ValidationError } from "../../src/core/errors.js";
-import { Queue } from "../../src/queue.js";
-import type { Store } from "../../src/stores/store.js";
+import { Check } from "../../packages/checkback/src/checks/check.js";
+import type { CheckDefinition, CheckOutcome } from "../../packages/checkback/src/checks/types.js";
+import { JobNotFoundError, ValidationError } from "../../packages/checkback/src/core/errors.js";
+import { Queue } from "../../packages/checkback/src/queue/queue.js";
+import type { Store } from "../../packages/checkback/src/stores/store.js";
 
 /**
  * What a check suite needs from a backend: a store, and `peer()`, another handle on the same

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Checkback, type CheckDefinition, type CheckOutcome } from "../../src/index.js";
+import { Checkback, type CheckDefinition, type CheckOutcome } from "../../packages/checkback/src/index.js";
 
 interface Order {
   order: string;

@@ -1,4 +1,4 @@
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import { runCheckSuite } from "./check-suite.js";
 
 runCheckSuite("memory", async () => {

@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { Store } from "../../src/stores/store.js";
+import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
+import type { Store } from "../../packages/checkback/src/stores/store.js";
 import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../stores/postgres-env.js";
 import { runCheckSuite } from "./check-suite.js";
 

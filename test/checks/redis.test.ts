@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
-import type { Store } from "../../src/stores/store.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
+import type { Store } from "../../packages/checkback/src/stores/store.js";
 import { REDIS_URL, reachable } from "../stores/redis-env.js";
 import { runCheckSuite } from "./check-suite.js";
 

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore } from "../../src/stores/open-store.js";
-import type { Store } from "../../src/stores/store.js";
+import { openStore } from "../../packages/checkback/src/stores/open-store.js";
+import type { Store } from "../../packages/checkback/src/stores/store.js";
 import { runCheckSuite } from "./check-suite.js";
 
 // Each peer is a second connection to the same file, as a worker in another process would have.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiError, CheckbackClient, ConnectionError } from "../../src/cli/client.js";
+import { ApiError, CheckbackClient, ConnectionError } from "../../packages/client/src/client.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 
 let server: TestServer;

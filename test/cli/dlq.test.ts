@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CheckbackClient, type JobPage } from "../../src/cli/client.js";
+import { CheckbackClient, type JobPage } from "../../packages/client/src/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiJob, CheckbackClient } from "../../src/cli/client.js";
+import { type ApiJob, CheckbackClient } from "../../packages/client/src/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AddedJob, type ApiJob, CheckbackClient, type Counts, type JobPage } from "../../src/cli/client.js";
+import {
+  type AddedJob,
+  type ApiJob,
+  CheckbackClient,
+  type Counts,
+  type JobPage,
+} from "../../packages/client/src/client.js";
 import { parseJson, runCli } from "./run-cli.js";
 import { startTestServer, type TestServer, uniqueQueue } from "./test-server.js";
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { AddedJob, ApiJob } from "../../src/cli/client.js";
+import type { AddedJob, ApiJob } from "../../packages/client/src/client.js";
 import { CHECKBACK_BIN, parseJson, runCli } from "./run-cli.js";
 
 interface Served {

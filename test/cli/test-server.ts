@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
-import { startServer } from "../../src/server/start.js";
+import { resolveServerConfig, type ServerConfigInput } from "../../packages/server/src/http/config.js";
+import { startServer } from "../../packages/server/src/http/start.js";
 
 export interface TestServer {
   url: string;

@@ -1,7 +1,7 @@
 import { createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SERVER_URL } from "../../src/cli/program.js";
-import { DEFAULT_PORT } from "../../src/server/config.js";
+import { DEFAULT_SERVER_URL } from "../../packages/server/src/cli/program.js";
+import { DEFAULT_PORT } from "../../packages/server/src/http/config.js";
 import { runCli } from "./run-cli.js";
 
 /** A port that was free a moment ago: nothing listens there, so connections are refused. */

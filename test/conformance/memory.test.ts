@@ -1,4 +1,4 @@
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import { runStoreConformance } from "./store-suite.js";
 
 runStoreConformance("memory", async () => {

@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../stores/postgres-env.js";
 import { runStoreConformance } from "./store-suite.js";
 

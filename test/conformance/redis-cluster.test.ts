@@ -1,6 +1,6 @@
 import type { Cluster } from "ioredis";
 import { describe, it } from "vitest";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import { clusterNodes, REDIS_CLUSTER_URL, reachable } from "../stores/redis-env.js";
 import { runStoreConformance } from "./store-suite.js";
 

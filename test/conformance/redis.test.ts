@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import { REDIS_URL, reachable } from "../stores/redis-env.js";
 import { runStoreConformance } from "./store-suite.js";
 

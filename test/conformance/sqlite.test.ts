@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
 import { runStoreConformance } from "./store-suite.js";
 
 runStoreConformance("sqlite", async () => {

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { CheckbackError, LeaseLostError } from "../../src/core/errors.js";
-import type { NewJob, Store, When } from "../../src/stores/store.js";
-import { later } from "../../src/worker.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { CheckbackError, LeaseLostError } from "../../packages/checkback/src/core/errors.js";
+import type { NewJob, Store, When } from "../../packages/checkback/src/stores/store.js";
+import { later } from "../../packages/checkback/src/worker/worker.js";
 
 /**
  * The one conformance suite every Store passes. Each test works in queues of its own (random

@@ -1,4 +1,4 @@
-import type { CheckDefinition } from "../../src/checks/types.js";
+import type { CheckDefinition } from "../../packages/checkback/src/checks/types.js";
 
 /** The check both the crash test and its worker processes define: done on the fifth probe. */
 export const CRASH_CHECK = {

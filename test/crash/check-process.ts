@@ -4,7 +4,7 @@
  * even the probes that a SIGKILL cut off.
  */
 import { appendFileSync } from "node:fs";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { CRASH_CHECK } from "./check-definition.js";
 
 const [dbPath, logPath] = process.argv.slice(2);

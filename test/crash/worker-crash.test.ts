@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { sleep, waitFor } from "../conformance/store-suite.js";
 
 const JOBS = 400;

@@ -4,7 +4,7 @@
  * that the crash cut off mid-handler.
  */
 import { appendFileSync } from "node:fs";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 
 const [dbPath, logPath, leaseMs] = process.argv.slice(2);
 const cb = new Checkback({ store: `sqlite:${dbPath}` });

@@ -4,7 +4,7 @@ import { newKeyPair } from "../../examples/payment/shared/keys.js";
 import { waitFor } from "../../examples/payment/shared/wait-for.js";
 import { Shopper } from "../../examples/payment/shopper.js";
 import { type PaymentSystem, type PaymentSystemOptions, startPaymentSystem } from "../../examples/payment/system.js";
-import type { CheckStatus } from "../../src/index.js";
+import type { CheckStatus } from "../../packages/checkback/src/index.js";
 
 let sharedKeys: PaymentSystemOptions["keys"];
 

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Checkback } from "../../src/checkback.js";
+import type { Checkback } from "../../packages/checkback/src/checkback.js";
 
 /** Worker processes on one store, one queue each: one that listens to `error`, one that does not. */
 export class FaultWorkers {

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { sleep, waitFor } from "../conformance/store-suite.js";
 import { RedisServerProcess, redisServerAvailable } from "../stores/redis-server-process.js";
 import { addAcknowledged, FaultWorkers } from "./fault-harness.js";

@@ -15,10 +15,20 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `src/server/main.ts` on a free port; resolves once it listens (or rejects with its output). */
+/** Runs `packages/server/src/http/main.ts` on a free port; resolves once it listens (or rejects with its output). */
 export function startServerProcess(store: string): Promise<ServerProcess> {
   // node itself, not the tsx wrapper: SIGTERM must reach the server, not a relay in between.
-  const args = ["--import", "tsx", "src/server/main.ts", "--port", "0", "--store", store, "--log-level", "info"];
+  const args = [
+    "--import",
+    "tsx",
+    "packages/server/src/http/main.ts",
+    "--port",
+    "0",
+    "--store",
+    store,
+    "--log-level",
+    "info",
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],

@@ -40,8 +40,8 @@ describe("a server on a store it cannot use", () => {
   const unwritable = `sqlite:${join(blocker, "checkback.db")}`;
 
   it.each([
-    ["npm start", ["src/server/main.ts"]],
-    ["checkback serve", ["src/cli/main.ts", "serve"]],
+    ["npm start", ["packages/server/src/http/main.ts"]],
+    ["checkback serve", ["packages/server/src/cli/main.ts", "serve"]],
   ])("%s exits non-zero at once on an SQLite path it cannot create", async (_name, command) => {
     const { code, output, ms } = await run([...command, "--port", "0", "--store", unwritable]);
     expect(code).not.toBe(0);
@@ -54,7 +54,7 @@ describe("a server on a store it cannot use", () => {
     ["redis", "redis://user:s3cret@127.0.0.1:6428"],
     ["postgres", "postgres://postgres:s3cret@127.0.0.1:5468/postgres"],
   ])("exits non-zero within seconds when %s does not answer, naming it without the password", async (_kind, url) => {
-    const { code, output, ms } = await run(["src/cli/main.ts", "serve", "--port", "0", "--store", url]);
+    const { code, output, ms } = await run(["packages/server/src/cli/main.ts", "serve", "--port", "0", "--store", url]);
     expect(code).toBe(1);
     expect(output).toContain("STORE_UNAVAILABLE");
     expect(output).toContain(`cannot use the store ${url.replace("s3cret", "***")}`);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { resolveServerConfig } from "../../src/server/config.js";
-import { type RunningServer, startServer } from "../../src/server/start.js";
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
+import { resolveServerConfig } from "../../packages/server/src/http/config.js";
+import { type RunningServer, startServer } from "../../packages/server/src/http/start.js";
 import { call } from "./server-harness.js";
 
 /**

@@ -6,7 +6,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 
 const dir = mkdtempSync(join(tmpdir(), "checkback-closed-"));
 const cb = new Checkback({ store: `sqlite:${join(dir, "closed.db")}` });

@@ -5,7 +5,7 @@
  * the worker threw would end the process.
  */
 import { appendFileSync } from "node:fs";
-import { Checkback } from "../../src/checkback.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 
 const [storeUrl, queue, logPath, mode] = process.argv.slice(2);
 const cb = new Checkback({ store: storeUrl! });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseTokens } from "../../src/server/auth.js";
+import { parseTokens } from "../../packages/server/src/http/auth.js";
 import { type Api, snapshot, startTestServer, type TestServer, uniqueQueue } from "./helpers.js";
 
 const PRODUCER = "producer-token-1";

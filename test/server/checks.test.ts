@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CheckOutcome } from "../../src/checks/types.js";
-import type { ProbeRequest } from "../../src/server/checks/http-check.js";
-import { SIGNATURE_HEADER, verifySignature } from "../../src/server/signature.js";
+import type { CheckOutcome } from "../../packages/checkback/src/checks/types.js";
+import { SIGNATURE_HEADER, verifySignature } from "../../packages/client/src/signature.js";
+import type { ProbeRequest } from "../../packages/server/src/http/checks/http-check.js";
 import {
   type Api,
   type Receiver,

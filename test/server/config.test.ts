@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, loadServerConfig, resolveServerConfig } from "../../src/server/config.js";
+import { DEFAULT_CONFIG, loadServerConfig, resolveServerConfig } from "../../packages/server/src/http/config.js";
 
 function dirWithConfig(content: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), "checkback-config-"));

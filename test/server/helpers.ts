@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
-import { type RunningServer, startServer } from "../../src/server/start.js";
-import type { Store } from "../../src/stores/store.js";
+import type { Store } from "../../packages/checkback/src/stores/store.js";
+import { resolveServerConfig, type ServerConfigInput } from "../../packages/server/src/http/config.js";
+import { type RunningServer, startServer } from "../../packages/server/src/http/start.js";
 
 export interface Answer<T = any> {
   status: number;

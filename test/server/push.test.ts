@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PushDelivery } from "../../src/server/push/dispatcher.js";
-import { SIGNATURE_HEADER, verifySignature } from "../../src/server/signature.js";
+import { SIGNATURE_HEADER, verifySignature } from "../../packages/client/src/signature.js";
+import type { PushDelivery } from "../../packages/server/src/http/push/dispatcher.js";
 import {
   type Api,
   type Receiver,

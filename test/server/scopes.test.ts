@@ -1,7 +1,7 @@
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentScopes } from "../../src/server/auth.js";
-import { resolveServerConfig } from "../../src/server/config.js";
+import { documentScopes } from "../../packages/server/src/http/auth.js";
+import { resolveServerConfig } from "../../packages/server/src/http/config.js";
 import {
   type Answer,
   type Api,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { signBody, verifySignature } from "../../src/server/signature.js";
+import { signBody, verifySignature } from "../../packages/client/src/signature.js";
 
 const secret = "whsec-test-0123456789";
 const body = JSON.stringify({ id: "1", payload: { amount: 100 } });

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { PostgresServerProcess, postgresServerAvailable } from "./postgres-server-process.js";
 
 /**

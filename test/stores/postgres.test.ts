@@ -1,13 +1,13 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { LeaseLostError, ValidationError } from "../../src/core/errors.js";
-import { openStore } from "../../src/stores/open-store.js";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import { SCHEMA_VERSION } from "../../src/stores/postgres/schema.js";
-import { WAKE_APPLICATION_NAME } from "../../src/stores/postgres/wake.js";
-import type { AddOutcome, NewJob } from "../../src/stores/store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { LeaseLostError, ValidationError } from "../../packages/checkback/src/core/errors.js";
+import { openStore } from "../../packages/checkback/src/stores/open-store.js";
+import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
+import { SCHEMA_VERSION } from "../../packages/checkback/src/stores/postgres/schema.js";
+import { WAKE_APPLICATION_NAME } from "../../packages/checkback/src/stores/postgres/wake.js";
+import type { AddOutcome, NewJob } from "../../packages/checkback/src/stores/store.js";
 import { sleep, waitFor } from "../conformance/store-suite.js";
 import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "./postgres-env.js";
 

@@ -1,8 +1,8 @@
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { clusterNodes, REDIS_CLUSTER_URL, reachable } from "./redis-env.js";
 
 /** What a Redis Cluster adds: one queue spread over the masters, settings checked on each. */

@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { openStore } from "../../src/stores/open-store.js";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
-import type { NewJob, Store } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { openStore } from "../../packages/checkback/src/stores/open-store.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
+import type { NewJob, Store } from "../../packages/checkback/src/stores/store.js";
 import { RedisServerProcess, redisServerAvailable } from "./redis-server-process.js";
 
 /**

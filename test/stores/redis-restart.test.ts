@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { RedisServerProcess, redisServerAvailable } from "./redis-server-process.js";
 
 /**

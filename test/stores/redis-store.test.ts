@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { REDIS_URL, reachable } from "./redis-env.js";
 
 /** What the Redis store does beyond the shared contract: its clock, its warnings, its layout. */

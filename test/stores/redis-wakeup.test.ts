@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { RedisStore } from "../../src/stores/redis/redis-store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import { RedisServerProcess, redisServerAvailable } from "./redis-server-process.js";
 
 /**

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { Checkpointer } from "../../src/stores/sqlite/checkpointer.js";
-import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { Checkpointer } from "../../packages/checkback/src/stores/sqlite/checkpointer.js";
+import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 
 /** WAL checkpoints run on a thread of the store's, never inside the serving connection's commits. */
 const root = mkdtempSync(join(tmpdir(), "checkback-sqlite-checkpointer-"));

@@ -8,10 +8,10 @@
  *   work <db> <queue> <log> runs a Worker that appends each job's id to <log>, sends "ready"
  */
 import { appendFileSync } from "node:fs";
-import { Checkback } from "../../src/checkback.js";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 
 const [command, path, queue, count] = process.argv.slice(2) as [string, string, string, string | undefined];
 const store = new SqliteStore({ path });

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { CheckbackError, ValidationError } from "../../src/core/errors.js";
-import { openStore } from "../../src/stores/open-store.js";
-import { SCHEMA_VERSION } from "../../src/stores/sqlite/schema.js";
-import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { NewJob } from "../../src/stores/store.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import { CheckbackError, ValidationError } from "../../packages/checkback/src/core/errors.js";
+import { openStore } from "../../packages/checkback/src/stores/open-store.js";
+import { SCHEMA_VERSION } from "../../packages/checkback/src/stores/sqlite/schema.js";
+import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 
 /** What only the SQLite store has: a file, a schema, several connections and processes on it. */
 const root = mkdtempSync(join(tmpdir(), "checkback-sqlite-store-"));

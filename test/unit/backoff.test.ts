@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resolveBackoff, retryDelay } from "../../src/core/backoff.js";
+import { resolveBackoff, retryDelay } from "../../packages/checkback/src/core/backoff.js";
 
 describe("back-off", () => {
   it("fixed: the same wait every time", () => {

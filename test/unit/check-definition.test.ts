@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { resolveDefinition } from "../../src/checks/definition.js";
-import { InvalidStateError, ValidationError } from "../../src/core/errors.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { resolveDefinition } from "../../packages/checkback/src/checks/definition.js";
+import { InvalidStateError, ValidationError } from "../../packages/checkback/src/core/errors.js";
 
 const probe = () => ({ status: "pending" as const });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { validateAnswer } from "../../src/checks/answer.js";
-import { appendHistory, errorRecord, HISTORY_LIMIT } from "../../src/checks/history.js";
-import type { ProbeRecord } from "../../src/checks/types.js";
+import { validateAnswer } from "../../packages/checkback/src/checks/answer.js";
+import { appendHistory, errorRecord, HISTORY_LIMIT } from "../../packages/checkback/src/checks/history.js";
+import type { ProbeRecord } from "../../packages/checkback/src/checks/types.js";
 
 describe("check history", () => {
   it("keeps the newest HISTORY_LIMIT probes", () => {

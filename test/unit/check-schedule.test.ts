@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { intervalAfter, nextDelay, resolveSchedule } from "../../src/checks/schedule.js";
-import { ValidationError } from "../../src/core/errors.js";
+import { intervalAfter, nextDelay, resolveSchedule } from "../../packages/checkback/src/checks/schedule.js";
+import { ValidationError } from "../../packages/checkback/src/core/errors.js";
 
 const intervals = (schedule: unknown, hasDeadline = false, steps = 10) => {
   const resolved = resolveSchedule(schedule, hasDeadline);

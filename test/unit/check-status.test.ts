@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { statusOf } from "../../src/checks/status.js";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import type { JobRecord } from "../../src/core/job.js";
+import { statusOf } from "../../packages/checkback/src/checks/status.js";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import type { JobRecord } from "../../packages/checkback/src/core/job.js";
 
 function probeJob(overrides: Partial<JobRecord>): JobRecord {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ClockOffset } from "../../src/core/clock-offset.js";
+import { ClockOffset } from "../../packages/checkback/src/core/clock-offset.js";
 
 describe("ClockOffset", () => {
   it("is not thrown off by a slow reply: it keeps the least delayed sample", () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { resolveSchedule } from "../../src/checks/schedule.js";
-import { resolveBackoff } from "../../src/core/backoff.js";
-import { describeValue, PREVIEW_LENGTH } from "../../src/core/describe.js";
-import { parseDuration } from "../../src/core/duration.js";
-import { type CheckbackError, invalidOption, ValidationError } from "../../src/core/errors.js";
-import { resolveAddOptions } from "../../src/core/options.js";
+import { resolveSchedule } from "../../packages/checkback/src/checks/schedule.js";
+import { resolveBackoff } from "../../packages/checkback/src/core/backoff.js";
+import { describeValue, PREVIEW_LENGTH } from "../../packages/checkback/src/core/describe.js";
+import { parseDuration } from "../../packages/checkback/src/core/duration.js";
+import { type CheckbackError, invalidOption, ValidationError } from "../../packages/checkback/src/core/errors.js";
+import { resolveAddOptions } from "../../packages/checkback/src/core/options.js";
 
 /** A value nested far deeper than any recursive walk (JSON.stringify, String) survives. */
 function deep(depth: number): unknown {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration } from "../../src/core/duration.js";
-import { ValidationError } from "../../src/core/errors.js";
+import { formatDuration, parseDuration } from "../../packages/checkback/src/core/duration.js";
+import { ValidationError } from "../../packages/checkback/src/core/errors.js";
 
 describe("parseDuration", () => {
   it.each([

@@ -1,11 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { validateAnswer } from "../../src/checks/answer.js";
-import { MAX_DURATION_MS } from "../../src/core/duration.js";
-import { serializePayload } from "../../src/core/payload.js";
-import { failureMessage, MAX_ERROR_MESSAGE_LENGTH, validateIdentifier, validateName } from "../../src/core/text.js";
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
-import { later } from "../../src/worker.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { validateAnswer } from "../../packages/checkback/src/checks/answer.js";
+import { MAX_DURATION_MS } from "../../packages/checkback/src/core/duration.js";
+import { serializePayload } from "../../packages/checkback/src/core/payload.js";
+import {
+  failureMessage,
+  MAX_ERROR_MESSAGE_LENGTH,
+  validateIdentifier,
+  validateName,
+} from "../../packages/checkback/src/core/text.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
+import { later } from "../../packages/checkback/src/worker/worker.js";
 
 const empty = { scheduled: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { CheckbackError, JobNotFoundError, PayloadTooLargeError } from "../../src/core/errors.js";
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { CheckbackError, JobNotFoundError, PayloadTooLargeError } from "../../packages/checkback/src/core/errors.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 
 /** Bad input is refused with a typed error and leaves the store exactly as it was. */
 describe("bad input to a queue", () => {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
-import type { ClaimOptions, ClaimResult } from "../../src/stores/store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
+import type { ClaimOptions, ClaimResult } from "../../packages/checkback/src/stores/store.js";
 import { waitFor } from "../conformance/store-suite.js";
 
 /**

@@ -1,10 +1,10 @@
 import { fork } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Checkback } from "../../src/checkback.js";
-import { StoreClosedError, StoreUnavailableError } from "../../src/core/errors.js";
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
-import type { ClaimOptions, ClaimResult, Completion } from "../../src/stores/store.js";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
+import { StoreClosedError, StoreUnavailableError } from "../../packages/checkback/src/core/errors.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
+import type { ClaimOptions, ClaimResult, Completion } from "../../packages/checkback/src/stores/store.js";
 import { sleep, waitFor } from "../conformance/store-suite.js";
 
 /** A memory store that can be taken "down": its calls then throw, as a store's would in an outage. */

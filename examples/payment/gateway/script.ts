@@ -1,4 +1,4 @@
-import type { Duration } from "../../../src/index.js";
+import type { Duration } from "checkback";
 
 /**
  * How the sandbox behaves for one trade, set by a test or the demo before (or while) the

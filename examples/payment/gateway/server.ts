@@ -1,5 +1,5 @@
+import { parseDuration } from "checkback";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { parseDuration } from "../../../src/index.js";
 import { acceptFormBodies } from "../shared/form-body.js";
 import type { KeyPair } from "../shared/keys.js";
 import type { SimClock } from "../shared/sim-clock.js";

@@ -1,4 +1,4 @@
-import type { Duration } from "../../../src/index.js";
+import type { Duration } from "checkback";
 import type { SimClock } from "../shared/sim-clock.js";
 
 /** setTimeout in business time, all cancelled together when the sandbox stops. */

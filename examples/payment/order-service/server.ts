@@ -1,6 +1,6 @@
 import { join } from "node:path";
+import { createCheckback, type Duration } from "checkback";
 import Fastify from "fastify";
-import { createCheckback, type Duration } from "../../../src/index.js";
 import type { SimClock } from "../shared/sim-clock.js";
 import { type Log, silent } from "../shared/timeline.js";
 import { OrderBook } from "./orders.js";

@@ -1,4 +1,4 @@
-import type { Check } from "../../../src/index.js";
+import type { Check } from "checkback";
 import { parseAmount } from "../shared/money.js";
 import { type AlipayClient, isPaid } from "./alipay-client.js";
 import type { PaymentBook } from "./payments.js";

@@ -1,4 +1,4 @@
-import type { Checkback, Queue } from "../../../src/index.js";
+import type { Checkback, Queue } from "checkback";
 import type { SimClock } from "../shared/sim-clock.js";
 import type { Log } from "../shared/timeline.js";
 import type { PaymentBook } from "./payments.js";

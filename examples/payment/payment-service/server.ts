@@ -1,6 +1,6 @@
 import { join } from "node:path";
+import { createCheckback, type Duration, parseDuration } from "checkback";
 import Fastify from "fastify";
-import { createCheckback, type Duration, parseDuration } from "../../../src/index.js";
 import { acceptFormBodies } from "../shared/form-body.js";
 import { formatAmount } from "../shared/money.js";
 import { alipayTimestamp, type SimClock } from "../shared/sim-clock.js";

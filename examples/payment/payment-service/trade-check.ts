@@ -1,4 +1,4 @@
-import type { Check, Checkback, CheckOutcome, Duration } from "../../../src/index.js";
+import type { Check, Checkback, CheckOutcome, Duration } from "checkback";
 import type { SimClock } from "../shared/sim-clock.js";
 import type { Log } from "../shared/timeline.js";
 import { type AlipayClient, isPaid } from "./alipay-client.js";

@@ -1,4 +1,4 @@
-import { type Duration, parseDuration } from "../../../src/index.js";
+import { type Duration, parseDuration } from "checkback";
 
 /**
  * The example runs on "business time" sped up by a factor: at speed 600 one real second is

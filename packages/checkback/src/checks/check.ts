@@ -1,0 +1,139 @@
+import { describeValue } from "../core/describe.js";
+import { invalidOption, JobNotFoundError } from "../core/errors.js";
+import { parsePayload, serializePayload } from "../core/payload.js";
+import type { Store } from "../stores/store.js";
+import type { ErrorReporter } from "../worker/error-report.js";
+import { type ActiveJob, Worker } from "../worker/worker.js";
+import { type ResolvedDefinition, resolveDefinition } from "./definition.js";
+import {
+  type CheckJobPayload,
+  checkJobKey,
+  checkQueueName,
+  type Ending,
+  newProbeJob,
+  type OutcomePayload,
+  outcomeJobKey,
+  type ProbePayload,
+} from "./jobs.js";
+import { deliverOutcome, newOutcomeJob, outcomeOf } from "./outcome.js";
+import { probeRunner } from "./runner.js";
+import { intervalAfter } from "./schedule.js";
+import { statusOf } from "./status.js";
+import type { CheckDefinition, CheckStatus, Started } from "./types.js";
+
+export interface CheckSettings {
+  maxPayloadBytes: number;
+  /** The instance's reporter for store errors, unless the check's worker options name one. */
+  onError?: ErrorReporter | undefined;
+}
+
+/**
+ * A delayed check: started per business key, probed on its schedule until the probe gives a
+ * terminal answer, the schedule or deadline runs out, or someone resolves it from outside;
+ * whichever comes first wins, once, and its outcome is handed to the handlers as a durable job.
+ */
+export class Check<I = unknown, R = unknown> {
+  /** The internal queue holding this check's jobs (its dead letters are outcome deliveries that gave up). */
+  readonly queueName: string;
+  /** The worker probing and delivering outcomes in this process, or null (`worker: false`). */
+  readonly worker: Worker<CheckJobPayload<I, R>> | null;
+  private readonly definition: ResolvedDefinition<I, R>;
+
+  constructor(
+    readonly name: string,
+    private readonly store: Store,
+    definition: CheckDefinition<I, R>,
+    private readonly settings: CheckSettings,
+  ) {
+    this.queueName = checkQueueName(name);
+    this.definition = resolveDefinition(definition);
+    this.worker = this.definition.worker === false ? null : this.openWorker(this.definition.worker);
+  }
+
+  /**
+   * Starts the check for `key` unless one is running for it already (then that one is returned,
+   * with `created: false`, and `input` is ignored). A key whose check has ended can be started again.
+   */
+  async start(key: string, input: I): Promise<Started<I, R>> {
+    const payload: ProbePayload<I> = { kind: "probe", input, probes: 0, history: [] };
+    const text = serializePayload(payload, this.settings.maxPayloadBytes);
+    const { deadlineMs, schedule } = this.definition;
+    const firstDelayMs = Math.min(intervalAfter(schedule, 0)!, deadlineMs ?? Number.POSITIVE_INFINITY);
+    const [added] = await this.store.add([newProbeJob(this.queueName, key, text, firstDelayMs)]);
+    const { job, outcome } = added!;
+    return { ...statusOf<I, R>(this.name, deadlineMs, job, null), created: outcome === "created" };
+  }
+
+  /**
+   * Ends the running check for `key` as done with `result` (the other party's own notification
+   * arrived). True if this call ended it; false if it had already ended (by a probe, the
+   * schedule, an earlier resolve, or cancel). Throws JobNotFoundError if no check has the key.
+   */
+  resolve(key: string, result: R): Promise<boolean> {
+    return this.endFromOutside(key, { state: "done", result, reason: null, endedBy: "resolve" });
+  }
+
+  /** Ends the running check for `key` as failed with `reason`, like resolve. */
+  async reject(key: string, reason: string): Promise<boolean> {
+    if (typeof reason !== "string") throw invalidOption("reject needs a reason string", { reason });
+    return this.endFromOutside(key, { state: "failed", result: null, reason, endedBy: "resolve" });
+  }
+
+  /** Stops the running check for `key` without an outcome. True if this call stopped it. */
+  async cancel(key: string): Promise<boolean> {
+    const { job, changed } = await this.store.cancel(this.queueName, { key: checkJobKey(key) });
+    if (!job) throw this.notFound(key);
+    return changed;
+  }
+
+  /** The check for `key`: the running one, else the last one that ended (while retained); null if none. */
+  async status(key: string): Promise<CheckStatus<I, R> | null> {
+    const job = await this.store.getByKey(this.queueName, checkJobKey(key));
+    if (!job) return null;
+    const outcomeJob =
+      job.state === "completed" ? await this.store.getByKey(this.queueName, outcomeJobKey(job.id)) : null;
+    return statusOf<I, R>(this.name, this.definition.deadlineMs, job, outcomeJob);
+  }
+
+  /** Stops this check's worker (running probes get `shutdownTimeout` to finish). */
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
+
+  private async endFromOutside(key: string, ending: Ending<R>): Promise<boolean> {
+    const result = serializePayload(ending, this.settings.maxPayloadBytes);
+    const job = await this.store.getByKey(this.queueName, checkJobKey(key));
+    if (!job) throw this.notFound(key);
+    if (job.state !== "scheduled" && job.state !== "active") return false;
+    const { input, probes } = parsePayload<ProbePayload<I>>(job.payload);
+    const outcome = outcomeOf(ending, { checkId: job.id, key, input, probes });
+    // By id, not key: if this run ended meanwhile and the key was started again, the new run
+    // must not be ended by a notification meant for the old one.
+    const settled = await this.store.settle(
+      this.queueName,
+      { id: job.id },
+      { result, enqueue: [newOutcomeJob(this.queueName, this.definition, outcome)] },
+    );
+    return settled.changed;
+  }
+
+  private openWorker(options: ConstructorParameters<typeof Worker>[3]): Worker<CheckJobPayload<I, R>> {
+    const runProbe = probeRunner(this.name, this.queueName, this.definition);
+    const worker = new Worker<CheckJobPayload<I, R>>(
+      this.queueName,
+      this.store,
+      (job) =>
+        job.payload.kind === "outcome"
+          ? deliverOutcome(this.name, this.definition, job as ActiveJob<OutcomePayload<I, R>>)
+          : runProbe(job as ActiveJob<ProbePayload<I>>),
+      // Store errors go to the instance's reporter (or the default warning), never thrown.
+      this.settings.onError && !options?.onError ? { ...options, onError: this.settings.onError } : options,
+      { maxPayloadBytes: this.settings.maxPayloadBytes },
+    );
+    return worker;
+  }
+
+  private notFound(key: string): JobNotFoundError {
+    return new JobNotFoundError(`check ${this.name} key ${describeValue(key)}`);
+  }
+}

@@ -1,0 +1,150 @@
+import { describeValue } from "../core/describe.js";
+import type { Duration } from "../core/duration.js";
+import { InvalidStateError, invalidOption, JobNotFoundError } from "../core/errors.js";
+import { describeRef, JOB_STATES, type JobRef, type JobState } from "../core/job.js";
+import { type Job, toJob } from "../core/job-view.js";
+import { type AddOptions, type JobDefaults, resolveAddOptions, resolveWhen } from "../core/options.js";
+import { serializePayload } from "../core/payload.js";
+import { MAX_ID_LENGTH, MAX_KEY_LENGTH, validateIdentifier } from "../core/text.js";
+import type { AddOutcome, FinishedState, NewJob, Store, When } from "../stores/store.js";
+
+export type Added<T> = Job<T> & { outcome: AddOutcome["outcome"] };
+
+/** A job named by id (a plain string) or by `{ key }`. */
+export type JobLookup = string | JobRef;
+
+export interface QueueSettings {
+  maxPayloadBytes: number;
+  defaults: JobDefaults;
+}
+
+/** When to run again: `{ delay }` from now or `{ runAt }`; nothing means now. */
+export interface WhenOptions {
+  delay?: Duration;
+  runAt?: number | Date;
+}
+
+const FINISHED: readonly FinishedState[] = ["dead", "completed", "cancelled"];
+
+/**
+ * The producing side of one queue: add jobs, look them up, change or cancel them, and manage
+ * dead letters. Every input is validated before the store is touched, so a rejected call
+ * changes nothing.
+ */
+export class Queue<T = unknown> {
+  constructor(
+    readonly name: string,
+    private readonly store: Store,
+    private readonly settings: QueueSettings,
+  ) {}
+
+  /**
+   * This queue (same name, defaults and limits) over another store — typically a PostgreSQL
+   * store's transactional view, so jobs are added inside the caller's own transaction:
+   * `queue.withStore(pgStore.inTransaction(client)).add(…)`.
+   */
+  withStore(store: Store): Queue<T> {
+    return new Queue<T>(this.name, store, this.settings);
+  }
+
+  async add(payload: T, options?: AddOptions): Promise<Added<T>> {
+    const [added] = await this.addBulk([{ payload, options }]);
+    return added!;
+  }
+
+  /** Adds all the jobs or none of them. */
+  async addBulk(items: { payload: T; options?: AddOptions }[]): Promise<Added<T>[]> {
+    if (!Array.isArray(items)) throw invalidOption("addBulk takes an array of { payload, options }");
+    const jobs: NewJob[] = items.map((item) => this.prepare(item.payload, item.options));
+    if (jobs.length === 0) return [];
+    const outcomes = await this.store.add(jobs);
+    return outcomes.map(({ job, outcome }) => ({ ...toJob<T>(job), outcome }));
+  }
+
+  async get(lookup: JobLookup): Promise<Job<T> | null> {
+    const ref = toRef(lookup);
+    const record =
+      "id" in ref ? await this.store.get(this.name, ref.id) : await this.store.getByKey(this.name, ref.key);
+    return record ? toJob<T>(record) : null;
+  }
+
+  /** Cancels a scheduled or active job. True if it was cancelled, false if it had already finished. */
+  async cancel(lookup: JobLookup): Promise<boolean> {
+    const ref = toRef(lookup);
+    const { job, changed } = await this.store.cancel(this.name, ref);
+    if (!job) throw new JobNotFoundError(describeRef(ref));
+    return changed;
+  }
+
+  /** Moves a scheduled job to a new due instant. */
+  async reschedule(lookup: JobLookup, when: WhenOptions): Promise<Job<T>> {
+    const ref = toRef(lookup);
+    const { job, changed } = await this.store.reschedule(this.name, ref, whenOf(when));
+    if (!job) throw new JobNotFoundError(describeRef(ref));
+    if (!changed) throw new InvalidStateError(`job ${job.id} is ${job.state}; only scheduled jobs can be rescheduled`);
+    return toJob<T>(job);
+  }
+
+  async list(
+    state: JobState,
+    page: { limit?: number; cursor?: string | null } = {},
+  ): Promise<{ jobs: Job<T>[]; next: string | null }> {
+    if (!JOB_STATES.includes(state)) throw invalidOption(`unknown state ${describeValue(state)}`);
+    const limit = page.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw invalidOption("limit must be an integer from 1 to 1000");
+    const result = await this.store.list(this.name, state, { limit, cursor: page.cursor ?? null });
+    return { jobs: result.jobs.map((job) => toJob<T>(job)), next: result.next };
+  }
+
+  counts(): Promise<Record<JobState, number>> {
+    return this.store.counts(this.name);
+  }
+
+  /** Sends dead jobs back: listed ids, or every dead job (`"all"`), now or at a later time. */
+  async redrive(which: string[] | "all", when: WhenOptions = {}): Promise<number> {
+    return this.store.redrive(this.name, selectionOf(which), whenOf(when));
+  }
+
+  /** Deletes finished jobs in one state (dead letters by default). */
+  async purge(which: string[] | "all", state: FinishedState = "dead"): Promise<number> {
+    if (!FINISHED.includes(state)) throw invalidOption(`only finished jobs can be purged, not ${describeValue(state)}`);
+    return this.store.purge(this.name, state, selectionOf(which));
+  }
+
+  private prepare(payload: T, options: AddOptions | undefined): NewJob {
+    const resolved = resolveAddOptions(options, this.settings.defaults);
+    return {
+      queue: this.name,
+      key: resolved.key,
+      payload: serializePayload(payload, this.settings.maxPayloadBytes),
+      when: resolved.when,
+      maxAttempts: resolved.maxAttempts,
+      backoff: resolved.backoff,
+      onDuplicate: resolved.onDuplicate,
+    };
+  }
+}
+
+export function toRef(lookup: JobLookup): JobRef {
+  if (typeof lookup === "string") return { id: validateIdentifier(lookup, "id", MAX_ID_LENGTH) };
+  if (typeof lookup === "object" && lookup !== null) {
+    if ("id" in lookup) return { id: validateIdentifier(lookup.id, "id", MAX_ID_LENGTH) };
+    if ("key" in lookup) return { key: validateIdentifier(lookup.key, "key", MAX_KEY_LENGTH) };
+  }
+  throw invalidOption("name a job by its id or by { key }", { lookup });
+}
+
+function whenOf(when: WhenOptions): When {
+  if (typeof when !== "object" || when === null) throw invalidOption("give { delay } or { runAt }");
+  if (when.delay !== undefined && when.runAt !== undefined) throw invalidOption("give delay or runAt, not both");
+  return resolveWhen(when.delay, when.runAt);
+}
+
+function selectionOf(which: string[] | "all") {
+  if (which === "all") return { all: true as const };
+  // A selection is a set: an id named twice is one job, counted once, on every store.
+  if (Array.isArray(which))
+    return { ids: [...new Set(which.map((id) => validateIdentifier(id, "id", MAX_ID_LENGTH)))] };
+  throw invalidOption('give a list of job ids or "all"');
+}

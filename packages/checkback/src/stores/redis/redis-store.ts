@@ -1,0 +1,694 @@
+import { randomBytes } from "node:crypto";
+import type { Cluster, ClusterNode, ClusterOptions, Redis } from "ioredis";
+import type { BackoffPolicy } from "../../core/backoff.js";
+import { invalidOption, LeaseLostError } from "../../core/errors.js";
+import type { JobRecord, JobRef, JobState } from "../../core/job.js";
+import { checkFollowUps } from "../follow-ups.js";
+import { decodeListCursor, encodeListCursor } from "../list-cursor.js";
+import type {
+  AddOutcome,
+  ChangeOutcome,
+  ClaimOptions,
+  ClaimResult,
+  Completion,
+  Failure,
+  FinishedState,
+  NewJob,
+  Page,
+  PageRequest,
+  Release,
+  Retention,
+  Selection,
+  Store,
+  When,
+} from "../store.js";
+import {
+  type ClaimedReply,
+  decodeClaimed,
+  decodeCounts,
+  decodeRecord,
+  encodeNewJobs,
+  encodeWhen,
+  parseBackoff,
+  type RecordReply,
+  STATE_CODES,
+} from "./codec.js";
+import { CompletionBatcher } from "./completion-batch.js";
+import { DEFAULT_TIMEOUT_MS, isCluster, openRedisClient, RedisGate } from "./connection.js";
+import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
+import { RedisLayout } from "./layout.js";
+import { defineScripts, runScript, type ScriptName } from "./scripts.js";
+import { WakeSubscriber } from "./wake.js";
+
+export interface RedisStoreOptions {
+  /** redis://[user:pass@]host:port[/db] or rediss://… (TLS). Ignored when `client` or `cluster` is given. */
+  url?: string;
+  /** An ioredis client to use (Redis or Cluster). The store does not close a client it was given. */
+  client?: Redis | Cluster;
+  /** Connect to a Redis Cluster through these seed nodes. */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
+  /** Prefix of every key and channel (default "cb"). */
+  prefix?: string;
+  /**
+   * Hash slots each queue is spread over (default 1 on a single Redis, 6 on a cluster).
+   * Fixed for the life of a queue: job ids name their partition.
+   */
+  partitions?: number;
+  /** Check appendonly / appendfsync / maxmemory-policy at start-up and warn (default true). */
+  checkDurability?: boolean;
+  /** Where start-up warnings go (default console.warn). */
+  onWarning?: (message: string) => void;
+  /**
+   * Longest wait for a connection or a reply, in ms (default 5000); while Redis is known to be
+   * down, calls are refused at once (see connection.ts).
+   */
+  timeoutMs?: number;
+  /** Most dead or finished jobs one script call of redrive / purge "all" handles (default 1000). */
+  adminBatchSize?: number;
+}
+
+const ALL = Number.MAX_SAFE_INTEGER;
+const DEFAULT_ADMIN_BATCH = 1000;
+const DEFAULT_CLUSTER_PARTITIONS = 6;
+
+/**
+ * The Redis store: every state change is one atomic Lua script (./scripts, one per operation),
+ * every instant comes from the Redis server's clock (TIME inside the script), and the memory
+ * layout is compact enough for millions of pending jobs (see include/due.lua, include/record.lua
+ * and docs/redis.md).
+ *
+ * With one partition (a single Redis) every operation is one script call. With several (a
+ * Redis Cluster) a queue's jobs spread over partitions in different slots; operations on one
+ * job still are one script call, while claiming peeks at every partition and claims from each
+ * its share of the earliest due jobs, so partitions are served fairly and in due order.
+ */
+export class RedisStore implements Store {
+  readonly kind = "redis";
+  readonly client: Redis | Cluster;
+  readonly layout: RedisLayout;
+  /** Resolves once the start-up durability check has run (with what it found). */
+  readonly durability: Promise<DurabilityProblem[]>;
+  private readonly ownsClient: boolean;
+  private readonly gate: RedisGate;
+  private readonly adminBatchSize: number;
+  private readonly wakes: WakeSubscriber;
+  private readonly completions = new CompletionBatcher(async (queue, partition, items) => {
+    const args = [String(items.length)];
+    for (const item of items) {
+      args.push(String(item.seq), item.token, item.result === null ? "0" : "1", item.result ?? "");
+    }
+    return ((await this.runLeased("complete", queue, partition, args)) as number[]).map((done) => done === 1);
+  });
+  /**
+   * The connection that claims and records outcomes, opened on first use. ioredis's
+   * auto-pipelining sends one pipeline at a time and holds the next until the previous one's
+   * replies are all in; on the main connection that would make a worker's next claim wait for
+   * its last batch of completions, so claiming and completing could never overlap. Commands
+   * here are written at once, and Redis works through them while the worker runs handlers.
+   */
+  private leaseConnection: Redis | Cluster | undefined;
+  private readonly registered = new Set<string>();
+  private nextPartition = 0;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions = {}) {
+    const partitionsDefault =
+      options.cluster || (options.client !== undefined && isCluster(options.client)) ? DEFAULT_CLUSTER_PARTITIONS : 1;
+    const partitions = options.partitions ?? partitionsDefault;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+      throw invalidOption("partitions must be an integer from 1 to 1024", { partitions });
+    }
+    const prefix = options.prefix ?? "cb";
+    if (!/^[\w.:-]{1,64}$/.test(prefix))
+      throw invalidOption("prefix must be 1–64 characters of letters, digits, _ . : -");
+    this.layout = new RedisLayout(prefix, partitions);
+
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw invalidOption("timeoutMs must be a positive integer");
+    this.adminBatchSize = options.adminBatchSize ?? DEFAULT_ADMIN_BATCH;
+    if (!Number.isInteger(this.adminBatchSize) || this.adminBatchSize < 1) {
+      throw invalidOption("adminBatchSize must be a positive integer");
+    }
+    const opened = openRedisClient({ ...options, timeoutMs });
+    this.client = opened.client;
+    this.ownsClient = opened.ownsClient;
+    this.gate = new RedisGate(opened.where, timeoutMs);
+    // The gate records connection errors (ioredis reconnects by itself); without a listener
+    // ioredis would also print every one of them to the console.
+    this.gate.watch(this.client);
+    defineScripts(this.client);
+    const client = this.client as { duplicate(): Redis | Cluster };
+    this.wakes = new WakeSubscriber(() => client.duplicate());
+    this.wakes.connect();
+
+    const warn = options.onWarning ?? ((message: string) => console.warn(message));
+    this.durability =
+      options.checkDurability === false
+        ? Promise.resolve([])
+        : checkDurability(this.client).then(
+            (problems) => {
+              if (problems.length > 0 && !this.closed) warn(describeProblems(problems));
+              return problems;
+            },
+            () => [],
+          );
+  }
+
+  async now(): Promise<number> {
+    const [seconds, micros] = (await this.gate.send(this.client, () => this.client.time())) as [
+      string | number,
+      string | number,
+    ];
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  // --- adding and reading ----------------------------------------------------------------
+
+  async add(jobs: NewJob[]): Promise<AddOutcome[]> {
+    this.gate.ensureOpen();
+    if (jobs.length === 0) return [];
+    await this.register(jobs);
+    const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
+    // Group by (queue, partition): one script call each, all in flight at once.
+    const groups = new Map<string, { queue: string; partition: number; indexes: number[] }>();
+    jobs.forEach((job, index) => {
+      const partition = job.key === null ? this.roundRobin() : this.layout.partitionOfKey(job.key);
+      const name = `${job.queue}\n${partition}`;
+      const group = groups.get(name) ?? { queue: job.queue, partition, indexes: [] };
+      groups.set(name, group);
+      group.indexes.push(index);
+    });
+    const outcomes: AddOutcome[] = new Array(jobs.length);
+    await Promise.all(
+      [...groups.values()].map(async ({ queue, partition, indexes }) => {
+        const args = encodeNewJobs(
+          indexes.map((i) => resolved[i]!),
+          indexes.map((i) => seqs[i] ?? null),
+        );
+        const [now, replies] = (await this.run("add", queue, partition, args)) as [
+          number,
+          [AddOutcome["outcome"], number, RecordReply?][],
+        ];
+        replies.forEach(([outcome, seq, record], k) => {
+          const index = indexes[k]!;
+          const job = record
+            ? this.decode(queue, partition, record)
+            : createdRecord(resolved[index]!, this.layout.formatId(partition, seq), now);
+          outcomes[index] = { outcome, job };
+        });
+      }),
+    );
+    return outcomes;
+  }
+
+  async get(queue: string, id: string): Promise<JobRecord | null> {
+    this.gate.ensureOpen();
+    const where = this.layout.parseId(id);
+    if (!where) return null;
+    return this.readOne(queue, where.partition, ["i", String(where.seq)]);
+  }
+
+  async getByKey(queue: string, key: string): Promise<JobRecord | null> {
+    const home = this.layout.partitionOfKey(key);
+    const found = await this.readOne(queue, home, ["k", key]);
+    if (this.layout.partitions === 1 || (found && isUnfinished(found))) return found;
+    // Follow-up jobs live beside their parent, so a key may be held in another partition.
+    const others = await Promise.all(
+      this.partitionList()
+        .filter((p) => p !== home)
+        .map((p) => this.readOne(queue, p, ["k", key])),
+    );
+    const candidates = [found, ...others].filter((job): job is JobRecord => job !== null);
+    return candidates.find(isUnfinished) ?? candidates.sort((a, b) => b.updatedAt - a.updatedAt)[0] ?? null;
+  }
+
+  // --- changes by reference --------------------------------------------------------------
+
+  cancel(queue: string, ref: JobRef): Promise<ChangeOutcome> {
+    return this.changeByRef("cancel", queue, ref, []);
+  }
+
+  reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome> {
+    return this.changeByRef("reschedule", queue, ref, encodeWhen(when));
+  }
+
+  async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
+    checkFollowUps(queue, completion);
+    return this.changeByRef("settle", queue, ref, () => this.completionArgs(completion));
+  }
+
+  // --- claiming and leases ---------------------------------------------------------------
+
+  async claimDue(queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
+    if (this.layout.partitions === 1) return this.claimPartition(queue, 0, limit, leaseMs, null);
+    // Peek at every partition, take the earliest `limit` due entries queue-wide (ties by seq,
+    // which is queue-wide too), then claim from each partition its share of them.
+    const peeks = await Promise.all(
+      this.partitionList().map(async (partition) => {
+        const [now, head, flat] = (await this.runLeased("peek", queue, partition, [String(limit)])) as [
+          number,
+          number | null,
+          number[],
+        ];
+        const due: { partition: number; seq: number; score: number }[] = [];
+        for (let i = 0; i < flat.length; i += 2) due.push({ partition, seq: flat[i]!, score: flat[i + 1]! });
+        return { partition, now, head, due };
+      }),
+    );
+    const now = Math.max(...peeks.map((p) => p.now));
+    const chosen = peeks
+      .flatMap((p) => p.due)
+      .sort((a, b) => a.score - b.score || a.seq - b.seq)
+      .slice(0, limit);
+    const share = new Map<number, number>();
+    for (const entry of chosen) share.set(entry.partition, (share.get(entry.partition) ?? 0) + 1);
+    const order = new Map(chosen.map((entry, rank) => [`${entry.partition}-${entry.seq}`, rank]));
+    const claims = await Promise.all(
+      [...share].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs, now)),
+    );
+    const heads = [
+      ...claims.map((c) => c.nextDueAt),
+      ...peeks.filter((p) => !share.has(p.partition)).map((p) => p.head),
+    ].filter((t): t is number => t !== null);
+    const jobs = claims.flatMap((c) => c.jobs).sort((a, b) => (order.get(a.id) ?? limit) - (order.get(b.id) ?? limit));
+    return { jobs, nextDueAt: heads.length > 0 ? Math.min(...heads) : null, now };
+  }
+
+  private async claimPartition(
+    queue: string,
+    partition: number,
+    limit: number,
+    leaseMs: number,
+    at: number | null,
+  ): Promise<ClaimResult> {
+    const tokenPart = randomBytes(9).toString("base64url");
+    const [now, nextDueAt, expiresAt, replies, policies] = (await this.runLeased("claim", queue, partition, [
+      String(limit),
+      String(leaseMs),
+      tokenPart,
+      at === null ? "" : String(at),
+    ])) as [number, number | null, number, ClaimedReply[], (number | string)[]];
+    const backoffs = new Map<number, BackoffPolicy>();
+    for (let i = 0; i < policies.length; i += 2)
+      backoffs.set(Number(policies[i]), parseBackoff(String(policies[i + 1])));
+    const claim = {
+      queue,
+      id: (seq: number) => this.layout.formatId(partition, seq),
+      now,
+      tokenPart,
+      expiresAt,
+      backoffs,
+    };
+    return { jobs: replies.map((reply) => decodeClaimed(reply, claim)), nextDueAt, now };
+  }
+
+  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+    const where = this.held(id);
+    const expiresAt = (await this.runLeased("extend", queue, where.partition, [
+      String(where.seq),
+      token,
+      String(leaseMs),
+    ])) as number;
+    if (expiresAt < 0) throw new LeaseLostError(id);
+    return expiresAt;
+  }
+
+  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+    checkFollowUps(queue, completion);
+    const where = this.held(id);
+    let done: boolean;
+    if (completion.enqueue && completion.enqueue.length > 0) {
+      // Alone in its call: the follow-ups belong to this completion only.
+      const args = await this.completionArgs(completion);
+      const reply = (await this.runLeased("complete", queue, where.partition, [
+        "1",
+        String(where.seq),
+        token,
+        ...args,
+      ])) as number[];
+      done = reply[0] === 1;
+    } else {
+      done = await this.completions.complete(queue, where.partition, where.seq, token, completion.result);
+    }
+    if (!done) throw new LeaseLostError(id);
+  }
+
+  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+    const where = this.held(id);
+    const reply = await this.runLeased("fail", queue, where.partition, [
+      String(where.seq),
+      token,
+      failure.error,
+      failure.retryDelayMs === null ? "" : String(failure.retryDelayMs),
+    ]);
+    if (!Array.isArray(reply)) throw new LeaseLostError(id);
+    return this.decode(queue, where.partition, reply as RecordReply);
+  }
+
+  async release(queue: string, id: string, token: string, release: Release): Promise<void> {
+    const where = this.held(id);
+    const done = await this.runLeased("release", queue, where.partition, [
+      String(where.seq),
+      token,
+      String(release.delayMs),
+      release.payload === undefined ? "0" : "1",
+      release.payload ?? "",
+    ]);
+    if (done !== 1) throw new LeaseLostError(id);
+  }
+
+  // --- listing and admin -----------------------------------------------------------------
+
+  async list(queue: string, state: JobState, { limit, cursor }: PageRequest): Promise<Page> {
+    // A cursor holds one position per partition ("" = from the start, null = exhausted).
+    const positions = decodeListCursor(cursor, queue, state, (p) => this.isListPosition(p)) ?? [];
+    const pages = await Promise.all(
+      this.partitionList().map(async (partition) => {
+        const from = positions[partition] === undefined ? "" : positions[partition];
+        if (from === null) return { partition, more: false, items: [] };
+        const [more, replies, cursors] = (await this.run("list", queue, partition, [
+          String(STATE_CODES[state]),
+          String(limit),
+          from ?? "",
+        ])) as [number, RecordReply[], string[]];
+        const items = replies.map((reply, i) => ({
+          job: this.decode(queue, partition, reply),
+          position: cursors[i]!,
+          order: cursors[i]!.split(":").map(Number) as [number, number],
+        }));
+        return { partition, more: more === 1, items };
+      }),
+    );
+    const merged = pages
+      .flatMap((page) => page.items.map((item) => ({ ...item, partition: page.partition })))
+      .sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
+    const taken = merged.slice(0, limit);
+    const next: (string | null)[] = pages.map((page) => positions[page.partition] ?? "");
+    const takenFrom = new Map<number, number>();
+    for (const item of taken) {
+      next[item.partition] = item.position;
+      takenFrom.set(item.partition, (takenFrom.get(item.partition) ?? 0) + 1);
+    }
+    // A partition with nothing more beyond what was taken from it is done.
+    for (const page of pages) {
+      if (!page.more && (takenFrom.get(page.partition) ?? 0) === page.items.length) next[page.partition] = null;
+    }
+    const more = next.some((position) => position !== null);
+    return {
+      jobs: taken.map((item) => item.job),
+      next: more ? encodeListCursor(queue, state, next) : null,
+    };
+  }
+
+  async counts(queue: string): Promise<Record<JobState, number>> {
+    const parts = await Promise.all(
+      this.partitionList().map(async (p) => decodeCounts((await this.run("counts", queue, p, [])) as string[])),
+    );
+    const total = decodeCounts([]);
+    for (const part of parts) for (const state of Object.keys(total) as JobState[]) total[state] += part[state];
+    return total;
+  }
+
+  async queues(): Promise<string[]> {
+    const names = (await this.gate.send(this.client, () => this.client.smembers(this.layout.registry))).sort();
+    const held = await Promise.all(
+      names.map(async (name) => Object.values(await this.counts(name)).some((n) => n > 0)),
+    );
+    return names.filter((_, i) => held[i]);
+  }
+
+  async redrive(queue: string, selection: Selection, when: When): Promise<number> {
+    return this.admin("redrive", queue, selection, [...encodeWhen(when)]);
+  }
+
+  async purge(queue: string, state: FinishedState, selection: Selection): Promise<number> {
+    return this.admin("purge", queue, selection, [String(STATE_CODES[state])]);
+  }
+
+  async trim(queue: string, { keepLast, maxAgeMs }: Retention): Promise<number> {
+    const maxAge = maxAgeMs === undefined ? "" : String(maxAgeMs);
+    if (this.layout.partitions === 1) {
+      return (await this.run("trim", queue, 0, [
+        keepLast === undefined ? "" : String(keepLast),
+        maxAge,
+        "",
+        "",
+      ])) as number;
+    }
+    let cut = ["", ""];
+    if (keepLast !== undefined) {
+      const counts = await this.counts(queue);
+      if (counts.completed + counts.cancelled > keepLast) {
+        // The queue-wide keepLast-th newest is among each partition's newest keepLast.
+        const tails = await Promise.all(
+          this.partitionList().map(
+            async (p) => (await this.run("tail", queue, p, [String(Math.max(1, keepLast))])) as number[],
+          ),
+        );
+        const newest = tails
+          .flatMap((flat) =>
+            Array.from({ length: flat.length / 2 }, (_, i) => ({ score: flat[2 * i]!, seq: flat[2 * i + 1]! })),
+          )
+          .sort((a, b) => b.score - a.score || b.seq - a.seq);
+        const keptLast =
+          keepLast === 0 ? { score: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER } : newest[keepLast - 1];
+        if (keptLast) cut = [String(keptLast.score), String(keptLast.seq)];
+      }
+    }
+    if (maxAge === "" && cut[0] === "") return 0;
+    const deleted = await Promise.all(
+      this.partitionList().map(async (p) => (await this.run("trim", queue, p, ["", maxAge, ...cut])) as number),
+    );
+    return deleted.reduce((a, b) => a + b, 0);
+  }
+
+  subscribe(queue: string, wake: (runAt: number) => void): () => void {
+    if (this.closed) return () => {};
+    return this.wakes.subscribe(this.layout.wakeChannel(queue), wake, () => this.nextDueAt(queue));
+  }
+
+  /** The earliest due instant in the queue (scheduled runAt or lease expiry), or null. */
+  private async nextDueAt(queue: string): Promise<number | null> {
+    const heads = await Promise.all(
+      this.partitionList().map(async (p) => ((await this.run("peek", queue, p, ["1"])) as [number, number | null])[1]),
+    );
+    const known = heads.filter((head): head is number => head !== null);
+    return known.length > 0 ? Math.min(...known) : null;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.gate.close();
+    // The start-up check is not awaited: against a server that never answers it would never end.
+    await this.wakes.close();
+    await this.leaseConnection?.quit().catch(() => this.leaseConnection?.disconnect());
+    if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private run(
+    script: ScriptName,
+    queue: string,
+    partition: number,
+    args: string[],
+    connection: Redis | Cluster = this.client,
+  ): Promise<unknown> {
+    return this.gate.send(connection, () =>
+      runScript(connection, script, this.layout.base(queue, partition), [this.layout.wakeChannel(queue), ...args]),
+    );
+  }
+
+  /** Runs a script of the claim / outcome path on the lease connection. */
+  private runLeased(script: ScriptName, queue: string, partition: number, args: string[]): Promise<unknown> {
+    return this.run(script, queue, partition, args, this.leases());
+  }
+
+  private leases(): Redis | Cluster {
+    if (!this.leaseConnection) {
+      const connection = isCluster(this.client)
+        ? this.client.duplicate(undefined, { enableAutoPipelining: false })
+        : this.client.duplicate({ enableAutoPipelining: false });
+      this.gate.watch(connection);
+      defineScripts(connection);
+      this.leaseConnection = connection;
+    }
+    return this.leaseConnection;
+  }
+
+  private decode(queue: string, partition: number, reply: RecordReply): JobRecord {
+    return decodeRecord(queue, (seq) => this.layout.formatId(partition, seq), reply);
+  }
+
+  private async readOne(queue: string, partition: number, ref: [string, string]): Promise<JobRecord | null> {
+    const reply = (await this.run("get", queue, partition, ref)) as RecordReply | [];
+    return reply.length === 0 ? null : this.decode(queue, partition, reply as RecordReply);
+  }
+
+  private async changeByRef(
+    script: "cancel" | "reschedule" | "settle",
+    queue: string,
+    ref: JobRef,
+    extra: string[] | (() => Promise<string[]>),
+  ): Promise<ChangeOutcome> {
+    this.gate.ensureOpen();
+    let target: { partition: number; ref: [string, string] } | null;
+    if ("id" in ref) {
+      const where = this.layout.parseId(ref.id);
+      target = where && { partition: where.partition, ref: ["i", String(where.seq)] };
+    } else if (this.layout.partitions === 1) {
+      target = { partition: 0, ref: ["k", ref.key] };
+    } else {
+      // The key may be held outside its home partition (a follow-up job): find it first; the
+      // change itself is then by id and checks the state atomically.
+      const job = await this.getByKey(queue, ref.key);
+      const where = job && this.layout.parseId(job.id);
+      target = where && { partition: where.partition, ref: ["i", String(where.seq)] };
+    }
+    if (!target) return { job: null, changed: false };
+    const args = typeof extra === "function" ? await extra() : extra;
+    const reply = (await this.run(script, queue, target.partition, [...target.ref, ...args])) as
+      | []
+      | [0 | 1, RecordReply];
+    if (reply.length === 0) return { job: null, changed: false };
+    return { job: this.decode(queue, target.partition, reply[1]), changed: reply[0] === 1 };
+  }
+
+  private async completionArgs({ result, enqueue = [] }: Completion): Promise<string[]> {
+    if (enqueue.length > 0) await this.register(enqueue);
+    const { seqs, jobs } = await this.sequencesFor(enqueue);
+    return [result === null ? "0" : "1", result ?? "", ...encodeNewJobs(jobs, seqs)];
+  }
+
+  /**
+   * redrive / purge. "all" works through the partition in batches of `adminBatchSize` jobs, one
+   * script call each: a large dead-letter set never blocks Redis for long. Jobs a batch leaves
+   * in place (a redrive leaves a job whose key is held) stay at the front of the set, so the
+   * next batch passes over that many.
+   */
+  private async admin(
+    script: "redrive" | "purge",
+    queue: string,
+    selection: Selection,
+    head: string[],
+  ): Promise<number> {
+    this.gate.ensureOpen();
+    type Reply = [count: number, examined: number];
+    let total = 0;
+    if ("ids" in selection) {
+      const byPartition = new Map<number, string[]>();
+      for (const id of selection.ids) {
+        const where = this.layout.parseId(id);
+        if (where) byPartition.set(where.partition, [...(byPartition.get(where.partition) ?? []), String(where.seq)]);
+      }
+      for (const [partition, seqs] of byPartition) {
+        total += ((await this.run(script, queue, partition, [...head, "ids", "0", ...seqs])) as Reply)[0];
+      }
+      return total;
+    }
+    let left = selection.limit ?? ALL;
+    for (const partition of this.partitionList()) {
+      let passed = 0;
+      while (left > 0) {
+        const batch = Math.min(left, this.adminBatchSize);
+        const [count, examined] = (await this.run(script, queue, partition, [
+          ...head,
+          "all",
+          String(batch),
+          String(passed),
+        ])) as Reply;
+        total += count;
+        left -= examined;
+        passed += examined - count;
+        if (examined < batch) break;
+      }
+    }
+    return total;
+  }
+
+  /**
+   * Queue-wide sequence numbers for the jobs of a partitioned queue (FIFO across partitions),
+   * drawn per queue together with one clock reading that turns every delay of the batch into
+   * the same kind of instant; a single partition's script does both itself.
+   */
+  private async sequencesFor(jobs: NewJob[]): Promise<{ seqs: (number | null)[]; jobs: NewJob[] }> {
+    const seqs: (number | null)[] = jobs.map(() => null);
+    if (this.layout.partitions === 1 || jobs.length === 0) return { seqs, jobs };
+    const resolved = [...jobs];
+    const byQueue = new Map<string, number[]>();
+    jobs.forEach((job, i) => {
+      byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), i]);
+    });
+    await Promise.all(
+      [...byQueue].map(async ([queue, indexes]) => {
+        const [last, now] = (await this.gate.send(this.client, () =>
+          runScript(this.client, "sequence", this.layout.sequence(queue), ["", String(indexes.length)]),
+        )) as [number, number];
+        indexes.forEach((index, k) => {
+          seqs[index] = last - indexes.length + 1 + k;
+          const job = jobs[index]!;
+          if ("delayMs" in job.when) resolved[index] = { ...job, when: { runAt: now + job.when.delayMs } };
+        });
+      }),
+    );
+    return { seqs, jobs: resolved };
+  }
+
+  private async register(jobs: NewJob[]): Promise<void> {
+    const fresh = [...new Set(jobs.map((job) => job.queue))].filter((queue) => !this.registered.has(queue));
+    if (fresh.length === 0) return;
+    await this.gate.send(this.client, () => this.client.sadd(this.layout.registry, ...fresh));
+    for (const queue of fresh) this.registered.add(queue);
+  }
+
+  private roundRobin(): number {
+    this.nextPartition = (this.nextPartition + 1) % this.layout.partitions;
+    return this.nextPartition;
+  }
+
+  private partitionList(): number[] {
+    return Array.from({ length: this.layout.partitions }, (_, i) => i);
+  }
+
+  /** A list position: per partition, "" (from the start), null (exhausted) or "<score>:<seq>". */
+  private isListPosition(position: unknown): position is (string | null)[] {
+    return (
+      Array.isArray(position) &&
+      position.length === this.layout.partitions &&
+      position.every((p) => p === null || (typeof p === "string" && /^(-?\d{1,16}:\d{1,16})?$/.test(p)))
+    );
+  }
+
+  private held(id: string): { partition: number; seq: number } {
+    this.gate.ensureOpen();
+    const where = this.layout.parseId(id);
+    if (!where) throw new LeaseLostError(id);
+    return where;
+  }
+}
+
+/** The record of a job the add script reports as created: what was sent, at the script's clock. */
+function createdRecord(job: NewJob, id: string, now: number): JobRecord {
+  return {
+    id,
+    queue: job.queue,
+    key: job.key,
+    payload: job.payload,
+    state: "scheduled",
+    runAt: "runAt" in job.when ? job.when.runAt : now + job.when.delayMs,
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    backoff: job.backoff,
+    errors: [],
+    result: null,
+    createdAt: now,
+    updatedAt: now,
+    leaseToken: null,
+    leaseExpiresAt: null,
+  };
+}
+
+function isUnfinished(job: JobRecord): boolean {
+  return job.state === "scheduled" || job.state === "active";
+}

@@ -1,0 +1,297 @@
+/**
+ * A small typed client for the checkback HTTP API (the server describes it at /openapi.json),
+ * over the global fetch. The CLI is built on it; it also reads as a reference for writing a
+ * client in another language: every call is one request, JSON in and out, and every failure
+ * the server reports arrives as `{ error: { code, message, details? } }` with a 4xx/5xx status.
+ */
+
+/** Where a job stands: waiting for its due time, leased to a consumer, or finished one way or another. */
+export type JobState = "scheduled" | "active" | "completed" | "dead" | "cancelled";
+
+/** One failed attempt, as the job keeps it. */
+export interface JobError {
+  /** Which attempt failed (1-based). */
+  attempt: number;
+  /** Store-clock instant of the failure, epoch ms. */
+  at: number;
+  message: string;
+}
+
+/**
+ * A job as the server returns it: the library's `Job` as JSON (instants in epoch ms on the
+ * store's clock). The client declares it itself so that it depends on nothing; a type test in
+ * the repository keeps the two the same.
+ */
+export interface ApiJob<T = unknown> {
+  id: string;
+  queue: string;
+  key: string | null;
+  payload: T;
+  state: JobState;
+  runAt: number;
+  attempts: number;
+  maxAttempts: number;
+  errors: JobError[];
+  result: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An add answers with the job and whether it was created or an unfinished job already held the key. */
+export type AddedJob = ApiJob & { outcome?: "created" | "existing" | "replaced" };
+
+/** One job to add. `delay` is a duration ("30s" or ms); `runAt` an instant (epoch ms). */
+export interface JobInput {
+  payload: unknown;
+  delay?: string | number;
+  runAt?: number;
+  key?: string;
+  replace?: boolean;
+  attempts?: number;
+  backoff?: unknown;
+}
+
+/** When to run again: a duration from now, or an instant. Neither means now. */
+export type When = { delay: string | number } | { runAt: number } | Record<string, never>;
+
+export type JobRef = { id: string } | { key: string };
+
+export type Counts = Record<JobState, number>;
+
+export interface JobPage {
+  jobs: ApiJob[];
+  /** Cursor for the next page, null on the last. */
+  next: string | null;
+}
+
+export type Selection = { ids: string[] } | { all: true };
+
+/** A claimed job carries the lease that completing, failing, extending or releasing it needs. */
+export type ClaimedJob = ApiJob & { leaseToken: string; leaseExpiresAt: number };
+
+export interface ClaimRequest {
+  /** Most jobs to take (1–1000, default 1). */
+  limit?: number;
+  /** How long the claim holds each job before another consumer may take it (default "30s"). */
+  lease?: string | number;
+  /** Long-poll: wait up to this long (at most 30s) for a job to fall due. */
+  wait?: string | number;
+}
+
+/** The longest long-poll a server holds a claim open: its `maxWait` setting is capped at 30 s. */
+const LONGEST_WAIT_MS = 30_000;
+
+export interface ClientOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Bearer token, when the server has tokens configured. */
+  token?: string | undefined;
+  /** Give up on a request after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+/** The server answered with an error. `code` is the server's stable error code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** No answer at all: nothing listening, a DNS failure, or the request timed out. */
+export class ConnectionError extends Error {
+  readonly code = "UNREACHABLE";
+
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the checkback server at ${url} (${reason})`);
+    this.name = "ConnectionError";
+  }
+}
+
+export class CheckbackClient {
+  private readonly base: string;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.base = options.url.replace(/\/+$/, "");
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  get url(): string {
+    return this.base;
+  }
+
+  queues(): Promise<{ queues: { name: string; counts: Counts }[] }> {
+    return this.request("GET", "/v1/queues");
+  }
+
+  add(queue: string, job: JobInput): Promise<AddedJob> {
+    return this.request("POST", `${queuePath(queue)}/jobs`, job);
+  }
+
+  /** Atomic: the server adds all of the jobs or none. */
+  addBulk(queue: string, jobs: JobInput[]): Promise<{ jobs: AddedJob[] }> {
+    return this.request("POST", `${queuePath(queue)}/jobs/bulk`, { jobs });
+  }
+
+  list(queue: string, state: JobState, page: { limit?: number; cursor?: string | null } = {}): Promise<JobPage> {
+    return this.request("GET", `${queuePath(queue)}/jobs${query({ state, ...page })}`);
+  }
+
+  counts(queue: string): Promise<Counts> {
+    return this.request("GET", `${queuePath(queue)}/counts`);
+  }
+
+  get(queue: string, ref: JobRef): Promise<ApiJob> {
+    return this.request("GET", refPath(queue, ref));
+  }
+
+  cancel(queue: string, ref: JobRef): Promise<{ cancelled: boolean }> {
+    return this.request("DELETE", refPath(queue, ref));
+  }
+
+  reschedule(queue: string, ref: JobRef, when: When): Promise<ApiJob> {
+    return this.request("POST", `${refPath(queue, ref)}/reschedule`, when);
+  }
+
+  listDead(queue: string, page: { limit?: number; cursor?: string | null } = {}): Promise<JobPage> {
+    return this.request("GET", `${queuePath(queue)}/dead${query(page)}`);
+  }
+
+  getDead(queue: string, id: string): Promise<ApiJob> {
+    return this.request("GET", `${queuePath(queue)}/dead/${encodeURIComponent(id)}`);
+  }
+
+  redrive(queue: string, selection: Selection, when: When = {}): Promise<{ redriven: number }> {
+    return this.request("POST", `${queuePath(queue)}/dead/redrive`, { ...selection, ...when });
+  }
+
+  purge(queue: string, selection: Selection): Promise<{ purged: number }> {
+    return this.request("POST", `${queuePath(queue)}/dead/purge`, selection);
+  }
+
+  // Pull delivery: a consumer in any language claims due jobs and settles each with its lease
+  // token. A token that no longer holds the job (lease ran out, job cancelled) is 409 LEASE_LOST.
+
+  claim(queue: string, request: ClaimRequest = {}): Promise<{ jobs: ClaimedJob[] }> {
+    // The server may hold a long-poll open for `wait`; allow for it on top of the usual timeout.
+    // A duration given as text is the server's to parse: allow the longest wait it may hold.
+    const waitMs = typeof request.wait === "number" ? request.wait : request.wait === undefined ? 0 : LONGEST_WAIT_MS;
+    return this.request("POST", `${queuePath(queue)}/claim`, request, this.timeoutMs + waitMs);
+  }
+
+  complete(queue: string, id: string, leaseToken: string, result?: unknown): Promise<{ completed: boolean }> {
+    return this.request(
+      "POST",
+      `${jobPath(queue, id)}/complete`,
+      result === undefined ? { leaseToken } : { leaseToken, result },
+    );
+  }
+
+  /** Retried after the job's back-off, or dead when its attempts are used up (`retryAt` null). */
+  fail(queue: string, id: string, leaseToken: string, error: string): Promise<{ job: ApiJob; retryAt: number | null }> {
+    return this.request("POST", `${jobPath(queue, id)}/fail`, { leaseToken, error });
+  }
+
+  extend(queue: string, id: string, leaseToken: string, lease: string | number): Promise<{ leaseExpiresAt: number }> {
+    return this.request("POST", `${jobPath(queue, id)}/extend`, { leaseToken, lease });
+  }
+
+  /** Gives the job back without spending an attempt, due again after `delay`. */
+  release(queue: string, id: string, leaseToken: string, delay?: string | number): Promise<{ released: boolean }> {
+    return this.request(
+      "POST",
+      `${jobPath(queue, id)}/release`,
+      delay === undefined ? { leaseToken } : { leaseToken, delay },
+    );
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+    const url = `${this.base}${path}`;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new ConnectionError(this.base, describeFetchFailure(error, timeoutMs));
+    }
+    const text = await response.text();
+    const parsed = parseJson(text);
+    if (!response.ok) throw toApiError(response, parsed, text);
+    if (parsed === undefined) {
+      throw new ApiError(response.status, "BAD_RESPONSE", `expected JSON from ${method} ${path}, got ${preview(text)}`);
+    }
+    return parsed as T;
+  }
+}
+
+function queuePath(queue: string): string {
+  return `/v1/queues/${encodeURIComponent(queue)}`;
+}
+
+function jobPath(queue: string, id: string): string {
+  return `${queuePath(queue)}/jobs/${encodeURIComponent(id)}`;
+}
+
+function refPath(queue: string, ref: JobRef): string {
+  return "id" in ref ? jobPath(queue, ref.id) : `${queuePath(queue)}/keys/${encodeURIComponent(ref.key)}`;
+}
+
+function query(params: Record<string, string | number | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null) search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+function parseJson(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Servers in front of checkback (proxies) may answer errors in their own shape; keep what they said. */
+function toApiError(response: Response, parsed: unknown, text: string): ApiError {
+  const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+  if (error && typeof error === "object" && typeof error.code === "string") {
+    return new ApiError(response.status, error.code, String(error.message ?? ""), error.details);
+  }
+  const reason = text ? preview(text) : response.statusText;
+  return new ApiError(response.status, `HTTP_${response.status}`, reason);
+}
+
+function describeFetchFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof DOMException && error.name === "TimeoutError") return `no answer within ${timeoutMs}ms`;
+  // undici wraps the socket error (ECONNREFUSED, ENOTFOUND…) in `cause`.
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (cause && typeof cause.code === "string") return cause.code;
+  if (cause && typeof cause.message === "string") return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function preview(text: string): string {
+  const oneLine = text.replace(/\s+/g, " ").trim();
+  return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
+}

@@ -1,0 +1,179 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { Ajv } from "ajv";
+import type { Checkback } from "checkback";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import { Authorizer, documentScopes, type RouteScope } from "./auth.js";
+import type { HttpCheck } from "./checks/http-check.js";
+import { CheckRegistry } from "./checks/registry.js";
+import type { ServerConfig } from "./config.js";
+import { ServerContext } from "./context.js";
+import { installErrorHandling } from "./errors.js";
+import { ServerMetrics } from "./metrics.js";
+import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
+import { guardReservedQueues, isServerQueue } from "./reserved.js";
+import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
+import { deadRoutes } from "./routes/dead.js";
+import { healthRoutes } from "./routes/health.js";
+import { pullRoutes } from "./routes/pull.js";
+import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
+import { queueRoutes } from "./routes/queues.js";
+import { Settings } from "./settings.js";
+import type { StoreHealth } from "./store/guard.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The token scope a route needs; routes without one are open (health, metrics, docs). */
+    scope?: RouteScope;
+    /** A POST whose body may be left out entirely (it then counts as {}). */
+    optionalBody?: boolean;
+  }
+}
+
+/** How often push targets and checks are re-read from the store, to follow changes made through another server. */
+const SETTINGS_SYNC_MS = 15_000;
+
+/**
+ * Builds the HTTP API around a Checkback instance. The caller owns the Checkback (and its
+ * store) and closes it after the app; closing the app ends long-polls, push workers and check workers.
+ */
+export interface AppOptions {
+  /** What the server's store guard has seen (start.ts); readiness then also covers failing writes. */
+  storeHealth?: StoreHealth;
+}
+
+export async function buildApp(
+  checkback: Checkback,
+  config: ServerConfig,
+  options: AppOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    // One line per refused request (below) instead of two per request: keeps logs useful under load.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Room for long-polls: a claim may wait up to maxWait before answering.
+    requestTimeout: 0,
+  });
+
+  // Bodies are validated strictly (a string is not a number, unknown fields are refused);
+  // query strings and path parameters are text by nature and are coerced.
+  const bodyAjv = new Ajv({
+    coerceTypes: false,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  const textAjv = new Ajv({
+    coerceTypes: true,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : textAjv).compile(schema));
+
+  installErrorHandling(app);
+  // Before any route (and before swagger, which reads each route's schema as it is added).
+  documentScopes(app);
+  guardReservedQueues(app);
+  // The API speaks JSON only; a text body is 415, not a string that fails validation later.
+  app.removeContentTypeParser("text/plain");
+  // Many clients send Content-Type: application/json on every request, DELETEs included: an
+  // empty body then counts as no body rather than as malformed JSON. Non-empty bodies keep
+  // fastify's parser (with its __proto__ / constructor poisoning guard).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
+
+  const metrics = new ServerMetrics(checkback.store, isServerQueue);
+  const settings = new Settings(checkback.store);
+  const push = new PushDispatcher(checkback.store, metrics, app.log);
+  const ctx = new ServerContext(checkback, config, metrics, settings, push);
+  const checks = new CheckRegistry(checkback, metrics, config.maxPayloadBytes);
+  const authorizer = new Authorizer(config.tokens);
+  if (authorizer.open) {
+    app.log.warn("no tokens configured: the API is open to anyone who can reach it (set CHECKBACK_TOKENS)");
+  }
+
+  app.addHook("onRequest", async (request) => {
+    authorizer.check(request, request.routeOptions.config.scope);
+  });
+  app.addHook("preValidation", async (request) => {
+    if (request.routeOptions.config.optionalBody && request.body === undefined) request.body = {};
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    if (reply.statusCode >= 400) {
+      request.log.info({ method: request.method, url: request.url, status: reply.statusCode }, "request refused");
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "checkback",
+        description: "Durable delay queue and delayed-check engine over HTTP",
+        version: "0.1.0",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  if (config.docs) await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await healthRoutes(app, ctx, options.storeHealth);
+
+  app.get(
+    "/metrics",
+    { schema: { tags: ["service"], summary: "Prometheus metrics", security: [] } },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
+
+  await app.register(async (scope) => {
+    await queueRoutes(scope, ctx);
+    await deadRoutes(scope, ctx);
+    await pullRoutes(scope, ctx);
+    await pushRoutes(scope, ctx);
+    await checkRoutes(checks)(scope, ctx);
+  });
+
+  let syncTimer: NodeJS.Timeout | undefined;
+  const syncSettings = async () => {
+    try {
+      await push.sync(() => settings.list<PushTarget>(PUSH_SETTING));
+      await checks.sync(() => settings.list<HttpCheck>(CHECK_SETTING));
+    } catch (err) {
+      app.log.error({ err }, "could not read push targets and checks from the store");
+    }
+  };
+  app.addHook("onReady", async () => {
+    await syncSettings();
+    syncTimer = setInterval(() => void syncSettings(), SETTINGS_SYNC_MS);
+    syncTimer.unref();
+  });
+  app.addHook("preClose", async () => {
+    // Before the listener closes: waiting claims answer now instead of holding the close up.
+    ctx.beginClose();
+    clearInterval(syncTimer);
+  });
+  app.addHook("onClose", async () => {
+    await Promise.all([push.close(), checks.close()]);
+  });
+
+  return app;
+}

@@ -1,0 +1,86 @@
+import type { Checkback } from "checkback";
+import { Check } from "checkback";
+import { HttpError } from "../errors.js";
+import type { ServerMetrics } from "../metrics.js";
+import { type HttpCheck, toCheckDefinition } from "./http-check.js";
+
+/**
+ * The HTTP checks this server runs: one library Check per definition kept in the settings,
+ * each with its own worker probing and delivering outcomes. Redefining a check replaces its
+ * worker; running checks keep going under the new definition (their state is in the store).
+ */
+export class CheckRegistry {
+  private readonly checks = new Map<string, { check: Check; fingerprint: string }>();
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly checkback: Checkback,
+    private readonly metrics: ServerMetrics,
+    private readonly maxPayloadBytes: number,
+  ) {}
+
+  get(name: string): Check {
+    const entry = this.checks.get(name);
+    if (!entry) throw new HttpError(404, "CHECK_NOT_FOUND", `no check ${JSON.stringify(name)} is defined`, { name });
+    return entry.check;
+  }
+
+  /** Validates a definition by building it (without a worker); throws the library's typed errors. */
+  validate(name: string, http: HttpCheck): void {
+    new Check(
+      name,
+      this.checkback.store,
+      { ...toCheckDefinition(name, http, this.metrics), worker: false },
+      this.settings(),
+    );
+  }
+
+  define(name: string, http: HttpCheck): Promise<void> {
+    return this.exclusive(() => this.defineNow(name, http));
+  }
+
+  /** Makes the running checks match the definitions kept in the store (other servers may change them). */
+  sync(load: () => Promise<{ name: string; value: HttpCheck }[]>): Promise<void> {
+    return this.exclusive(async () => {
+      const wanted = await load();
+      const names = new Set(wanted.map((w) => w.name));
+      for (const [name, entry] of [...this.checks]) {
+        if (!names.has(name)) {
+          this.checks.delete(name);
+          await entry.check.close();
+        }
+      }
+      for (const { name, value } of wanted) {
+        if (this.checks.get(name)?.fingerprint !== JSON.stringify(value)) await this.defineNow(name, value);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      const all = [...this.checks.values()];
+      this.checks.clear();
+      await Promise.all(all.map((entry) => entry.check.close()));
+    });
+  }
+
+  private async defineNow(name: string, http: HttpCheck): Promise<void> {
+    const old = this.checks.get(name);
+    if (old) await old.check.close();
+    const check = new Check(name, this.checkback.store, toCheckDefinition(name, http, this.metrics), this.settings());
+    this.checks.set(name, { check, fingerprint: JSON.stringify(http) });
+  }
+
+  private settings() {
+    return { maxPayloadBytes: this.maxPayloadBytes };
+  }
+
+  private exclusive<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(change);
+    this.chain = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+}

@@ -1,0 +1,106 @@
+import type { Store } from "checkback";
+import { JOB_STATES } from "checkback/internal";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Lateness and processing buckets, seconds: from 1 ms (a timer firing) to minutes (a backlog). */
+const LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const PROCESSING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export type Delivery = "push" | "pull";
+
+/**
+ * The server's Prometheus metrics, on a registry of its own (several servers in one process,
+ * as in tests, do not collide). Job counts by state are read from the store at scrape time,
+ * so they are true for jobs added by any process sharing the store.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  readonly added = new Counter({
+    name: "checkback_jobs_added_total",
+    help: "Jobs added through this server, by outcome (created, existing, replaced)",
+    labelNames: ["queue", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly lateness = new Histogram({
+    name: "checkback_job_lateness_seconds",
+    help: "How long after its due instant a job was handed out (claimed or pushed)",
+    labelNames: ["queue", "delivery"] as const,
+    buckets: LATENESS_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly processing = new Histogram({
+    name: "checkback_job_processing_seconds",
+    help: "From hand-out to the recorded outcome",
+    labelNames: ["queue", "delivery", "outcome"] as const,
+    buckets: PROCESSING_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly completed = new Counter({
+    name: "checkback_jobs_completed_total",
+    help: "Jobs completed",
+    labelNames: ["queue", "delivery"] as const,
+    registers: [this.registry],
+  });
+
+  readonly retries = new Counter({
+    name: "checkback_job_retries_total",
+    help: "Failed attempts that were scheduled to run again",
+    labelNames: ["queue", "delivery"] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Counter({
+    name: "checkback_dead_letters_total",
+    help: "Jobs that used up their attempts and went dead",
+    labelNames: ["queue", "delivery"] as const,
+    registers: [this.registry],
+  });
+
+  readonly pushDeliveries = new Counter({
+    name: "checkback_push_deliveries_total",
+    help: "Push requests by result: success (2xx), http_error (other status), timeout, network_error",
+    labelNames: ["queue", "result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly checkOutcomes = new Counter({
+    name: "checkback_check_outcomes_total",
+    help: "Outcomes of delayed checks delivered to their callback URL, by outcome (done, failed, gave_up)",
+    labelNames: ["check", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: "checkback_http_request_duration_seconds",
+    help: "HTTP request duration by route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
+  constructor(store: Store, hiddenQueue: (name: string) => boolean) {
+    collectDefaultMetrics({ register: this.registry, prefix: "checkback_" });
+    new Gauge({
+      name: "checkback_jobs",
+      help: "Jobs by queue and state, as the store holds them at scrape time",
+      labelNames: ["queue", "state"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const queues = (await store.queues()).filter((name) => !hiddenQueue(name));
+        const counts = await Promise.all(queues.map((queue) => store.counts(queue)));
+        queues.forEach((queue, i) => {
+          for (const state of JOB_STATES) this.set({ queue, state }, counts[i]![state]);
+        });
+      },
+    });
+  }
+
+  observeLateness(queue: string, delivery: Delivery, lateMs: number): void {
+    this.lateness.observe({ queue, delivery }, Math.max(0, lateMs) / 1000);
+  }
+}

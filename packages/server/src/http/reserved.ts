@@ -1,0 +1,51 @@
+import { CheckbackError } from "checkback";
+import { CHECK_QUEUE_PREFIX } from "checkback/internal";
+import type { FastifyInstance, onRequestHookHandler } from "fastify";
+
+/**
+ * Queues the server keeps for itself, out of reach of every route that names a queue:
+ *   - "_checkback…": the server's own settings (push targets, check definitions);
+ *   - "check.<name>": a check's probe and outcome jobs. A produce token adding a job there
+ *     would have the server POST a forged, signed outcome to the check's callback; a consume
+ *     token claiming one could end any check with any result. Checks are reached only through
+ *     /v1/checks, whose routes hold their own scopes.
+ * A request naming one gets the same answer wherever it comes in: 404 UNKNOWN_QUEUE with
+ * details.reserved, after auth (so it tells an unauthenticated caller nothing) and before the
+ * body is read or validated.
+ */
+export const SERVER_QUEUE_PREFIX = "_checkback";
+
+/** The server's settings queues only (hidden even from metrics). */
+export function isServerQueue(name: string): boolean {
+  return name.startsWith(SERVER_QUEUE_PREFIX);
+}
+
+export function isReservedQueue(name: string): boolean {
+  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX);
+}
+
+export function refuseReservedQueue(name: string): void {
+  if (!isReservedQueue(name)) return;
+  const owner = isServerQueue(name)
+    ? "the server's own settings"
+    : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
+  throw new CheckbackError("UNKNOWN_QUEUE", `queue ${JSON.stringify(name)} is reserved for ${owner}`, {
+    queue: name,
+    reserved: true,
+  });
+}
+
+/** Every route with a :queue parameter, present and future, refuses reserved names. */
+export function guardReservedQueues(app: FastifyInstance): void {
+  const guard: onRequestHookHandler = async (request) => {
+    const { queue } = (request.params ?? {}) as { queue?: unknown };
+    if (typeof queue === "string") refuseReservedQueue(queue);
+  };
+  app.addHook("onRoute", (route) => {
+    if (!route.url.includes(":queue")) return;
+    const own =
+      route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    // Route-level hooks run after the instance's, so auth (401/403) still comes first.
+    route.onRequest = [...own, guard];
+  });
+}

@@ -1,0 +1,246 @@
+import type { JobRecord } from "checkback";
+import { invalidOption, LeaseLostError, parseDuration } from "checkback";
+import type { ClaimResult } from "checkback/internal";
+import { failureMessage, retryDelay, serializePayload, toJob } from "checkback/internal";
+import type { FastifyInstance } from "fastify";
+import { claimWaiting } from "../claim-wait.js";
+import type { ServerContext } from "../context.js";
+import {
+  claimBody,
+  claimedJobSchema,
+  completeBody,
+  errorResponses,
+  extendBody,
+  failBody,
+  jobParams,
+  jobSchema,
+  queueParams,
+  releaseBody,
+} from "../schemas.js";
+
+type QueueParams = { queue: string };
+type JobParams = { queue: string; id: string };
+type Duration = number | string;
+
+const tags = ["pull"];
+const MIN_LEASE_MS = 1_000;
+/** Completed jobs kept per queue, like a library worker's default retention. */
+const KEEP_COMPLETED = 1_000;
+const TRIM_EVERY_MS = 1_000;
+/** Claim times by lease token, for the processing-time metric; bounded so abandoned leases cannot grow it. */
+const MAX_TRACKED_LEASES = 100_000;
+
+/**
+ * Pull delivery: claim due jobs under a lease (optionally waiting for one), then complete,
+ * fail, extend or release each with its lease token. A stale token is 409 LEASE_LOST: the
+ * lease ran out and someone else holds the job now, or it was cancelled.
+ */
+export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const claimedAt = new Map<string, number>();
+  const lastTrim = new Map<string, number>();
+
+  const processed = (queue: string, token: string, outcome: string) => {
+    const at = claimedAt.get(token);
+    if (at === undefined) return;
+    claimedAt.delete(token);
+    ctx.metrics.processing.observe({ queue, delivery: "pull", outcome }, (performance.now() - at) / 1000);
+  };
+
+  /** Records lateness and claim times of claimed jobs, and shapes them for the answer. */
+  const handOut = (queue: string, claimed: ClaimResult) => {
+    const local = performance.now();
+    for (const job of claimed.jobs) {
+      ctx.metrics.observeLateness(queue, "pull", claimed.now - job.runAt);
+      track(claimedAt, job.leaseToken!, local);
+    }
+    return claimed.jobs.map(claimedView);
+  };
+
+  const trimCompleted = (queue: string) => {
+    const now = Date.now();
+    if (now - (lastTrim.get(queue) ?? 0) < TRIM_EVERY_MS) return;
+    lastTrim.set(queue, now);
+    ctx.store.trim(queue, { keepLast: KEEP_COMPLETED }).catch((err) => app.log.warn({ err, queue }, "trim failed"));
+  };
+
+  app.post<{ Params: QueueParams; Body: { limit: number; lease: Duration; wait?: Duration } }>(
+    "/v1/queues/:queue/claim",
+    {
+      config: { scope: "consume", optionalBody: true },
+      schema: {
+        tags,
+        summary: "Claim up to `limit` due jobs under a lease; with `wait`, long-poll until one is due",
+        params: queueParams,
+        body: claimBody,
+        response: {
+          200: { type: "object", properties: { jobs: { type: "array", items: claimedJobSchema } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const queue = ctx.queueName(request.params.queue);
+      const { limit } = request.body;
+      const leaseMs = parseDuration(request.body.lease, "lease");
+      if (leaseMs < MIN_LEASE_MS) throw invalidOption(`lease must be at least ${MIN_LEASE_MS}ms`);
+      const waitMs = request.body.wait === undefined ? 0 : parseDuration(request.body.wait, "wait");
+      if (waitMs > ctx.config.maxWaitMs) throw invalidOption(`wait is at most ${ctx.config.maxWaitMs}ms`);
+
+      if (waitMs === 0) {
+        // No wait: one claim, nothing to subscribe to or abort.
+        const claimed = await ctx.store.claimDue(queue, { limit, leaseMs });
+        return { jobs: handOut(queue, claimed) };
+      }
+      // Ends the wait early when the client leaves or the server begins to close.
+      const stop = new AbortController();
+      let clientLeft = false;
+      const onClientClose = () => {
+        if (reply.raw.writableFinished) return;
+        clientLeft = true;
+        stop.abort();
+      };
+      const onServerClosing = () => stop.abort();
+      reply.raw.once("close", onClientClose);
+      ctx.closing.addEventListener("abort", onServerClosing, { once: true });
+      if (ctx.closing.aborted) stop.abort();
+      let claimed: Awaited<ReturnType<typeof claimWaiting>>;
+      try {
+        claimed = await claimWaiting(ctx.store, queue, { limit, leaseMs }, waitMs, stop.signal);
+      } finally {
+        reply.raw.off("close", onClientClose);
+        ctx.closing.removeEventListener("abort", onServerClosing);
+      }
+      if (clientLeft && claimed.jobs.length > 0) {
+        // The client left while we claimed: give the jobs straight back rather than let their leases run out.
+        await Promise.all(
+          claimed.jobs.map((job) => ctx.store.release(queue, job.id, job.leaseToken!, { delayMs: 0 }).catch(() => {})),
+        );
+        return reply.code(499).send({ jobs: [] });
+      }
+      return { jobs: handOut(queue, claimed) };
+    },
+  );
+
+  app.post<{ Params: JobParams; Body: { leaseToken: string; result?: unknown } }>(
+    "/v1/queues/:queue/jobs/:id/complete",
+    {
+      config: { scope: "consume" },
+      schema: {
+        tags,
+        summary: "Complete a claimed job (with an optional JSON result)",
+        params: jobParams,
+        body: completeBody,
+        response: {
+          200: { type: "object", properties: { completed: { type: "boolean" } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const queue = ctx.queueName(request.params.queue);
+      const { leaseToken, result } = request.body;
+      const text = result === undefined ? null : serializePayload(result, ctx.config.maxPayloadBytes);
+      await ctx.store.complete(queue, request.params.id, leaseToken, { result: text });
+      ctx.metrics.completed.inc({ queue, delivery: "pull" });
+      processed(queue, leaseToken, "completed");
+      trimCompleted(queue);
+      return { completed: true };
+    },
+  );
+
+  app.post<{ Params: JobParams; Body: { leaseToken: string; error: string } }>(
+    "/v1/queues/:queue/jobs/:id/fail",
+    {
+      config: { scope: "consume" },
+      schema: {
+        tags,
+        summary: "Record a failed attempt: retried after the job's back-off, or dead when attempts are used up",
+        params: jobParams,
+        body: failBody,
+        response: {
+          200: {
+            type: "object",
+            properties: { job: jobSchema, retryAt: { type: ["integer", "null"] } },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const queue = ctx.queueName(request.params.queue);
+      const { id } = request.params;
+      const { leaseToken, error } = request.body;
+      // The back-off travels with the job, so read it to compute this retry's delay.
+      const record = await ctx.store.get(queue, id);
+      if (record?.state !== "active" || record.leaseToken !== leaseToken) throw new LeaseLostError(id);
+      const exhausted = record.attempts >= record.maxAttempts;
+      const retryDelayMs = exhausted ? null : retryDelay(record.backoff, record.attempts);
+      const after = await ctx.store.fail(queue, id, leaseToken, { error: failureMessage(error), retryDelayMs });
+      if (exhausted) ctx.metrics.deadLetters.inc({ queue, delivery: "pull" });
+      else ctx.metrics.retries.inc({ queue, delivery: "pull" });
+      processed(queue, leaseToken, "failed");
+      return { job: toJob(after), retryAt: exhausted ? null : after.runAt };
+    },
+  );
+
+  app.post<{ Params: JobParams; Body: { leaseToken: string; lease: Duration } }>(
+    "/v1/queues/:queue/jobs/:id/extend",
+    {
+      config: { scope: "consume" },
+      schema: {
+        tags,
+        summary: "Extend a claimed job's lease to now + lease (heartbeat)",
+        params: jobParams,
+        body: extendBody,
+        response: {
+          200: { type: "object", properties: { leaseExpiresAt: { type: "integer" } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const queue = ctx.queueName(request.params.queue);
+      const leaseMs = parseDuration(request.body.lease, "lease");
+      if (leaseMs < MIN_LEASE_MS) throw invalidOption(`lease must be at least ${MIN_LEASE_MS}ms`);
+      const leaseExpiresAt = await ctx.store.extendLease(queue, request.params.id, request.body.leaseToken, leaseMs);
+      return { leaseExpiresAt };
+    },
+  );
+
+  app.post<{ Params: JobParams; Body: { leaseToken: string; delay?: Duration } }>(
+    "/v1/queues/:queue/jobs/:id/release",
+    {
+      config: { scope: "consume" },
+      schema: {
+        tags,
+        summary: "Give a claimed job back without counting the attempt, due again after `delay`",
+        params: jobParams,
+        body: releaseBody,
+        response: {
+          200: { type: "object", properties: { released: { type: "boolean" } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const queue = ctx.queueName(request.params.queue);
+      const { leaseToken } = request.body;
+      const delayMs = request.body.delay === undefined ? 0 : parseDuration(request.body.delay, "delay");
+      await ctx.store.release(queue, request.params.id, leaseToken, { delayMs });
+      processed(queue, leaseToken, "released");
+      return { released: true };
+    },
+  );
+}
+
+function claimedView(record: JobRecord) {
+  return { ...toJob(record), leaseToken: record.leaseToken!, leaseExpiresAt: record.leaseExpiresAt! };
+}
+
+function track(map: Map<string, number>, token: string, at: number): void {
+  if (map.size >= MAX_TRACKED_LEASES) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+  map.set(token, at);
+}

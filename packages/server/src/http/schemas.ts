@@ -1,0 +1,247 @@
+/**
+ * JSON schemas of requests and responses. Fastify validates requests with them (bodies
+ * strictly: no type coercion, no unknown fields), serializes responses with them, and
+ * @fastify/swagger turns them into the OpenAPI document. Values whose rules live in the
+ * library (durations, back-off, key length) are only typed loosely here and validated by the
+ * library, so there is one source of truth for their error messages.
+ */
+import { IDENTIFIER_PATTERN, JOB_STATES, MAX_ID_LENGTH } from "checkback/internal";
+
+const instant = { type: "integer", description: "epoch milliseconds" } as const;
+const duration = {
+  type: ["integer", "string"],
+  description: 'a duration: milliseconds or a string such as "250ms", "30s", "15m", "2h", "7d"',
+} as const;
+const anyJson = { description: "any JSON value" } as const;
+/**
+ * Job ids and lease tokens: the pull routes hand them straight to the store, so the library's
+ * rule for identifiers (core/text.ts: no NUL, no unpaired surrogates, a bounded length) is
+ * applied here, as the schema pattern the library exports.
+ */
+const jobId = { type: "string", minLength: 1, maxLength: MAX_ID_LENGTH, pattern: IDENTIFIER_PATTERN } as const;
+
+export const queueParams = {
+  type: "object",
+  required: ["queue"],
+  properties: {
+    queue: { type: "string", description: "queue name: 1–128 of letters, digits, _ . : -, not only dots" },
+  },
+} as const;
+
+export const jobParams = {
+  type: "object",
+  required: ["queue", "id"],
+  properties: { queue: queueParams.properties.queue, id: jobId },
+} as const;
+
+export const keyParams = {
+  type: "object",
+  required: ["queue", "key"],
+  properties: {
+    queue: queueParams.properties.queue,
+    key: { type: "string", minLength: 1, description: "business key (the library checks it)" },
+  },
+} as const;
+
+const addOptions = {
+  delay: duration,
+  runAt: instant,
+  key: {
+    type: "string",
+    description:
+      "business key, unique among the queue's unfinished jobs: up to 512 characters, without NUL or unpaired surrogates",
+  },
+  replace: { type: "boolean", description: "replace a scheduled job holding the key" },
+  attempts: { type: "integer", minimum: 1 },
+  backoff: {
+    description: 'retry back-off: a duration, a list of durations, or { type: "fixed" | "exponential" | "list", … }',
+  },
+} as const;
+
+export const addJobBody = {
+  type: "object",
+  required: ["payload"],
+  additionalProperties: false,
+  properties: { payload: anyJson, ...addOptions },
+} as const;
+
+export const bulkAddBody = {
+  type: "object",
+  required: ["jobs"],
+  additionalProperties: false,
+  properties: { jobs: { type: "array", minItems: 1, maxItems: 10_000, items: addJobBody } },
+} as const;
+
+export const whenBody = {
+  type: "object",
+  additionalProperties: false,
+  properties: { delay: duration, runAt: instant },
+} as const;
+
+export const listQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    state: { type: "string", enum: JOB_STATES, default: "scheduled" },
+    limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: "string" },
+  },
+} as const;
+
+export const pageQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: "string" },
+  },
+} as const;
+
+const selection = {
+  ids: { type: "array", items: jobId, minItems: 1, maxItems: 10_000 },
+  all: { type: "boolean", const: true },
+} as const;
+
+export const redriveBody = {
+  type: "object",
+  additionalProperties: false,
+  properties: { ...selection, delay: duration, runAt: instant },
+} as const;
+
+export const purgeBody = {
+  type: "object",
+  additionalProperties: false,
+  properties: selection,
+} as const;
+
+export const claimBody = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    limit: { type: "integer", minimum: 1, maximum: 1000, default: 1 },
+    lease: { ...duration, default: "30s" },
+    wait: { ...duration, description: "long-poll: wait up to this long for a due job (at most 30s)" },
+  },
+} as const;
+
+const leaseToken = jobId;
+
+export const completeBody = {
+  type: "object",
+  required: ["leaseToken"],
+  additionalProperties: false,
+  properties: { leaseToken, result: anyJson },
+} as const;
+
+export const failBody = {
+  type: "object",
+  required: ["leaseToken", "error"],
+  additionalProperties: false,
+  properties: { leaseToken, error: { type: "string", minLength: 1, maxLength: 10_000 } },
+} as const;
+
+export const extendBody = {
+  type: "object",
+  required: ["leaseToken", "lease"],
+  additionalProperties: false,
+  properties: { leaseToken, lease: duration },
+} as const;
+
+export const releaseBody = {
+  type: "object",
+  required: ["leaseToken"],
+  additionalProperties: false,
+  properties: { leaseToken, delay: duration },
+} as const;
+
+export const pushBody = {
+  type: "object",
+  required: ["url"],
+  additionalProperties: false,
+  properties: {
+    url: { type: "string", minLength: 1, maxLength: 2048 },
+    timeout: { ...duration, default: "10s" },
+    concurrency: { type: "integer", minimum: 1, maximum: 1000, default: 10 },
+    secret: { type: "string", minLength: 16, maxLength: 512 },
+  },
+} as const;
+
+// --- responses ---------------------------------------------------------------------------
+
+export const jobSchema = {
+  type: "object",
+  required: ["id", "queue", "key", "payload", "state", "runAt", "attempts", "maxAttempts", "errors", "result"],
+  properties: {
+    id: { type: "string" },
+    queue: { type: "string" },
+    key: { type: ["string", "null"] },
+    payload: anyJson,
+    state: { type: "string", enum: JOB_STATES },
+    runAt: instant,
+    attempts: { type: "integer" },
+    maxAttempts: { type: "integer" },
+    errors: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: { attempt: { type: "integer" }, at: instant, message: { type: "string" } },
+      },
+    },
+    result: anyJson,
+    createdAt: instant,
+    updatedAt: instant,
+  },
+} as const;
+
+export const addedJobSchema = {
+  ...jobSchema,
+  properties: { ...jobSchema.properties, outcome: { type: "string", enum: ["created", "existing", "replaced"] } },
+} as const;
+
+export const claimedJobSchema = {
+  ...jobSchema,
+  properties: { ...jobSchema.properties, leaseToken: { type: "string" }, leaseExpiresAt: instant },
+} as const;
+
+export const countsSchema = {
+  type: "object",
+  properties: Object.fromEntries(JOB_STATES.map((s) => [s, { type: "integer" }])),
+} as const;
+
+export const pageSchema = {
+  type: "object",
+  properties: { jobs: { type: "array", items: jobSchema }, next: { type: ["string", "null"] } },
+} as const;
+
+export const pushSchema = {
+  type: "object",
+  properties: {
+    queue: { type: "string" },
+    url: { type: "string" },
+    timeoutMs: { type: "integer" },
+    concurrency: { type: "integer" },
+    secret: { type: "string" },
+  },
+} as const;
+
+export const errorSchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        details: { type: "object", additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+/** Error responses every route may give; listed so the OpenAPI document shows them. */
+export const errorResponses = {
+  "4xx": errorSchema,
+  "5xx": errorSchema,
+} as const;
