@@ -129,6 +129,11 @@ export function resolveServerConfig(input: ServerConfigInput = {}, base: ServerC
         : Array.isArray(input.tokens)
           ? input.tokens.map(validateGrant)
           : invalidTokens();
+    // An empty setting (`--tokens "$TOKENS"` with TOKENS unset) reads like securing the server
+    // but would leave it open: refused. Leave the setting out for an open server.
+    if (config.tokens.length === 0) {
+      throw invalidOption('tokens is empty: give at least one "token:scope" or leave the setting out for an open API');
+    }
   }
   if (input.bodyLimit !== undefined) config.bodyLimit = parseBytes(input.bodyLimit, "bodyLimit");
   if (input.maxPayloadBytes !== undefined)
