@@ -50,6 +50,9 @@ const PENDING_LIBRARY_FIXES: Partial<Record<Category, StoreKind[]>> = {
   "empty-or-dot-name": ALL_STORES,
   // 1e400 parses as Infinity and is stored as null.
   "non-json-number": ALL_STORES,
+  // The memory and Redis stores count an id given twice twice: redrive/purge of ["7","7"]
+  // answer 2 for one job (SQLite and PostgreSQL answer 1).
+  "duplicate-ids": ["memory", "redis"],
 };
 
 const RUNS = Number(process.env.CHECKBACK_FUZZ_RUNS ?? (process.env.CI === "true" ? 2_000 : 400));
@@ -107,7 +110,9 @@ class Tracker {
       const { name, id } = body as { name: string; id: string };
       this.accepted.add(`${checkQueueName(name)}\u0000${id}`);
     }
-    if (request.route === "/v1/queues/{queue}/dead/purge") this.purged += (body as { purged: number }).purged;
+    if (request.route === "/v1/queues/{queue}/dead/purge") {
+      this.purged += (body as { purged: number }).purged;
+    }
   }
 
   private accept(job: unknown): void {

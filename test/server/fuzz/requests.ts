@@ -16,7 +16,8 @@ export type Category =
   | "huge-instant"
   | "deep-duration"
   | "empty-or-dot-name"
-  | "non-json-number";
+  | "non-json-number"
+  | "duplicate-ids";
 
 /** A generated value, and the hostile categories that went into it. */
 interface Tagged<T> {
@@ -488,6 +489,11 @@ const rawBody: fc.Arbitrary<Tagged<string>> = fc.oneof(
   plain(fc.string({ unit: "binary", maxLength: 40 })),
 );
 
+/** Two or more handed-out ids in one selection may name the same job twice ({"ids":["7","7"]}). */
+function selectionTags(body: string | undefined): Category[] {
+  return (body?.match(/"@id:\d+"/g)?.length ?? 0) >= 2 ? ["duplicate-ids"] : [];
+}
+
 export function requestFor(operation: Operation, queues: readonly string[]): fc.Arbitrary<GeneratedRequest> {
   const pathNames = operation.parameters.filter((p) => p.in === "path").map((p) => p.name);
   const params = fc.tuple(...pathNames.map((name) => pathParam(name, queues)));
@@ -525,6 +531,6 @@ export function requestFor(operation: Operation, queues: readonly string[]): fc.
       contentType: generated.value === undefined ? undefined : type,
       // One request in ten goes over a real socket: what inject cannot express (raw bytes on the wire).
       overHttp: roll === 0,
-      tags: [...values.flatMap((v) => v.tags), ...query.tags, ...generated.tags],
+      tags: [...values.flatMap((v) => v.tags), ...query.tags, ...generated.tags, ...selectionTags(generated.value)],
     }));
 }
