@@ -189,6 +189,12 @@ function checkAnswer(request: GeneratedRequest, answer: Answer): unknown {
     expect(typeof message, what).toBe("string");
     if (details !== undefined) expect(typeof details, what).toBe("object");
   }
+  if (answer.status < 300 && request.route.startsWith("/v1/checks/{name}") && typeof body?.name === "string") {
+    expect(["", ".", ".."].includes(body.name), `a check named ${JSON.stringify(body.name)}: ${what}`).toBe(false);
+  }
+  if (acceptedJobs(request, answer.status, body).length > 0) {
+    expect(carriesNonFinite(request.body), `a payload JSON cannot carry was accepted: ${what}`).toBe(false);
+  }
   for (const job of acceptedJobs(request, answer.status, body)) {
     expect(
       Number.isSafeInteger(job.runAt) && job.runAt <= MAX_INSTANT,
@@ -196,6 +202,21 @@ function checkAnswer(request: GeneratedRequest, answer: Answer): unknown {
     ).toBe(true);
   }
   return body;
+}
+
+/** A number JSON can write but not carry: 1e400 parses as Infinity, then is stored as null. */
+function carriesNonFinite(text: string | undefined): boolean {
+  if (text === undefined || !/\d[eE]\+?\d{3}/.test(text)) return false;
+  let found = false;
+  try {
+    JSON.parse(text, (_, value) => {
+      if (typeof value === "number" && !Number.isFinite(value)) found = true;
+      return value;
+    });
+  } catch {
+    return false;
+  }
+  return found;
 }
 
 function acceptedJobs(request: GeneratedRequest, status: number, body: unknown): { runAt: number }[] {

@@ -227,6 +227,7 @@ function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
       return fc.oneof(
         plain(fc.integer({ min: Date.now() - 60_000, max: Date.now() + 86_400_000 })),
         hostileNumber,
+        tagged("huge-instant", fc.constantFrom(1e20, 8.64e15 + 1)),
         plain(fc.constantFrom("2026-01-01T00:00:00Z", "tomorrow")),
       );
     case "payload":
@@ -413,13 +414,20 @@ function encodeSegment(text: string): string {
 }
 
 const segmentText = (valid: fc.Arbitrary<string>): fc.Arbitrary<Tagged<string>> =>
-  fc.oneof(
-    { weight: 12, arbitrary: plain(valid.map(encodeSegment)) },
-    { weight: 3, arbitrary: hostileText.map((t) => ({ value: encodeSegment(t.value), tags: t.tags })) },
-    { weight: 1, arbitrary: plain(fc.constantFrom(...BAD_ENCODINGS)) },
-    { weight: 1, arbitrary: tagged("nul", fc.constant("%00")) },
-    { weight: 1, arbitrary: plain(fc.integer({ min: 1_000, max: 3_000 }).map((n) => "x".repeat(n))) },
-  );
+  fc
+    .oneof(
+      { weight: 12, arbitrary: plain(valid.map(encodeSegment)) },
+      { weight: 3, arbitrary: hostileText.map((t) => ({ value: encodeSegment(t.value), tags: t.tags })) },
+      { weight: 1, arbitrary: plain(fc.constantFrom(...BAD_ENCODINGS)) },
+      { weight: 1, arbitrary: tagged("nul", fc.constant("%00")) },
+      { weight: 1, arbitrary: plain(fc.integer({ min: 1_000, max: 3_000 }).map((n) => "x".repeat(n))) },
+    )
+    .map((segment) =>
+      // An empty or dot segment reaches the route as an empty name, whatever text made it.
+      /^(|\.|\.\.|%2E|%2E%2E|\.%2E|%2E\.)$/i.test(segment.value)
+        ? { value: segment.value, tags: [...segment.tags, "empty-or-dot-name"] }
+        : segment,
+    );
 
 function pathParam(name: string, queues: readonly string[]): fc.Arbitrary<Tagged<string | PoolRef>> {
   switch (name) {
