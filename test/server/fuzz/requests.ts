@@ -119,12 +119,15 @@ const hostileText: fc.Arbitrary<Tagged<string>> = fc.oneof(
   tagged("empty-or-dot-name", fc.constantFrom("", ".", "..")),
 );
 
-const hostileNumber: fc.Arbitrary<Tagged<number>> = fc.oneof(
-  plain(fc.integer()),
-  plain(fc.double({ noNaN: true, noDefaultInfinity: true })),
-  plain(fc.constantFrom(-1, 0, -0, 0.5, 1.5, -1e20, 2 ** 53 + 2, Number.MIN_SAFE_INTEGER, 1e308, -1e308)),
-  tagged("huge-instant", fc.constantFrom(1e20, Number.MAX_SAFE_INTEGER, 8.64e15 + 1)),
-);
+const hostileNumber: fc.Arbitrary<Tagged<number>> = fc
+  .oneof(
+    plain(fc.integer()),
+    plain(fc.double({ noNaN: true, noDefaultInfinity: true })),
+    plain(fc.constantFrom(-1, 0, -0, 0.5, 1.5, -1e20, 2 ** 53 + 2, Number.MIN_SAFE_INTEGER, 1e308, -1e308)),
+    plain(fc.constantFrom(1e20, Number.MAX_SAFE_INTEGER, 8.64e15 + 1)),
+  )
+  // Beyond the instants a Date can hold: as a runAt, the library accepts it (pending).
+  .map((n) => (Math.abs(n.value) > 8.64e15 ? { value: n.value, tags: [...n.tags, "huge-instant" as const] } : n));
 
 /**
  * A value nested `depth` deep, [[[…"1s"…]]] or {"a":{"a":…}}: generated as a marker and written
@@ -195,7 +198,15 @@ function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
     case "schedule":
     case "outcomeBackoff":
       return fc.oneof(
-        durationLike,
+        { weight: 2, arbitrary: durationLike },
+        // Deep nesting where a duration goes (a back-off list, a schedule): the library's recursion.
+        {
+          weight: 2,
+          arbitrary: tagged(
+            "deep-duration",
+            fc.integer({ min: 2_000, max: 20_000 }).map((depth) => nested(depth, "1s", false)),
+          ),
+        },
         fc.array(durationLike, { maxLength: 4 }).map((items) => ({
           value: items.map((i) => i.value),
           tags: items.flatMap((i) => i.tags),
@@ -403,12 +414,32 @@ function validFromSchema(schema: JsonSchema | undefined, name: string): fc.Arbit
   }
 }
 
+const EXCLUSIVE: Record<string, string> = { runAt: "delay", delay: "runAt", ids: "all", all: "ids" };
+
+/** A valid body but for one field: reaches the code behind the schema with that one bad value. */
+function oneFieldWrong(schema: JsonSchema): fc.Arbitrary<Tagged<string>> {
+  const fields = Object.keys(schema.properties ?? {});
+  if (fields.length === 0) return plain(validFromSchema(schema, "").map((value) => JSON.stringify(value)));
+  return fc
+    .constantFrom(...fields)
+    .chain((field) =>
+      fc.tuple(validFromSchema(schema, ""), fc.constant(field), fromSchema(schema.properties![field], field)),
+    )
+    .map(([valid, field, wrong]) => {
+      const body: Record<string, unknown> = { ...(valid as Record<string, unknown>), [field]: wrong.value };
+      // Only the one field is wrong: drop the field it excludes.
+      const excluded = EXCLUSIVE[field];
+      if (excluded) delete body[excluded];
+      return { value: serialize(body), tags: wrong.tags };
+    });
+}
+
 /** Text for a path segment or query value: well encoded, raw, or badly encoded. */
 const BAD_ENCODINGS = ["%FF", "%", "%E0%A4%A", "%G0", "%ED%A0%80", "%C0%AF", "a%2", "%F0%9F%98"];
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function encodeSegment(text: string): string {
+export function encodeSegment(text: string): string {
   // encodeURIComponent throws on a lone surrogate; send the bytes a careless client would.
   return encodeURIComponent(text.replace(LONE_SURROGATE, "\uFFFD")).replace(/%EF%BF%BD/g, "%ED%A0%80");
 }
@@ -497,6 +528,19 @@ const rawBody: fc.Arbitrary<Tagged<string>> = fc.oneof(
   plain(fc.string({ unit: "binary", maxLength: 40 })),
 );
 
+/**
+ * Categories read from the text actually sent, whichever generator made it: any string may
+ * happen to hold a NUL (%00 in a path, \u0000 in JSON) or a lone surrogate (JSON escapes
+ * those as \udXXX; paired ones it writes as they are).
+ */
+function contentTags(parts: unknown[]): Category[] {
+  const text = parts.filter((p): p is string => typeof p === "string").join("\n");
+  const tags: Category[] = [];
+  if (/%00|\\u0000/i.test(text)) tags.push("nul");
+  if (/\\ud[89a-f][0-9a-f]{2}/i.test(text)) tags.push("lone-surrogate");
+  return tags;
+}
+
 /** Two or more handed-out ids in one selection may name the same job twice ({"ids":["7","7"]}). */
 function selectionTags(body: string | undefined): Category[] {
   return (body?.match(/"@id:\d+"/g)?.length ?? 0) >= 2 ? ["duplicate-ids"] : [];
@@ -512,6 +556,7 @@ export function requestFor(operation: Operation, queues: readonly string[]): fc.
           arbitrary: fromSchema(operation.body, "").map((t) => ({ value: serialize(t.value), tags: t.tags })),
         },
         { weight: 6, arbitrary: plain(validFromSchema(operation.body, "").map((value) => JSON.stringify(value))) },
+        { weight: 10, arbitrary: oneFieldWrong(operation.body) },
         { weight: 2, arbitrary: rawBody },
         { weight: 1, arbitrary: plain(fc.constant(undefined)) },
       )
@@ -539,6 +584,12 @@ export function requestFor(operation: Operation, queues: readonly string[]): fc.
       contentType: generated.value === undefined ? undefined : type,
       // One request in ten goes over a real socket: what inject cannot express (raw bytes on the wire).
       overHttp: roll === 0,
-      tags: [...values.flatMap((v) => v.tags), ...query.tags, ...generated.tags, ...selectionTags(generated.value)],
+      tags: [
+        ...values.flatMap((v) => v.tags),
+        ...query.tags,
+        ...generated.tags,
+        ...selectionTags(generated.value),
+        ...contentTags([...values.map((v) => v.value), query.value, generated.value]),
+      ],
     }));
 }
