@@ -156,9 +156,11 @@ function urlOf(request: GeneratedRequest, tracker: Tracker): string {
 }
 
 function bodyOf(request: GeneratedRequest, tracker: Tracker): string | undefined {
-  return request.body?.replace(/@(id|key|leaseToken):(\d+)/g, (_, pool: PoolRef["pool"], index: string) =>
-    tracker.pick({ pool, index: Number(index) }),
-  );
+  return request.body
+    ?.replace(/"@now:(-?\d+)"/g, (_, offset: string) => String(Date.now() + Number(offset)))
+    .replace(/@(id|key|leaseToken):(\d+)/g, (_, pool: PoolRef["pool"], index: string) =>
+      tracker.pick({ pool, index: Number(index) }),
+    );
 }
 
 async function send(server: RunningServer, request: GeneratedRequest, tracker: Tracker): Promise<Answer> {
