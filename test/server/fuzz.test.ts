@@ -103,9 +103,19 @@ class Tracker {
   readonly statuses = new Map<string, number>();
   purged = 0;
 
+  /** Claimed jobs with their lease: a request naming lease n settles that job, so fails and completes land. */
+  readonly leases: { id: string; leaseToken: string }[] = [];
+
   pick(ref: PoolRef): string {
+    if (ref.pool === "leaseToken") return this.leases[ref.index % this.leases.length]?.leaseToken ?? "no-lease";
     const pool = this.pools[ref.pool];
     return pool.length === 0 ? "1" : pool[ref.index % pool.length]!;
+  }
+
+  /** The job whose lease the body names, if it names one by reference. */
+  leasedJob(body: string | undefined): string | undefined {
+    const index = /"@leaseToken:(\d+)"/.exec(body ?? "")?.[1];
+    return index === undefined ? undefined : this.leases[Number(index) % this.leases.length]?.id;
   }
 
   learn(request: GeneratedRequest, status: number, body: unknown): void {
@@ -139,6 +149,9 @@ class Tracker {
       return;
     }
     const record = value as Record<string, unknown>;
+    if (typeof record.id === "string" && typeof record.leaseToken === "string") {
+      this.leases.push({ id: record.id, leaseToken: record.leaseToken });
+    }
     for (const name of ["id", "key", "leaseToken"] as const) {
       const found = record[name];
       if (typeof found === "string" && !this.pools[name].includes(found)) this.pools[name].push(found);
@@ -150,7 +163,8 @@ class Tracker {
 function urlOf(request: GeneratedRequest, tracker: Tracker): string {
   const path = request.route.replace(/\{(\w+)\}/g, (_, name: string) => {
     const param = request.params[name]!;
-    return typeof param === "string" ? param : encodeSegment(tracker.pick(param));
+    if (typeof param === "string") return param;
+    return encodeSegment((param.pool === "id" && tracker.leasedJob(request.body)) || tracker.pick(param));
   });
   return request.query === "" ? path : `${path}?${request.query}`;
 }

@@ -114,8 +114,8 @@ const hostileText: fc.Arbitrary<Tagged<string>> = fc.oneof(
   plain(fc.string({ unit: "binary", maxLength: 20 })),
   plain(fc.constantFrom("", " ", "\t", "\n", "../..", "%", "%FF", "__proto__", "constructor", "é", "😀", "\u202E")),
   plain(fc.integer({ min: 129, max: 20_000 }).map((n) => "n".repeat(n))),
-  tagged("nul", fc.constantFrom("\u0000", "a\u0000b", "\u0000".repeat(3))),
-  tagged("lone-surrogate", fc.constantFrom(...LONE_SURROGATES)),
+  { weight: 2, arbitrary: tagged("nul", fc.constantFrom("\u0000", "a\u0000b", "\u0000".repeat(3))) },
+  { weight: 2, arbitrary: tagged("lone-surrogate", fc.constantFrom(...LONE_SURROGATES)) },
   tagged("empty-or-dot-name", fc.constantFrom("", ".", "..")),
 );
 
@@ -182,6 +182,15 @@ const durationLike: fc.Arbitrary<Tagged<unknown>> = fc.oneof(
  * when it sends, so a seed replays the same requests at any time.
  */
 const nearNow = fc.integer({ min: -60_000, max: 86_400_000 }).map((offset) => `@now:${offset}`);
+
+/** Ids of a dead-letter selection: one id twice, or several (a selection is a set). */
+const selection = fc.oneof(
+  fc.nat().map((n) => [`@id:${n}`, `@id:${n}`]),
+  fc.array(
+    fc.nat().map((n) => `@id:${n}`),
+    { minLength: 1, maxLength: 3 },
+  ),
+);
 
 /** Values for fields whose name says what they are; anything else follows its schema. */
 function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
@@ -256,12 +265,20 @@ function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
       );
     // "@pool:n" is replaced, when the request is sent, by the n-th value of that kind seen so far.
     case "key":
-      return fc.oneof(plain(fc.constantFrom("k1", "k2", "k3")), plain(fc.nat().map((n) => `@key:${n}`)), hostileText);
+      // Keys end up in every store's indexes: awkward text is sent as often as usable keys.
+      return fc.oneof(
+        plain(fc.constantFrom("k1", "k2", "k3")),
+        plain(fc.nat().map((n) => `@key:${n}`)),
+        hostileText,
+        hostileText,
+      );
     case "leaseToken":
       return fc.oneof(
         { weight: 3, arbitrary: plain(fc.nat().map((n) => `@leaseToken:${n}`)) },
         { weight: 1, arbitrary: hostileText },
       );
+    case "ids":
+      return plain(selection);
     case "ids[]":
       return fc.oneof(
         { weight: 3, arbitrary: plain(fc.nat().map((n) => `@id:${n}`)) },
@@ -376,6 +393,8 @@ function validValue(name: string): fc.Arbitrary<unknown> | null {
       );
     case "leaseToken":
       return fc.nat().map((n) => `@leaseToken:${n}`);
+    case "ids":
+      return selection;
     case "ids[]":
       return fc.nat().map((n) => `@id:${n}`);
     case "secret":
