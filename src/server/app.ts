@@ -9,7 +9,8 @@ import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
-import { clientErrorHandler, errorBody, frameworkErrors, installErrorHandling } from "./errors.js";
+import { clientErrorHandler, errorBody, frameworkErrors, HttpError, installErrorHandling } from "./errors.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
@@ -87,8 +88,16 @@ export async function buildApp(checkback: Checkback, config: ServerConfig): Prom
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    if (body === "") done(null, undefined);
-    else parseJson(request, body as string, done);
+    if (body === "") {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, body as string, (error, value) => {
+      if (error) done(error, undefined);
+      else if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+        done(new HttpError(400, "INVALID_REQUEST", `the body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      } else done(null, value);
+    });
   });
 
   const metrics = new ServerMetrics(checkback.store, isReservedQueue);

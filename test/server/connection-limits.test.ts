@@ -164,6 +164,24 @@ describe("errors outside the routes keep the documented shape", { timeout: 30_00
     });
   });
 
+  it("refuses a body nested deeper than 512 levels with 400 INVALID_REQUEST, before any route runs", async () => {
+    const queue = uniqueQueue("deep");
+    const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+    // The body itself is one level: a payload of 511 more fits, 512 more does not.
+    const fits = await server.api.raw("POST", `/v1/queues/${queue}/jobs`, `{"payload":${nested(511)}}`);
+    expect(fits.status).toBe(201);
+    for (const depth of [512, 4_000, 100_000]) {
+      const refused = await server.api.raw("POST", `/v1/queues/${queue}/jobs`, `{"payload":${nested(depth)}}`);
+      expect(refused.status, String(depth)).toBe(400);
+      expect(refused.body, String(depth)).toEqual({
+        error: { code: "INVALID_REQUEST", message: "the body nests deeper than 512 levels" },
+      });
+    }
+    const backoff = `{"payload":1,"backoff":${"[".repeat(5_000)}"1s"${"]".repeat(5_000)}}`;
+    expect((await server.api.raw("POST", `/v1/queues/${queue}/jobs`, backoff)).body.error.code).toBe("INVALID_REQUEST");
+    expect((await server.api.get(`/v1/queues/${queue}/counts`)).body.scheduled).toBe(1);
+  });
+
   it("answers unparsable HTTP with 400 MALFORMED_REQUEST and oversized headers with 431 HEADERS_TOO_LARGE", async () => {
     const malformed = await open(server.url);
     malformed.socket.write("GET /healthz HTTP/1.1\r\nHost: test\r\nBad Header Line\r\n\r\n");

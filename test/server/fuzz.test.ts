@@ -46,13 +46,13 @@ const ALL_STORES: StoreKind[] = ["memory", "sqlite", "redis", "postgres"];
  * the listed stores until the fix lands. Empty this list once it has, and the fuzz covers them.
  */
 const PENDING_LIBRARY_FIXES: Partial<Record<Category, StoreKind[]>> = {
+  // (deep-duration and deep-payload are sent everywhere: the server refuses bodies nested
+  // deeper than 512 levels before the library sees them.)
   // PostgreSQL refuses NUL and lone surrogates in text (22021): a 500 instead of a 400.
   nul: ["postgres"],
   "lone-surrogate": ["postgres"],
   // runAt 1e20 is accepted; a job due in the year 3 million.
   "huge-instant": ALL_STORES,
-  // A deeply nested back-off/schedule overflows the stack in core/duration.ts.
-  "deep-duration": ALL_STORES,
   // Empty and dot check names are accepted.
   "empty-or-dot-name": ALL_STORES,
   // 1e400 parses as Infinity and is stored as null.
@@ -278,7 +278,12 @@ async function storedJobs(store: Store): Promise<Set<string>> {
 }
 
 async function fuzz(kind: StoreKind, store: Store): Promise<void> {
-  const config = resolveServerConfig({ port: 0, logLevel: "silent", maxWait: "50ms", bodyLimit: "1mb" });
+  const config = resolveServerConfig({
+    port: 0,
+    logLevel: process.env.CHECKBACK_FUZZ_LOG ?? "silent",
+    maxWait: "50ms",
+    bodyLimit: "1mb",
+  });
   const server = await startServer(config, { store });
   const tracker = new Tracker();
   try {
@@ -317,7 +322,10 @@ async function fuzz(kind: StoreKind, store: Store): Promise<void> {
     }
     const stored = await storedJobs(store);
     const phantom = [...stored].filter((job) => !tracker.accepted.has(job));
-    const lost = [...tracker.accepted].filter((job) => !stored.has(job));
+    // A check's probe jobs belong to the check engine once they finish (it keeps only recent
+    // history), so for checks only the other direction holds: no probe job without a start.
+    const lost = [...tracker.accepted].filter((job) => !stored.has(job) && !job.startsWith(checkQueueName("")));
+    if (process.env.CHECKBACK_FUZZ_STATS === "1") console.log("lost", JSON.stringify(lost), tracker.purged);
     expect(phantom, `jobs no accepted request added (seed ${SEED})`).toEqual([]);
     expect(lost.length, `accepted jobs missing beyond the ${tracker.purged} purged (seed ${SEED})`).toBe(
       tracker.purged,
