@@ -34,8 +34,9 @@ export const MAX_ID_LENGTH = 128;
 /** A recorded error message is cut to this many characters (the server's fail route allows as many). */
 export const MAX_ERROR_MESSAGE_LENGTH = 10_000;
 
-const NAME = /^[A-Za-z0-9_.:-]+$/;
-const ONLY_DOTS = /^\.+$/;
+/** A queue or check name as a JSON-schema pattern: letters, digits, _ . : -, and not only dots. */
+export const NAME_PATTERN = "^(?!\\.+$)[A-Za-z0-9_.:-]+$";
+const NAME = new RegExp(NAME_PATTERN);
 
 /** A key, id or token: a non-empty string of at most `maxLength` characters, without NUL or unpaired surrogates. */
 export function validateIdentifier(value: unknown, field: string, maxLength: number): string {
@@ -50,7 +51,7 @@ export function validateIdentifier(value: unknown, field: string, maxLength: num
 
 /** A queue or check name: 1–`maxLength` of letters, digits, _ . : -, and not only dots. */
 export function validateName(value: unknown, field: string, maxLength = MAX_NAME_LENGTH): string {
-  if (typeof value !== "string" || value.length > maxLength || !NAME.test(value) || ONLY_DOTS.test(value)) {
+  if (typeof value !== "string" || value.length > maxLength || !NAME.test(value)) {
     throw invalidOption(
       `a ${field} is 1–${maxLength} characters of letters, digits, _ . : - (not only dots); got ${describeValue(value)}`,
       { field, value },

@@ -2,13 +2,15 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { Ajv } from "ajv";
 import type { Checkback } from "checkback";
+import { MAX_KEY_LENGTH } from "checkback/internal";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { Authorizer, documentScopes, type RouteScope } from "./auth.js";
 import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
-import { installErrorHandling } from "./errors.js";
+import { clientErrorHandler, errorBody, frameworkErrors, HttpError, installErrorHandling } from "./errors.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
 import { guardReservedQueues, isServerQueue } from "./reserved.js";
@@ -52,9 +54,23 @@ export async function buildApp(
     bodyLimit: config.bodyLimit,
     // One line per refused request (below) instead of two per request: keeps logs useful under load.
     logController: new LogController({ disableRequestLogging: true }),
-    // Room for long-polls: a claim may wait up to maxWait before answering.
-    requestTimeout: 0,
+    // Receiving a request is bounded (slow senders are answered 408 and dropped); the timer
+    // stops once the request is in, so a claim may still wait up to maxWait before answering.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks for overdue requests on this interval (30 s by default): keep it a small
+      // share of the timeouts so a slow request is cut close to its deadline.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    // The router measures a parameter after decoding all but reserved characters (which stay as
+    // three, e.g. %2F): the longest valid key still routes, anything longer is 414 URI_TOO_LONG.
+    routerOptions: { maxParamLength: MAX_KEY_LENGTH * 3 },
+    frameworkErrors,
+    clientErrorHandler,
   });
+  app.server.maxConnections = config.maxConnections;
 
   // Bodies are validated strictly (a string is not a number, unknown fields are refused);
   // query strings and path parameters are text by nature and are coerced.
@@ -86,8 +102,16 @@ export async function buildApp(
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    if (body === "") done(null, undefined);
-    else parseJson(request, body as string, done);
+    if (body === "") {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, body as string, (error, value) => {
+      if (error) done(error, undefined);
+      else if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+        done(new HttpError(400, "INVALID_REQUEST", `the body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      } else done(null, value);
+    });
   });
 
   const metrics = new ServerMetrics(checkback.store, isServerQueue);

@@ -31,6 +31,18 @@ export interface ServerConfig {
   pushSecret: string | null;
   /** Serve /docs (the OpenAPI document at /openapi.json is always served). */
   docs: boolean;
+  /**
+   * Longest time a client may take to send a whole request (headers and body); a slower one is
+   * answered 408 and disconnected. It ends when the request is received, so a claim's long-poll
+   * (up to maxWait) is not cut by it.
+   */
+  requestTimeoutMs: number;
+  /** Longest time a client may take to send the request headers (≤ requestTimeoutMs). */
+  headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  keepAliveTimeoutMs: number;
+  /** Most connections open at once; further ones are closed as they arrive. */
+  maxConnections: number;
 }
 
 /** What callers may give: every field optional, sizes and durations in their human forms. */
@@ -46,10 +58,15 @@ export interface ServerConfigInput {
   queues?: string | string[] | null;
   pushSecret?: string | null;
   docs?: boolean;
+  requestTimeout?: Duration;
+  headersTimeout?: Duration;
+  keepAliveTimeout?: Duration;
+  maxConnections?: number | string;
 }
 
 export const DEFAULT_PORT = 8787;
 const MAX_WAIT_CEILING_MS = 30_000;
+const MAX_TIMEOUT_MS = 3_600_000;
 const CONFIG_FILE_NAME = "checkback.config.json";
 const INPUT_NAMES = new Set([
   "host",
@@ -63,6 +80,10 @@ const INPUT_NAMES = new Set([
   "queues",
   "pushSecret",
   "docs",
+  "requestTimeout",
+  "headersTimeout",
+  "keepAliveTimeout",
+  "maxConnections",
 ]);
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -78,6 +99,11 @@ export const DEFAULT_CONFIG: ServerConfig = {
   queues: null,
   pushSecret: null,
   docs: true,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  // Above the 60 s idle timeout of common load balancers, so they never reuse a closed connection.
+  keepAliveTimeoutMs: 72_000,
+  maxConnections: 1024,
 };
 
 /** Applies `input` over `base` (defaults unless given), validating every field. */
@@ -101,6 +127,11 @@ export function resolveServerConfig(input: ServerConfigInput = {}, base: ServerC
         : Array.isArray(input.tokens)
           ? input.tokens.map(validateGrant)
           : invalidTokens();
+    // An empty setting (`--tokens "$TOKENS"` with TOKENS unset) reads like securing the server
+    // but would leave it open: refused. Leave the setting out for an open server.
+    if (config.tokens.length === 0) {
+      throw invalidOption('tokens is empty: give at least one "token:scope" or leave the setting out for an open API');
+    }
   }
   if (input.bodyLimit !== undefined) config.bodyLimit = parseBytes(input.bodyLimit, "bodyLimit");
   if (input.maxPayloadBytes !== undefined)
@@ -123,6 +154,17 @@ export function resolveServerConfig(input: ServerConfigInput = {}, base: ServerC
   if (input.docs !== undefined) {
     if (typeof input.docs !== "boolean") throw invalidOption("docs must be true or false");
     config.docs = input.docs;
+  }
+  if (input.requestTimeout !== undefined)
+    config.requestTimeoutMs = parseTimeout(input.requestTimeout, "requestTimeout");
+  if (input.headersTimeout !== undefined)
+    config.headersTimeoutMs = parseTimeout(input.headersTimeout, "headersTimeout");
+  if (input.keepAliveTimeout !== undefined) {
+    config.keepAliveTimeoutMs = parseTimeout(input.keepAliveTimeout, "keepAliveTimeout");
+  }
+  if (input.maxConnections !== undefined) config.maxConnections = parseMaxConnections(input.maxConnections);
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw invalidOption("headersTimeout must not exceed requestTimeout (the headers are part of the request)");
   }
   if (config.maxPayloadBytes > config.bodyLimit) {
     throw invalidOption("maxPayloadBytes must not exceed bodyLimit (a payload travels inside a request body)");
@@ -187,6 +229,10 @@ function fromEnv(env: Record<string, string | undefined>): ServerConfigInput {
   assign("logLevel", take("CHECKBACK_LOG_LEVEL"));
   assign("queues", take("CHECKBACK_QUEUES"));
   assign("pushSecret", take("CHECKBACK_PUSH_SECRET"));
+  assign("requestTimeout", take("CHECKBACK_REQUEST_TIMEOUT"));
+  assign("headersTimeout", take("CHECKBACK_HEADERS_TIMEOUT"));
+  assign("keepAliveTimeout", take("CHECKBACK_KEEP_ALIVE_TIMEOUT"));
+  assign("maxConnections", take("CHECKBACK_MAX_CONNECTIONS"));
   const docs = take("CHECKBACK_DOCS");
   if (docs !== undefined) input.docs = !/^(0|false|no|off)$/i.test(docs);
   return input;
@@ -212,6 +258,10 @@ export function parseServerArgs(argv: string[]): ServerConfigInput & { config?: 
       queues: { type: "string" },
       "push-secret": { type: "string" },
       "no-docs": { type: "boolean" },
+      "request-timeout": { type: "string" },
+      "headers-timeout": { type: "string" },
+      "keep-alive-timeout": { type: "string" },
+      "max-connections": { type: "string" },
     },
   });
   const flags: ServerConfigInput & { config?: string } = {};
@@ -228,6 +278,10 @@ export function parseServerArgs(argv: string[]): ServerConfigInput & { config?: 
   if (values.queues !== undefined) flags.queues = values.queues;
   if (values["push-secret"] !== undefined) flags.pushSecret = values["push-secret"];
   if (values["no-docs"]) flags.docs = false;
+  if (values["request-timeout"] !== undefined) flags.requestTimeout = values["request-timeout"];
+  if (values["headers-timeout"] !== undefined) flags.headersTimeout = values["headers-timeout"];
+  if (values["keep-alive-timeout"] !== undefined) flags.keepAliveTimeout = values["keep-alive-timeout"];
+  if (values["max-connections"] !== undefined) flags.maxConnections = values["max-connections"];
   return flags;
 }
 
@@ -237,6 +291,21 @@ function parsePort(value: unknown): number {
     throw invalidOption("port must be an integer from 0 to 65535", { port: value });
   }
   return port;
+}
+
+/** A connection timeout: a positive duration (0 would mean "never", which is what these settings exist to prevent). */
+function parseTimeout(value: Duration, what: string): number {
+  const ms = parseDuration(value, what);
+  if (ms < 1 || ms > MAX_TIMEOUT_MS) throw invalidOption(`${what} must be from 1ms to 1h`, { [what]: value });
+  return ms;
+}
+
+function parseMaxConnections(value: unknown): number {
+  const count = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > 1_000_000) {
+    throw invalidOption("maxConnections must be an integer from 1 to 1000000", { maxConnections: value });
+  }
+  return count;
 }
 
 const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, mb: 1024 * 1024 };

@@ -1,5 +1,7 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { CheckbackError, ValidationError } from "checkback";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 /**
  * Every error leaves the server as { error: { code, message, details? } } with a status that
@@ -7,7 +9,12 @@ import type { FastifyError, FastifyInstance } from "fastify";
  */
 export type ServerErrorCode =
   | "MALFORMED_JSON"
+  | "MALFORMED_REQUEST"
+  | "INVALID_URL"
   | "INVALID_REQUEST"
+  | "REQUEST_TIMEOUT"
+  | "URI_TOO_LONG"
+  | "HEADERS_TOO_LARGE"
   | "BODY_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "UNAUTHORIZED"
@@ -15,6 +22,7 @@ export type ServerErrorCode =
   | "NOT_FOUND"
   | "PUSH_NOT_CONFIGURED"
   | "CHECK_NOT_FOUND"
+  | "SHUTTING_DOWN"
   | "INTERNAL";
 
 export class HttpError extends Error {
@@ -86,6 +94,61 @@ function fromFastify(error: FastifyError): { status: number; body: ErrorBody } |
   }
   if (error instanceof SyntaxError) return { status: 400, body: errorBody("MALFORMED_JSON", error.message) };
   return null;
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors raised while routing, before any handler or hook
+ * (a path that is not valid percent-encoding, a path parameter over maxParamLength).
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  let status: number;
+  let body: ErrorBody;
+  switch (error.code) {
+    case "FST_ERR_BAD_URL":
+      status = 400;
+      body = errorBody("INVALID_URL", "the path is not valid percent-encoded UTF-8");
+      break;
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      status = 414;
+      body = errorBody("URI_TOO_LONG", "a path segment is longer than the server accepts");
+      break;
+    default:
+      status = 500;
+      body = errorBody("INTERNAL", "internal error");
+      request.log.error({ err: error }, "request failed");
+  }
+  void reply.status(status).send(body);
+}
+
+/**
+ * Node's `clientError`: a request that never became one (unparsable HTTP, headers too large,
+ * sent too slowly). There is no request object to reply through, so the answer is written to
+ * the socket directly, in the same body shape, and the connection closed.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  let status: number;
+  let body: ErrorBody;
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+    status = 408;
+    body = errorBody("REQUEST_TIMEOUT", "the request was not received in time");
+  } else if (error.code === "HPE_HEADER_OVERFLOW") {
+    status = 431;
+    body = errorBody("HEADERS_TOO_LARGE", "the request headers are larger than the server accepts");
+  } else {
+    status = 400;
+    body = errorBody("MALFORMED_REQUEST", "the request is not valid HTTP/1.1");
+  }
+  // A response already under way cannot be replaced; the connection just ends.
+  const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (socket.writable && !answering) {
+    const text = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

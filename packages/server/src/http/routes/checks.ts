@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { BackoffOption, CheckSchedule } from "checkback";
 import { type Duration, invalidOption, JobNotFoundError, parseDuration } from "checkback";
-import { checkQueueName, validateQueueName } from "checkback/internal";
+import { checkQueueName, MAX_CHECK_NAME_LENGTH, NAME_PATTERN, validateQueueName } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
 import type { HttpCheck } from "../checks/http-check.js";
 import type { CheckRegistry } from "../checks/registry.js";
@@ -20,7 +20,17 @@ const duration = { type: ["integer", "string"] } as const;
 const nameParams = {
   type: "object",
   required: ["name"],
-  properties: { name: { type: "string", description: "check name: letters, digits, _ . : -" } },
+  properties: {
+    // The library's name rule, applied before a name reaches the store (the definition routes
+    // read the server's settings by name).
+    name: {
+      type: "string",
+      minLength: 1,
+      maxLength: MAX_CHECK_NAME_LENGTH,
+      pattern: NAME_PATTERN,
+      description: "check name: letters, digits, _ . : -, not only dots",
+    },
+  },
 } as const;
 const keyParams = {
   type: "object",
