@@ -7,10 +7,16 @@ import { runStoreConformance } from "./store-suite.js";
 runStoreConformance("sqlite", async () => {
   const dir = mkdtempSync(join(tmpdir(), "checkback-sqlite-"));
   const path = join(dir, "conformance.db");
-  const store = new SqliteStore({ path });
+  // The real clock, moved forward by the lease tests instead of waiting; siblings share it.
+  let offset = 0;
+  const clock = () => Date.now() + offset;
+  const store = new SqliteStore({ path, clock });
   return {
     store,
-    sibling: () => new SqliteStore({ path }),
+    sibling: () => new SqliteStore({ path, clock }),
+    advanceClock: (ms) => {
+      offset += ms;
+    },
     close: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,9 @@ export type JobState = "scheduled" | "active" | "completed" | "dead" | "cancelle
 export const JOB_STATES: readonly JobState[] = ["scheduled", "active", "completed", "dead", "cancelled"];
 
 /** "Unfinished" jobs hold their key: at most one unfinished job per (queue, key). */
-export const UNFINISHED_STATES: readonly JobState[] = ["scheduled", "active"];
+export function isUnfinished(state: JobState): boolean {
+  return state === "scheduled" || state === "active";
+}
 
 export interface JobError {
   /** Which attempt failed (1-based). */

@@ -6,8 +6,9 @@ import type { JobRecord, JobRef, JobState } from "../core/job.js";
  * Each operation is atomic on its own; none needs a transaction spanning two calls.
  *
  * Clock: every instant a store writes (runAt, lease expiry, createdAt…) comes from the
- * store's own clock (`now()`): the owning process for memory/SQLite, `TIME` for Redis,
- * `now()` for PostgreSQL. Producers pass delays; the store turns them into instants.
+ * store's own clock (`now()`): the owning process for memory/SQLite (or a clock the caller
+ * injects), `TIME` for Redis, `clock_timestamp()` for PostgreSQL (see postgres/schema.ts).
+ * Producers pass delays; the store turns them into instants.
  *
  * Due index: a store finds due work as "scheduled with runAt ≤ now, or active with
  * leaseExpiresAt ≤ now", in (due instant, insertion order) order. Expired leases are thus
@@ -59,8 +60,8 @@ export interface Store {
    */
   claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult>;
 
-  /** Pushes the lease out to now + leaseMs; throws LeaseLostError if `token` no longer holds it. */
-  extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number>;
+  /** Pushes the lease out to now + leaseMs; throws LeaseLostError if `leaseToken` no longer holds it. */
+  extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number>;
   /**
    * active → completed, and adds `completion.enqueue` jobs in the same atomic step (follow-up
    * work that must exist if and only if this job completed: a check's outcome). Follow-ups must
@@ -68,7 +69,7 @@ export interface Store {
    * and a partitioned store places them beside the completed job.
    * Throws LeaseLostError on a stale token.
    */
-  complete(queue: string, id: string, token: string, completion: Completion): Promise<void>;
+  complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void>;
   /**
    * Completes an unfinished job from outside, without a lease (a check resolved by the other
    * party's notification): like complete, but a running holder's lease is voided. `changed` is
@@ -79,12 +80,12 @@ export interface Store {
    * Records a failed attempt: back to scheduled after `retryDelayMs`, or to dead when it is
    * null. Throws LeaseLostError on a stale token.
    */
-  fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord>;
+  fail(queue: string, id: string, leaseToken: string, failure: Failure): Promise<JobRecord>;
   /**
    * Gives the job back without counting the attempt (a handler asked to run later, or a worker
    * is shutting down): scheduled again after `delayMs`. Throws LeaseLostError on a stale token.
    */
-  release(queue: string, id: string, token: string, release: Release): Promise<void>;
+  release(queue: string, id: string, leaseToken: string, release: Release): Promise<void>;
 
   /**
    * Jobs in one state, oldest first, a page at a time. A cursor is good only for the queue and

@@ -1,9 +1,10 @@
 import { LeaseLostError, StoreClosedError } from "../../core/errors.js";
 import { MinHeap } from "../../core/heap.js";
-import { JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
+import { isUnfinished, JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
 import { checkFollowUps } from "../follow-ups.js";
 import { decodeListCursor, encodeListCursor, isIntegerPosition } from "../list-cursor.js";
+import { createdRecord, resolveWhen } from "../new-job.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -87,7 +88,7 @@ export class MemoryStore implements Store {
     const runAt = resolveWhen(input.when, now);
     const holderId = input.key === null ? undefined : q.keys.get(input.key);
     const holder = holderId === undefined ? undefined : q.jobs.get(holderId);
-    if (holder && isUnfinished(holder.job)) {
+    if (holder && isUnfinished(holder.job.state)) {
       if (input.onDuplicate !== "replace" || holder.job.state !== "scheduled") {
         return { job: copy(holder.job), outcome: "existing" };
       }
@@ -102,23 +103,7 @@ export class MemoryStore implements Store {
       noteWake(woken, input.queue, runAt);
       return { job: copy(holder.job), outcome: "replaced" };
     }
-    const job: JobRecord = {
-      id: String(this.nextId++),
-      queue: input.queue,
-      key: input.key,
-      payload: input.payload,
-      state: "scheduled",
-      runAt,
-      attempts: 0,
-      maxAttempts: input.maxAttempts,
-      backoff: input.backoff,
-      errors: [],
-      result: null,
-      createdAt: now,
-      updatedAt: now,
-      leaseToken: null,
-      leaseExpiresAt: null,
-    };
+    const job = createdRecord(input, String(this.nextId++), runAt, now);
     const slot: Slot = { job, seq: this.nextSeq++, dueVersion: 0 };
     q.jobs.set(job.id, slot);
     if (job.key !== null) q.keys.set(job.key, job.id);
@@ -146,7 +131,7 @@ export class MemoryStore implements Store {
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
     const { job } = slot;
-    if (job.state !== "scheduled" && job.state !== "active") return { job: copy(job), changed: false };
+    if (!isUnfinished(job.state)) return { job: copy(job), changed: false };
     this.finish(slot, "cancelled");
     return { job: copy(job), changed: true };
   }
@@ -197,9 +182,9 @@ export class MemoryStore implements Store {
     return { jobs, nextDueAt: this.head(q)?.dueAt ?? null, now };
   }
 
-  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+  async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {
     this.ensureOpen();
-    const { q, slot } = this.held(queue, id, token);
+    const { q, slot } = this.held(queue, id, leaseToken);
     const now = this.clock();
     slot.job.leaseExpiresAt = now + leaseMs;
     slot.job.updatedAt = now;
@@ -207,10 +192,10 @@ export class MemoryStore implements Store {
     return slot.job.leaseExpiresAt;
   }
 
-  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+  async complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void> {
     this.ensureOpen();
     checkFollowUps(queue, completion);
-    const { slot } = this.held(queue, id, token);
+    const { slot } = this.held(queue, id, leaseToken);
     this.completeWith(slot, completion);
   }
 
@@ -220,7 +205,7 @@ export class MemoryStore implements Store {
     const q = this.queuesByName.get(queue);
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
-    if (!isUnfinished(slot.job)) return { job: copy(slot.job), changed: false };
+    if (!isUnfinished(slot.job.state)) return { job: copy(slot.job), changed: false };
     this.completeWith(slot, completion);
     return { job: copy(slot.job), changed: true };
   }
@@ -236,9 +221,9 @@ export class MemoryStore implements Store {
     }
   }
 
-  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+  async fail(queue: string, id: string, leaseToken: string, failure: Failure): Promise<JobRecord> {
     this.ensureOpen();
-    const { q, slot } = this.held(queue, id, token);
+    const { q, slot } = this.held(queue, id, leaseToken);
     const { job } = slot;
     const now = this.clock();
     job.errors.push({ attempt: job.attempts, at: now, message: failure.error });
@@ -250,9 +235,9 @@ export class MemoryStore implements Store {
     return copy(job);
   }
 
-  async release(queue: string, id: string, token: string, { delayMs, payload }: Release): Promise<void> {
+  async release(queue: string, id: string, leaseToken: string, { delayMs, payload }: Release): Promise<void> {
     this.ensureOpen();
-    const { q, slot } = this.held(queue, id, token);
+    const { q, slot } = this.held(queue, id, leaseToken);
     const now = this.clock();
     slot.job.attempts -= 1;
     if (payload !== undefined) slot.job.payload = payload;
@@ -302,7 +287,7 @@ export class MemoryStore implements Store {
     for (const slot of this.select(q, "dead", selection)) {
       const { job } = slot;
       const holder = job.key === null ? undefined : q.jobs.get(q.keys.get(job.key) ?? "");
-      if (holder && holder !== slot && isUnfinished(holder.job)) continue;
+      if (holder && holder !== slot && isUnfinished(holder.job.state)) continue;
       job.attempts = 0;
       if (job.key !== null) q.keys.set(job.key, job.id);
       this.scheduleAgain(q, slot, runAt, now);
@@ -419,10 +404,10 @@ export class MemoryStore implements Store {
     if (slot.job.key !== null && q.keys.get(slot.job.key) === slot.job.id) q.keys.delete(slot.job.key);
   }
 
-  private held(queue: string, id: string, token: string): { q: QueueState; slot: Slot } {
+  private held(queue: string, id: string, leaseToken: string): { q: QueueState; slot: Slot } {
     const q = this.queuesByName.get(queue);
     const slot = q?.jobs.get(id);
-    if (!q || !slot || slot.job.state !== "active" || slot.job.leaseToken !== token) throw new LeaseLostError(id);
+    if (!q || !slot || slot.job.state !== "active" || slot.job.leaseToken !== leaseToken) throw new LeaseLostError(id);
     return { q, slot };
   }
 
@@ -438,14 +423,6 @@ export class MemoryStore implements Store {
     }
     return out;
   }
-}
-
-function resolveWhen(when: When, now: number): number {
-  return "runAt" in when ? when.runAt : now + when.delayMs;
-}
-
-function isUnfinished(job: JobRecord): boolean {
-  return job.state === "scheduled" || job.state === "active";
 }
 
 function noteWake(woken: Map<string, number>, queue: string, runAt: number): void {

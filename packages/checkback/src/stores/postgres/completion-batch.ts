@@ -31,7 +31,7 @@ const MAX_BATCH = 1000;
 interface Pending {
   id: string;
   queue: string;
-  token: string;
+  leaseToken: string;
   result: string | null;
   resolve(): void;
   reject(error: unknown): void;
@@ -49,10 +49,10 @@ export class CompletionBatch {
     private readonly sql: SchemaSql,
   ) {}
 
-  complete(queue: string, id: string, token: string, result: string | null): Promise<void> {
+  complete(queue: string, id: string, leaseToken: string, result: string | null): Promise<void> {
     if (parseId(id) === null) return Promise.reject(new LeaseLostError(id));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ id, queue, token, result, resolve, reject });
+      this.waiting.push({ id, queue, leaseToken, result, resolve, reject });
       this.schedule();
     });
   }
@@ -105,7 +105,7 @@ export class CompletionBatch {
       const rows = await run<{ id: string }>(this.db, this.sql, COMPLETE_MANY, [
         batch.map((p) => p.id),
         batch.map((p) => p.queue),
-        batch.map((p) => p.token),
+        batch.map((p) => p.leaseToken),
         batch.map((p) => p.result),
       ]);
       completed = new Set(rows.map((row) => row.id));

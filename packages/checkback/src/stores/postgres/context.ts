@@ -67,7 +67,7 @@ export interface PgContext {
   /** Group commit for adds (the store's pool only; see add-batch.ts). */
   adds?: { add(jobs: NewJob[]): Promise<AddOutcome[]> };
   /** Group commit for plain completions (the store's pool only; see completion-batch.ts). */
-  completions?: { complete(queue: string, id: string, token: string, result: string | null): Promise<void> };
+  completions?: { complete(queue: string, id: string, leaseToken: string, result: string | null): Promise<void> };
 }
 
 export async function run<R extends QueryResultRow>(

@@ -121,16 +121,16 @@ abstract class PostgresOperations implements Store {
     });
   }
 
-  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+  async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {
     return this.guard(async () => {
-      return extendLease(await this.context(), queue, id, token, leaseMs);
+      return extendLease(await this.context(), queue, id, leaseToken, leaseMs);
     });
   }
 
-  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+  async complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void> {
     return this.guard(async () => {
       checkFollowUps(queue, completion);
-      return completeJob(await this.context(), queue, id, token, completion);
+      return completeJob(await this.context(), queue, id, leaseToken, completion);
     });
   }
 
@@ -141,15 +141,15 @@ abstract class PostgresOperations implements Store {
     });
   }
 
-  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+  async fail(queue: string, id: string, leaseToken: string, failure: Failure): Promise<JobRecord> {
     return this.guard(async () => {
-      return failJob(await this.context(), queue, id, token, failure);
+      return failJob(await this.context(), queue, id, leaseToken, failure);
     });
   }
 
-  async release(queue: string, id: string, token: string, release: Release): Promise<void> {
+  async release(queue: string, id: string, leaseToken: string, release: Release): Promise<void> {
     return this.guard(async () => {
-      return releaseJob(await this.context(), queue, id, token, release);
+      return releaseJob(await this.context(), queue, id, leaseToken, release);
     });
   }
 

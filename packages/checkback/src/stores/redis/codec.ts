@@ -1,6 +1,7 @@
 import type { BackoffPolicy } from "../../core/backoff.js";
 import type { JobError, JobRecord, JobState } from "../../core/job.js";
 import type { NewJob, When } from "../store.js";
+import { parseStoredBackoff, storedBackoffText } from "../stored-backoff.js";
 
 /**
  * Converting between the store's types and the scripts' arguments and replies. A record comes
@@ -74,32 +75,6 @@ export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobReco
   };
 }
 
-/**
- * Back-off policies by their json. Jobs of a queue share a handful of policies, and parsing
- * the same json for every job read was a measurable share of a claim's cost on the client.
- * The parsed policies are frozen: every record that uses one shares it.
- */
-const parsedBackoffs = new Map<string, BackoffPolicy>();
-const PARSED_BACKOFFS_MAX = 1_000;
-
-export function parseBackoff(json: string): BackoffPolicy {
-  let policy = parsedBackoffs.get(json);
-  if (!policy) {
-    policy = deepFreeze(JSON.parse(json) as BackoffPolicy);
-    if (parsedBackoffs.size >= PARSED_BACKOFFS_MAX) parsedBackoffs.clear();
-    parsedBackoffs.set(json, policy);
-  }
-  return policy;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object") {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 export function decodeRecord(queue: string, id: (seq: number) => string, reply: RecordReply): JobRecord {
   const [seq, state, runAt, attempts, maxAttempts, backoff, payload, key] = reply;
   const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result] = reply.slice(8) as [
@@ -119,7 +94,7 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
     runAt,
     attempts,
     maxAttempts,
-    backoff: parseBackoff(backoff),
+    backoff: parseStoredBackoff(backoff),
     errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
     result,
     createdAt,
@@ -132,24 +107,20 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
 /**
  * New jobs as the ARGV entries add-job.lua reads: the distinct back-off policies once, then
  * JOB_FIELDS = 8 entries per job that name their policy by index. Jobs of one queue usually
- * share one policy object, so it is found by identity before being compared as json.
+ * share one policy object: its text is looked up only when the object changes.
  */
 export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[]): string[] {
-  const byObject = new Map<object, number>();
-  const byJson = new Map<string, number>();
+  const byText = new Map<string, number>();
   const policies: string[] = [];
   const fields: string[] = [];
+  let lastPolicy: BackoffPolicy | undefined;
+  let index = 0;
   jobs.forEach((job, i) => {
-    let index = byObject.get(job.backoff);
-    if (index === undefined) {
-      const json = JSON.stringify(job.backoff);
-      index = byJson.get(json);
-      if (index === undefined) {
-        policies.push(json);
-        index = policies.length;
-        byJson.set(json, index);
-      }
-      byObject.set(job.backoff, index);
+    if (job.backoff !== lastPolicy) {
+      const text = storedBackoffText(job.backoff);
+      index = byText.get(text) ?? policies.push(text);
+      byText.set(text, index);
+      lastPolicy = job.backoff;
     }
     const seq = seqs[i] ?? null;
     fields.push(

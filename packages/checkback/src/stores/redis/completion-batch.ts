@@ -5,13 +5,13 @@
  */
 export interface PendingCompletion {
   seq: number;
-  token: string;
+  leaseToken: string;
   result: string | null;
   settle(done: boolean): void;
   fail(error: unknown): void;
 }
 
-export class CompletionBatcher {
+export class CompletionBatch {
   private readonly waiting = new Map<string, { queue: string; partition: number; items: PendingCompletion[] }>();
   private scheduled = false;
 
@@ -20,12 +20,12 @@ export class CompletionBatcher {
     private readonly maxBatch = 500,
   ) {}
 
-  complete(queue: string, partition: number, seq: number, token: string, result: string | null): Promise<boolean> {
+  complete(queue: string, partition: number, seq: number, leaseToken: string, result: string | null): Promise<boolean> {
     return new Promise((settle, fail) => {
       const name = `${queue}\n${partition}`;
       const batch = this.waiting.get(name) ?? { queue, partition, items: [] };
       this.waiting.set(name, batch);
-      batch.items.push({ seq, token, result, settle, fail });
+      batch.items.push({ seq, leaseToken, result, settle, fail });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());

@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import type { Cluster, ClusterNode, ClusterOptions, Redis } from "ioredis";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { invalidOption, LeaseLostError } from "../../core/errors.js";
-import type { JobRecord, JobRef, JobState } from "../../core/job.js";
+import { isUnfinished, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { checkFollowUps } from "../follow-ups.js";
 import { decodeListCursor, encodeListCursor } from "../list-cursor.js";
+import { createdRecord, resolveWhen } from "../new-job.js";
 import type {
   AddOutcome,
   ChangeOutcome,
@@ -22,6 +23,7 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { parseStoredBackoff } from "../stored-backoff.js";
 import {
   type ClaimedReply,
   decodeClaimed,
@@ -29,14 +31,23 @@ import {
   decodeRecord,
   encodeNewJobs,
   encodeWhen,
-  parseBackoff,
   type RecordReply,
   STATE_CODES,
 } from "./codec.js";
-import { CompletionBatcher } from "./completion-batch.js";
+import { CompletionBatch } from "./completion-batch.js";
 import { DEFAULT_TIMEOUT_MS, isCluster, openRedisClient, RedisGate } from "./connection.js";
 import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
 import { RedisLayout } from "./layout.js";
+import {
+  decodePeek,
+  earliest,
+  keepLastCut,
+  keyHolder,
+  mergeClaims,
+  mergeListPages,
+  planClaim,
+  sumCounts,
+} from "./partition-merge.js";
 import { defineScripts, runScript, type ScriptName } from "./scripts.js";
 import { WakeSubscriber } from "./wake.js";
 
@@ -92,10 +103,10 @@ export class RedisStore implements Store {
   private readonly gate: RedisGate;
   private readonly adminBatchSize: number;
   private readonly wakes: WakeSubscriber;
-  private readonly completions = new CompletionBatcher(async (queue, partition, items) => {
+  private readonly completions = new CompletionBatch(async (queue, partition, items) => {
     const args = [String(items.length)];
     for (const item of items) {
-      args.push(String(item.seq), item.token, item.result === null ? "0" : "1", item.result ?? "");
+      args.push(String(item.seq), item.leaseToken, item.result === null ? "0" : "1", item.result ?? "");
     }
     return ((await this.runLeased("complete", queue, partition, args)) as number[]).map((done) => done === 1);
   });
@@ -191,9 +202,11 @@ export class RedisStore implements Store {
         ];
         replies.forEach(([outcome, seq, record], k) => {
           const index = indexes[k]!;
+          const input = resolved[index]!;
+          // A created job comes back as its seq only: its record is what was sent, at the script's clock.
           const job = record
             ? this.decode(queue, partition, record)
-            : createdRecord(resolved[index]!, this.layout.formatId(partition, seq), now);
+            : createdRecord(input, this.layout.formatId(partition, seq), resolveWhen(input.when, now), now);
           outcomes[index] = { outcome, job };
         });
       }),
@@ -211,15 +224,14 @@ export class RedisStore implements Store {
   async getByKey(queue: string, key: string): Promise<JobRecord | null> {
     const home = this.layout.partitionOfKey(key);
     const found = await this.readOne(queue, home, ["k", key]);
-    if (this.layout.partitions === 1 || (found && isUnfinished(found))) return found;
+    if (this.layout.partitions === 1 || (found && isUnfinished(found.state))) return found;
     // Follow-up jobs live beside their parent, so a key may be held in another partition.
     const others = await Promise.all(
       this.partitionList()
         .filter((p) => p !== home)
         .map((p) => this.readOne(queue, p, ["k", key])),
     );
-    const candidates = [found, ...others].filter((job): job is JobRecord => job !== null);
-    return candidates.find(isUnfinished) ?? candidates.sort((a, b) => b.updatedAt - a.updatedAt)[0] ?? null;
+    return keyHolder([found, ...others]);
   }
 
   // --- changes by reference --------------------------------------------------------------
@@ -241,37 +253,21 @@ export class RedisStore implements Store {
 
   async claimDue(queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
     if (this.layout.partitions === 1) return this.claimPartition(queue, 0, limit, leaseMs, null);
-    // Peek at every partition, take the earliest `limit` due entries queue-wide (ties by seq,
-    // which is queue-wide too), then claim from each partition its share of them.
+    // Peek at every partition, take the earliest `limit` due entries queue-wide, then claim
+    // from each partition its share of them (partition-merge.ts).
     const peeks = await Promise.all(
-      this.partitionList().map(async (partition) => {
-        const [now, head, flat] = (await this.runLeased("peek", queue, partition, [String(limit)])) as [
-          number,
-          number | null,
-          number[],
-        ];
-        const due: { partition: number; seq: number; score: number }[] = [];
-        for (let i = 0; i < flat.length; i += 2) due.push({ partition, seq: flat[i]!, score: flat[i + 1]! });
-        return { partition, now, head, due };
-      }),
+      this.partitionList().map(async (partition) =>
+        decodePeek(
+          partition,
+          (await this.runLeased("peek", queue, partition, [String(limit)])) as [number, number | null, number[]],
+        ),
+      ),
     );
-    const now = Math.max(...peeks.map((p) => p.now));
-    const chosen = peeks
-      .flatMap((p) => p.due)
-      .sort((a, b) => a.score - b.score || a.seq - b.seq)
-      .slice(0, limit);
-    const share = new Map<number, number>();
-    for (const entry of chosen) share.set(entry.partition, (share.get(entry.partition) ?? 0) + 1);
-    const order = new Map(chosen.map((entry, rank) => [`${entry.partition}-${entry.seq}`, rank]));
+    const plan = planClaim(peeks, limit);
     const claims = await Promise.all(
-      [...share].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs, now)),
+      [...plan.shares].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs, plan.now)),
     );
-    const heads = [
-      ...claims.map((c) => c.nextDueAt),
-      ...peeks.filter((p) => !share.has(p.partition)).map((p) => p.head),
-    ].filter((t): t is number => t !== null);
-    const jobs = claims.flatMap((c) => c.jobs).sort((a, b) => (order.get(a.id) ?? limit) - (order.get(b.id) ?? limit));
-    return { jobs, nextDueAt: heads.length > 0 ? Math.min(...heads) : null, now };
+    return mergeClaims(plan, peeks, claims, (partition, seq) => this.layout.formatId(partition, seq));
   }
 
   private async claimPartition(
@@ -290,7 +286,7 @@ export class RedisStore implements Store {
     ])) as [number, number | null, number, ClaimedReply[], (number | string)[]];
     const backoffs = new Map<number, BackoffPolicy>();
     for (let i = 0; i < policies.length; i += 2)
-      backoffs.set(Number(policies[i]), parseBackoff(String(policies[i + 1])));
+      backoffs.set(Number(policies[i]), parseStoredBackoff(String(policies[i + 1])));
     const claim = {
       queue,
       id: (seq: number) => this.layout.formatId(partition, seq),
@@ -302,18 +298,18 @@ export class RedisStore implements Store {
     return { jobs: replies.map((reply) => decodeClaimed(reply, claim)), nextDueAt, now };
   }
 
-  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+  async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {
     const where = this.held(id);
     const expiresAt = (await this.runLeased("extend", queue, where.partition, [
       String(where.seq),
-      token,
+      leaseToken,
       String(leaseMs),
     ])) as number;
     if (expiresAt < 0) throw new LeaseLostError(id);
     return expiresAt;
   }
 
-  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+  async complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void> {
     checkFollowUps(queue, completion);
     const where = this.held(id);
     let done: boolean;
@@ -323,21 +319,21 @@ export class RedisStore implements Store {
       const reply = (await this.runLeased("complete", queue, where.partition, [
         "1",
         String(where.seq),
-        token,
+        leaseToken,
         ...args,
       ])) as number[];
       done = reply[0] === 1;
     } else {
-      done = await this.completions.complete(queue, where.partition, where.seq, token, completion.result);
+      done = await this.completions.complete(queue, where.partition, where.seq, leaseToken, completion.result);
     }
     if (!done) throw new LeaseLostError(id);
   }
 
-  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+  async fail(queue: string, id: string, leaseToken: string, failure: Failure): Promise<JobRecord> {
     const where = this.held(id);
     const reply = await this.runLeased("fail", queue, where.partition, [
       String(where.seq),
-      token,
+      leaseToken,
       failure.error,
       failure.retryDelayMs === null ? "" : String(failure.retryDelayMs),
     ]);
@@ -345,11 +341,11 @@ export class RedisStore implements Store {
     return this.decode(queue, where.partition, reply as RecordReply);
   }
 
-  async release(queue: string, id: string, token: string, release: Release): Promise<void> {
+  async release(queue: string, id: string, leaseToken: string, release: Release): Promise<void> {
     const where = this.held(id);
     const done = await this.runLeased("release", queue, where.partition, [
       String(where.seq),
-      token,
+      leaseToken,
       String(release.delayMs),
       release.payload === undefined ? "0" : "1",
       release.payload ?? "",
@@ -371,42 +367,19 @@ export class RedisStore implements Store {
           String(limit),
           from ?? "",
         ])) as [number, RecordReply[], string[]];
-        const items = replies.map((reply, i) => ({
-          job: this.decode(queue, partition, reply),
-          position: cursors[i]!,
-          order: cursors[i]!.split(":").map(Number) as [number, number],
-        }));
+        const items = replies.map((reply, i) => ({ job: this.decode(queue, partition, reply), position: cursors[i]! }));
         return { partition, more: more === 1, items };
       }),
     );
-    const merged = pages
-      .flatMap((page) => page.items.map((item) => ({ ...item, partition: page.partition })))
-      .sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
-    const taken = merged.slice(0, limit);
-    const next: (string | null)[] = pages.map((page) => positions[page.partition] ?? "");
-    const takenFrom = new Map<number, number>();
-    for (const item of taken) {
-      next[item.partition] = item.position;
-      takenFrom.set(item.partition, (takenFrom.get(item.partition) ?? 0) + 1);
-    }
-    // A partition with nothing more beyond what was taken from it is done.
-    for (const page of pages) {
-      if (!page.more && (takenFrom.get(page.partition) ?? 0) === page.items.length) next[page.partition] = null;
-    }
-    const more = next.some((position) => position !== null);
-    return {
-      jobs: taken.map((item) => item.job),
-      next: more ? encodeListCursor(queue, state, next) : null,
-    };
+    const { jobs, next } = mergeListPages(pages, positions, limit);
+    return { jobs, next: next ? encodeListCursor(queue, state, next) : null };
   }
 
   async counts(queue: string): Promise<Record<JobState, number>> {
     const parts = await Promise.all(
       this.partitionList().map(async (p) => decodeCounts((await this.run("counts", queue, p, [])) as string[])),
     );
-    const total = decodeCounts([]);
-    for (const part of parts) for (const state of Object.keys(total) as JobState[]) total[state] += part[state];
-    return total;
+    return parts.length === 1 ? parts[0]! : sumCounts(parts);
   }
 
   async queues(): Promise<string[]> {
@@ -445,13 +418,7 @@ export class RedisStore implements Store {
             async (p) => (await this.run("tail", queue, p, [String(Math.max(1, keepLast))])) as number[],
           ),
         );
-        const newest = tails
-          .flatMap((flat) =>
-            Array.from({ length: flat.length / 2 }, (_, i) => ({ score: flat[2 * i]!, seq: flat[2 * i + 1]! })),
-          )
-          .sort((a, b) => b.score - a.score || b.seq - a.seq);
-        const keptLast =
-          keepLast === 0 ? { score: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER } : newest[keepLast - 1];
+        const keptLast = keepLastCut(tails, keepLast);
         if (keptLast) cut = [String(keptLast.score), String(keptLast.seq)];
       }
     }
@@ -472,8 +439,7 @@ export class RedisStore implements Store {
     const heads = await Promise.all(
       this.partitionList().map(async (p) => ((await this.run("peek", queue, p, ["1"])) as [number, number | null])[1]),
     );
-    const known = heads.filter((head): head is number => head !== null);
-    return known.length > 0 ? Math.min(...known) : null;
+    return earliest(heads);
   }
 
   async close(): Promise<void> {
@@ -666,29 +632,4 @@ export class RedisStore implements Store {
     if (!where) throw new LeaseLostError(id);
     return where;
   }
-}
-
-/** The record of a job the add script reports as created: what was sent, at the script's clock. */
-function createdRecord(job: NewJob, id: string, now: number): JobRecord {
-  return {
-    id,
-    queue: job.queue,
-    key: job.key,
-    payload: job.payload,
-    state: "scheduled",
-    runAt: "runAt" in job.when ? job.when.runAt : now + job.when.delayMs,
-    attempts: 0,
-    maxAttempts: job.maxAttempts,
-    backoff: job.backoff,
-    errors: [],
-    result: null,
-    createdAt: now,
-    updatedAt: now,
-    leaseToken: null,
-    leaseExpiresAt: null,
-  };
-}
-
-function isUnfinished(job: JobRecord): boolean {
-  return job.state === "scheduled" || job.state === "active";
 }

@@ -54,7 +54,3 @@ export function parseId(id: string): number | null {
   const n = Number(id);
   return Number.isSafeInteger(n) ? n : null;
 }
-
-export function isUnfinished(state: JobState): boolean {
-  return state === "scheduled" || state === "active";
-}

@@ -160,15 +160,15 @@ export class SqliteStore implements Store {
     return ctx.write(() => claimDue(ctx, queue, options, this.clock()));
   }
 
-  async extendLease(queue: string, id: string, token: string, leaseMs: number): Promise<number> {
+  async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {
     const ctx = this.open();
-    return ctx.writeOne(() => extendLease(ctx, queue, id, token, leaseMs, this.clock()));
+    return ctx.writeOne(() => extendLease(ctx, queue, id, leaseToken, leaseMs, this.clock()));
   }
 
-  async complete(queue: string, id: string, token: string, completion: Completion): Promise<void> {
+  async complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void> {
     checkFollowUps(queue, completion);
     const ctx = this.open();
-    const run = () => completeJob(ctx, queue, id, token, completion, this.clock());
+    const run = () => completeJob(ctx, queue, id, leaseToken, completion, this.clock());
     return completion.enqueue?.length ? ctx.write(run) : ctx.writeOne(run);
   }
 
@@ -178,14 +178,14 @@ export class SqliteStore implements Store {
     return ctx.write(() => settleJob(ctx, queue, ref, completion, this.clock()));
   }
 
-  async fail(queue: string, id: string, token: string, failure: Failure): Promise<JobRecord> {
+  async fail(queue: string, id: string, leaseToken: string, failure: Failure): Promise<JobRecord> {
     const ctx = this.open();
-    return ctx.writeOne(() => failJob(ctx, queue, id, token, failure, this.clock()));
+    return ctx.writeOne(() => failJob(ctx, queue, id, leaseToken, failure, this.clock()));
   }
 
-  async release(queue: string, id: string, token: string, release: Release): Promise<void> {
+  async release(queue: string, id: string, leaseToken: string, release: Release): Promise<void> {
     const ctx = this.open();
-    return ctx.writeOne(() => releaseJob(ctx, queue, id, token, release, this.clock()));
+    return ctx.writeOne(() => releaseJob(ctx, queue, id, leaseToken, release, this.clock()));
   }
 
   async list(queue: string, state: JobState, page: PageRequest): Promise<Page> {

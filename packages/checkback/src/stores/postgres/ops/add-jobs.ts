@@ -1,5 +1,5 @@
-import type { BackoffPolicy } from "../../../core/backoff.js";
 import type { AddOutcome, NewJob, When } from "../../store.js";
+import { storedBackoffText } from "../../stored-backoff.js";
 import { type PgContext, type Queryable, run, type SchemaSql } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 
@@ -128,7 +128,7 @@ function toColumns(jobs: NewJob[]): unknown[] {
     runAts.push(runAt);
     delays.push(delay);
     maxAttempts.push(job.maxAttempts);
-    backoffs.push(backoffText(job.backoff));
+    backoffs.push(storedBackoffText(job.backoff));
   }
   return [queues, keys, payloads, runAts, delays, maxAttempts, backoffs];
 }
@@ -144,16 +144,4 @@ function keyOf(job: NewJob): string {
 
 function compareIds(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** A batch usually shares one resolved policy object, so its JSON text is remembered per object. */
-const backoffTexts = new WeakMap<BackoffPolicy, string>();
-
-function backoffText(policy: BackoffPolicy): string {
-  let text = backoffTexts.get(policy);
-  if (text === undefined) {
-    text = JSON.stringify(policy);
-    backoffTexts.set(policy, text);
-  }
-  return text;
 }

@@ -29,15 +29,15 @@ export async function completeJob(
   ctx: PgContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   { result, enqueue }: Completion,
 ): Promise<void> {
   if (!enqueue || enqueue.length === 0) {
-    if (ctx.completions) return ctx.completions.complete(queue, id, token, result);
-    return markCompleted(ctx.db, ctx.sql, queue, id, token, result);
+    if (ctx.completions) return ctx.completions.complete(queue, id, leaseToken, result);
+    return markCompleted(ctx.db, ctx.sql, queue, id, leaseToken, result);
   }
   await ctx.transaction(async (db) => {
-    await markCompleted(db, ctx.sql, queue, id, token, result);
+    await markCompleted(db, ctx.sql, queue, id, leaseToken, result);
     await addJobs(within(ctx, db), enqueue);
   });
 }
@@ -47,10 +47,10 @@ async function markCompleted(
   sql: SchemaSql,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   result: string | null,
 ): Promise<void> {
   const rowid = parseId(id);
-  const rows = rowid === null ? [] : await run(db, sql, COMPLETE, [rowid, queue, token, result]);
+  const rows = rowid === null ? [] : await run(db, sql, COMPLETE, [rowid, queue, leaseToken, result]);
   if (rows.length === 0) throw new LeaseLostError(id);
 }

@@ -19,14 +19,14 @@ export async function extendLease(
   ctx: PgContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   leaseMs: number,
 ): Promise<number> {
   const rowid = parseId(id);
   const rows =
     rowid === null
       ? []
-      : await run<{ lease_expires_at: string }>(ctx.db, ctx.sql, EXTEND, [rowid, queue, token, leaseMs]);
+      : await run<{ lease_expires_at: string }>(ctx.db, ctx.sql, EXTEND, [rowid, queue, leaseToken, leaseMs]);
   if (rows.length === 0) throw new LeaseLostError(id);
   return Number(rows[0]!.lease_expires_at);
 }

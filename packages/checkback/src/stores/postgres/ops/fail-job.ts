@@ -33,7 +33,7 @@ export async function failJob(
   ctx: PgContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   { error, retryDelayMs }: Failure,
 ): Promise<JobRecord> {
   const rowid = parseId(id);
@@ -41,7 +41,7 @@ export async function failJob(
   const rows =
     rowid === null
       ? []
-      : await run<JobRow>(ctx.db, ctx.sql, FAIL, [rowid, queue, token, message, retryDelayMs, messageJson]);
+      : await run<JobRow>(ctx.db, ctx.sql, FAIL, [rowid, queue, leaseToken, message, retryDelayMs, messageJson]);
   if (rows.length === 0) throw new LeaseLostError(id);
   return toRecord(rows[0]!);
 }

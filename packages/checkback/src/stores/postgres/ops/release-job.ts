@@ -25,11 +25,11 @@ export async function releaseJob(
   ctx: PgContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   { delayMs, payload }: Release,
 ): Promise<void> {
   const rowid = parseId(id);
   const rows =
-    rowid === null ? [] : await run(ctx.db, ctx.sql, RELEASE, [rowid, queue, token, payload ?? null, delayMs]);
+    rowid === null ? [] : await run(ctx.db, ctx.sql, RELEASE, [rowid, queue, leaseToken, payload ?? null, delayMs]);
   if (rows.length === 0) throw new LeaseLostError(id);
 }

@@ -1,6 +1,6 @@
-import type { BackoffPolicy } from "../../../core/backoff.js";
-import type { JobRecord } from "../../../core/job.js";
-import type { AddOutcome, NewJob, When } from "../../store.js";
+import { createdRecord, resolveWhen } from "../../new-job.js";
+import type { AddOutcome, NewJob } from "../../store.js";
+import { storedBackoffText } from "../../stored-backoff.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 
@@ -17,8 +17,7 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  * scheduled, given the new payload, due instant, attempts and back-off ("replaced"). An
  * active holder is never replaced: a worker is running it.
  *
- * A new job's record is built from its input rather than read back: the insert is the whole
- * row, and skipping a read per job matters for bulk adds of 100k jobs.
+ * A new job's record is built from its input rather than read back (see new-job.ts).
  */
 const SELECT_HOLDER = `
   SELECT ${JOB_COLUMNS} FROM jobs
@@ -51,50 +50,24 @@ function addOne(ctx: SqliteContext, input: NewJob, now: number): AddOutcome {
       }
       const replaced = ctx
         .statement<JobRow>(REPLACE)
-        .get(input.payload, runAt, runAt, input.maxAttempts, backoffText(input.backoff), now, holder.id)!;
+        .get(input.payload, runAt, runAt, input.maxAttempts, storedBackoffText(input.backoff), now, holder.id)!;
       ctx.wake(input.queue, runAt);
       return { job: toRecord(replaced), outcome: "replaced" };
     }
   }
   const { lastInsertRowid } = ctx
     .statement(INSERT)
-    .run(input.queue, input.key, input.payload, runAt, runAt, input.maxAttempts, backoffText(input.backoff), now, now);
+    .run(
+      input.queue,
+      input.key,
+      input.payload,
+      runAt,
+      runAt,
+      input.maxAttempts,
+      storedBackoffText(input.backoff),
+      now,
+      now,
+    );
   ctx.wake(input.queue, runAt);
-  const job: JobRecord = {
-    id: String(lastInsertRowid),
-    queue: input.queue,
-    key: input.key,
-    payload: input.payload,
-    state: "scheduled",
-    runAt,
-    attempts: 0,
-    maxAttempts: input.maxAttempts,
-    backoff: input.backoff,
-    errors: [],
-    result: null,
-    createdAt: now,
-    updatedAt: now,
-    leaseToken: null,
-    leaseExpiresAt: null,
-  };
-  return { job, outcome: "created" };
-}
-
-/**
- * A batch usually shares one resolved policy object (the queue's default), so its JSON text is
- * remembered per object instead of serialized per job.
- */
-const backoffTexts = new WeakMap<BackoffPolicy, string>();
-
-function backoffText(policy: BackoffPolicy): string {
-  let text = backoffTexts.get(policy);
-  if (text === undefined) {
-    text = JSON.stringify(policy);
-    backoffTexts.set(policy, text);
-  }
-  return text;
-}
-
-export function resolveWhen(when: When, now: number): number {
-  return "runAt" in when ? when.runAt : now + when.delayMs;
+  return { job: createdRecord(input, String(lastInsertRowid), runAt, now), outcome: "created" };
 }

@@ -1,7 +1,7 @@
-import type { JobRef } from "../../../core/job.js";
+import { isUnfinished, type JobRef } from "../../../core/job.js";
 import type { ChangeOutcome } from "../../store.js";
 import type { SqliteContext } from "../context.js";
-import { isUnfinished, JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
+import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 import { findByRef } from "./get-job.js";
 
 /**

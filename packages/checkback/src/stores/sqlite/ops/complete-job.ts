@@ -26,12 +26,13 @@ export function completeJob(
   ctx: SqliteContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   { result, enqueue }: Completion,
   now: number,
 ): void {
   const rowid = parseId(id);
-  const { changes } = rowid === null ? { changes: 0 } : ctx.statement(COMPLETE).run(result, now, rowid, queue, token);
+  const { changes } =
+    rowid === null ? { changes: 0 } : ctx.statement(COMPLETE).run(result, now, rowid, queue, leaseToken);
   if (changes === 0) throw new LeaseLostError(id);
   if (enqueue && enqueue.length > 0) addJobs(ctx, enqueue, now);
 }

@@ -19,7 +19,7 @@ export function extendLease(
   ctx: SqliteContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   leaseMs: number,
   now: number,
 ): number {
@@ -28,7 +28,7 @@ export function extendLease(
   const { changes } =
     rowid === null
       ? { changes: 0 }
-      : ctx.statement(EXTEND).run(leaseExpiresAt, leaseExpiresAt, now, rowid, queue, token);
+      : ctx.statement(EXTEND).run(leaseExpiresAt, leaseExpiresAt, now, rowid, queue, leaseToken);
   if (changes === 0) throw new LeaseLostError(id);
   return leaseExpiresAt;
 }

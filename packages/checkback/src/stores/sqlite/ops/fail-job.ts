@@ -32,7 +32,7 @@ export function failJob(
   ctx: SqliteContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   { error, retryDelayMs }: Failure,
   now: number,
 ): JobRecord {
@@ -40,10 +40,10 @@ export function failJob(
   let row: JobRow | undefined;
   if (rowid !== null) {
     if (retryDelayMs === null) {
-      row = ctx.statement<JobRow>(BURY).get(now, error, now, rowid, queue, token);
+      row = ctx.statement<JobRow>(BURY).get(now, error, now, rowid, queue, leaseToken);
     } else {
       const runAt = now + retryDelayMs;
-      row = ctx.statement<JobRow>(RETRY).get(now, error, runAt, runAt, now, rowid, queue, token);
+      row = ctx.statement<JobRow>(RETRY).get(now, error, runAt, runAt, now, rowid, queue, leaseToken);
       if (row) ctx.wake(queue, runAt);
     }
   }

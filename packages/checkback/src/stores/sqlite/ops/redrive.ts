@@ -1,6 +1,6 @@
+import { resolveWhen } from "../../new-job.js";
 import type { Selection, When } from "../../store.js";
 import type { SqliteContext } from "../context.js";
-import { resolveWhen } from "./add-jobs.js";
 import { selectRows } from "./selection.js";
 
 /**

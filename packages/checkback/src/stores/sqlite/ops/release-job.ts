@@ -21,7 +21,7 @@ export function releaseJob(
   ctx: SqliteContext,
   queue: string,
   id: string,
-  token: string,
+  leaseToken: string,
   { delayMs, payload }: Release,
   now: number,
 ): void {
@@ -30,7 +30,7 @@ export function releaseJob(
   const { changes } =
     rowid === null
       ? { changes: 0 }
-      : ctx.statement(RELEASE).run(payload ?? null, runAt, runAt, now, rowid, queue, token);
+      : ctx.statement(RELEASE).run(payload ?? null, runAt, runAt, now, rowid, queue, leaseToken);
   if (changes === 0) throw new LeaseLostError(id);
   ctx.wake(queue, runAt);
 }

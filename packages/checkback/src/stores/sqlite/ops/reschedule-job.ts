@@ -1,8 +1,8 @@
 import type { JobRef } from "../../../core/job.js";
+import { resolveWhen } from "../../new-job.js";
 import type { ChangeOutcome, When } from "../../store.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
-import { resolveWhen } from "./add-jobs.js";
 import { findByRef } from "./get-job.js";
 
 /**
