@@ -61,8 +61,8 @@ Examples:
       try {
         const done = await store.backup(destination, {
           onProgress: ({ totalPages, remainingPages }) => {
-            // Drawn only when the copy takes more than one step: small files finish at once.
-            if (progress === undefined && remainingPages > 0) {
+            // Drawn only once a step copied pages and left some: a small file is done in one step.
+            if (progress === undefined && remainingPages > 0 && remainingPages < totalPages) {
               progress = startProgress("backup", totalPages, options.progress);
             }
             // advance() takes a delta; a copy SQLite restarted goes back, which the bar shows.
