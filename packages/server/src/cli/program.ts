@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { durationArg, urlArg } from "./args.js";
 import { registerAdd } from "./commands/add.js";
+import { registerBackup } from "./commands/backup.js";
 import { registerCancel } from "./commands/cancel.js";
 import { registerDlq } from "./commands/dlq.js";
 import { registerGet } from "./commands/get.js";
@@ -39,6 +40,7 @@ export function buildProgram(version: string): Command {
   registerReschedule(program);
   registerDlq(program);
   registerStats(program);
+  registerBackup(program);
 
   program.addHelpText(
     "after",
