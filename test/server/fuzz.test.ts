@@ -38,7 +38,6 @@ import {
  */
 
 type StoreKind = "memory" | "sqlite" | "redis" | "postgres";
-const ALL_STORES: StoreKind[] = ["memory", "sqlite", "redis", "postgres"];
 
 /**
  * Hostile input the library does not handle yet (its input validation is being fixed
