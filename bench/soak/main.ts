@@ -86,7 +86,8 @@ function startServer(store: string): Promise<{ child: ChildProcess; url: string 
   const args = [
     "--import",
     "tsx",
-    "packages/server/src/http/main.ts",
+    "packages/server/src/cli/main.ts",
+    "serve",
     "--port",
     "0",
     "--store",
