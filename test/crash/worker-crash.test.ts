@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 const JOBS = 400;
 const LEASE_MS = 1_000;

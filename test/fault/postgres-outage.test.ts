@@ -1,8 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
-import { PostgresServerProcess, postgresServerAvailable } from "../stores/postgres-server-process.js";
+import { PostgresServerProcess, postgresServerAvailable } from "../support/postgres-server-process.js";
+import { sleep, waitFor } from "../support/wait.js";
 import { addAcknowledged, FaultWorkers } from "./fault-harness.js";
 
 /**

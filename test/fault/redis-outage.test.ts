@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
-import { RedisServerProcess, redisServerAvailable } from "../stores/redis-server-process.js";
+import { RedisServerProcess, redisServerAvailable } from "../support/redis-server-process.js";
+import { sleep, waitFor } from "../support/wait.js";
 import { addAcknowledged, FaultWorkers } from "./fault-harness.js";
 
 /**

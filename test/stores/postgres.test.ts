@@ -8,8 +8,8 @@ import { PostgresStore } from "../../packages/checkback/src/stores/postgres/post
 import { SCHEMA_VERSION } from "../../packages/checkback/src/stores/postgres/schema.js";
 import { WAKE_APPLICATION_NAME } from "../../packages/checkback/src/stores/postgres/wake.js";
 import type { AddOutcome, NewJob } from "../../packages/checkback/src/stores/store.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
-import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "./postgres-env.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /** What the PostgreSQL store does beyond the shared contract. */
 const available = await postgresReachable();

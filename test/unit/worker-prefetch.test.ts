@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import type { ClaimOptions, ClaimResult } from "../../packages/checkback/src/stores/store.js";
-import { waitFor } from "../conformance/store-suite.js";
+import { waitFor } from "../support/wait.js";
 
 /**
  * A memory store whose claims take a few milliseconds, as they do over a network: what makes
