@@ -68,6 +68,7 @@ describe("crash: SIGKILL a process running delayed checks", () => {
       }
       return true;
     }, 60_000);
+    // A fixed wait, for what must NOT happen: an outcome delivered twice.
     await sleep(100);
 
     const delivered = new Map<string, Set<string>>();

@@ -62,6 +62,7 @@ describe("crash: SIGKILL a worker process holding leases", () => {
 
     await startWorker();
     await waitFor(async () => (await queue.counts()).completed === JOBS, 60_000);
+    // A fixed wait, for what must NOT happen: a run logged after its job completed.
     await sleep(100);
 
     const log = deliveries();

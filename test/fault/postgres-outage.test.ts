@@ -54,6 +54,7 @@ describe.skipIf(!available)("fault: PostgreSQL outage under running workers", ()
     await waitFor(() => workers.runs("heard").length >= 5 && workers.runs("unheard").length >= 5, 10_000);
 
     await server!.stop();
+    // A fixed wait, for what must NOT happen: a worker process giving up during the outage.
     await sleep(4_000);
     expect(workers.exited()).toEqual([]);
     await server!.start();
