@@ -9,7 +9,7 @@ import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
-import { clientErrorHandler, errorBody, frameworkErrors, HttpError, installErrorHandling } from "./errors.js";
+import { clientErrorHandler, frameworkErrors, HttpError, installErrorHandling } from "./errors.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
