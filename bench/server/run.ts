@@ -36,7 +36,7 @@ interface Server {
 async function startServer(store: string): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "checkback-bench-"));
   const storeUrl = store === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : store === "memory" ? "memory:" : store;
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/http/main.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/cli/main.ts", "serve"], {
     env: {
       ...process.env,
       CHECKBACK_STORE: storeUrl,

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { PostgresServerProcess } from "../../test/stores/postgres-server-process.js";
-import { RedisServerProcess } from "../../test/stores/redis-server-process.js";
+import { PostgresServerProcess } from "../../test/support/postgres-server-process.js";
+import { RedisServerProcess } from "../../test/support/redis-server-process.js";
 import { Ledger } from "./ledger.js";
 
 /**
@@ -86,7 +86,8 @@ function startServer(store: string): Promise<{ child: ChildProcess; url: string 
   const args = [
     "--import",
     "tsx",
-    "packages/server/src/http/main.ts",
+    "packages/server/src/cli/main.ts",
+    "serve",
     "--port",
     "0",
     "--store",

@@ -185,7 +185,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       const status = await ended(check, "K");
       expect(status).toMatchObject({ state: "done", endedBy: "probe", result: { tradeNo: "T-A" }, probes: 3 });
       expect(status.history.map((h) => h.answer)).toEqual(["pending", "pending", "done"]);
-      await sleep(50);
+      await waitFor(() => delivered.length > 0, "the outcome to be delivered");
       expect(delivered).toMatchObject([{ state: "done", result: { tradeNo: "T-A" }, endedBy: "probe", probes: 3 }]);
       // The outcome's endedAt is the instant the check ended, on the store's clock.
       expect(Math.abs(delivered[0]!.endedAt - status.endedAt!)).toBeLessThanOrEqual(50);
@@ -280,6 +280,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       expect(await check.cancel("K")).toBe(true);
       expect(await check.cancel("K")).toBe(false);
       expect(await check.resolve("K", "late")).toBe(false);
+      // A fixed wait, for what must NOT happen: a probe or a delivery after the cancel.
       await sleep(150);
       expect(await check.status("K")).toMatchObject({ state: "cancelled", endedBy: "cancel", outcome: null });
       expect(probed).toBe(0);
@@ -308,7 +309,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       await waitFor(() => leaseLost === 1, "the probe's worker to lose its lease");
       const status = await ended(check, "K");
       expect(status).toMatchObject({ state: "done", endedBy: "resolve", result: "from the notification" });
-      await sleep(50);
+      await waitFor(() => delivered.length > 0, "the outcome to be delivered");
       expect(delivered).toMatchObject([{ result: "from the notification" }]);
     });
 
@@ -330,6 +331,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       await probeStarted.promise;
       expect(await check.cancel("K")).toBe(true);
       release.resolve();
+      // A fixed wait, for what must NOT happen: the late pending answer scheduling another probe.
       await sleep(100);
       expect(await check.status("K")).toMatchObject({ state: "cancelled", probes: 0 });
       expect(probes).toBe(1);
@@ -364,6 +366,8 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       await check.resolve("warm-up", "warm-up");
       for (const key of keys) await check.start(key, { order: key });
       const statuses = await Promise.all(keys.map((key) => ended(check, key)));
+      await waitFor(() => keys.every((key) => delivered.some((o) => o.key === key)), "an outcome for every check");
+      // A fixed wait, for what must NOT happen: a second outcome for a check.
       await sleep(100);
       const wins = { probe: 0, resolve: 0 };
       for (const [i, key] of keys.entries()) {
@@ -401,6 +405,9 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       const keys = Array.from({ length: 80 }, (_, i) => `K${i}`);
       await Promise.all(keys.map((key, i) => (i % 2 ? a : b).check.start(key, { order: key })));
       await Promise.all(keys.map((key) => ended(a.check, key)));
+      const delivered = () => [...a.delivered, ...b.delivered];
+      await waitFor(() => keys.every((key) => delivered().some((o) => o.key === key)), "an outcome for every check");
+      // A fixed wait, for what must NOT happen: a second probe or outcome for a check.
       await sleep(100);
       for (const key of keys) {
         expect(seen.get(key), key).toEqual([1, 2, 3, 4]);
@@ -450,6 +457,8 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       expect(status).toMatchObject({ state: "done", result: "from B" });
       stalled.resolve();
       await waitFor(() => aLostLease === 1, "A to find its lease lost");
+      await waitFor(() => a.delivered.length + b.delivered.length > 0, "B's outcome to be delivered");
+      // A fixed wait, for what must NOT happen: A's late answer delivering a second outcome.
       await sleep(50);
       expect(await b.check.status("K")).toMatchObject({ state: "done", result: "from B" });
       expect([...a.delivered, ...b.delivered]).toMatchObject([{ result: "from B" }]);
@@ -518,7 +527,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       expect(second).toMatchObject({ created: true, state: "running" });
       expect(second.id).not.toBe(first.id);
       expect(await ended(check, "K")).toMatchObject({ id: second.id, result: "second" });
-      await sleep(30);
+      await waitFor(() => delivered.length >= 2, "both outcomes to be delivered");
       expect(delivered.map((o) => o.result)).toEqual(["first", "second"]);
     });
 

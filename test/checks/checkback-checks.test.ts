@@ -54,6 +54,7 @@ describe("checks on Checkback instances sharing a SQLite file", () => {
     expect((await front.start("by-probe", { order: "o1" })).created).toBe(true);
     expect((await front.start("by-notification", { order: "o2" })).created).toBe(true);
     expect(await front.resolve("by-notification", { tradeNo: "T-notify" })).toBe(true);
+    // A fixed wait, for what must NOT happen: a probe run by a tier without a worker.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await front.status("by-probe"))!.probes).toBe(0);
 

@@ -1,7 +1,7 @@
 import { describe, it } from "vitest";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { Store } from "../../packages/checkback/src/stores/store.js";
-import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../stores/postgres-env.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
 import { runCheckSuite } from "./check-suite.js";
 
 // Each test gets a schema of its own; a peer is a second store instance with its own pool and

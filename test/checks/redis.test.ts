@@ -1,7 +1,7 @@
 import { describe, it } from "vitest";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import type { Store } from "../../packages/checkback/src/stores/store.js";
-import { REDIS_URL, reachable } from "../stores/redis-env.js";
+import { REDIS_URL, reachable } from "../support/redis-env.js";
 import { runCheckSuite } from "./check-suite.js";
 
 // Each test gets its own key prefix; a peer is a second connection, as another process would have.

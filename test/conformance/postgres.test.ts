@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
-import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../stores/postgres-env.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
 import { runStoreConformance } from "./store-suite.js";
 
 // A schema of its own, dropped afterwards: the suite shares the server with anything else.

@@ -1,7 +1,7 @@
 import type { Cluster } from "ioredis";
 import { describe, it } from "vitest";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
-import { clusterNodes, REDIS_CLUSTER_URL, reachable } from "../stores/redis-env.js";
+import { clusterNodes, REDIS_CLUSTER_URL, reachable } from "../support/redis-env.js";
 import { runStoreConformance } from "./store-suite.js";
 
 // One logical queue spread over 6 partitions (hash slots) on a 3-master cluster.

@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
-import { REDIS_URL, reachable } from "../stores/redis-env.js";
+import { REDIS_URL, reachable } from "../support/redis-env.js";
 import { runStoreConformance } from "./store-suite.js";
 
 // Every test uses its own queue names, so the suite shares the server with anything else;

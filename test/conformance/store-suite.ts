@@ -5,6 +5,7 @@ import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { CheckbackError, LeaseLostError } from "../../packages/checkback/src/core/errors.js";
 import type { NewJob, Store, When } from "../../packages/checkback/src/stores/store.js";
 import { later } from "../../packages/checkback/src/worker/worker.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /**
  * The one conformance suite every Store passes. Each test works in queues of its own (random
@@ -1001,16 +1002,4 @@ async function waitForJob(cb: Checkback, queue: string, id: string, state: strin
     return last?.state === state;
   }, 10_000);
   return last!;
-}
-
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
+import { sleep, waitFor } from "../support/wait.js";
 import { CRASH_CHECK } from "./check-definition.js";
 
 const CHECKS = 120;
@@ -68,6 +68,7 @@ describe("crash: SIGKILL a process running delayed checks", () => {
       }
       return true;
     }, 60_000);
+    // A fixed wait, for what must NOT happen: an outcome delivered twice.
     await sleep(100);
 
     const delivered = new Map<string, Set<string>>();

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 const JOBS = 400;
 const LEASE_MS = 1_000;
@@ -62,6 +62,7 @@ describe("crash: SIGKILL a worker process holding leases", () => {
 
     await startWorker();
     await waitFor(async () => (await queue.counts()).completed === JOBS, 60_000);
+    // A fixed wait, for what must NOT happen: a run logged after its job completed.
     await sleep(100);
 
     const log = deliveries();

@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
-import { RedisServerProcess, redisServerAvailable } from "../stores/redis-server-process.js";
+import { RedisServerProcess, redisServerAvailable } from "../support/redis-server-process.js";
+import { sleep, waitFor } from "../support/wait.js";
 import { addAcknowledged, FaultWorkers } from "./fault-harness.js";
 
 /**
@@ -46,6 +46,7 @@ describe.skipIf(!available)("fault: Redis outage under running workers", () => {
     await waitFor(() => workers.runs("heard").length >= 5 && workers.runs("unheard").length >= 5, 10_000);
 
     await server.kill();
+    // A fixed wait, for what must NOT happen: a worker process giving up during the outage.
     await sleep(4_000);
     expect(workers.exited()).toEqual([]);
     await server.start();

@@ -15,13 +15,14 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `packages/server/src/http/main.ts` on a free port; resolves once it listens (or rejects with its output). */
+/** Runs `checkback serve` on a free port; resolves once it listens (or rejects with its output). */
 export function startServerProcess(store: string): Promise<ServerProcess> {
   // node itself, not the tsx wrapper: SIGTERM must reach the server, not a relay in between.
   const args = [
     "--import",
     "tsx",
-    "packages/server/src/http/main.ts",
+    "packages/server/src/cli/main.ts",
+    "serve",
     "--port",
     "0",
     "--store",

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { PostgresServerProcess, postgresServerAvailable } from "../stores/postgres-server-process.js";
-import { RedisServerProcess, redisServerAvailable } from "../stores/redis-server-process.js";
+import { PostgresServerProcess, postgresServerAvailable } from "../support/postgres-server-process.js";
+import { RedisServerProcess, redisServerAvailable } from "../support/redis-server-process.js";
 import { call, type ServerProcess, startPuller, startReceiver, startServerProcess, waitFor } from "./server-harness.js";
 
 /**

@@ -22,7 +22,7 @@ describe("server config", () => {
     const config = loadServerConfig({
       cwd,
       env: { CHECKBACK_PORT: "7002", CHECKBACK_STORE: "memory:", CHECKBACK_TOKENS: "env-token-1:admin" },
-      argv: ["--port", "7003", "--token", "flag-token-1:produce", "--token", "flag-token-2:consume,produce"],
+      flags: { port: 7003, tokens: "flag-token-1:produce;flag-token-2:consume,produce" },
     });
     expect(config).toMatchObject({
       port: 7003,
@@ -53,7 +53,7 @@ describe("server config", () => {
     expect(() => resolveServerConfig({ logLevel: "loud" })).toThrow(/logLevel/);
     expect(() => resolveServerConfig({ queues: ["bad name"] })).toThrow(/queue name/);
     expect(() => resolveServerConfig({ prot: 1 } as never)).toThrow(/unknown server config option/);
-    expect(() => loadServerConfig({ env: {}, argv: ["--porrt", "1"] })).toThrow(/porrt/);
+    expect(() => loadServerConfig({ env: {}, flags: { porrt: 1 } as never })).toThrow(/porrt/);
     expect(() => loadServerConfig({ env: { CHECKBACK_CONFIG: "/nonexistent/checkback.json" } })).toThrow(/cannot read/);
   });
 });

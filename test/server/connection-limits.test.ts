@@ -209,7 +209,7 @@ describe("connection settings", () => {
     });
     const config = loadServerConfig({
       env: { CHECKBACK_REQUEST_TIMEOUT: "2m", CHECKBACK_MAX_CONNECTIONS: "50" },
-      argv: ["--headers-timeout", "5s", "--keep-alive-timeout", "1500"],
+      flags: { headersTimeout: "5s", keepAliveTimeout: "1500" },
       cwd: "/nonexistent-dir-for-config",
     });
     expect(config).toMatchObject({

@@ -15,8 +15,8 @@ import type { Store } from "../../packages/checkback/src/stores/store.js";
 import { resolveServerConfig } from "../../packages/server/src/http/config.js";
 import { isReservedQueue } from "../../packages/server/src/http/reserved.js";
 import { type RunningServer, startServer } from "../../packages/server/src/http/start.js";
-import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../stores/postgres-env.js";
-import { REDIS_URL, reachable } from "../stores/redis-env.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
+import { REDIS_URL, reachable } from "../support/redis-env.js";
 import {
   type Category,
   encodeSegment,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { Store } from "../../packages/checkback/src/stores/store.js";
-import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../stores/postgres-env.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
 import { type Answer, snapshot, startTestServer, type TestServer, uniqueQueue } from "./helpers.js";
 
 /**

@@ -206,7 +206,7 @@ describe("push delivery", () => {
       async () => (await api.get(`/v1/queues/${queue}/jobs?state=scheduled&limit=1`)).body.jobs[0]?.attempts >= 2,
       "retries",
     );
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // stay down a while longer
     const { rx, seen } = await receiver(() => 200, port);
     try {
       await until(

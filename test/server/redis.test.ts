@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
-import { REDIS_URL, reachable } from "../stores/redis-env.js";
+import { REDIS_URL, reachable } from "../support/redis-env.js";
 import { startReceiver, startTestServer, type TestServer, uniqueQueue, until } from "./helpers.js";
 
 // The server is backend-agnostic; this runs its pull and push paths once on Redis, where

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
-import { PostgresServerProcess, postgresServerAvailable } from "./postgres-server-process.js";
+import { PostgresServerProcess, postgresServerAvailable } from "../support/postgres-server-process.js";
 
 /**
  * PostgreSQL out of reach: clear errors naming the server (never its password) and the cause,

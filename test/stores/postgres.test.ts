@@ -8,8 +8,8 @@ import { PostgresStore } from "../../packages/checkback/src/stores/postgres/post
 import { SCHEMA_VERSION } from "../../packages/checkback/src/stores/postgres/schema.js";
 import { WAKE_APPLICATION_NAME } from "../../packages/checkback/src/stores/postgres/wake.js";
 import type { AddOutcome, NewJob } from "../../packages/checkback/src/stores/store.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
-import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "./postgres-env.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /** What the PostgreSQL store does beyond the shared contract. */
 const available = await postgresReachable();
@@ -126,7 +126,7 @@ describe.skipIf(!available)("PostgreSQL store specifics", () => {
     await store.add([job(queue, { maxAttempts: 1 }), job(queue, { maxAttempts: 1 })]);
     const first = await store.claimDue(queue, { limit: 2, leaseMs: 50 });
     expect(first.jobs).toHaveLength(2);
-    await sleep(150);
+    await sleep(150); // the 50 ms leases run out
     await store.add([job(queue, { payload: '"a"' }), job(queue, { payload: '"b"' })]);
     // The two expired leases come first in due order and go dead; the claim goes on for two more.
     const second = await store.claimDue(queue, { limit: 2, leaseMs: 60_000 });
@@ -172,6 +172,7 @@ describe.skipIf(!available)("PostgreSQL store specifics", () => {
       expect(jobs[0]!.id).toBe(retried!.job.id);
       await store.complete("listen", jobs[0]!.id, jobs[0]!.leaseToken!, { result: null });
       await store.add([job("listen-elsewhere")]);
+      // A fixed wait, for what must NOT happen: a wake-up for another queue.
       await sleep(200);
       expect(seen).toHaveLength(2);
     } finally {

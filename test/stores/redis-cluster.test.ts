@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
-import { clusterNodes, REDIS_CLUSTER_URL, reachable } from "./redis-env.js";
+import { clusterNodes, REDIS_CLUSTER_URL, reachable } from "../support/redis-env.js";
 
 /** What a Redis Cluster adds: one queue spread over the masters, settings checked on each. */
 const available = await reachable(REDIS_CLUSTER_URL, "Redis Cluster", "scripts/redis-cluster.sh start");

@@ -4,7 +4,7 @@ import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { openStore } from "../../packages/checkback/src/stores/open-store.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import type { NewJob, Store } from "../../packages/checkback/src/stores/store.js";
-import { RedisServerProcess, redisServerAvailable } from "./redis-server-process.js";
+import { RedisServerProcess, redisServerAvailable } from "../support/redis-server-process.js";
 
 /**
  * Redis out of reach: clear errors naming the server (never its password) and the cause,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
-import { RedisServerProcess, redisServerAvailable } from "./redis-server-process.js";
+import { RedisServerProcess, redisServerAvailable } from "../support/redis-server-process.js";
 
 /**
  * Durability: a Redis with appendonly yes / appendfsync everysec is killed (SIGKILL, no

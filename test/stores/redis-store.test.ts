@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
-import { REDIS_URL, reachable } from "./redis-env.js";
+import { REDIS_URL, reachable } from "../support/redis-env.js";
 
 /** What the Redis store does beyond the shared contract: its clock, its warnings, its layout. */
 const available = await reachable(REDIS_URL, "Redis", "redis-server --port 6379");

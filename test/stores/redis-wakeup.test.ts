@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
-import { RedisServerProcess, redisServerAvailable } from "./redis-server-process.js";
+import { RedisServerProcess, redisServerAvailable } from "../support/redis-server-process.js";
 
 /**
  * Precision does not depend on the server's `hz`. With hz 1 the server's timer ticks once a

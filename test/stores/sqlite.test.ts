@@ -10,6 +10,7 @@ import { openStore } from "../../packages/checkback/src/stores/open-store.js";
 import { SCHEMA_VERSION } from "../../packages/checkback/src/stores/sqlite/schema.js";
 import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /** What only the SQLite store has: a file, a schema, several connections and processes on it. */
 const root = mkdtempSync(join(tmpdir(), "checkback-sqlite-store-"));
@@ -393,7 +394,9 @@ describe("SQLite store: several connections on one file", () => {
     const wakes: number[] = [];
     store.subscribe("q", (runAt) => wakes.push(runAt));
     await store.add([job("q")]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => wakes.length > 0, 5_000);
+    // A fixed wait, for what must NOT happen: a second wake-up through the file watcher.
+    await sleep(200);
     expect(wakes).toHaveLength(1);
   });
 

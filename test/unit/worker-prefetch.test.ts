@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import type { ClaimOptions, ClaimResult } from "../../packages/checkback/src/stores/store.js";
-import { waitFor } from "../conformance/store-suite.js";
+import { waitFor } from "../support/wait.js";
 
 /**
  * A memory store whose claims take a few milliseconds, as they do over a network: what makes
@@ -84,7 +84,15 @@ describe("worker prefetch", () => {
   });
 
   it("drops a held job whose lease is lost (cancelled while it waited) without running it", async () => {
-    const cb = checkback(new DistantStore(5));
+    const store = new DistantStore(5);
+    const refusedLeases: string[] = [];
+    const extendLease = store.extendLease.bind(store);
+    store.extendLease = (queue, id, token, leaseMs) =>
+      extendLease(queue, id, token, leaseMs).catch((error: unknown) => {
+        refusedLeases.push(id);
+        throw error;
+      });
+    const cb = checkback(store);
     const queue = cb.queue("lost");
     const added = await queue.addBulk(Array.from({ length: 20 }, (_, n) => ({ payload: { n } })));
     let release!: () => void;
@@ -107,7 +115,7 @@ describe("worker prefetch", () => {
     expect((await queue.get(waiting.id))!.state).toBe("active");
     expect(await queue.cancel({ id: waiting.id })).toBe(true);
     // The heartbeat (every 100 ms here) finds the held job's lease gone.
-    await sleep(250);
+    await waitFor(() => refusedLeases.includes(waiting.id), 5_000);
     release();
     await waitFor(async () => (await queue.counts()).completed === 19, 5_000);
     await worker.close();

@@ -5,7 +5,7 @@ import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { StoreClosedError, StoreUnavailableError } from "../../packages/checkback/src/core/errors.js";
 import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import type { ClaimOptions, ClaimResult, Completion } from "../../packages/checkback/src/stores/store.js";
-import { sleep, waitFor } from "../conformance/store-suite.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /** A memory store that can be taken "down": its calls then throw, as a store's would in an outage. */
 class FlakyStore extends MemoryStore {

@@ -82,7 +82,7 @@ export interface ClaimRequest {
 const LONGEST_WAIT_MS = 30_000;
 
 export interface ClientOptions {
-  /** Base URL of the server, e.g. http://127.0.0.1:8080 */
+  /** Base URL of the server, e.g. http://127.0.0.1:8787 (the server's default) */
   url: string;
   /** Bearer token, when the server has tokens configured. */
   token?: string | undefined;

@@ -11,7 +11,7 @@ import { registerReschedule } from "./commands/reschedule.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStats } from "./commands/stats.js";
 
-/** The server's default address (src/server/config.ts DEFAULT_PORT); kept literal so client commands start fast. */
+/** The server's default address (packages/server/src/http/config.ts DEFAULT_PORT); kept literal so client commands start fast. */
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:8787";
 
 export function buildProgram(version: string): Command {

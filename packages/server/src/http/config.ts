@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { type Duration, invalidOption, parseDuration } from "checkback";
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_STORE_URL, rejectUnknown, validateQueueName } from "checkback/internal";
 import { parseTokens, type TokenGrant, validateGrant } from "./auth.js";
@@ -173,9 +172,7 @@ export function resolveServerConfig(input: ServerConfigInput = {}, base: ServerC
 }
 
 export interface ConfigSources {
-  /** Command-line arguments after the program name (see parseServerArgs). */
-  argv?: string[];
-  /** Flags already parsed by a caller (the CLI's `checkback serve`); applied after argv. */
+  /** Flags parsed by `checkback serve`. */
   flags?: ServerConfigInput & { config?: string };
   env?: Record<string, string | undefined>;
   cwd?: string;
@@ -185,12 +182,10 @@ export interface ConfigSources {
 export function loadServerConfig(sources: ConfigSources = {}): ServerConfig {
   const env = sources.env ?? process.env;
   const cwd = sources.cwd ?? process.cwd();
-  const { config: argvConfigPath, ...argvFlags } = sources.argv ? parseServerArgs(sources.argv) : {};
   const { config: flagConfigPath, ...flags } = sources.flags ?? {};
-  const configPath = flagConfigPath ?? argvConfigPath ?? env.CHECKBACK_CONFIG;
+  const configPath = flagConfigPath ?? env.CHECKBACK_CONFIG;
   let config = resolveServerConfig(readConfigFile(configPath, cwd));
   config = resolveServerConfig(fromEnv(env), config);
-  config = resolveServerConfig(argvFlags, config);
   return resolveServerConfig(flags, config);
 }
 
@@ -236,53 +231,6 @@ function fromEnv(env: Record<string, string | undefined>): ServerConfigInput {
   const docs = take("CHECKBACK_DOCS");
   if (docs !== undefined) input.docs = !/^(0|false|no|off)$/i.test(docs);
   return input;
-}
-
-/** `checkback serve` / `npm start` flags. Repeat --token for several tokens. */
-export function parseServerArgs(argv: string[]): ServerConfigInput & { config?: string } {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: "string", short: "c" },
-      host: { type: "string" },
-      port: { type: "string", short: "p" },
-      store: { type: "string" },
-      token: { type: "string", multiple: true },
-      tokens: { type: "string" },
-      "body-limit": { type: "string" },
-      "max-payload-bytes": { type: "string" },
-      "max-wait": { type: "string" },
-      "log-level": { type: "string" },
-      queues: { type: "string" },
-      "push-secret": { type: "string" },
-      "no-docs": { type: "boolean" },
-      "request-timeout": { type: "string" },
-      "headers-timeout": { type: "string" },
-      "keep-alive-timeout": { type: "string" },
-      "max-connections": { type: "string" },
-    },
-  });
-  const flags: ServerConfigInput & { config?: string } = {};
-  if (values.config !== undefined) flags.config = values.config;
-  if (values.host !== undefined) flags.host = values.host;
-  if (values.port !== undefined) flags.port = values.port;
-  if (values.store !== undefined) flags.store = values.store;
-  const tokens = [values.tokens, ...(values.token ?? [])].filter((t) => t !== undefined);
-  if (tokens.length > 0) flags.tokens = tokens.join(";");
-  if (values["body-limit"] !== undefined) flags.bodyLimit = values["body-limit"];
-  if (values["max-payload-bytes"] !== undefined) flags.maxPayloadBytes = values["max-payload-bytes"];
-  if (values["max-wait"] !== undefined) flags.maxWait = values["max-wait"];
-  if (values["log-level"] !== undefined) flags.logLevel = values["log-level"];
-  if (values.queues !== undefined) flags.queues = values.queues;
-  if (values["push-secret"] !== undefined) flags.pushSecret = values["push-secret"];
-  if (values["no-docs"]) flags.docs = false;
-  if (values["request-timeout"] !== undefined) flags.requestTimeout = values["request-timeout"];
-  if (values["headers-timeout"] !== undefined) flags.headersTimeout = values["headers-timeout"];
-  if (values["keep-alive-timeout"] !== undefined) flags.keepAliveTimeout = values["keep-alive-timeout"];
-  if (values["max-connections"] !== undefined) flags.maxConnections = values["max-connections"];
-  return flags;
 }
 
 function parsePort(value: unknown): number {

@@ -32,8 +32,8 @@ const CLOSE_STORE_MS = 1_000;
 
 /**
  * Opens the store, checks that it can be written (failing fast with a message naming it when
- * not), builds the app and listens. `checkback serve` and `npm start` call this with a config
- * from loadServerConfig (flags, environment, config file).
+ * not), builds the app and listens. `checkback serve` (which `npm start` runs) calls this with a
+ * config from loadServerConfig (flags, environment, config file).
  */
 export async function startServer(
   config: ServerConfig = DEFAULT_CONFIG,

@@ -50,7 +50,7 @@ environment variables (CHECKBACK_PORT, CHECKBACK_STORE, CHECKBACK_TOKENS, …) a
 The server's tokens are --tokens / CHECKBACK_TOKENS; --token and CHECKBACK_TOKEN are the
 client commands' bearer token, and serve refuses --token rather than start an open server.
 SIGINT or SIGTERM shuts down gracefully: in-flight requests finish, waiting claims answer,
-push deliveries release their jobs, then the store closes.
+push deliveries release their jobs, then the store closes; a second signal exits at once.
 
 Examples:
   $ checkback serve
@@ -116,7 +116,10 @@ function flagsOf(options: ServeOptions, command: Command) {
   };
 }
 
-/** The first signal shuts down gracefully; a second one exits at once (a stuck shutdown). */
+/**
+ * The server's one shutdown behaviour (`checkback serve`, and so `npm start`): the first signal
+ * shuts down gracefully; a second one exits at once (a stuck shutdown).
+ */
 function stopOnSignals(server: { close(): Promise<void> }): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

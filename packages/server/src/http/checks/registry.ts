@@ -2,6 +2,7 @@ import type { Checkback } from "checkback";
 import { Check } from "checkback";
 import { HttpError } from "../errors.js";
 import type { ServerMetrics } from "../metrics.js";
+import { OneAtATime } from "../one-at-a-time.js";
 import { type HttpCheck, toCheckDefinition } from "./http-check.js";
 
 /**
@@ -11,7 +12,7 @@ import { type HttpCheck, toCheckDefinition } from "./http-check.js";
  */
 export class CheckRegistry {
   private readonly checks = new Map<string, { check: Check; fingerprint: string }>();
-  private chain: Promise<void> = Promise.resolve();
+  private readonly changes = new OneAtATime();
 
   constructor(
     private readonly checkback: Checkback,
@@ -36,12 +37,12 @@ export class CheckRegistry {
   }
 
   define(name: string, http: HttpCheck): Promise<void> {
-    return this.exclusive(() => this.defineNow(name, http));
+    return this.changes.run(() => this.defineNow(name, http));
   }
 
   /** Makes the running checks match the definitions kept in the store (other servers may change them). */
   sync(load: () => Promise<{ name: string; value: HttpCheck }[]>): Promise<void> {
-    return this.exclusive(async () => {
+    return this.changes.run(async () => {
       const wanted = await load();
       const names = new Set(wanted.map((w) => w.name));
       for (const [name, entry] of [...this.checks]) {
@@ -57,7 +58,7 @@ export class CheckRegistry {
   }
 
   close(): Promise<void> {
-    return this.exclusive(async () => {
+    return this.changes.run(async () => {
       const all = [...this.checks.values()];
       this.checks.clear();
       await Promise.all(all.map((entry) => entry.check.close()));
@@ -73,14 +74,5 @@ export class CheckRegistry {
 
   private settings() {
     return { maxPayloadBytes: this.maxPayloadBytes };
-  }
-
-  private exclusive<T>(change: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(change);
-    this.chain = run.then(
-      () => {},
-      () => {},
-    );
-    return run;
   }
 }

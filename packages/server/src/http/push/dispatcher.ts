@@ -2,6 +2,7 @@ import type { Store } from "checkback";
 import { type ActiveJob, Worker } from "checkback";
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerMetrics } from "../metrics.js";
+import { OneAtATime } from "../one-at-a-time.js";
 import { PostFailure, postSigned } from "./post.js";
 
 /** A queue's push target, as kept in the server settings. */
@@ -38,7 +39,7 @@ export class PushDispatcher {
   private readonly workers = new Map<string, Worker>();
   /** The target each running worker delivers to, as JSON, to tell a changed target from an unchanged one. */
   private readonly targets = new Map<string, string>();
-  private chain: Promise<void> = Promise.resolve();
+  private readonly changes = new OneAtATime();
 
   constructor(
     private readonly store: Store,
@@ -48,11 +49,11 @@ export class PushDispatcher {
 
   /** Starts delivering `queue` to `target`, replacing any earlier target of that queue. */
   start(queue: string, target: PushTarget): Promise<void> {
-    return this.exclusive(() => this.startNow(queue, target));
+    return this.changes.run(() => this.startNow(queue, target));
   }
 
   stop(queue: string): Promise<void> {
-    return this.exclusive(() => this.stopNow(queue));
+    return this.changes.run(() => this.stopNow(queue));
   }
 
   /**
@@ -61,7 +62,7 @@ export class PushDispatcher {
    * server sharing the store is picked up here too.
    */
   sync(load: () => Promise<{ name: string; value: PushTarget }[]>): Promise<void> {
-    return this.exclusive(async () => {
+    return this.changes.run(async () => {
       // Read inside the lock, so a target put meanwhile is not undone by an older reading.
       const wanted = await load();
       const names = new Set(wanted.map((w) => w.name));
@@ -73,19 +74,9 @@ export class PushDispatcher {
   }
 
   close(): Promise<void> {
-    return this.exclusive(async () => {
+    return this.changes.run(async () => {
       await Promise.all([...this.workers.keys()].map((queue) => this.stopNow(queue)));
     });
-  }
-
-  /** Changes run one at a time: a start racing a sync could otherwise leave two workers on one queue. */
-  private exclusive<T>(change: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(change);
-    this.chain = run.then(
-      () => {},
-      () => {},
-    );
-    return run;
   }
 
   private async startNow(queue: string, target: PushTarget): Promise<void> {
