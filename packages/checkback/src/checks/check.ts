@@ -3,7 +3,8 @@ import { invalidOption, JobNotFoundError } from "../core/errors.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { Store } from "../stores/store.js";
 import type { ErrorReporter } from "../worker/error-report.js";
-import { type ActiveJob, Worker } from "../worker/worker.js";
+import type { ActiveJob } from "../worker/leased-job.js";
+import { Worker } from "../worker/worker.js";
 import { type ResolvedDefinition, resolveDefinition } from "./definition.js";
 import {
   type CheckJobPayload,

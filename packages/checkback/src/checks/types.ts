@@ -1,6 +1,6 @@
 import type { BackoffOption } from "../core/backoff.js";
 import type { Duration } from "../core/duration.js";
-import type { WorkerOptions } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 
 /**
  * When a check probes, counted from its start:

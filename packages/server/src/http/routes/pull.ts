@@ -1,7 +1,7 @@
 import type { JobRecord } from "checkback";
 import { invalidOption, LeaseLostError, parseDuration } from "checkback";
 import type { ClaimResult } from "checkback/internal";
-import { failureMessage, retryDelay, serializePayload, toJob } from "checkback/internal";
+import { decideOutcome, serializePayload, toJob } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
 import { claimWaiting } from "../claim-wait.js";
 import type { ServerContext } from "../context.js";
@@ -170,12 +170,12 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const queue = ctx.queueName(request.params.queue);
       const { id } = request.params;
       const { leaseToken, error } = request.body;
-      // The back-off travels with the job, so read it to compute this retry's delay.
+      // The back-off and attempts travel with the job: read them for the outcome rule.
       const record = await ctx.store.get(queue, id);
       if (record?.state !== "active" || record.leaseToken !== leaseToken) throw new LeaseLostError(id);
-      const exhausted = record.attempts >= record.maxAttempts;
-      const retryDelayMs = exhausted ? null : retryDelay(record.backoff, record.attempts);
-      const after = await ctx.store.fail(queue, id, leaseToken, { error: failureMessage(error), retryDelayMs });
+      const outcome = decideOutcome(record, { ok: false, error }, ctx.config.maxPayloadBytes);
+      const after = await ctx.store.fail(queue, id, leaseToken, outcome);
+      const exhausted = outcome.retryDelayMs === null;
       if (exhausted) ctx.metrics.deadLetters.inc({ queue, delivery: "pull" });
       else ctx.metrics.retries.inc({ queue, delivery: "pull" });
       processed(queue, leaseToken, "failed");
