@@ -17,7 +17,7 @@ export interface WorkerEvents<T> {
   active: [job: ActiveJob<T>];
   completed: [job: ActiveJob<T>, result: unknown];
   /** An attempt failed; `retryAt` is null when the job went dead. */
-  failed: [job: ActiveJob<T>, error: Error, retryAt: number | null];
+  attemptFailed: [job: ActiveJob<T>, error: Error, retryAt: number | null];
   dead: [job: ActiveJob<T>, error: Error];
   released: [job: ActiveJob<T>, delayMs: number];
   /** The lease was lost (expired and claimed elsewhere, or the job was cancelled): the outcome was not recorded. */
@@ -455,7 +455,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       case "fail": {
         const after = await this.store.fail(this.queue, view.id, view.leaseToken, outcome);
         const dead = outcome.retryDelayMs === null;
-        this.emit("failed", view, outcome.cause, dead ? null : after.runAt);
+        this.emit("attemptFailed", view, outcome.cause, dead ? null : after.runAt);
         if (dead) this.emit("dead", view, outcome.cause);
       }
     }
