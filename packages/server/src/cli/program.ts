@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { durationArg, urlArg } from "./args.js";
 import { registerAdd } from "./commands/add.js";
 import { registerCancel } from "./commands/cancel.js";
-import { registerDlq } from "./commands/dlq.js";
+import { registerDead } from "./commands/dead.js";
 import { registerGet } from "./commands/get.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
@@ -37,7 +37,7 @@ export function buildProgram(version: string): Command {
   registerLs(program);
   registerCancel(program);
   registerReschedule(program);
-  registerDlq(program);
+  registerDead(program);
   registerStats(program);
 
   program.addHelpText(
