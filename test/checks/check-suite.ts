@@ -262,7 +262,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       const { check, delivered } = define(store, { schedule: ["1h"], probe: (c) => c.pending() });
       await check.start("K", { order: "A" });
       expect(await check.reject("K", "TRADE_CLOSED")).toBe(true);
-      expect(await ended(check, "K")).toMatchObject({ state: "failed", endedBy: "resolve", reason: "TRADE_CLOSED" });
+      expect(await ended(check, "K")).toMatchObject({ state: "failed", endedBy: "reject", reason: "TRADE_CLOSED" });
       expect(delivered).toMatchObject([{ state: "failed", reason: "TRADE_CLOSED" }]);
     });
 

@@ -77,7 +77,7 @@ export class Check<I = unknown, R = unknown> {
   /** Ends the running check for `key` as failed with `reason`, like resolve. */
   async reject(key: string, reason: string): Promise<boolean> {
     if (typeof reason !== "string") throw invalidOption("reject needs a reason string", { reason });
-    return this.endFromOutside(key, { state: "failed", result: null, reason, endedBy: "resolve" });
+    return this.endFromOutside(key, { state: "failed", result: null, reason, endedBy: "reject" });
   }
 
   /** Stops the running check for `key` without an outcome. True if this call stopped it. */

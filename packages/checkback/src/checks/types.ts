@@ -66,7 +66,7 @@ export type CheckState = "running" | "done" | "failed" | "gave_up" | "cancelled"
  * the deadline passing, or `cancel`. "dead": the check's own job failed repeatedly (workers
  * crashing mid-probe) and waits in the dead letters to be redriven.
  */
-export type EndedBy = "probe" | "resolve" | "schedule" | "deadline" | "cancel" | "dead";
+export type EndedBy = "probe" | "resolve" | "reject" | "schedule" | "deadline" | "cancel" | "dead";
 
 /** The outcome handed to onDone / onFailed / onGaveUp, as a durable job of its own. */
 export interface CheckOutcome<I, R> {

@@ -85,7 +85,10 @@ const statusSchema = {
     input: {},
     result: {},
     reason: { type: ["string", "null"] },
-    endedBy: { type: ["string", "null"] },
+    endedBy: {
+      type: ["string", "null"],
+      enum: ["probe", "resolve", "reject", "schedule", "deadline", "cancel", "dead", null],
+    },
     probes: { type: "integer" },
     history: { type: "array", items: { type: "object", additionalProperties: true } },
     startedAt: { type: "integer" },
