@@ -122,7 +122,7 @@ export interface CheckStatus<I, R> {
   name: string;
   key: string;
   /** The id of the check's job (a key started again after it ended gets a new id). */
-  id: string;
+  checkId: string;
   state: CheckState;
   input: I;
   result: R | null;

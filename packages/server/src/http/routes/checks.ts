@@ -80,7 +80,7 @@ const statusSchema = {
   properties: {
     name: { type: "string" },
     key: { type: "string" },
-    id: { type: "string" },
+    checkId: { type: "string" },
     state: { type: "string", enum: ["running", "done", "failed", "gave_up", "cancelled", "dead"] },
     input: {},
     result: {},
