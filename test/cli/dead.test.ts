@@ -72,7 +72,18 @@ describe("checkback dead against a running server", { timeout: 60_000 }, () => {
   it("dead redrive --all pages through every dead job with a progress bar", async () => {
     const queue = uniqueQueue();
     await makeDeadJobs(queue, 7);
-    const run = await cli(["dead", "redrive", "-q", queue, "--all", "--batch-size", "3", "--delay", "1h", "--progress"]);
+    const run = await cli([
+      "dead",
+      "redrive",
+      "-q",
+      queue,
+      "--all",
+      "--batch-size",
+      "3",
+      "--delay",
+      "1h",
+      "--progress",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`redrove 7 dead jobs in ${queue}\n`);
     // --progress on a pipe: plain lines, the last one complete.
