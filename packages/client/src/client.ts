@@ -180,8 +180,9 @@ export class CheckbackClient {
     return this.request("POST", `${queuePath(queue)}/dead/purge`, selection);
   }
 
-  // Pull delivery: a consumer in any language claims due jobs and settles each with its lease
-  // token. A token that no longer holds the job (lease ran out, job cancelled) is 409 LEASE_LOST.
+  // Pull delivery: a consumer in any language claims due jobs and completes, fails or releases
+  // each with its leaseToken. A leaseToken that no longer holds the job (lease ran out, job
+  // cancelled) is 409 LEASE_LOST.
 
   claim(queue: string, request: ClaimRequest = {}): Promise<{ jobs: ClaimedJob[] }> {
     // The server may hold a long-poll open for `wait`; allow for it on top of the usual timeout.

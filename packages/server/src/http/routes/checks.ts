@@ -287,7 +287,7 @@ export function checkRoutes(registry: CheckRegistry) {
     );
 
     // Outcome deliveries that used up their attempts, and probe jobs whose workers kept dying.
-    // Admin only, like every dead letter: these routes cannot add or settle a job.
+    // Admin only, like every dead letter: these routes cannot add or finish a job.
     // Under dead/…, never a bare /dead, so GET /v1/checks/:name/:key keeps every key, "dead" too.
     deadLetterRoutes(app, ctx, {
       tags: ["checks"],

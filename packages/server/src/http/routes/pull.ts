@@ -32,17 +32,17 @@ const MAX_TRACKED_LEASES = 100_000;
 
 /**
  * Pull delivery: claim due jobs under a lease (optionally waiting for one), then complete,
- * fail, extend or release each with its lease token. A stale token is 409 LEASE_LOST: the
+ * fail, extend or release each with its lease token. A stale leaseToken is 409 LEASE_LOST: the
  * lease ran out and someone else holds the job now, or it was cancelled.
  */
 export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const claimedAt = new Map<string, number>();
   const lastTrim = new Map<string, number>();
 
-  const processed = (queue: string, token: string, outcome: string) => {
-    const at = claimedAt.get(token);
+  const processed = (queue: string, leaseToken: string, outcome: string) => {
+    const at = claimedAt.get(leaseToken);
     if (at === undefined) return;
-    claimedAt.delete(token);
+    claimedAt.delete(leaseToken);
     ctx.metrics.processing.observe({ queue, delivery: "pull", outcome }, (performance.now() - at) / 1000);
   };
 
@@ -237,10 +237,10 @@ function claimedView(record: JobRecord) {
   return { ...toJob(record), leaseToken: record.leaseToken!, leaseExpiresAt: record.leaseExpiresAt! };
 }
 
-function track(map: Map<string, number>, token: string, at: number): void {
+function track(map: Map<string, number>, leaseToken: string, at: number): void {
   if (map.size >= MAX_TRACKED_LEASES) {
     const oldest = map.keys().next().value;
     if (oldest !== undefined) map.delete(oldest);
   }
-  map.set(token, at);
+  map.set(leaseToken, at);
 }
