@@ -1,4 +1,4 @@
-import type { CheckbackClient, When } from "@checkback/client";
+import type { CheckbackClient, WhenBody } from "@checkback/client";
 import { type Command, Option } from "commander";
 import { boundedIntArg } from "../args.js";
 import { contextOf, usageError } from "../context.js";
@@ -113,7 +113,7 @@ function selectionOf(command: Command, ids: string[], all: boolean | undefined):
 async function redriveAll(
   client: CheckbackClient,
   queue: string,
-  when: When,
+  when: WhenBody,
   batchSize: number,
   progressWanted: boolean | undefined,
 ): Promise<number> {
