@@ -109,10 +109,10 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       const first = await check.start("T1", { order: "first" });
       const again = await check.start("T1", { order: "second" });
       expect(first).toMatchObject({ created: true, state: "running", key: "T1", input: { order: "first" }, probes: 0 });
-      expect(again).toMatchObject({ created: false, id: first.id, input: { order: "first" } });
+      expect(again).toMatchObject({ created: false, checkId: first.checkId, input: { order: "first" } });
       expect((await store.counts(check.queueName)).scheduled).toBe(1);
       const other = await check.start("T2", { order: "other" });
-      expect(other.id).not.toBe(first.id);
+      expect(other.checkId).not.toBe(first.checkId);
     });
 
     it("probes on a list schedule, keeps each probe in the history, and gives up when it runs out", async () => {
@@ -133,7 +133,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
         key: "T",
         input: { order: "A" },
         probes: 3,
-        checkId: started.id,
+        checkId: started.checkId,
       });
     });
 
@@ -262,7 +262,7 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       const { check, delivered } = define(store, { schedule: ["1h"], probe: (c) => c.pending() });
       await check.start("K", { order: "A" });
       expect(await check.reject("K", "TRADE_CLOSED")).toBe(true);
-      expect(await ended(check, "K")).toMatchObject({ state: "failed", endedBy: "resolve", reason: "TRADE_CLOSED" });
+      expect(await ended(check, "K")).toMatchObject({ state: "failed", endedBy: "reject", reason: "TRADE_CLOSED" });
       expect(delivered).toMatchObject([{ state: "failed", reason: "TRADE_CLOSED" }]);
     });
 
@@ -525,8 +525,8 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       await ended(check, "K");
       const second = await check.start("K", { order: "second" });
       expect(second).toMatchObject({ created: true, state: "running" });
-      expect(second.id).not.toBe(first.id);
-      expect(await ended(check, "K")).toMatchObject({ id: second.id, result: "second" });
+      expect(second.checkId).not.toBe(first.checkId);
+      expect(await ended(check, "K")).toMatchObject({ checkId: second.checkId, result: "second" });
       await waitFor(() => delivered.length >= 2, "both outcomes to be delivered");
       expect(delivered.map((o) => o.result)).toEqual(["first", "second"]);
     });

@@ -108,8 +108,11 @@ describe("checkback serve", { timeout: 60_000 }, () => {
       runCli(["add", "-q", "locked", "1"], { url }),
       runCli(["add", "-q", "locked", "1", "--token", "not-a-real-token"], { url }),
       runCli(["add", "-q", "locked", "1", "--token", "producer-token-1", "--json"], { url }),
-      runCli(["dlq", "ls", "-q", "locked", "--json"], { url, env: { CHECKBACK_TOKEN: "admin-token-123" } }),
-      runCli(["dlq", "purge", "-q", "locked", "--all", "--yes"], { url, env: { CHECKBACK_TOKEN: "producer-token-1" } }),
+      runCli(["dead", "ls", "-q", "locked", "--json"], { url, env: { CHECKBACK_TOKEN: "admin-token-123" } }),
+      runCli(["dead", "purge", "-q", "locked", "--all", "--yes"], {
+        url,
+        env: { CHECKBACK_TOKEN: "producer-token-1" },
+      }),
     ]);
     expect(anonymous.code).toBe(1);
     expect(anonymous.stderr).toBe(

@@ -19,7 +19,7 @@ describe("checkback command line, without a server", { timeout: 60_000 }, () => 
   it("--help describes every command and the global options", async () => {
     const run = await runCli(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["serve", "add", "import", "get", "ls", "cancel", "reschedule", "dlq", "stats"]) {
+    for (const command of ["serve", "add", "import", "get", "ls", "cancel", "reschedule", "dead", "stats"]) {
       expect(run.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
     expect(run.stdout).toContain("--url <url>");
@@ -28,7 +28,7 @@ describe("checkback command line, without a server", { timeout: 60_000 }, () => 
 
   it("every subcommand has its own --help with examples", async () => {
     const runs = await Promise.all(
-      [["add"], ["import"], ["dlq", "redrive"], ["reschedule"]].map((command) => runCli([...command, "--help"])),
+      [["add"], ["import"], ["dead", "redrive"], ["reschedule"]].map((command) => runCli([...command, "--help"])),
     );
     for (const run of runs) {
       expect(run.code).toBe(0);
@@ -90,8 +90,8 @@ describe("checkback command line, without a server", { timeout: 60_000 }, () => 
       runCli(["get", "-q", "orders", "j1", "--key", "k1"], { url }),
       runCli(["get", "-q", "orders"], { url }),
       runCli(["reschedule", "-q", "orders", "j1"], { url }),
-      runCli(["dlq", "purge", "-q", "orders", "--all"], { url }),
-      runCli(["dlq", "redrive", "-q", "orders"], { url }),
+      runCli(["dead", "purge", "-q", "orders", "--all"], { url }),
+      runCli(["dead", "redrive", "-q", "orders"], { url }),
     ]);
     for (const run of runs) expect(run.code, run.stderr).toBe(2);
     expect(runs[0]!.stderr).toContain("payload is not valid JSON");

@@ -4,7 +4,7 @@ import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { CheckbackError, LeaseLostError } from "../../packages/checkback/src/core/errors.js";
 import type { NewJob, Store, When } from "../../packages/checkback/src/stores/store.js";
-import { later } from "../../packages/checkback/src/worker/worker.js";
+import { later } from "../../packages/checkback/src/worker/answers.js";
 import { sleep, waitFor } from "../support/wait.js";
 
 /**

@@ -89,7 +89,7 @@ describe("crash: SIGKILL a process running delayed checks", () => {
         expect(status.history.map((h) => h.answer)).toEqual(["pending", "pending", "pending", "pending", "done"]);
       }
       // One outcome per check: delivered at least once, and every delivery the same one.
-      expect([...delivered.get(key)!], key).toEqual([`${status.id} ${JSON.stringify(status.result)}`]);
+      expect([...delivered.get(key)!], key).toEqual([`${status.checkId} ${JSON.stringify(status.result)}`]);
     }
     const probeRuns = log().filter((line) => line.startsWith("probe "));
     const rerun = probeRuns.length - new Set(probeRuns).size;

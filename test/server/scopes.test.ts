@@ -222,7 +222,7 @@ describe("reserved queues are out of reach of the generic routes", () => {
         kind: "outcome",
         outcome: {
           key: CHECK_KEY,
-          checkId: status.id,
+          checkId: status.checkId,
           input: null,
           state: "done",
           result: { forged: true },

@@ -10,7 +10,7 @@ import {
   validateName,
 } from "../../packages/checkback/src/core/text.js";
 import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
-import { later } from "../../packages/checkback/src/worker/worker.js";
+import { later } from "../../packages/checkback/src/worker/answers.js";
 
 const empty = { scheduled: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
 

@@ -87,5 +87,5 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
 }
 
 function describe(outcome: CheckOutcome<TradeCheckInput, TradePaid>): string {
-  return outcome.endedBy === "resolve" ? "by notify" : `by probe #${outcome.probes}`;
+  return outcome.endedBy === "resolve" || outcome.endedBy === "reject" ? "by notify" : `by probe #${outcome.probes}`;
 }

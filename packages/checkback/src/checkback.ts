@@ -7,7 +7,8 @@ import { Queue } from "./queue/queue.js";
 import { openStore } from "./stores/open-store.js";
 import type { Store } from "./stores/store.js";
 import type { ErrorReporter } from "./worker/error-report.js";
-import { type Handler, Worker, type WorkerOptions } from "./worker/worker.js";
+import type { WorkerOptions } from "./worker/options.js";
+import { type Handler, Worker } from "./worker/worker.js";
 
 export interface CheckbackOptions {
   /**

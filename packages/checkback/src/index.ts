@@ -14,13 +14,7 @@ export { MemoryStore } from "./stores/memory/memory-store.js";
 export { openStore } from "./stores/open-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export type { Store } from "./stores/store.js";
-export {
-  type ActiveJob,
-  CompleteWith,
-  type Handler,
-  later,
-  RunLater,
-  Worker,
-  type WorkerEvents,
-  type WorkerOptions,
-} from "./worker/worker.js";
+export { CompleteWith, later, Release } from "./worker/answers.js";
+export type { ActiveJob } from "./worker/leased-job.js";
+export type { WorkerOptions } from "./worker/options.js";
+export { type Handler, Worker, type WorkerEvents } from "./worker/worker.js";

@@ -1,9 +1,9 @@
 /**
  * Pieces of the library that @checkback/server builds on: option checks, input rules, wire
- * encodings, the retry decision. Not part of the public API: they may change in any release.
+ * encodings, the outcome rule. Not part of the public API: they may change in any release.
  */
 export { CHECK_QUEUE_PREFIX, checkQueueName, MAX_CHECK_NAME_LENGTH } from "./checks/jobs.js";
-export { DEFAULT_BACKOFF, retryDelay } from "./core/backoff.js";
+export { DEFAULT_BACKOFF } from "./core/backoff.js";
 export { formatDuration, MAX_DURATION_MS } from "./core/duration.js";
 export { JOB_STATES } from "./core/job.js";
 export { toJob } from "./core/job-view.js";
@@ -12,3 +12,4 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
 export { failureMessage, IDENTIFIER_PATTERN, MAX_ID_LENGTH, MAX_KEY_LENGTH, NAME_PATTERN } from "./core/text.js";
 export { DEFAULT_STORE_URL } from "./stores/open-store.js";
 export type { ClaimOptions, ClaimResult } from "./stores/store.js";
+export { decideOutcome, type Outcome } from "./worker/outcome.js";

@@ -51,8 +51,8 @@ export interface JobInput {
   backoff?: unknown;
 }
 
-/** When to run again: a duration from now, or an instant. Neither means now. */
-export type When = { delay: string | number } | { runAt: number } | Record<string, never>;
+/** When to run again, as the API takes it: a duration from now, or an instant. Neither means now. */
+export type WhenBody = { delay: string | number } | { runAt: number } | Record<string, never>;
 
 export type JobRef = { id: string } | { key: string };
 
@@ -64,7 +64,8 @@ export interface JobPage {
   next: string | null;
 }
 
-export type Selection = { ids: string[] } | { all: true };
+/** Which dead jobs a redrive or purge touches, as the API takes it: listed ids, or all of them. */
+export type SelectionBody = { ids: string[] } | { all: true };
 
 /** A claimed job carries the lease that completing, failing, extending or releasing it needs. */
 export type ClaimedJob = ApiJob & { leaseToken: string; leaseExpiresAt: number };
@@ -160,7 +161,7 @@ export class CheckbackClient {
     return this.request("DELETE", refPath(queue, ref));
   }
 
-  reschedule(queue: string, ref: JobRef, when: When): Promise<ApiJob> {
+  reschedule(queue: string, ref: JobRef, when: WhenBody): Promise<ApiJob> {
     return this.request("POST", `${refPath(queue, ref)}/reschedule`, when);
   }
 
@@ -172,16 +173,17 @@ export class CheckbackClient {
     return this.request("GET", `${queuePath(queue)}/dead/${encodeURIComponent(id)}`);
   }
 
-  redrive(queue: string, selection: Selection, when: When = {}): Promise<{ redriven: number }> {
+  redrive(queue: string, selection: SelectionBody, when: WhenBody = {}): Promise<{ redriven: number }> {
     return this.request("POST", `${queuePath(queue)}/dead/redrive`, { ...selection, ...when });
   }
 
-  purge(queue: string, selection: Selection): Promise<{ purged: number }> {
+  purge(queue: string, selection: SelectionBody): Promise<{ purged: number }> {
     return this.request("POST", `${queuePath(queue)}/dead/purge`, selection);
   }
 
-  // Pull delivery: a consumer in any language claims due jobs and settles each with its lease
-  // token. A token that no longer holds the job (lease ran out, job cancelled) is 409 LEASE_LOST.
+  // Pull delivery: a consumer in any language claims due jobs and completes, fails or releases
+  // each with its leaseToken. A leaseToken that no longer holds the job (lease ran out, job
+  // cancelled) is 409 LEASE_LOST.
 
   claim(queue: string, request: ClaimRequest = {}): Promise<{ jobs: ClaimedJob[] }> {
     // The server may hold a long-poll open for `wait`; allow for it on top of the usual timeout.

@@ -3,7 +3,8 @@ import { invalidOption, JobNotFoundError } from "../core/errors.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import type { Store } from "../stores/store.js";
 import type { ErrorReporter } from "../worker/error-report.js";
-import { type ActiveJob, Worker } from "../worker/worker.js";
+import type { ActiveJob } from "../worker/leased-job.js";
+import { Worker } from "../worker/worker.js";
 import { type ResolvedDefinition, resolveDefinition } from "./definition.js";
 import {
   type CheckJobPayload,
@@ -76,7 +77,7 @@ export class Check<I = unknown, R = unknown> {
   /** Ends the running check for `key` as failed with `reason`, like resolve. */
   async reject(key: string, reason: string): Promise<boolean> {
     if (typeof reason !== "string") throw invalidOption("reject needs a reason string", { reason });
-    return this.endFromOutside(key, { state: "failed", result: null, reason, endedBy: "resolve" });
+    return this.endFromOutside(key, { state: "failed", result: null, reason, endedBy: "reject" });
   }
 
   /** Stops the running check for `key` without an outcome. True if this call stopped it. */

@@ -2,7 +2,7 @@ import { type BackoffPolicy, resolveBackoff } from "../core/backoff.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { invalidOption } from "../core/errors.js";
 import { rejectUnknown, resolveAttempts } from "../core/options.js";
-import type { WorkerOptions } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 import { type ResolvedSchedule, resolveSchedule } from "./schedule.js";
 import type { CheckDefinition } from "./types.js";
 

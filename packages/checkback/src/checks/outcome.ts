@@ -1,5 +1,5 @@
 import type { NewJob } from "../stores/store.js";
-import type { ActiveJob } from "../worker/worker.js";
+import type { ActiveJob } from "../worker/leased-job.js";
 import type { ResolvedDefinition } from "./definition.js";
 import { type Ending, type OutcomePayload, outcomeJobKey, type StoredOutcome } from "./jobs.js";
 import type { CheckOutcome } from "./types.js";

@@ -1,4 +1,5 @@
-import { type ActiveJob, CompleteWith, RunLater } from "../worker/worker.js";
+import { CompleteWith, Release } from "../worker/answers.js";
+import type { ActiveJob } from "../worker/leased-job.js";
 import { answers, validateAnswer } from "./answer.js";
 import type { ResolvedDefinition } from "./definition.js";
 import { appendHistory, errorRecord } from "./history.js";
@@ -15,7 +16,7 @@ import type { ProbeAnswer, ProbeContext, ProbeRecord } from "./types.js";
  * store refuses this worker's lease and nothing the probe said is recorded.
  */
 export function probeRunner<I, R>(name: string, queue: string, definition: ResolvedDefinition<I, R>) {
-  return async (job: ActiveJob<ProbePayload<I>>): Promise<RunLater | CompleteWith> => {
+  return async (job: ActiveJob<ProbePayload<I>>): Promise<Release | CompleteWith> => {
     const localStart = Date.now();
     const { input, history: earlier, probes: before } = job.payload;
     const key = userKeyOf(job.key);
@@ -67,7 +68,7 @@ export function probeRunner<I, R>(name: string, queue: string, definition: Resol
       return end({ state: "gave_up", result: null, reason, endedBy: next.end });
     }
     const payload: ProbePayload<I> = { kind: "probe", input, probes, history };
-    return new RunLater(next.delayMs, payload);
+    return new Release(next.delayMs, payload);
   };
 }
 

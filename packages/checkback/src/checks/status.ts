@@ -20,7 +20,7 @@ export function statusOf<I, R>(
   const base = {
     name,
     key: userKeyOf(job.key),
-    id: job.id,
+    checkId: job.id,
     input: payload.input,
     probes: ending?.probes ?? payload.probes,
     history: ending?.history ?? payload.history,

@@ -1,6 +1,6 @@
 import type { BackoffOption } from "../core/backoff.js";
 import type { Duration } from "../core/duration.js";
-import type { WorkerOptions } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 
 /**
  * When a check probes, counted from its start:
@@ -66,7 +66,7 @@ export type CheckState = "running" | "done" | "failed" | "gave_up" | "cancelled"
  * the deadline passing, or `cancel`. "dead": the check's own job failed repeatedly (workers
  * crashing mid-probe) and waits in the dead letters to be redriven.
  */
-export type EndedBy = "probe" | "resolve" | "schedule" | "deadline" | "cancel" | "dead";
+export type EndedBy = "probe" | "resolve" | "reject" | "schedule" | "deadline" | "cancel" | "dead";
 
 /** The outcome handed to onDone / onFailed / onGaveUp, as a durable job of its own. */
 export interface CheckOutcome<I, R> {
@@ -122,7 +122,7 @@ export interface CheckStatus<I, R> {
   name: string;
   key: string;
   /** The id of the check's job (a key started again after it ended gets a new id). */
-  id: string;
+  checkId: string;
   state: CheckState;
   input: I;
   result: R | null;

@@ -46,7 +46,7 @@ export class PayloadTooLargeError extends CheckbackError {
   }
 }
 
-/** The job was claimed again by someone else (lease expired) or finished: the token is stale. */
+/** The job was claimed again by someone else (lease expired) or finished: the lease token is stale. */
 export class LeaseLostError extends CheckbackError {
   constructor(jobId: string) {
     super("LEASE_LOST", `lease on job ${jobId} is no longer held by this token`, { jobId });

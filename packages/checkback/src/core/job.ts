@@ -46,7 +46,7 @@ export interface JobRecord {
   result: string | null;
   createdAt: number;
   updatedAt: number;
-  /** Set while active: the holder's token and when its lease runs out. */
+  /** Set while active: the holder's lease token and when its lease runs out. */
   leaseToken: string | null;
   leaseExpiresAt: number | null;
 }

@@ -1,9 +1,9 @@
-import type { When } from "../stores/store.js";
 import { type BackoffOption, type BackoffPolicy, resolveBackoff } from "./backoff.js";
 import { describeValue } from "./describe.js";
 import { type Duration, MAX_DURATION_MS, parseDuration } from "./duration.js";
 import { invalidOption } from "./errors.js";
 import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, validateIdentifier, validateName } from "./text.js";
+import type { When } from "./when.js";
 
 /** Options for adding one job. `delay` is a duration from now; `runAt` an instant. */
 export interface AddOptions {

@@ -5,8 +5,10 @@ import { describeRef, JOB_STATES, type JobRef, type JobState } from "../core/job
 import { type Job, toJob } from "../core/job-view.js";
 import { type AddOptions, type JobDefaults, resolveAddOptions, resolveWhen } from "../core/options.js";
 import { serializePayload } from "../core/payload.js";
+import type { Selection } from "../core/selection.js";
 import { MAX_ID_LENGTH, MAX_KEY_LENGTH, validateIdentifier } from "../core/text.js";
-import type { AddOutcome, FinishedState, NewJob, Store, When } from "../stores/store.js";
+import type { When } from "../core/when.js";
+import type { AddOutcome, FinishedState, NewJob, Store } from "../stores/store.js";
 
 export type Added<T> = Job<T> & { outcome: AddOutcome["outcome"] };
 
@@ -141,7 +143,7 @@ function whenOf(when: WhenOptions): When {
   return resolveWhen(when.delay, when.runAt);
 }
 
-function selectionOf(which: string[] | "all") {
+function selectionOf(which: string[] | "all"): Selection {
   if (which === "all") return { all: true as const };
   // A selection is a set: an id named twice is one job, counted once, on every store.
   if (Array.isArray(which))

@@ -1,5 +1,9 @@
 import type { BackoffPolicy } from "../core/backoff.js";
 import type { JobRecord, JobRef, JobState } from "../core/job.js";
+import type { Selection } from "../core/selection.js";
+import type { When } from "../core/when.js";
+
+export type { Selection, When };
 
 /**
  * The Store contract: everything checkback needs from a backend, as small named operations.
@@ -129,9 +133,6 @@ export interface NewJob {
   onDuplicate: "keep" | "replace";
 }
 
-/** A due instant: relative to the store's clock, or absolute. */
-export type When = { delayMs: number } | { runAt: number };
-
 export interface AddOutcome {
   job: JobRecord;
   /**
@@ -193,9 +194,6 @@ export interface Page {
 }
 
 export type FinishedState = "dead" | "completed" | "cancelled";
-
-/** Which jobs an admin operation touches: listed ids, or all (up to `limit`, oldest first). */
-export type Selection = { ids: string[] } | { all: true; limit?: number };
 
 export interface Retention {
   keepLast?: number;

@@ -1,93 +1,23 @@
 import { EventEmitter } from "node:events";
-import { retryDelay } from "../core/backoff.js";
 import { ClockOffset } from "../core/clock-offset.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { CheckbackError, invalidOption, LeaseLostError } from "../core/errors.js";
 import type { JobRecord } from "../core/job.js";
-import { type Job, toJob } from "../core/job-view.js";
-import { rejectUnknown, validateQueueName } from "../core/options.js";
-import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "../core/payload.js";
-import { failureMessage } from "../core/text.js";
-import type { ClaimResult, NewJob, Retention, Store } from "../stores/store.js";
-import { type ErrorReporter, warningReporter } from "./error-report.js";
-
-/**
- * Returned by a handler to run the job again after `delayMs` without counting a failure.
- * With a `payload`, the job comes back carrying it (a check keeps its probe history this way).
- */
-export class RunLater {
-  constructor(
-    readonly delayMs: number,
-    readonly payload?: unknown,
-  ) {}
-}
-
-/**
- * `return later("30s")` from a handler: not done yet, come back in 30 s; no attempt is spent.
- * A `payload` is held to the same rules as an added job's (JSON it can carry, the instance's
- * size limit); one that breaks them fails the attempt with that error.
- */
-export function later(delay: Duration, payload?: unknown): RunLater {
-  return new RunLater(parseDuration(delay, "later"), payload);
-}
-
-/**
- * Returned by a handler to complete its job and add follow-up jobs in the same atomic step:
- * the follow-ups exist if and only if this job completed (a check's outcome). They must be in
- * the worker's own queue.
- */
-export class CompleteWith {
-  constructor(
-    readonly result: unknown,
-    readonly enqueue: NewJob[],
-  ) {}
-}
-
-/** The job a handler receives: the job plus its lease, and a signal aborted if the lease is lost. */
-export interface ActiveJob<T> extends Job<T> {
-  leaseToken: string;
-  signal: AbortSignal;
-  /** When the handler started, on the store's clock (lateness = startedAt − runAt). */
-  startedAt: number;
-}
+import { validateQueueName } from "../core/options.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
+import type { ClaimResult, Retention, Store } from "../stores/store.js";
+import type { ErrorReporter } from "./error-report.js";
+import { type ActiveJob, LeasedJob } from "./leased-job.js";
+import { resolveWorkerOptions, type WorkerLimits, type WorkerOptions } from "./options.js";
+import { decideOutcome, type Handled, type Outcome } from "./outcome.js";
 
 export type Handler<T> = (job: ActiveJob<T>) => unknown;
-
-/** Limits the worker applies to what handlers hand back; a Checkback instance passes its own. */
-export interface WorkerLimits {
-  /** Largest serialized result or later() payload, in bytes (default 256 KiB). */
-  maxPayloadBytes: number;
-}
-
-export interface WorkerOptions {
-  /** Jobs run at once (default 1). */
-  concurrency?: number;
-  /** Lease length (default "30s"); extended while the handler runs, so it only bounds how long a dead worker's jobs wait. */
-  lease?: Duration;
-  /** Retention of completed and cancelled jobs (default keep the last 1000); false keeps all. */
-  retention?: { keepLast?: number; maxAge?: Duration } | false;
-  /** How long close() waits for running handlers before releasing their jobs (default "10s"). */
-  shutdownTimeout?: Duration;
-  /**
-   * Most jobs the worker may hold leased beyond those running, to start the moment a slot frees
-   * (default 4 × concurrency; 0 turns it off). How many it really holds adapts: about what its
-   * slots get through in two claim round trips, so slow handlers hold next to none.
-   */
-  prefetch?: number;
-  /** Start claiming at once (default true). */
-  autostart?: boolean;
-  /**
-   * Where store errors go when the worker has no `error` listener (default: a process warning,
-   * at most one every 30 s). The worker never throws them: it retries on its own.
-   */
-  onError?: ErrorReporter;
-}
 
 export interface WorkerEvents<T> {
   active: [job: ActiveJob<T>];
   completed: [job: ActiveJob<T>, result: unknown];
   /** An attempt failed; `retryAt` is null when the job went dead. */
-  failed: [job: ActiveJob<T>, error: Error, retryAt: number | null];
+  attemptFailed: [job: ActiveJob<T>, error: Error, retryAt: number | null];
   dead: [job: ActiveJob<T>, error: Error];
   released: [job: ActiveJob<T>, delayMs: number];
   /** The lease was lost (expired and claimed elsewhere, or the job was cancelled): the outcome was not recorded. */
@@ -101,16 +31,6 @@ export interface WorkerEvents<T> {
   closed: [];
 }
 
-const WORKER_OPTION_NAMES = new Set([
-  "concurrency",
-  "lease",
-  "retention",
-  "shutdownTimeout",
-  "autostart",
-  "prefetch",
-  "onError",
-]);
-
 /**
  * Longest sleep between claims when nothing is due. Not what sets precision (wake-ups and the
  * next due time do): a safety net for a wake-up lost in transit (a dropped connection).
@@ -122,7 +42,7 @@ const RETRY_MAX_MS = 5_000;
 const TRIM_EVERY_MS = 1_000;
 
 /** A job this worker holds a lease on: running, or held until a slot frees (prefetched). */
-interface Running<T> {
+interface Leased<T> {
   record: JobRecord;
   id: string;
   leaseToken: string;
@@ -155,9 +75,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private readonly leaseMs: number;
   private readonly retention: Retention | null;
   private readonly shutdownTimeoutMs: number;
-  private readonly running = new Map<string, Running<T>>();
+  /** Every job this worker holds a lease on, by id: running or held. */
+  private readonly leased = new Map<string, Leased<T>>();
   /** Claimed jobs waiting for a slot, in claim (due) order. */
-  private readonly held: Running<T>[] = [];
+  private readonly held: Leased<T>[] = [];
   private readonly prefetchMax: number;
   /** Averages that size the prefetch: handler run time and claim round trip, in ms. */
   private handlerMs = Number.NaN;
@@ -203,26 +124,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     super();
     validateQueueName(queue);
     if (typeof handler !== "function") throw invalidOption("a worker needs a handler function");
-    rejectUnknown(options, WORKER_OPTION_NAMES, "worker");
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
-      throw invalidOption("concurrency must be an integer from 1 to 10000", { concurrency });
-    }
-    this.concurrency = concurrency;
-    const prefetch = options.prefetch ?? concurrency * 4;
-    if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > 100_000) {
-      throw invalidOption("prefetch must be an integer from 0 to 100000", { prefetch });
-    }
-    this.prefetchMax = prefetch;
-    this.leaseMs = parseDuration(options.lease ?? "30s", "lease");
-    if (this.leaseMs < 100) throw invalidOption("lease must be at least 100ms");
-    this.shutdownTimeoutMs = parseDuration(options.shutdownTimeout ?? "10s", "shutdownTimeout");
-    this.retention = resolveRetention(options.retention);
-    if (options.onError !== undefined && typeof options.onError !== "function") {
-      throw invalidOption("onError must be a function");
-    }
-    this.onError = options.onError ?? warningReporter(`checkback worker ${JSON.stringify(queue)}`);
-    if (options.autostart ?? true) this.start();
+    const resolved = resolveWorkerOptions(queue, options);
+    this.concurrency = resolved.concurrency;
+    this.prefetchMax = resolved.prefetchMax;
+    this.leaseMs = resolved.leaseMs;
+    this.shutdownTimeoutMs = resolved.shutdownTimeoutMs;
+    this.retention = resolved.retention;
+    this.onError = resolved.onError;
+    if (resolved.autostart) this.start();
   }
 
   start(): void {
@@ -252,8 +161,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     clearTimeout(this.timer);
     // Jobs held for a slot have not started: they go back at once, for any worker to take.
     const unstarted = this.held.splice(0);
-    for (const run of unstarted) this.running.delete(run.id);
-    await Promise.all(unstarted.map((run) => this.giveBack(run)));
+    for (const lease of unstarted) this.leased.delete(lease.id);
+    await Promise.all(unstarted.map((lease) => this.releaseLease(lease)));
     const drained = new Promise<void>((resolve) => {
       this.idle = resolve;
       this.checkIdle();
@@ -261,13 +170,13 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((resolve) => (timeout = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timeout);
-    const leftovers = [...this.running.values()];
+    const leftovers = [...this.leased.values()];
     await Promise.all(
-      leftovers.map(async (run) => {
-        run.abandoned = true;
-        run.view?.abort(new Error("worker shutting down"));
-        await this.giveBack(run);
-        this.running.delete(run.id);
+      leftovers.map(async (lease) => {
+        lease.abandoned = true;
+        lease.view?.abort(new Error("worker shutting down"));
+        await this.releaseLease(lease);
+        this.leased.delete(lease.id);
       }),
     );
     clearInterval(this.heartbeat);
@@ -275,8 +184,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     this.emit("closed");
   }
 
-  private giveBack(run: Running<T>): Promise<void> {
-    return this.store.release(this.queue, run.id, run.leaseToken, { delayMs: 0 }).catch(() => {});
+  /** Releases a job this worker will not run (shutdown): due again at once, no attempt spent. */
+  private releaseLease(lease: Leased<T>): Promise<void> {
+    return this.store.release(this.queue, lease.id, lease.leaseToken, { delayMs: 0 }).catch(() => {});
   }
 
   // --- claiming -------------------------------------------------------------------------
@@ -321,7 +231,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
    * Jobs to claim now: free slots, plus what may be held ahead of them. The hold is sized to
    * what the slots get through in two claim round trips (handler time and round trip are
    * running averages), so fast handlers never wait a round trip for their next job, and slow
-   * ones do not sit on jobs another worker could run.
+   * ones do not sit on jobs another worker could lease.
    */
   private room(): number {
     let ahead = 0;
@@ -384,8 +294,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       // Claimed while close() began: nothing of it has started, so all of it goes back now.
       const { jobs, now } = claimed;
       const back = jobs.map((record) => this.take(record, now, 0, false));
-      await Promise.all(back.map((run) => this.giveBack(run)));
-      for (const run of back) this.running.delete(run.id);
+      await Promise.all(back.map((lease) => this.releaseLease(lease)));
+      for (const lease of back) this.leased.delete(lease.id);
       claimed = undefined;
     }
     if (claimed) {
@@ -396,7 +306,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       const woken = this.missedWake;
       this.missedWake = Number.POSITIVE_INFINITY;
       if (this.backlog) {
-        // Ask for the rest at once while these run: the next claim overlaps with their handlers.
+        // Ask for the rest at once while these lease: the next claim overlaps with their handlers.
         if (this.room() > 0) this.pumpAgain = true;
       } else if (!this.closing) {
         this.arm(Math.min(claimed.nextDueAt ?? claimed.now + IDLE_RECHECK_MS, woken));
@@ -437,8 +347,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   // --- running one job ------------------------------------------------------------------
 
   /** A claimed job: started if a slot is free, else held for the next one (in claim order). */
-  private take(record: JobRecord, claimedAt: number, claimedLocal: number, start = true): Running<T> {
-    const run: Running<T> = {
+  private take(record: JobRecord, claimedAt: number, claimedLocal: number, start = true): Leased<T> {
+    const lease: Leased<T> = {
       record,
       id: record.id,
       leaseToken: record.leaseToken!,
@@ -450,51 +360,52 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       abandoned: false,
       lost: false,
     };
-    this.running.set(run.id, run);
-    if (!start) return run;
+    this.leased.set(lease.id, lease);
+    if (!start) return lease;
     this.ensureHeartbeat();
-    if (this.held.length === 0 && this.busy < this.concurrency) this.begin(run);
-    else this.held.push(run);
-    return run;
+    if (this.held.length === 0 && this.busy < this.concurrency) this.begin(lease);
+    else this.held.push(lease);
+    return lease;
   }
 
   /** Starts the next held job whose lease still holds, if any. */
   private beginHeld(): void {
-    for (let run = this.held.shift(); run; run = this.held.shift()) {
-      if (!run.lost) {
-        this.begin(run);
+    for (let lease = this.held.shift(); lease; lease = this.held.shift()) {
+      if (!lease.lost) {
+        this.begin(lease);
         return;
       }
-      this.running.delete(run.id);
-      this.emit("leaseLost", new LeasedJob<T>(run.record, run.claimedAt));
+      this.leased.delete(lease.id);
+      this.emit("leaseLost", new LeasedJob<T>(lease.record, lease.claimedAt));
     }
   }
 
-  private begin(run: Running<T>): void {
+  private begin(lease: Leased<T>): void {
     // On the store's clock: the claim's instant plus the time held since, so never before the
     // claim (and so never before the job was due), whatever the clock-offset estimate says.
-    const view = new LeasedJob<T>(run.record, run.claimedAt + Math.floor(performance.now() - run.claimedLocal));
-    run.view = view;
+    const view = new LeasedJob<T>(lease.record, lease.claimedAt + Math.floor(performance.now() - lease.claimedLocal));
+    lease.view = view;
     this.busy++;
     this.emit("active", view);
-    void this.execute(run, view);
+    void this.execute(lease, view);
   }
 
-  private async execute(run: Running<T>, view: LeasedJob<T>): Promise<void> {
-    let outcome: { ok: true; value: unknown } | { ok: false; error: Error };
+  private async execute(lease: Leased<T>, view: LeasedJob<T>): Promise<void> {
+    let handled: Handled;
     const startedAt = performance.now();
     try {
-      outcome = { ok: true, value: await this.handler(view) };
+      handled = { ok: true, value: await this.handler(view) };
     } catch (error) {
-      outcome = { ok: false, error: asError(error) };
+      handled = { ok: false, error: asError(error) };
     }
     this.handlerMs = average(this.handlerMs, performance.now() - startedAt);
     this.busy--;
     this.slotFreed();
     try {
-      if (!run.abandoned) await this.record(run, view, outcome);
+      if (!lease.abandoned)
+        await this.record(lease, view, decideOutcome(lease.record, handled, this.limits.maxPayloadBytes));
     } finally {
-      if (this.running.get(run.id) === run) this.running.delete(run.id);
+      if (this.leased.get(lease.id) === lease) this.leased.delete(lease.id);
       if (this.closing) this.checkIdle();
     }
   }
@@ -505,14 +416,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
    * store is closed), the outcome is given up and reported; the job runs again once its lease
    * expires (at-least-once), so an outage loses no job, only repeats one.
    */
-  private async record(
-    run: Running<T>,
-    view: LeasedJob<T>,
-    outcome: { ok: true; value: unknown } | { ok: false; error: Error },
-  ): Promise<void> {
+  private async record(lease: Leased<T>, view: LeasedJob<T>, outcome: Outcome): Promise<void> {
     for (let failures = 1; ; failures++) {
       try {
-        await this.settle(run, view, outcome);
+        await this.recordOutcome(view, outcome);
         return;
       } catch (caught) {
         if (caught instanceof LeaseLostError) {
@@ -521,7 +428,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
         }
         const error = asError(caught);
         const wait = backoffMs(failures);
-        if (isStoreClosed(error) || run.abandoned || performance.now() + wait >= run.leaseUntil) {
+        if (isStoreClosed(error) || lease.abandoned || performance.now() + wait >= lease.leaseUntil) {
           const message = `job ${view.id}: outcome not recorded (${error.message}); it runs again when its lease expires`;
           const code = (error as { code?: unknown }).code;
           this.report(Object.assign(new Error(message, { cause: error }), typeof code === "string" ? { code } : {}));
@@ -533,53 +440,25 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     }
   }
 
-  private async settle(
-    run: Running<T>,
-    view: LeasedJob<T>,
-    handled: { ok: true; value: unknown } | { ok: false; error: Error },
-  ) {
-    // What the handler handed back, as JSON text for the store. An answer the store could not
-    // keep as given (a value JSON cannot carry, or over the size limit) is a failed attempt with
-    // that error, never silently recorded as something else.
-    let outcome = handled;
-    let text: string | null = null;
-    if (outcome.ok) {
-      try {
-        text = encodeAnswer(outcome.value, this.limits.maxPayloadBytes);
-      } catch (error) {
-        outcome = { ok: false, error: asError(error) };
+  /** One try at recording an attempt's outcome (decided by the outcome rule), then its event. */
+  private async recordOutcome(view: LeasedJob<T>, outcome: Outcome): Promise<void> {
+    switch (outcome.kind) {
+      case "release":
+        await this.store.release(this.queue, view.id, view.leaseToken, outcome);
+        this.emit("released", view, outcome.delayMs);
+        return;
+      case "complete":
+        await this.store.complete(this.queue, view.id, view.leaseToken, outcome);
+        this.emit("completed", view, outcome.value);
+        this.maybeTrim();
+        return;
+      case "fail": {
+        const after = await this.store.fail(this.queue, view.id, view.leaseToken, outcome);
+        const dead = outcome.retryDelayMs === null;
+        this.emit("attemptFailed", view, outcome.cause, dead ? null : after.runAt);
+        if (dead) this.emit("dead", view, outcome.cause);
       }
     }
-    if (outcome.ok && outcome.value instanceof RunLater) {
-      const { delayMs } = outcome.value;
-      await this.store.release(this.queue, view.id, view.leaseToken, {
-        delayMs,
-        ...(text === null ? {} : { payload: text }),
-      });
-      this.emit("released", view, delayMs);
-      return;
-    }
-    if (outcome.ok && outcome.value instanceof CompleteWith) {
-      const { result, enqueue } = outcome.value;
-      await this.store.complete(this.queue, view.id, view.leaseToken, { result: text, enqueue });
-      this.emit("completed", view, result);
-      this.maybeTrim();
-      return;
-    }
-    if (outcome.ok) {
-      await this.store.complete(this.queue, view.id, view.leaseToken, { result: text });
-      this.emit("completed", view, outcome.value);
-      this.maybeTrim();
-      return;
-    }
-    const exhausted = view.attempts >= view.maxAttempts;
-    const delayMs = exhausted ? null : retryDelay(run.record.backoff, view.attempts);
-    const after = await this.store.fail(this.queue, view.id, view.leaseToken, {
-      error: failureMessage(outcome.error),
-      retryDelayMs: delayMs,
-    });
-    this.emit("failed", view, outcome.error, exhausted ? null : after.runAt);
-    if (exhausted) this.emit("dead", view, outcome.error);
   }
 
   // --- leases ---------------------------------------------------------------------------
@@ -590,24 +469,24 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   }
 
   private extendLeases(): void {
-    if (this.running.size === 0) {
+    if (this.leased.size === 0) {
       clearInterval(this.heartbeat);
       this.heartbeat = undefined;
       return;
     }
     const due = Date.now() - this.leaseMs / 3;
-    for (const run of this.running.values()) {
-      if (run.extendedAt > due || run.abandoned) continue;
-      run.extendedAt = Date.now();
+    for (const lease of this.leased.values()) {
+      if (lease.extendedAt > due || lease.abandoned) continue;
+      lease.extendedAt = Date.now();
       const sentAt = performance.now();
-      this.store.extendLease(this.queue, run.id, run.leaseToken, this.leaseMs).then(
+      this.store.extendLease(this.queue, lease.id, lease.leaseToken, this.leaseMs).then(
         () => {
-          run.leaseUntil = Math.max(run.leaseUntil, sentAt + this.leaseMs);
+          lease.leaseUntil = Math.max(lease.leaseUntil, sentAt + this.leaseMs);
         },
         (error) => {
           if (error instanceof LeaseLostError) {
-            if (run.view) run.view.abort(error);
-            else run.lost = true;
+            if (lease.view) lease.view.abort(error);
+            else lease.lost = true;
             return;
           }
           this.report(asError(error));
@@ -625,7 +504,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   }
 
   private checkIdle(): void {
-    if (this.idle && !this.claiming && this.running.size === 0) this.idle();
+    if (this.idle && !this.claiming && this.leased.size === 0) this.idle();
   }
 
   private storeNow(): number {
@@ -633,88 +512,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   }
 }
 
-/**
- * The ActiveJob a handler gets. Its AbortController is made only when a handler reads `signal`
- * or the lease is lost: most handlers never look, and one controller per job is a measurable
- * share of the worker's cost at tens of thousands of jobs per second.
- */
-class LeasedJob<T> implements ActiveJob<T> {
-  readonly id: string;
-  readonly queue: string;
-  readonly key: string | null;
-  readonly payload: T;
-  readonly state: Job<T>["state"];
-  readonly runAt: number;
-  readonly attempts: number;
-  readonly maxAttempts: number;
-  readonly errors: Job<T>["errors"];
-  readonly result: unknown;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly leaseToken: string;
-  private controller: AbortController | undefined;
-
-  constructor(
-    record: JobRecord,
-    readonly startedAt: number,
-  ) {
-    const job = toJob<T>(record);
-    this.id = job.id;
-    this.queue = job.queue;
-    this.key = job.key;
-    this.payload = job.payload;
-    this.state = job.state;
-    this.runAt = job.runAt;
-    this.attempts = job.attempts;
-    this.maxAttempts = job.maxAttempts;
-    this.errors = job.errors;
-    this.result = job.result;
-    this.createdAt = job.createdAt;
-    this.updatedAt = job.updatedAt;
-    this.leaseToken = record.leaseToken!;
-  }
-
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
-  }
-
-  abort(reason: Error): void {
-    this.controller ??= new AbortController();
-    this.controller.abort(reason);
-  }
-}
-
 function average(current: number, sample: number): number {
   return Number.isNaN(current) ? sample : current + EWMA_WEIGHT * (sample - current);
-}
-
-function resolveRetention(option: WorkerOptions["retention"]): Retention | null {
-  if (option === false) return null;
-  if (option === undefined) return { keepLast: 1000 };
-  if (typeof option !== "object" || option === null) throw invalidOption("retention must be an object or false");
-  rejectUnknown(option, new Set(["keepLast", "maxAge"]), "retention");
-  const retention: Retention = {};
-  if (option.keepLast !== undefined) {
-    if (!Number.isInteger(option.keepLast) || option.keepLast < 0)
-      throw invalidOption("retention.keepLast must be an integer ≥ 0");
-    retention.keepLast = option.keepLast;
-  }
-  if (option.maxAge !== undefined) retention.maxAgeMs = parseDuration(option.maxAge, "retention.maxAge");
-  return retention;
-}
-
-/**
- * A handler's answer as JSON text: the payload a RunLater brings back (null: keep the payload),
- * or the result to complete with (null: the handler returned nothing). Throws the payload rules'
- * typed error for a value JSON cannot carry or one over the limit.
- */
-function encodeAnswer(value: unknown, maxBytes: number): string | null {
-  if (value instanceof RunLater) {
-    return value.payload === undefined ? null : serializePayload(value.payload, maxBytes, "later() payload");
-  }
-  const result = value instanceof CompleteWith ? value.result : value;
-  return result === undefined ? null : serializePayload(result, maxBytes, "result");
 }
 
 /** Wait before the next try after `failures` failures in a row: 100 ms doubling, at most 5 s. */

@@ -3,7 +3,7 @@ import { durationArg, urlArg } from "./args.js";
 import { registerAdd } from "./commands/add.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerCancel } from "./commands/cancel.js";
-import { registerDlq } from "./commands/dlq.js";
+import { registerDead } from "./commands/dead.js";
 import { registerGet } from "./commands/get.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
@@ -38,7 +38,7 @@ export function buildProgram(version: string): Command {
   registerLs(program);
   registerCancel(program);
   registerReschedule(program);
-  registerDlq(program);
+  registerDead(program);
   registerStats(program);
   registerBackup(program);
 

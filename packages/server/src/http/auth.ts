@@ -5,7 +5,7 @@ import { HttpError } from "./errors.js";
 
 /**
  * Bearer tokens with scopes. produce: add and change jobs; start, end and read checks.
- * consume: claim and settle jobs. admin: everything, including dead letters, push targets and
+ * consume: claim jobs and record their outcomes. admin: everything, including dead letters, push targets and
  * check definitions. A route names the scope it needs in its config; "any" means any known
  * token (reads of ordinary queues). docs/server.md has the table.
  */

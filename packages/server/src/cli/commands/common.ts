@@ -1,4 +1,4 @@
-import type { JobRef, When } from "@checkback/client";
+import type { JobRef, WhenBody } from "@checkback/client";
 import { type Command, Option } from "commander";
 import { durationArg, instantArg, queueArg } from "../args.js";
 import { usageError } from "../context.js";
@@ -21,7 +21,7 @@ export function addWhenOptions(command: Command, purpose: string): Command {
     );
 }
 
-export function whenOf(options: { delay?: string | number; runAt?: number }): When {
+export function whenOf(options: { delay?: string | number; runAt?: number }): WhenBody {
   if (options.delay !== undefined) return { delay: options.delay };
   if (options.runAt !== undefined) return { runAt: options.runAt };
   return {};

@@ -88,7 +88,7 @@ export class PushDispatcher {
     });
     worker.on("active", (job) => this.metrics.observeLateness(queue, "push", job.startedAt - job.runAt));
     worker.on("completed", () => this.metrics.completed.inc({ queue, delivery: "push" }));
-    worker.on("failed", (job, error, retryAt) => {
+    worker.on("attemptFailed", (job, error, retryAt) => {
       if (retryAt !== null) this.metrics.retries.inc({ queue, delivery: "push" });
       this.log.warn(
         { queue, jobId: job.id, attempt: job.attempts, retryAt, err: error.message },

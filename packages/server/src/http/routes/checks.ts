@@ -80,12 +80,15 @@ const statusSchema = {
   properties: {
     name: { type: "string" },
     key: { type: "string" },
-    id: { type: "string" },
+    checkId: { type: "string" },
     state: { type: "string", enum: ["running", "done", "failed", "gave_up", "cancelled", "dead"] },
     input: {},
     result: {},
     reason: { type: ["string", "null"] },
-    endedBy: { type: ["string", "null"] },
+    endedBy: {
+      type: ["string", "null"],
+      enum: ["probe", "resolve", "reject", "schedule", "deadline", "cancel", "dead", null],
+    },
     probes: { type: "integer" },
     history: { type: "array", items: { type: "object", additionalProperties: true } },
     startedAt: { type: "integer" },
@@ -284,7 +287,7 @@ export function checkRoutes(registry: CheckRegistry) {
     );
 
     // Outcome deliveries that used up their attempts, and probe jobs whose workers kept dying.
-    // Admin only, like every dead letter: these routes cannot add or settle a job.
+    // Admin only, like every dead letter: these routes cannot add or finish a job.
     // Under dead/…, never a bare /dead, so GET /v1/checks/:name/:key keeps every key, "dead" too.
     deadLetterRoutes(app, ctx, {
       tags: ["checks"],

@@ -1,7 +1,7 @@
 import type { JobRecord } from "checkback";
 import { invalidOption, LeaseLostError, parseDuration } from "checkback";
 import type { ClaimResult } from "checkback/internal";
-import { failureMessage, retryDelay, serializePayload, toJob } from "checkback/internal";
+import { decideOutcome, serializePayload, toJob } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
 import { claimWaiting } from "../claim-wait.js";
 import type { ServerContext } from "../context.js";
@@ -32,17 +32,17 @@ const MAX_TRACKED_LEASES = 100_000;
 
 /**
  * Pull delivery: claim due jobs under a lease (optionally waiting for one), then complete,
- * fail, extend or release each with its lease token. A stale token is 409 LEASE_LOST: the
+ * fail, extend or release each with its lease token. A stale leaseToken is 409 LEASE_LOST: the
  * lease ran out and someone else holds the job now, or it was cancelled.
  */
 export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const claimedAt = new Map<string, number>();
   const lastTrim = new Map<string, number>();
 
-  const processed = (queue: string, token: string, outcome: string) => {
-    const at = claimedAt.get(token);
+  const processed = (queue: string, leaseToken: string, outcome: string) => {
+    const at = claimedAt.get(leaseToken);
     if (at === undefined) return;
-    claimedAt.delete(token);
+    claimedAt.delete(leaseToken);
     ctx.metrics.processing.observe({ queue, delivery: "pull", outcome }, (performance.now() - at) / 1000);
   };
 
@@ -170,12 +170,12 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const queue = ctx.queueName(request.params.queue);
       const { id } = request.params;
       const { leaseToken, error } = request.body;
-      // The back-off travels with the job, so read it to compute this retry's delay.
+      // The back-off and attempts travel with the job: read them for the outcome rule.
       const record = await ctx.store.get(queue, id);
       if (record?.state !== "active" || record.leaseToken !== leaseToken) throw new LeaseLostError(id);
-      const exhausted = record.attempts >= record.maxAttempts;
-      const retryDelayMs = exhausted ? null : retryDelay(record.backoff, record.attempts);
-      const after = await ctx.store.fail(queue, id, leaseToken, { error: failureMessage(error), retryDelayMs });
+      const outcome = decideOutcome(record, { ok: false, error }, ctx.config.maxPayloadBytes);
+      const after = await ctx.store.fail(queue, id, leaseToken, outcome);
+      const exhausted = outcome.retryDelayMs === null;
       if (exhausted) ctx.metrics.deadLetters.inc({ queue, delivery: "pull" });
       else ctx.metrics.retries.inc({ queue, delivery: "pull" });
       processed(queue, leaseToken, "failed");
@@ -237,10 +237,10 @@ function claimedView(record: JobRecord) {
   return { ...toJob(record), leaseToken: record.leaseToken!, leaseExpiresAt: record.leaseExpiresAt! };
 }
 
-function track(map: Map<string, number>, token: string, at: number): void {
+function track(map: Map<string, number>, leaseToken: string, at: number): void {
   if (map.size >= MAX_TRACKED_LEASES) {
     const oldest = map.keys().next().value;
     if (oldest !== undefined) map.delete(oldest);
   }
-  map.set(token, at);
+  map.set(leaseToken, at);
 }

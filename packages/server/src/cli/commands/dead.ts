@@ -1,4 +1,4 @@
-import type { CheckbackClient, When } from "@checkback/client";
+import type { CheckbackClient, WhenBody } from "@checkback/client";
 import { type Command, Option } from "commander";
 import { boundedIntArg } from "../args.js";
 import { contextOf, usageError } from "../context.js";
@@ -7,10 +7,10 @@ import { startProgress } from "../progress.js";
 import { addWhenOptions, queueOption, whenOf } from "./common.js";
 
 /** Dead letters: jobs whose attempts ran out, kept for a person to inspect, redrive or purge. */
-export function registerDlq(program: Command): void {
-  const dlq = program.command("dlq").description("dead letters: list, redrive or purge jobs whose attempts ran out");
+export function registerDead(program: Command): void {
+  const dead = program.command("dead").description("dead letters: list, redrive or purge jobs whose attempts ran out");
 
-  dlq
+  dead
     .command("ls")
     .description("list dead jobs, oldest first, a page at a time")
     .addOption(queueOption())
@@ -22,10 +22,10 @@ export function registerDlq(program: Command): void {
       const page = await client.listDead(options.queue, { limit: options.limit, cursor: options.cursor });
       out.result(page, () => jobTable(page.jobs));
       if (page.next)
-        out.note(`more: checkback dlq ls -q ${options.queue} --limit ${options.limit} --cursor ${page.next}`);
+        out.note(`more: checkback dead ls -q ${options.queue} --limit ${options.limit} --cursor ${page.next}`);
     });
 
-  const redrive = dlq
+  const redrive = dead
     .command("redrive")
     .description("send dead jobs back to scheduled, with their attempts reset")
     .argument("[ids...]", "dead job ids")
@@ -46,8 +46,8 @@ Without --delay or --run-at the jobs are due at once. A dead job whose key is no
 another unfinished job stays dead. --json prints { "redriven": n }.
 
 Examples:
-  $ checkback dlq redrive -q orders 01JD3V9Q4B7X2K 01JD3V9R0M1C8Z
-  $ checkback dlq redrive -q orders --all --delay 5m`,
+  $ checkback dead redrive -q orders 01JD3V9Q4B7X2K 01JD3V9R0M1C8Z
+  $ checkback dead redrive -q orders --all --delay 5m`,
     )
     .action(async (ids: string[], options: RedriveOptions, command: Command) => {
       const selection = selectionOf(command, ids, options.all);
@@ -60,7 +60,7 @@ Examples:
       out.result({ redriven }, () => `redrove ${redriven} dead job${redriven === 1 ? "" : "s"} in ${options.queue}`);
     });
 
-  dlq
+  dead
     .command("purge")
     .description("delete dead jobs for good")
     .argument("[ids...]", "dead job ids")
@@ -73,8 +73,8 @@ Examples:
 --json prints { "purged": n }.
 
 Examples:
-  $ checkback dlq purge -q orders 01JD3V9Q4B7X2K
-  $ checkback dlq purge -q orders --all --yes`,
+  $ checkback dead purge -q orders 01JD3V9Q4B7X2K
+  $ checkback dead purge -q orders --all --yes`,
     )
     .action(async (ids: string[], options: { queue: string; all?: boolean; yes?: boolean }, command: Command) => {
       const selection = selectionOf(command, ids, options.all);
@@ -113,7 +113,7 @@ function selectionOf(command: Command, ids: string[], all: boolean | undefined):
 async function redriveAll(
   client: CheckbackClient,
   queue: string,
-  when: When,
+  when: WhenBody,
   batchSize: number,
   progressWanted: boolean | undefined,
 ): Promise<number> {

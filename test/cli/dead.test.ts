@@ -33,11 +33,11 @@ async function makeDeadJobs(queue: string, count: number): Promise<string[]> {
   return claimed.map((job) => job.id);
 }
 
-describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
-  it("dlq ls lists dead jobs with their errors, a page at a time", async () => {
+describe("checkback dead against a running server", { timeout: 60_000 }, () => {
+  it("dead ls lists dead jobs with their errors, a page at a time", async () => {
     const queue = uniqueQueue();
     const ids = await makeDeadJobs(queue, 3);
-    const page = parseJson<JobPage>(await cli(["dlq", "ls", "-q", queue, "--limit", "2", "--json"]));
+    const page = parseJson<JobPage>(await cli(["dead", "ls", "-q", queue, "--limit", "2", "--json"]));
     expect(page.jobs.map((job) => job.id)).toEqual(ids.slice(0, 2));
     expect(page.jobs[0]).toMatchObject({
       state: "dead",
@@ -46,7 +46,7 @@ describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
     });
     expect(page.next).not.toBeNull();
 
-    const human = await cli(["dlq", "ls", "-q", queue]);
+    const human = await cli(["dead", "ls", "-q", queue]);
     expect(human.code).toBe(0);
     for (const id of ids) expect(human.stdout).toContain(id);
     expect(human.stdout).toMatch(/\bdead\b/);
@@ -56,11 +56,11 @@ describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
     expect(detail.stdout).toContain(`: boom ${ids[0]}`);
   });
 
-  it("dlq redrive sends listed dead jobs back to scheduled, later with --delay", async () => {
+  it("dead redrive sends listed dead jobs back to scheduled, later with --delay", async () => {
     const queue = uniqueQueue();
     const ids = await makeDeadJobs(queue, 3);
     const before = Date.now();
-    const run = await cli(["dlq", "redrive", "-q", queue, ids[0]!, ids[1]!, "--delay", "10m", "--json"]);
+    const run = await cli(["dead", "redrive", "-q", queue, ids[0]!, ids[1]!, "--delay", "10m", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(parseJson(run)).toEqual({ redriven: 2 });
     const job = await api().get(queue, { id: ids[0]! });
@@ -69,30 +69,41 @@ describe("checkback dlq against a running server", { timeout: 60_000 }, () => {
     expect(await api().counts(queue)).toMatchObject({ dead: 1, scheduled: 2 });
   });
 
-  it("dlq redrive --all pages through every dead job with a progress bar", async () => {
+  it("dead redrive --all pages through every dead job with a progress bar", async () => {
     const queue = uniqueQueue();
     await makeDeadJobs(queue, 7);
-    const run = await cli(["dlq", "redrive", "-q", queue, "--all", "--batch-size", "3", "--delay", "1h", "--progress"]);
+    const run = await cli([
+      "dead",
+      "redrive",
+      "-q",
+      queue,
+      "--all",
+      "--batch-size",
+      "3",
+      "--delay",
+      "1h",
+      "--progress",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`redrove 7 dead jobs in ${queue}\n`);
     // --progress on a pipe: plain lines, the last one complete.
     expect(run.stderr).toMatch(/redrive \[.*\] 100% \| 7\/7/);
     expect(await api().counts(queue)).toMatchObject({ dead: 0, scheduled: 7 });
 
-    const nothing = await cli(["dlq", "redrive", "-q", queue, "--all", "--json"]);
+    const nothing = await cli(["dead", "redrive", "-q", queue, "--all", "--json"]);
     expect(parseJson(nothing)).toEqual({ redriven: 0 });
   });
 
-  it("dlq purge deletes listed dead jobs, or all of them with --all --yes", async () => {
+  it("dead purge deletes listed dead jobs, or all of them with --all --yes", async () => {
     const queue = uniqueQueue();
     const ids = await makeDeadJobs(queue, 4);
-    const one = await cli(["dlq", "purge", "-q", queue, ids[0]!]);
+    const one = await cli(["dead", "purge", "-q", queue, ids[0]!]);
     expect(one.stdout).toBe(`purged 1 dead job from ${queue}\n`);
     const gone = await cli(["get", "-q", queue, ids[0]!]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/^error: JOB_NOT_FOUND: /);
 
-    const rest = await cli(["dlq", "purge", "-q", queue, "--all", "--yes", "--json"]);
+    const rest = await cli(["dead", "purge", "-q", queue, "--all", "--yes", "--json"]);
     expect(parseJson(rest)).toEqual({ purged: 3 });
     expect((await api().counts(queue)).dead).toBe(0);
   });

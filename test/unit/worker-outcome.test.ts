@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { resolveBackoff } from "../../packages/checkback/src/core/backoff.js";
+import type { JobRecord } from "../../packages/checkback/src/core/job.js";
+import { CompleteWith, later } from "../../packages/checkback/src/worker/answers.js";
+import { decideOutcome } from "../../packages/checkback/src/worker/outcome.js";
+
+const MAX = 1024;
+
+function job(attempts: number, maxAttempts = 3): JobRecord {
+  return {
+    id: "1",
+    queue: "q",
+    key: null,
+    payload: "{}",
+    state: "active",
+    runAt: 0,
+    attempts,
+    maxAttempts,
+    backoff: resolveBackoff("30s"),
+    errors: [],
+    result: null,
+    createdAt: 0,
+    updatedAt: 0,
+    leaseToken: "lease",
+    leaseExpiresAt: 1,
+  };
+}
+
+describe("the outcome rule", () => {
+  it("completes with the answer as JSON text (null for nothing)", () => {
+    expect(decideOutcome(job(1), { ok: true, value: { paid: 1 } }, MAX)).toMatchObject({
+      kind: "complete",
+      result: '{"paid":1}',
+      enqueue: undefined,
+      value: { paid: 1 },
+    });
+    expect(decideOutcome(job(1), { ok: true, value: undefined }, MAX)).toMatchObject({
+      kind: "complete",
+      result: null,
+    });
+  });
+
+  it("completes a CompleteWith with its follow-ups", () => {
+    const follow = [{ queue: "q" }] as never;
+    expect(decideOutcome(job(1), { ok: true, value: new CompleteWith("done", follow) }, MAX)).toMatchObject({
+      kind: "complete",
+      result: '"done"',
+      enqueue: follow,
+      value: "done",
+    });
+  });
+
+  it("releases a later() without spending an attempt, keeping the payload unless one is given", () => {
+    expect(decideOutcome(job(3), { ok: true, value: later("5s") }, MAX)).toEqual({
+      kind: "release",
+      delayMs: 5000,
+      payload: undefined,
+    });
+    expect(decideOutcome(job(1), { ok: true, value: later(10, { n: 2 }) }, MAX)).toMatchObject({ payload: '{"n":2}' });
+  });
+
+  it("fails an attempt with the job's back-off while attempts remain, and makes it dead on the last", () => {
+    const error = new Error("boom");
+    expect(decideOutcome(job(1), { ok: false, error }, MAX)).toEqual({
+      kind: "fail",
+      error: "boom",
+      retryDelayMs: 30_000,
+      cause: error,
+    });
+    expect(decideOutcome(job(3), { ok: false, error }, MAX)).toMatchObject({ kind: "fail", retryDelayMs: null });
+  });
+
+  it("fails the attempt when the answer cannot be kept as given (too large, or not JSON)", () => {
+    const big = decideOutcome(job(1), { ok: true, value: "x".repeat(MAX * 2) }, MAX);
+    expect(big).toMatchObject({ kind: "fail", retryDelayMs: 30_000 });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(decideOutcome(job(3), { ok: true, value: later(1, cyclic) }, MAX)).toMatchObject({
+      kind: "fail",
+      retryDelayMs: null,
+    });
+  });
+});
