@@ -53,6 +53,9 @@ console.log(run.created ? `started run ${run.id}` : `resuming run ${run.id} at c
 
 reminders.once("completed", async (done) => {
   console.log(`done: ${done.items} users in ${done.pages} pages, ${done.failed} failed, ${done.durationMs} ms`);
-  console.log("history:", (await reminders.runs(5)).map((r) => `${r.id} ${r.state} ${r.items}`));
+  console.log(
+    "history:",
+    (await reminders.runs(5)).map((r) => `${r.id} ${r.state} ${r.items}`),
+  );
   await checkback.close();
 });
