@@ -166,22 +166,29 @@ for (const backend of backends) {
     it("answers 400 for a duration nested too deep to quote, in a job's backoff and a check's schedule", async () => {
       const queue = uniqueQueue();
       const before = await snapshot(opened.store, queue);
-      const job = await server.api.raw(
-        "POST",
-        `/v1/queues/${queue}/jobs`,
-        `{"payload":1,"backoff":{"type":"fixed","delay":${deepJson(50_000)}}}`,
-      );
-      expectRefused(job, ["INVALID_DURATION", "INVALID_OPTION"]);
-      expect(job.body.error.message.length).toBeLessThan(400);
-      expect(await snapshot(opened.store, queue)).toEqual(before);
-      const check = await server.api.raw(
-        "PUT",
-        "/v1/checks/deep",
-        `{"probeUrl":"http://127.0.0.1:9/p","callbackUrl":"http://127.0.0.1:9/c","schedule":[${deepJson(50_000)}]}`,
-      );
-      expectRefused(check, ["INVALID_DURATION", "INVALID_OPTION"]);
-      expect(JSON.stringify(check.body).length).toBeLessThan(1000);
-      expect((await server.api.get("/v1/checks/deep")).status).toBe(404);
+      // Under the server's nesting limit (512) the library describes the value; past it the
+      // server refuses the body before parsing it into the library at all.
+      for (const [depth, codes] of [
+        [400, ["INVALID_DURATION", "INVALID_OPTION"]],
+        [50_000, ["INVALID_REQUEST"]],
+      ] as const) {
+        const job = await server.api.raw(
+          "POST",
+          `/v1/queues/${queue}/jobs`,
+          `{"payload":1,"backoff":{"type":"fixed","delay":${deepJson(depth)}}}`,
+        );
+        expectRefused(job, [...codes]);
+        expect(job.body.error.message.length).toBeLessThan(400);
+        expect(await snapshot(opened.store, queue)).toEqual(before);
+        const check = await server.api.raw(
+          "PUT",
+          "/v1/checks/deep",
+          `{"probeUrl":"http://127.0.0.1:9/p","callbackUrl":"http://127.0.0.1:9/c","schedule":[${deepJson(depth)}]}`,
+        );
+        expectRefused(check, [...codes]);
+        expect(JSON.stringify(check.body).length).toBeLessThan(1000);
+        expect((await server.api.get("/v1/checks/deep")).status).toBe(404);
+      }
     });
 
     it("refuses check names that are empty of meaning (dots) and check keys with NUL", async () => {
@@ -191,7 +198,8 @@ for (const backend of backends) {
         schedule: ["1m"],
       });
       for (const name of [".", "..", "..."]) {
-        expectRefused(await rawRequest(server, "PUT", `/v1/checks/${name}`, definition), ["INVALID_OPTION"]);
+        // The route's schema applies the library's name rule (400 INVALID_REQUEST).
+        expectRefused(await rawRequest(server, "PUT", `/v1/checks/${name}`, definition), ["INVALID_REQUEST"]);
       }
       expect((await server.api.put("/v1/checks/pay.check", JSON.parse(definition))).status).toBe(200);
       const before = await opened.store.counts("check.pay.check");

@@ -4,6 +4,8 @@ import { InvalidStateError, invalidOption } from "./core/errors.js";
 import { type JobDefaults, rejectUnknown, validateQueueName } from "./core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./core/payload.js";
 import { Queue } from "./queue/queue.js";
+import { Sweep } from "./scans/sweep.js";
+import type { SweepDefinition } from "./scans/sweep-types.js";
 import { openStore } from "./stores/open-store.js";
 import type { Store } from "./stores/store.js";
 import type { ErrorReporter } from "./worker/error-report.js";
@@ -90,6 +92,16 @@ export class Checkback {
       worker.once("closed", () => this.workers.delete(worker));
     }
     return check;
+  }
+
+  /** Defines a sweep; its runner and item worker run while this instance is open (unless `worker: false`). */
+  sweep<T = unknown>(name: string, definition: SweepDefinition<T>): Sweep<T> {
+    const sweep = new Sweep<T>(name, this.store, definition, {
+      maxPayloadBytes: this.maxPayloadBytes,
+      onError: this.onError,
+    });
+    this.workers.add(sweep);
+    return sweep;
   }
 
   private withReporter(options: WorkerOptions | undefined): WorkerOptions | undefined {

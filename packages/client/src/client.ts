@@ -82,6 +82,33 @@ export interface ClaimRequest {
 /** The longest long-poll a server holds a claim open: its `maxWait` setting is capped at 30 s. */
 const LONGEST_WAIT_MS = 30_000;
 
+/** One run of a sweep: its progress as of the last checkpoint, or its result once finished. */
+export interface SweepRun {
+  id: string;
+  sweep: string;
+  state: "running" | "completed" | "failed" | "cancelled";
+  startedAt: number;
+  finishedAt: number | null;
+  durationMs: number;
+  cursor: string | null;
+  pages: number;
+  items: number;
+  failed: number;
+  total: number | null;
+  rate: number;
+  etaMs: number | null;
+  error: string | null;
+  resumedFrom: string | null;
+}
+
+export interface SweepStatus {
+  name: string;
+  state: "idle" | SweepRun["state"];
+  run: SweepRun | null;
+  retrying: number;
+  dead: number;
+}
+
 export interface ClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8787 (the server's default) */
   url: string;
@@ -218,6 +245,29 @@ export class CheckbackClient {
     );
   }
 
+  // Sweeps defined on the server (PUT /v1/sweeps/:name is an admin's set-up step).
+
+  sweeps(): Promise<{ sweeps: SweepStatus[] }> {
+    return this.request("GET", "/v1/sweeps");
+  }
+
+  sweepStatus(name: string): Promise<SweepStatus> {
+    return this.request("GET", sweepPath(name));
+  }
+
+  /** Starts a run, or returns the one going (`created: false`). */
+  startSweep(name: string, options: { restart?: boolean } = {}): Promise<SweepRun & { created: boolean }> {
+    return this.request("POST", `${sweepPath(name)}/start`, options);
+  }
+
+  cancelSweep(name: string): Promise<{ cancelled: boolean }> {
+    return this.request("POST", `${sweepPath(name)}/cancel`, {});
+  }
+
+  sweepRuns(name: string, limit?: number): Promise<{ runs: SweepRun[] }> {
+    return this.request("GET", `${sweepPath(name)}/runs${query({ limit })}`);
+  }
+
   private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const url = `${this.base}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
@@ -242,6 +292,10 @@ export class CheckbackClient {
     }
     return parsed as T;
   }
+}
+
+function sweepPath(name: string): string {
+  return `/v1/sweeps/${encodeURIComponent(name)}`;
 }
 
 function queuePath(queue: string): string {

@@ -15,6 +15,7 @@ export type ErrorCode =
   | "JOB_NOT_FOUND"
   | "LEASE_LOST"
   | "INVALID_STATE"
+  | "INVALID_PAGE"
   | "STORE_CLOSED"
   | "STORE_UNAVAILABLE"
   | "DRIVER_MISSING";

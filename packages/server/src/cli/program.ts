@@ -10,6 +10,7 @@ import { registerLs } from "./commands/ls.js";
 import { registerReschedule } from "./commands/reschedule.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStats } from "./commands/stats.js";
+import { registerSweeps } from "./commands/sweeps.js";
 
 /** The server's default address (packages/server/src/http/config.ts DEFAULT_PORT); kept literal so client commands start fast. */
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:8787";
@@ -41,6 +42,7 @@ export function buildProgram(version: string): Command {
   registerDead(program);
   registerStats(program);
   registerBackup(program);
+  registerSweeps(program);
 
   program.addHelpText(
     "after",

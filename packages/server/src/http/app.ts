@@ -20,8 +20,12 @@ import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queues.js";
+import { SWEEP_SETTING, sweepRoutes } from "./routes/sweeps.js";
 import { Settings } from "./settings.js";
 import type { StoreHealth } from "./store/guard.js";
+import type { HttpSweep } from "./sweeps/http-sweep.js";
+import { registerSweepMetrics } from "./sweeps/metrics.js";
+import { SweepRegistry } from "./sweeps/registry.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -119,6 +123,8 @@ export async function buildApp(
   const push = new PushDispatcher(checkback.store, metrics, app.log);
   const ctx = new ServerContext(checkback, config, metrics, settings, push);
   const checks = new CheckRegistry(checkback, metrics, config.maxPayloadBytes);
+  const sweeps = new SweepRegistry(checkback, config.maxPayloadBytes);
+  registerSweepMetrics(metrics.registry, () => sweeps.statuses());
   const authorizer = new Authorizer(config.tokens);
   if (authorizer.open) {
     app.log.warn("no tokens configured: the API is open to anyone who can reach it (set CHECKBACK_TOKENS)");
@@ -174,6 +180,7 @@ export async function buildApp(
     await pullRoutes(scope, ctx);
     await pushRoutes(scope, ctx);
     await checkRoutes(checks)(scope, ctx);
+    await sweepRoutes(sweeps)(scope, ctx);
   });
 
   let syncTimer: NodeJS.Timeout | undefined;
@@ -181,6 +188,7 @@ export async function buildApp(
     try {
       await push.sync(() => settings.list<PushTarget>(PUSH_SETTING));
       await checks.sync(() => settings.list<HttpCheck>(CHECK_SETTING));
+      await sweeps.sync(() => settings.list<HttpSweep>(SWEEP_SETTING));
     } catch (err) {
       app.log.error({ err }, "could not read push targets and checks from the store");
     }
@@ -196,7 +204,7 @@ export async function buildApp(
     clearInterval(syncTimer);
   });
   app.addHook("onClose", async () => {
-    await Promise.all([push.close(), checks.close()]);
+    await Promise.all([push.close(), checks.close(), sweeps.close()]);
   });
 
   return app;

@@ -22,6 +22,7 @@ export type ServerErrorCode =
   | "NOT_FOUND"
   | "PUSH_NOT_CONFIGURED"
   | "CHECK_NOT_FOUND"
+  | "SWEEP_NOT_FOUND"
   | "SHUTTING_DOWN"
   | "INTERNAL";
 
@@ -46,6 +47,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   UNKNOWN_QUEUE: 404,
   JOB_NOT_FOUND: 404,
   CHECK_NOT_FOUND: 404,
+  SWEEP_NOT_FOUND: 404,
   LEASE_LOST: 409,
   INVALID_STATE: 409,
   STORE_CLOSED: 503,

@@ -1,5 +1,5 @@
 import { CheckbackError } from "checkback";
-import { CHECK_QUEUE_PREFIX } from "checkback/internal";
+import { CHECK_QUEUE_PREFIX, SWEEP_ITEMS_QUEUE_PREFIX, SWEEP_QUEUE_PREFIX } from "checkback/internal";
 import type { FastifyInstance, onRequestHookHandler } from "fastify";
 
 /**
@@ -9,6 +9,8 @@ import type { FastifyInstance, onRequestHookHandler } from "fastify";
  *     would have the server POST a forged, signed outcome to the check's callback; a consume
  *     token claiming one could end any check with any result. Checks are reached only through
  *     /v1/checks, whose routes hold their own scopes.
+ *   - "sweep.<name>", "sweep-items.<name>": a sweep's runs (their payload is the checkpoint) and
+ *     item retries (POSTed to the sweep's item URL). Reached only through /v1/sweeps.
  * A request naming one gets the same answer wherever it comes in: 404 UNKNOWN_QUEUE with
  * details.reserved, after auth (so it tells an unauthenticated caller nothing) and before the
  * body is read or validated.
@@ -21,14 +23,25 @@ export function isServerQueue(name: string): boolean {
 }
 
 export function isReservedQueue(name: string): boolean {
-  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX);
+  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX) || sweepOf(name) !== null;
+}
+
+/** The sweep whose internal queue this is, or null. */
+function sweepOf(name: string): string | null {
+  for (const prefix of [SWEEP_QUEUE_PREFIX, SWEEP_ITEMS_QUEUE_PREFIX]) {
+    if (name.startsWith(prefix)) return name.slice(prefix.length);
+  }
+  return null;
 }
 
 export function refuseReservedQueue(name: string): void {
   if (!isReservedQueue(name)) return;
+  const sweep = sweepOf(name);
   const owner = isServerQueue(name)
     ? "the server's own settings"
-    : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
+    : sweep !== null
+      ? `sweep ${JSON.stringify(sweep)}: reach it through /v1/sweeps/${sweep}`
+      : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
   throw new CheckbackError("UNKNOWN_QUEUE", `queue ${JSON.stringify(name)} is reserved for ${owner}`, {
     queue: name,
     reserved: true,

@@ -35,6 +35,8 @@ export interface SignedPost {
   headers?: Record<string, string>;
   /** Aborts the request early (the job's lease was lost, the worker is closing). */
   signal?: AbortSignal;
+  /** Most answer bytes kept (default 64 KiB); `truncated` tells when the answer was longer. */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -43,13 +45,14 @@ export interface SignedPost {
  * included) or a network error, so callers count and retry all three the same way. Redirects
  * are not followed: they would send a signed request somewhere its owner did not register.
  */
-export function postSigned(post: SignedPost): Promise<{ status: number; text: string }> {
+export function postSigned(post: SignedPost): Promise<{ status: number; text: string; truncated: boolean }> {
+  const maxAnswerBytes = post.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   const url = new URL(post.url);
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
   return new Promise((resolve, reject) => {
     let settled = false;
-    const finish = (outcome: { status: number; text: string } | PostFailure) => {
+    const finish = (outcome: { status: number; text: string; truncated: boolean } | PostFailure) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -77,13 +80,13 @@ export function postSigned(post: SignedPost): Promise<{ status: number; text: st
         let seen = 0;
         response.on("data", (chunk: Buffer) => {
           seen += chunk.length;
-          if (seen <= MAX_ANSWER_BYTES) chunks.push(chunk);
+          if (seen <= maxAnswerBytes) chunks.push(chunk);
         });
         response.on("error", unreachable);
         response.on("end", () => {
           const status = response.statusCode ?? 0;
           if (status < 200 || status > 299) finish(new PostFailure(`receiver answered ${status}`, "http_error"));
-          else finish({ status, text: Buffer.concat(chunks).toString("utf8") });
+          else finish({ status, text: Buffer.concat(chunks).toString("utf8"), truncated: seen > maxAnswerBytes });
         });
       },
     );
