@@ -10,5 +10,11 @@ export { toJob } from "./core/job-view.js";
 export { rejectUnknown, resolveAddOptions, validateQueueName } from "./core/options.js";
 export { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
 export { failureMessage, IDENTIFIER_PATTERN, MAX_ID_LENGTH, MAX_KEY_LENGTH, NAME_PATTERN } from "./core/text.js";
+export {
+  MAX_SCHEDULE_NAME_LENGTH,
+  resolveScheduleDefinition,
+  SCHEDULE_QUEUE_PREFIX,
+  SCHEDULES_QUEUE,
+} from "./scans/definition.js";
 export { DEFAULT_STORE_URL } from "./stores/open-store.js";
 export type { ClaimOptions, ClaimResult } from "./stores/store.js";
