@@ -17,9 +17,10 @@ import { timetableOf } from "./timetable.js";
  * a leader: one ticker job per schedule (its key), held by one worker at a time (its lease);
  * and firings keyed by their tick, so a ticker that runs twice for the same tick (it crashed
  * after adding the firing and before releasing itself, and ran again after its lease ran out)
- * adds nothing new while that firing is unfinished. The residual case: the re-run comes after
- * that firing already completed (a crashed ticker waits out its lease, 10 s, and a missed tick
- * less than that old is re-added under the "latest" or "all" policy): that tick then fires twice.
+ * adds nothing new while that firing is unfinished; and a past tick whose firing is still on
+ * record (completed, dead) is not handed on again. The residual case: the re-run comes after that
+ * firing finished and was trimmed by the target queue's retention (default: the last 1000
+ * completed jobs): under the "latest" or "all" policy, that tick then fires twice.
  *
  * The order, add the firing then release, is forced: a job's atomic follow-ups (complete with
  * enqueue) must stay in its own queue, and the firing goes to another.
@@ -126,11 +127,14 @@ export function tickerRunner(store: Store, maxPayloadBytes: number) {
     if (state.paused) return later(PAUSED_DELAY_MS, state);
     const now = job.startedAt + (Date.now() - localStart);
     const plan = planTicks(state.definition, state.after, now);
-    if (plan.firings.length > 0) {
-      await store.add(
-        plan.firings.map(({ tick, kind }) => firingJob(schedule, state.definition, tick, kind, maxPayloadBytes)),
-      );
+    const firings: NewJob[] = [];
+    for (const { tick, kind } of plan.firings) {
+      // A past tick may have been handed on already by a ticker that died before releasing
+      // itself, and its firing may even have run: a firing still on record is not added again.
+      if (tick <= now && (await store.getByKey(state.definition.queue, firingKey(schedule, tick, kind)))) continue;
+      firings.push(firingJob(schedule, state.definition, tick, kind, maxPayloadBytes));
     }
+    if (firings.length > 0) await store.add(firings);
     // Past its end: the ticker completes, and the schedule shows as ended.
     if (plan.wakeAt === null) return { ended: true, lastTick: plan.after };
     const next: TickerState = { ...state, after: plan.after };
