@@ -7,6 +7,7 @@ import { registerGet } from "./commands/get.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
 import { registerReschedule } from "./commands/reschedule.js";
+import { registerSchedules } from "./commands/schedules.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStats } from "./commands/stats.js";
 
@@ -38,6 +39,7 @@ export function buildProgram(version: string): Command {
   registerCancel(program);
   registerReschedule(program);
   registerDlq(program);
+  registerSchedules(program);
   registerStats(program);
 
   program.addHelpText(

@@ -1,5 +1,5 @@
 import { CheckbackError } from "checkback";
-import { CHECK_QUEUE_PREFIX } from "checkback/internal";
+import { CHECK_QUEUE_PREFIX, SCHEDULE_QUEUE_PREFIX, SCHEDULES_QUEUE } from "checkback/internal";
 import type { FastifyInstance, onRequestHookHandler } from "fastify";
 
 /**
@@ -8,7 +8,10 @@ import type { FastifyInstance, onRequestHookHandler } from "fastify";
  *   - "check.<name>": a check's probe and outcome jobs. A produce token adding a job there
  *     would have the server POST a forged, signed outcome to the check's callback; a consume
  *     token claiming one could end any check with any result. Checks are reached only through
- *     /v1/checks, whose routes hold their own scopes.
+ *     /v1/checks, whose routes hold their own scopes;
+ *   - "_schedules" (every schedule's ticker job: its payload is the schedule's definition) and
+ *     "schedule.<name>" (firings of a schedule handled by a library handler): reached only
+ *     through /v1/schedules.
  * A request naming one gets the same answer wherever it comes in: 404 UNKNOWN_QUEUE with
  * details.reserved, after auth (so it tells an unauthenticated caller nothing) and before the
  * body is read or validated.
@@ -21,14 +24,20 @@ export function isServerQueue(name: string): boolean {
 }
 
 export function isReservedQueue(name: string): boolean {
-  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX);
+  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX) || isScheduleQueue(name);
+}
+
+function isScheduleQueue(name: string): boolean {
+  return name === SCHEDULES_QUEUE || name.startsWith(SCHEDULE_QUEUE_PREFIX);
 }
 
 export function refuseReservedQueue(name: string): void {
   if (!isReservedQueue(name)) return;
   const owner = isServerQueue(name)
     ? "the server's own settings"
-    : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
+    : isScheduleQueue(name)
+      ? "schedules: reach them through /v1/schedules"
+      : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
   throw new CheckbackError("UNKNOWN_QUEUE", `queue ${JSON.stringify(name)} is reserved for ${owner}`, {
     queue: name,
     reserved: true,
