@@ -247,8 +247,14 @@ function acceptedJobs(request: GeneratedRequest, status: number, body: unknown):
 
 /**
  * Every job of every user queue in the store, as "queue\0id", and the probe jobs of checks
- * (one per accepted start); a check's outcome jobs are the engine's own.
+ * (one per accepted start); a check's outcome jobs and a schedule's firings are the engines' own.
  */
+/** A schedule's firing (added by an accepted PUT /v1/schedules or a trigger): the schedule engine's own job. */
+function isFiring(job: { key: string | null; payload: string }): boolean {
+  const schedule = (JSON.parse(job.payload) as { schedule?: unknown } | null)?.schedule;
+  return typeof schedule === "string" && job.key?.startsWith(`${schedule}@`) === true;
+}
+
 async function storedJobs(store: Store): Promise<Set<string>> {
   const found = new Set<string>();
   for (const queue of await store.queues()) {
@@ -258,7 +264,8 @@ async function storedJobs(store: Store): Promise<Set<string>> {
       do {
         const page = await store.list(queue, state, { limit: 1000, ...(cursor && { cursor }) });
         for (const job of page.jobs) {
-          const engineOwn = queue.startsWith(CHECK_QUEUE_PREFIX) && !job.key?.startsWith(CHECK_KEY_PREFIX);
+          const engineOwn =
+            (queue.startsWith(CHECK_QUEUE_PREFIX) && !job.key?.startsWith(CHECK_KEY_PREFIX)) || isFiring(job);
           if (!engineOwn) found.add(`${queue}\u0000${job.id}`);
         }
         cursor = page.next ?? undefined;

@@ -147,6 +147,9 @@ function bodyFor(operation: Operation, job: { id: string; leaseToken: string }, 
     "PUT /v1/queues/{queue}/push": { url: pushUrl },
     "POST /v1/queues/{queue}/dead/redrive": { all: true },
     "POST /v1/queues/{queue}/dead/purge": { all: true },
+    // Names the check's queue: a schedule must not be able to add jobs there either.
+    "PUT /v1/schedules/{name}": { every: "1h", queue: CHECK_QUEUE, payload: forged },
+    "POST /v1/schedules/{name}/trigger": { payload: forged },
   };
   const sample = samples[`${operation.method} ${operation.path}`];
   if (sample !== undefined) return sample;
@@ -174,6 +177,9 @@ describe("scopes: every documented route × every credential", () => {
       "PUT /v1/queues/{queue}/push",
       "PUT /v1/checks/{name}",
       "GET /v1/checks/{name}/{key}",
+      "GET /v1/schedules",
+      "PUT /v1/schedules/{name}",
+      "POST /v1/schedules/{name}/trigger",
       "GET /healthz",
     ]) {
       expect(paths, expected).toContain(expected);

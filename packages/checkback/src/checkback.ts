@@ -4,6 +4,8 @@ import { InvalidStateError, invalidOption } from "./core/errors.js";
 import { type JobDefaults, rejectUnknown, validateQueueName } from "./core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./core/payload.js";
 import { Queue } from "./queue/queue.js";
+import type { Firing, ScheduleDefinition } from "./scans/index.js";
+import { Schedules } from "./scans/schedules.js";
 import { Sweep } from "./scans/sweep.js";
 import type { SweepDefinition } from "./scans/sweep-types.js";
 import { openStore } from "./stores/open-store.js";
@@ -43,6 +45,7 @@ export class Checkback {
   private readonly onError: ErrorReporter | undefined;
   private readonly workers = new Set<{ close(): Promise<void> }>();
   private readonly checkNames = new Set<string>();
+  private scheduleApi: Schedules | undefined;
 
   constructor(options: CheckbackOptions = {}) {
     rejectUnknown(options, OPTION_NAMES, "checkback");
@@ -102,6 +105,25 @@ export class Checkback {
     });
     this.workers.add(sweep);
     return sweep;
+  }
+
+  /** Schedules, durable in the store: define, pause, resume, remove, trigger, list (scans/). */
+  get schedules(): Schedules {
+    this.scheduleApi ??= new Schedules(this.store, {
+      maxPayloadBytes: this.maxPayloadBytes,
+      openWorker: (queue, handler, options) => this.worker(queue, handler, options),
+    });
+    return this.scheduleApi;
+  }
+
+  /** Defines a schedule and handles its firings here (a worker on its queue, closed with this instance). */
+  schedule<T = unknown>(
+    name: string,
+    definition: ScheduleDefinition<T>,
+    handler: Handler<Firing<T>>,
+    options?: WorkerOptions,
+  ): Promise<Worker<Firing<T>>> {
+    return this.schedules.run(name, definition, handler, options);
   }
 
   private withReporter(options: WorkerOptions | undefined): WorkerOptions | undefined {

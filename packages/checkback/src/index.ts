@@ -10,6 +10,7 @@ export type { JobError, JobRecord, JobRef, JobState } from "./core/job.js";
 export type { Job } from "./core/job-view.js";
 export type { AddOptions, JobDefaults } from "./core/options.js";
 export { type Added, type JobLookup, Queue, type WhenOptions } from "./queue/queue.js";
+export * from "./scans/index.js";
 export * from "./scans/sweep-index.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export { openStore } from "./stores/open-store.js";

@@ -11,11 +11,18 @@ export { rejectUnknown, resolveAddOptions, validateQueueName } from "./core/opti
 export { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
 export { failureMessage, IDENTIFIER_PATTERN, MAX_ID_LENGTH, MAX_KEY_LENGTH, NAME_PATTERN } from "./core/text.js";
 export {
+  MAX_SCHEDULE_NAME_LENGTH,
+  resolveScheduleDefinition,
+  SCHEDULE_QUEUE_PREFIX,
+  SCHEDULES_QUEUE,
+} from "./scans/definition.js";
+export {
   MAX_SWEEP_NAME_LENGTH,
   SWEEP_ITEMS_QUEUE_PREFIX,
   SWEEP_QUEUE_PREFIX,
   sweepQueueName,
 } from "./scans/sweep-run.js";
+
 export { DEFAULT_STORE_URL } from "./stores/open-store.js";
 export type { ClaimOptions, ClaimResult } from "./stores/store.js";
 export { decideOutcome, type Outcome } from "./worker/outcome.js";

@@ -109,6 +109,50 @@ export interface SweepStatus {
   dead: number;
 }
 
+/** A schedule's definition as sent: `cron` (with `timezone`) or `every`, and the queue its firings go to. */
+export interface ScheduleInput {
+  cron?: string;
+  timezone?: string;
+  every?: string | number;
+  payload?: unknown;
+  start?: number;
+  end?: number;
+  missed?: "skip" | "latest" | "all";
+  maxMissed?: number;
+  queue: string;
+  attempts?: number;
+  backoff?: unknown;
+}
+
+export interface ApiSchedule {
+  name: string;
+  state: "active" | "paused" | "ended";
+  definition: {
+    cron: string | null;
+    timezone: string | null;
+    everyMs: number | null;
+    payload: unknown;
+    start: number | null;
+    end: number | null;
+    missed: "skip" | "latest" | "all";
+    maxMissed: number;
+    queue: string;
+    attempts: number;
+    backoff: unknown;
+  };
+  /** The next firings, epoch ms, soonest first. */
+  next: number[];
+}
+
+/** What a firing job carries as its payload. */
+export interface ApiFiring<T = unknown> {
+  schedule: string;
+  /** The tick it stands for, ISO 8601. */
+  tick: string;
+  kind: "tick" | "missed" | "trigger";
+  payload: T;
+}
+
 export interface ClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8787 (the server's default) */
   url: string;
@@ -268,6 +312,41 @@ export class CheckbackClient {
     return this.request("GET", `${sweepPath(name)}/runs${query({ limit })}`);
   }
 
+  // Schedules: firings are ordinary jobs in the schedule's queue (claim or push them as any job).
+
+  schedules(options: { next?: number } = {}): Promise<{ schedules: ApiSchedule[] }> {
+    return this.request("GET", `/v1/schedules${query(options)}`);
+  }
+
+  schedule(name: string, options: { next?: number } = {}): Promise<ApiSchedule> {
+    return this.request("GET", `${schedulePath(name)}${query(options)}`);
+  }
+
+  /** Creates or updates; the same definition again changes nothing (`outcome: "unchanged"`). */
+  defineSchedule(
+    name: string,
+    definition: ScheduleInput,
+  ): Promise<ApiSchedule & { outcome: "created" | "updated" | "unchanged" }> {
+    return this.request("PUT", schedulePath(name), definition);
+  }
+
+  removeSchedule(name: string): Promise<{ removed: boolean }> {
+    return this.request("DELETE", schedulePath(name));
+  }
+
+  pauseSchedule(name: string): Promise<ApiSchedule> {
+    return this.request("POST", `${schedulePath(name)}/pause`, {});
+  }
+
+  resumeSchedule(name: string): Promise<ApiSchedule> {
+    return this.request("POST", `${schedulePath(name)}/resume`, {});
+  }
+
+  /** A firing now (kind "trigger"), with the schedule's payload unless one is given. */
+  triggerSchedule<T = unknown>(name: string, payload?: T): Promise<ApiJob<ApiFiring<T>>> {
+    return this.request("POST", `${schedulePath(name)}/trigger`, payload === undefined ? {} : { payload });
+  }
+
   private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const url = `${this.base}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
@@ -350,4 +429,8 @@ function describeFetchFailure(error: unknown, timeoutMs: number): string {
 function preview(text: string): string {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
+}
+
+function schedulePath(name: string): string {
+  return `/v1/schedules/${encodeURIComponent(name)}`;
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "UNKNOWN_QUEUE"
   | "JOB_NOT_FOUND"
+  | "SCHEDULE_NOT_FOUND"
   | "LEASE_LOST"
   | "INVALID_STATE"
   | "INVALID_PAGE"
@@ -57,6 +58,13 @@ export class LeaseLostError extends CheckbackError {
 export class JobNotFoundError extends CheckbackError {
   constructor(ref: string) {
     super("JOB_NOT_FOUND", `no job ${ref}`, { ref });
+  }
+}
+
+/** No schedule of that name is defined (or it was removed). */
+export class ScheduleNotFoundError extends CheckbackError {
+  constructor(name: string) {
+    super("SCHEDULE_NOT_FOUND", `no schedule ${JSON.stringify(name)} is defined`, { name });
   }
 }
 

@@ -8,6 +8,7 @@ import { registerGet } from "./commands/get.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
 import { registerReschedule } from "./commands/reschedule.js";
+import { registerSchedules } from "./commands/schedules.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStats } from "./commands/stats.js";
 import { registerSweeps } from "./commands/sweeps.js";
@@ -40,6 +41,7 @@ export function buildProgram(version: string): Command {
   registerCancel(program);
   registerReschedule(program);
   registerDead(program);
+  registerSchedules(program);
   registerStats(program);
   registerBackup(program);
   registerSweeps(program);

@@ -20,6 +20,7 @@ import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queues.js";
+import { scheduleRoutes } from "./routes/schedules.js";
 import { SWEEP_SETTING, sweepRoutes } from "./routes/sweeps.js";
 import { Settings } from "./settings.js";
 import type { StoreHealth } from "./store/guard.js";
@@ -181,6 +182,7 @@ export async function buildApp(
     await pushRoutes(scope, ctx);
     await checkRoutes(checks)(scope, ctx);
     await sweepRoutes(sweeps)(scope, ctx);
+    await scheduleRoutes(scope, ctx);
   });
 
   let syncTimer: NodeJS.Timeout | undefined;
@@ -194,6 +196,8 @@ export async function buildApp(
     }
   };
   app.addHook("onReady", async () => {
+    // Schedules fire while any process runs their tickers: every server does.
+    checkback.schedules.start();
     await syncSettings();
     syncTimer = setInterval(() => void syncSettings(), SETTINGS_SYNC_MS);
     syncTimer.unref();

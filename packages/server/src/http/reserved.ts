@@ -1,5 +1,11 @@
 import { CheckbackError } from "checkback";
-import { CHECK_QUEUE_PREFIX, SWEEP_ITEMS_QUEUE_PREFIX, SWEEP_QUEUE_PREFIX } from "checkback/internal";
+import {
+  CHECK_QUEUE_PREFIX,
+  SCHEDULE_QUEUE_PREFIX,
+  SCHEDULES_QUEUE,
+  SWEEP_ITEMS_QUEUE_PREFIX,
+  SWEEP_QUEUE_PREFIX,
+} from "checkback/internal";
 import type { FastifyInstance, onRequestHookHandler } from "fastify";
 
 /**
@@ -8,9 +14,12 @@ import type { FastifyInstance, onRequestHookHandler } from "fastify";
  *   - "check.<name>": a check's probe and outcome jobs. A produce token adding a job there
  *     would have the server POST a forged, signed outcome to the check's callback; a consume
  *     token claiming one could end any check with any result. Checks are reached only through
- *     /v1/checks, whose routes hold their own scopes.
+ *     /v1/checks, whose routes hold their own scopes;
  *   - "sweep.<name>", "sweep-items.<name>": a sweep's runs (their payload is the checkpoint) and
- *     item retries (POSTed to the sweep's item URL). Reached only through /v1/sweeps.
+ *     item retries (POSTed to the sweep's item URL). Reached only through /v1/sweeps;
+ *   - "_schedules" (every schedule's ticker job: its payload is the schedule's definition) and
+ *     "schedule.<name>" (firings of a schedule handled by a library handler): reached only
+ *     through /v1/schedules.
  * A request naming one gets the same answer wherever it comes in: 404 UNKNOWN_QUEUE with
  * details.reserved, after auth (so it tells an unauthenticated caller nothing) and before the
  * body is read or validated.
@@ -23,7 +32,11 @@ export function isServerQueue(name: string): boolean {
 }
 
 export function isReservedQueue(name: string): boolean {
-  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX) || sweepOf(name) !== null;
+  return isServerQueue(name) || name.startsWith(CHECK_QUEUE_PREFIX) || sweepOf(name) !== null || isScheduleQueue(name);
+}
+
+function isScheduleQueue(name: string): boolean {
+  return name === SCHEDULES_QUEUE || name.startsWith(SCHEDULE_QUEUE_PREFIX);
 }
 
 /** The sweep whose internal queue this is, or null. */
@@ -41,7 +54,9 @@ export function refuseReservedQueue(name: string): void {
     ? "the server's own settings"
     : sweep !== null
       ? `sweep ${JSON.stringify(sweep)}: reach it through /v1/sweeps/${sweep}`
-      : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
+      : isScheduleQueue(name)
+        ? "schedules: reach them through /v1/schedules"
+        : `check ${JSON.stringify(name.slice(CHECK_QUEUE_PREFIX.length))}: reach it through /v1/checks/${name.slice(CHECK_QUEUE_PREFIX.length)}`;
   throw new CheckbackError("UNKNOWN_QUEUE", `queue ${JSON.stringify(name)} is reserved for ${owner}`, {
     queue: name,
     reserved: true,
