@@ -32,7 +32,7 @@ export function buildChild(repoRoot: string): { childPath: string; remove(): voi
     rmSync(outDir, { recursive: true, force: true });
     throw new Error(`compiling bench/child.ts failed:\n${compile.stdout}${compile.stderr}`);
   }
-  cpSync(join(repoRoot, "src"), join(outDir, "src"), {
+  cpSync(join(repoRoot, "packages", "checkback", "src"), join(outDir, "packages", "checkback", "src"), {
     recursive: true,
     filter: (source) => statSync(source).isDirectory() || !source.endsWith(".ts"),
   });
