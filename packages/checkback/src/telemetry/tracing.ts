@@ -236,13 +236,15 @@ export function activeTraceIds(): { traceId: string; spanId: string } | null {
 
 /**
  * Runs `fn` with a remote parent taken from a `traceparent` header (a producer calling the
- * server), so the jobs it adds continue the caller's trace. Without a valid header, or without
- * the package, `fn` runs as it is.
+ * server), so the jobs it adds continue the caller's trace. Without a valid header, without the
+ * package, or when a span is already active (the app's own HTTP instrumentation made one from
+ * the same header), `fn` runs as it is.
  */
 export function withTraceparent<T>(traceparent: string | string[] | undefined, fn: () => T): T {
   if (traceparent === undefined) return fn();
   const otel = loadOtel();
-  const remote = otel ? parseTraceparent(otel, Array.isArray(traceparent) ? traceparent[0] : traceparent) : null;
-  if (!otel || !remote) return fn();
+  if (!otel || otel.trace.getActiveSpan()) return fn();
+  const remote = parseTraceparent(otel, Array.isArray(traceparent) ? traceparent[0] : traceparent);
+  if (!remote) return fn();
   return otel.context.with(otel.trace.setSpanContext(otel.context.active(), remote), fn);
 }
