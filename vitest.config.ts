@@ -10,8 +10,12 @@ if (!nodeOptions.includes(`--conditions=${SOURCE_CONDITION}`)) {
   process.env.NODE_OPTIONS = `${nodeOptions} --conditions=${SOURCE_CONDITION}`.trim();
 }
 
+// Not "module": the test processes get these conditions too (as --conditions), and in Node the
+// bundler-only "module" build of some packages (@opentelemetry/api) cannot load.
+const serverConditions = defaultServerConditions.filter((condition) => condition !== "module");
+
 export default defineConfig({
-  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...serverConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

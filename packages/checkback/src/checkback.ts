@@ -10,8 +10,9 @@ import { Sweep } from "./scans/sweep.js";
 import type { SweepDefinition } from "./scans/sweep-types.js";
 import { openStore } from "./stores/open-store.js";
 import type { Store } from "./stores/store.js";
+import type { MetricsHook } from "./telemetry/metrics.js";
 import type { ErrorReporter } from "./worker/error-report.js";
-import type { WorkerOptions } from "./worker/options.js";
+import { validateMetricsHook, type WorkerOptions } from "./worker/options.js";
 import { type Handler, Worker } from "./worker/worker.js";
 
 export interface CheckbackOptions {
@@ -30,9 +31,15 @@ export interface CheckbackOptions {
    * at most one every 30 s per worker.
    */
   onError?: ErrorReporter;
+  /**
+   * Where the metrics of this instance's workers and checks go (lateness, claims, completions,
+   * retries, dead letters, lease losses, check outcomes), under the server's metric names; a
+   * worker's own `metrics` option wins. See docs/observability.md.
+   */
+  metrics?: MetricsHook;
 }
 
-const OPTION_NAMES = new Set(["store", "maxPayloadBytes", "defaults", "onError"]);
+const OPTION_NAMES = new Set(["store", "maxPayloadBytes", "defaults", "onError", "metrics"]);
 
 /**
  * One checkback instance: a store plus the queues and workers opened on it. Closing it
@@ -43,6 +50,7 @@ export class Checkback {
   private readonly maxPayloadBytes: number;
   private readonly defaults: JobDefaults;
   private readonly onError: ErrorReporter | undefined;
+  private readonly metrics: MetricsHook | undefined;
   private readonly workers = new Set<{ close(): Promise<void> }>();
   private readonly checkNames = new Set<string>();
   private scheduleApi: Schedules | undefined;
@@ -59,6 +67,7 @@ export class Checkback {
       throw invalidOption("onError must be a function");
     }
     this.onError = options.onError;
+    this.metrics = validateMetricsHook(options.metrics);
     this.store = typeof options.store === "object" ? options.store : openStore(options.store);
   }
 
@@ -87,6 +96,7 @@ export class Checkback {
     const check = new Check<I, R>(name, this.store, definition, {
       maxPayloadBytes: this.maxPayloadBytes,
       onError: this.onError,
+      metrics: this.metrics,
     });
     this.checkNames.add(name);
     const worker = check.worker;
@@ -127,8 +137,12 @@ export class Checkback {
   }
 
   private withReporter(options: WorkerOptions | undefined): WorkerOptions | undefined {
-    if (!this.onError || options?.onError) return options;
-    return { ...options, onError: this.onError };
+    if ((!this.onError || options?.onError) && (!this.metrics || options?.metrics)) return options;
+    return {
+      ...options,
+      ...(this.onError && !options?.onError ? { onError: this.onError } : {}),
+      ...(this.metrics && !options?.metrics ? { metrics: this.metrics } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,15 @@ export { MemoryStore } from "./stores/memory/memory-store.js";
 export { openStore } from "./stores/open-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export type { Store } from "./stores/store.js";
+export {
+  type CounterName,
+  type HistogramName,
+  METRIC_NAMES,
+  type MeterLike,
+  type MetricLabels,
+  type MetricsHook,
+  otelMetrics,
+} from "./telemetry/metrics.js";
 export { CompleteWith, later, Release } from "./worker/answers.js";
 export type { ActiveJob } from "./worker/leased-job.js";
 export type { WorkerOptions } from "./worker/options.js";

@@ -25,4 +25,14 @@ export {
 
 export { DEFAULT_STORE_URL } from "./stores/open-store.js";
 export type { ClaimOptions, ClaimResult } from "./stores/store.js";
+export { withDelivery } from "./telemetry/metrics.js";
+export { setOtelForTesting } from "./telemetry/otel.js";
+export {
+  activeTraceIds,
+  activeTraceparent,
+  jobTracing,
+  resetTracingForTesting,
+  TRACE_ATTRIBUTES,
+  withTraceparent,
+} from "./telemetry/tracing.js";
 export { decideOutcome, type Outcome } from "./worker/outcome.js";

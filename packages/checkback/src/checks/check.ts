@@ -1,7 +1,10 @@
 import { describeValue } from "../core/describe.js";
 import { invalidOption, JobNotFoundError } from "../core/errors.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
-import type { Store } from "../stores/store.js";
+import { carryTrace } from "../core/trace-mark.js";
+import type { NewJob, Store } from "../stores/store.js";
+import { METRIC_NAMES, type MetricsHook } from "../telemetry/metrics.js";
+import { jobTracing, TRACE_ATTRIBUTES } from "../telemetry/tracing.js";
 import type { ErrorReporter } from "../worker/error-report.js";
 import type { ActiveJob } from "../worker/leased-job.js";
 import { Worker } from "../worker/worker.js";
@@ -26,6 +29,8 @@ export interface CheckSettings {
   maxPayloadBytes: number;
   /** The instance's reporter for store errors, unless the check's worker options name one. */
   onError?: ErrorReporter | undefined;
+  /** The instance's metrics hook, unless the check's worker options name one. */
+  metrics?: MetricsHook | undefined;
 }
 
 /**
@@ -60,7 +65,10 @@ export class Check<I = unknown, R = unknown> {
     const text = serializePayload(payload, this.settings.maxPayloadBytes);
     const { deadlineMs, schedule } = this.definition;
     const firstDelayMs = Math.min(intervalAfter(schedule, 0)!, deadlineMs ?? Number.POSITIVE_INFINITY);
-    const [added] = await this.store.add([newProbeJob(this.queueName, key, text, firstDelayMs)]);
+    const jobs = [newProbeJob(this.queueName, key, text, firstDelayMs)];
+    const tracing = jobTracing();
+    const add = (marked: NewJob[]) => this.store.add(marked);
+    const [added] = tracing ? await tracing.add(this.queueName, jobs, add) : await add(jobs);
     const { job, outcome } = added!;
     return { ...statusOf<I, R>(this.name, deadlineMs, job, null), created: outcome === "created" };
   }
@@ -110,27 +118,47 @@ export class Check<I = unknown, R = unknown> {
     const outcome = outcomeOf(ending, { checkId: job.id, key, input, probes });
     // By id, not key: if this run ended meanwhile and the key was started again, the new run
     // must not be ended by a notification meant for the old one.
-    const settled = await this.store.settle(
-      this.queueName,
-      { id: job.id },
-      { result, enqueue: [newOutcomeJob(this.queueName, this.definition, outcome)] },
-    );
+    const outcomeJob = newOutcomeJob(this.queueName, this.definition, outcome);
+    // The outcome continues the check's trace, whoever ended it.
+    outcomeJob.payload = carryTrace(job.payload, outcomeJob.payload);
+    const settled = await this.store.settle(this.queueName, { id: job.id }, { result, enqueue: [outcomeJob] });
     return settled.changed;
   }
 
   private openWorker(options: ConstructorParameters<typeof Worker>[3]): Worker<CheckJobPayload<I, R>> {
     const runProbe = probeRunner(this.name, this.queueName, this.definition);
+    const handle = (job: ActiveJob<CheckJobPayload<I, R>>) =>
+      job.payload.kind === "outcome"
+        ? deliverOutcome(this.name, this.definition, job as ActiveJob<OutcomePayload<I, R>>)
+        : runProbe(job as ActiveJob<ProbePayload<I>>);
+    const tracing = jobTracing();
     const worker = new Worker<CheckJobPayload<I, R>>(
       this.queueName,
       this.store,
-      (job) =>
-        job.payload.kind === "outcome"
-          ? deliverOutcome(this.name, this.definition, job as ActiveJob<OutcomePayload<I, R>>)
-          : runProbe(job as ActiveJob<ProbePayload<I>>),
-      // Store errors go to the instance's reporter (or the default warning), never thrown.
-      this.settings.onError && !options?.onError ? { ...options, onError: this.settings.onError } : options,
+      tracing
+        ? (job) =>
+            tracing.around(
+              job.payload.kind === "outcome" ? "checkback.check.outcome" : "checkback.check.probe",
+              { [TRACE_ATTRIBUTES.check]: this.name, [TRACE_ATTRIBUTES.jobId]: job.id },
+              async () => handle(job),
+            )
+        : handle,
+      // Store errors and metrics go to the instance's reporter and hook, unless the worker names its own.
+      {
+        ...options,
+        ...(this.settings.onError && !options?.onError ? { onError: this.settings.onError } : {}),
+        ...(this.settings.metrics && !options?.metrics ? { metrics: this.settings.metrics } : {}),
+      },
       { maxPayloadBytes: this.settings.maxPayloadBytes },
     );
+    const metrics = options?.metrics ?? this.settings.metrics;
+    if (metrics) {
+      worker.on("completed", (job) => {
+        if (job.payload.kind !== "outcome") return;
+        const outcome = job.payload.outcome.state;
+        metrics.increment(METRIC_NAMES.checkOutcomes, { check: this.name, outcome }, 1);
+      });
+    }
     return worker;
   }
 

@@ -1,5 +1,6 @@
 import { describeValue } from "./describe.js";
 import { PayloadTooLargeError, ValidationError } from "./errors.js";
+import { unmarked } from "./trace-mark.js";
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 
@@ -39,8 +40,9 @@ export function serializePayload(payload: unknown, maxBytes: number, what = "pay
   return text;
 }
 
+/** Parses a payload as a store keeps it (a trace mark, if any, is dropped: core/trace-mark.ts). */
 export function parsePayload<T>(text: string): T {
-  return JSON.parse(text) as T;
+  return JSON.parse(unmarked(text)) as T;
 }
 
 class LossyValue extends Error {

@@ -9,6 +9,7 @@ import type { Selection } from "../core/selection.js";
 import { MAX_ID_LENGTH, MAX_KEY_LENGTH, validateIdentifier } from "../core/text.js";
 import type { When } from "../core/when.js";
 import type { AddOutcome, FinishedState, NewJob, Store } from "../stores/store.js";
+import { jobTracing } from "../telemetry/tracing.js";
 
 export type Added<T> = Job<T> & { outcome: AddOutcome["outcome"] };
 
@@ -59,7 +60,10 @@ export class Queue<T = unknown> {
     if (!Array.isArray(items)) throw invalidOption("addBulk takes an array of { payload, options }");
     const jobs: NewJob[] = items.map((item) => this.prepare(item.payload, item.options));
     if (jobs.length === 0) return [];
-    const outcomes = await this.store.add(jobs);
+    const tracing = jobTracing();
+    const outcomes = tracing
+      ? await tracing.add(this.name, jobs, (marked) => this.store.add(marked))
+      : await this.store.add(jobs);
     return outcomes.map(({ job, outcome }) => ({ ...toJob<T>(job), outcome }));
   }
 

@@ -2,6 +2,7 @@ import { type Duration, parseDuration } from "../core/duration.js";
 import { invalidOption } from "../core/errors.js";
 import { rejectUnknown } from "../core/options.js";
 import type { Retention } from "../stores/store.js";
+import type { MetricsHook } from "../telemetry/metrics.js";
 import { type ErrorReporter, warningReporter } from "./error-report.js";
 
 /** Limits the worker applies to what handlers hand back; a Checkback instance passes its own. */
@@ -32,6 +33,8 @@ export interface WorkerOptions {
    * at most one every 30 s). The worker never throws them: it retries on its own.
    */
   onError?: ErrorReporter;
+  /** Where the worker's metrics go (docs/observability.md); a Checkback instance passes its own. */
+  metrics?: MetricsHook;
 }
 
 /** WorkerOptions checked, with their defaults filled in. */
@@ -44,6 +47,7 @@ export interface ResolvedWorkerOptions {
   retention: Retention | null;
   onError: ErrorReporter;
   autostart: boolean;
+  metrics: MetricsHook | undefined;
 }
 
 const WORKER_OPTION_NAMES = new Set([
@@ -54,6 +58,7 @@ const WORKER_OPTION_NAMES = new Set([
   "autostart",
   "prefetch",
   "onError",
+  "metrics",
 ]);
 
 /** Checks a worker's options (INVALID_OPTION on any that is wrong or unknown) and fills in defaults. */
@@ -82,6 +87,7 @@ export function resolveWorkerOptions(queue: string, options: WorkerOptions): Res
     retention,
     onError: options.onError ?? warningReporter(`checkback worker ${JSON.stringify(queue)}`),
     autostart: options.autostart ?? true,
+    metrics: validateMetricsHook(options.metrics),
   };
 }
 
@@ -98,4 +104,13 @@ function resolveRetention(option: WorkerOptions["retention"]): Retention | null 
   }
   if (option.maxAge !== undefined) retention.maxAgeMs = parseDuration(option.maxAge, "retention.maxAge");
   return retention;
+}
+
+export function validateMetricsHook(hook: unknown): MetricsHook | undefined {
+  if (hook === undefined) return undefined;
+  const { increment, observe } = (hook ?? {}) as Partial<MetricsHook>;
+  if (typeof increment !== "function" || typeof observe !== "function") {
+    throw invalidOption("metrics must be an object with increment and observe functions");
+  }
+  return hook as MetricsHook;
 }

@@ -6,6 +6,8 @@ import type { JobRecord } from "../core/job.js";
 import { validateQueueName } from "../core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
 import type { ClaimResult, Retention, Store } from "../stores/store.js";
+import { type CounterName, METRIC_NAMES, type MetricLabels, type MetricsHook } from "../telemetry/metrics.js";
+import { type JobTracing, jobTracing } from "../telemetry/tracing.js";
 import type { ErrorReporter } from "./error-report.js";
 import { type ActiveJob, LeasedJob } from "./leased-job.js";
 import { resolveWorkerOptions, type WorkerLimits, type WorkerOptions } from "./options.js";
@@ -113,6 +115,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private retryAt = 0;
   /** The store was closed by its owner: claiming stops for good. */
   private storeClosed = false;
+  /** Null without @opentelemetry/api: then no job pays for tracing (telemetry/tracing.ts). */
+  private readonly tracing: JobTracing | null = jobTracing();
+  private readonly metrics: MetricsHook | undefined;
+  /** One labels object for every sample of this worker: no allocation per job. */
+  private readonly labels: MetricLabels;
 
   constructor(
     readonly queue: string,
@@ -131,6 +138,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     this.shutdownTimeoutMs = resolved.shutdownTimeoutMs;
     this.retention = resolved.retention;
     this.onError = resolved.onError;
+    this.metrics = resolved.metrics;
+    this.labels = Object.freeze({ queue, delivery: "worker" });
     if (resolved.autostart) this.start();
   }
 
@@ -302,6 +311,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       this.clockOffset = this.clockEstimate.note(claimed.now);
       const claimedLocal = performance.now();
       for (const record of claimed.jobs) this.take(record, claimed.now, claimedLocal);
+      if (claimed.jobs.length > 0) {
+        this.metrics?.increment(METRIC_NAMES.claimed, this.labels, claimed.jobs.length);
+        this.tracing?.claimed(this.queue, sentAt, claimed.jobs.length);
+      }
       this.backlog = claimed.jobs.length === limit;
       const woken = this.missedWake;
       this.missedWake = Number.POSITIVE_INFINITY;
@@ -376,6 +389,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
         return;
       }
       this.leased.delete(lease.id);
+      this.count(METRIC_NAMES.leaseLosses);
       this.emit("leaseLost", new LeasedJob<T>(lease.record, lease.claimedAt));
     }
   }
@@ -386,8 +400,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     const view = new LeasedJob<T>(lease.record, lease.claimedAt + Math.floor(performance.now() - lease.claimedLocal));
     lease.view = view;
     this.busy++;
+    this.metrics?.observe(METRIC_NAMES.lateness, this.labels, Math.max(0, view.startedAt - view.runAt) / 1000);
     this.emit("active", view);
-    void this.execute(lease, view);
+    if (this.tracing)
+      this.tracing.process(view, lease.record.payload, "checkback.process", () => this.execute(lease, view));
+    else void this.execute(lease, view);
   }
 
   private async execute(lease: Leased<T>, view: LeasedJob<T>): Promise<void> {
@@ -419,10 +436,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private async record(lease: Leased<T>, view: LeasedJob<T>, outcome: Outcome): Promise<void> {
     for (let failures = 1; ; failures++) {
       try {
-        await this.recordOutcome(view, outcome);
+        await this.recordOutcome(view, outcome, lease.record.payload);
         return;
       } catch (caught) {
         if (caught instanceof LeaseLostError) {
+          this.count(METRIC_NAMES.leaseLosses);
           this.emit("leaseLost", view);
           return;
         }
@@ -441,7 +459,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   }
 
   /** One try at recording an attempt's outcome (decided by the outcome rule), then its event. */
-  private async recordOutcome(view: LeasedJob<T>, outcome: Outcome): Promise<void> {
+  private recordOutcome(view: LeasedJob<T>, outcome: Outcome, storedPayload: string): Promise<void> {
+    if (!this.tracing) return this.storeOutcome(view, outcome);
+    const traced = this.tracing.carry(outcome, storedPayload);
+    const cause = traced.kind === "fail" ? traced.cause : undefined;
+    return this.tracing.step(traced.kind, view, cause, () => this.storeOutcome(view, traced));
+  }
+
+  private async storeOutcome(view: LeasedJob<T>, outcome: Outcome): Promise<void> {
     switch (outcome.kind) {
       case "release":
         await this.store.release(this.queue, view.id, view.leaseToken, outcome);
@@ -449,12 +474,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
         return;
       case "complete":
         await this.store.complete(this.queue, view.id, view.leaseToken, outcome);
+        this.count(METRIC_NAMES.completed);
         this.emit("completed", view, outcome.value);
         this.maybeTrim();
         return;
       case "fail": {
         const after = await this.store.fail(this.queue, view.id, view.leaseToken, outcome);
         const dead = outcome.retryDelayMs === null;
+        this.count(dead ? METRIC_NAMES.deadLetters : METRIC_NAMES.retries);
         this.emit("attemptFailed", view, outcome.cause, dead ? null : after.runAt);
         if (dead) this.emit("dead", view, outcome.cause);
       }
@@ -505,6 +532,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
 
   private checkIdle(): void {
     if (this.idle && !this.claiming && this.leased.size === 0) this.idle();
+  }
+
+  private count(name: CounterName): void {
+    this.metrics?.increment(name, this.labels, 1);
   }
 
   private storeNow(): number {

@@ -2,7 +2,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { Ajv } from "ajv";
 import type { Checkback } from "checkback";
-import { MAX_KEY_LENGTH } from "checkback/internal";
+import { activeTraceIds, MAX_KEY_LENGTH, withTraceparent } from "checkback/internal";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { Authorizer, documentScopes, type RouteScope } from "./auth.js";
 import type { HttpCheck } from "./checks/http-check.js";
@@ -13,6 +13,7 @@ import { clientErrorHandler, frameworkErrors, HttpError, installErrorHandling } 
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
+import { redactRequestUrl } from "./redact.js";
 import { guardReservedQueues, isServerQueue } from "./reserved.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
 import { deadRoutes } from "./routes/dead.js";
@@ -47,6 +48,8 @@ const SETTINGS_SYNC_MS = 15_000;
 export interface AppOptions {
   /** What the server's store guard has seen (start.ts); readiness then also covers failing writes. */
   storeHealth?: StoreHealth;
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write(line: string): void };
 }
 
 export async function buildApp(
@@ -55,7 +58,13 @@ export async function buildApp(
   options: AppOptions = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      // Lines written inside a traced job or request name its trace (docs/observability.md).
+      mixin: () => activeTraceIds() ?? {},
+      redact: { paths: ["req.headers.authorization", "headers.authorization", "authorization"], censor: "***" },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
     bodyLimit: config.bodyLimit,
     // One line per refused request (below) instead of two per request: keeps logs useful under load.
     logController: new LogController({ disableRequestLogging: true }),
@@ -134,6 +143,8 @@ export async function buildApp(
   app.addHook("onRequest", async (request) => {
     authorizer.check(request, request.routeOptions.config.scope);
   });
+  // A producer's traceparent header: the jobs its request adds continue its trace.
+  app.addHook("preHandler", (request, _reply, done) => withTraceparent(request.headers.traceparent, done));
   app.addHook("preValidation", async (request) => {
     if (request.routeOptions.config.optionalBody && request.body === undefined) request.body = {};
   });
@@ -144,7 +155,10 @@ export async function buildApp(
       reply.elapsedTime / 1000,
     );
     if (reply.statusCode >= 400) {
-      request.log.info({ method: request.method, url: request.url, status: reply.statusCode }, "request refused");
+      request.log.info(
+        { method: request.method, url: redactRequestUrl(request.url), status: reply.statusCode },
+        "request refused",
+      );
     }
   });
 

@@ -1,5 +1,5 @@
-import type { Store } from "checkback";
-import { JOB_STATES } from "checkback/internal";
+import { type CounterName, METRIC_NAMES, type MetricsHook, type Store } from "checkback";
+import { JOB_STATES, withDelivery } from "checkback/internal";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Lateness and processing buckets, seconds: from 1 ms (a timer firing) to minutes (a backlog). */
@@ -12,6 +12,10 @@ export type Delivery = "push" | "pull";
  * The server's Prometheus metrics, on a registry of its own (several servers in one process,
  * as in tests, do not collide). Job counts by state are read from the store at scrape time,
  * so they are true for jobs added by any process sharing the store.
+ *
+ * The job metrics the library measures (lateness, claims, completions, retries, dead letters,
+ * lease losses, check outcomes) come in through the library's metrics hook (`hook()`), under
+ * the names the library defines (METRIC_NAMES): one set of names for an app and the server.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -24,7 +28,7 @@ export class ServerMetrics {
   });
 
   readonly lateness = new Histogram({
-    name: "checkback_job_lateness_seconds",
+    name: METRIC_NAMES.lateness,
     help: "How long after its due instant a job was handed out (claimed or pushed)",
     labelNames: ["queue", "delivery"] as const,
     buckets: LATENESS_BUCKETS,
@@ -39,23 +43,37 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly claimed = new Counter({
+    name: METRIC_NAMES.claimed,
+    help: "Jobs claimed for a handler (push worker, pull claim, check worker); each attempt counts",
+    labelNames: ["queue", "delivery"] as const,
+    registers: [this.registry],
+  });
+
   readonly completed = new Counter({
-    name: "checkback_jobs_completed_total",
+    name: METRIC_NAMES.completed,
     help: "Jobs completed",
     labelNames: ["queue", "delivery"] as const,
     registers: [this.registry],
   });
 
   readonly retries = new Counter({
-    name: "checkback_job_retries_total",
+    name: METRIC_NAMES.retries,
     help: "Failed attempts that were scheduled to run again",
     labelNames: ["queue", "delivery"] as const,
     registers: [this.registry],
   });
 
   readonly deadLetters = new Counter({
-    name: "checkback_dead_letters_total",
+    name: METRIC_NAMES.deadLetters,
     help: "Jobs that used up their attempts and went dead",
+    labelNames: ["queue", "delivery"] as const,
+    registers: [this.registry],
+  });
+
+  readonly leaseLosses = new Counter({
+    name: METRIC_NAMES.leaseLosses,
+    help: "Leases lost by the server's workers (expired and claimed elsewhere, or the job was cancelled)",
     labelNames: ["queue", "delivery"] as const,
     registers: [this.registry],
   });
@@ -68,8 +86,8 @@ export class ServerMetrics {
   });
 
   readonly checkOutcomes = new Counter({
-    name: "checkback_check_outcomes_total",
-    help: "Outcomes of delayed checks delivered to their callback URL, by outcome (done, failed, gave_up)",
+    name: METRIC_NAMES.checkOutcomes,
+    help: "Outcomes of delayed checks delivered (to their callback URL, for HTTP checks), by outcome (done, failed, gave_up)",
     labelNames: ["check", "outcome"] as const,
     registers: [this.registry],
   });
@@ -85,7 +103,7 @@ export class ServerMetrics {
   constructor(store: Store, hiddenQueue: (name: string) => boolean) {
     collectDefaultMetrics({ register: this.registry, prefix: "checkback_" });
     new Gauge({
-      name: "checkback_jobs",
+      name: METRIC_NAMES.jobs,
       help: "Jobs by queue and state, as the store holds them at scrape time",
       labelNames: ["queue", "state"] as const,
       registers: [this.registry],
@@ -98,6 +116,23 @@ export class ServerMetrics {
         });
       },
     });
+  }
+
+  /** The library's metrics hook, writing these metrics; with `delivery`, every sample says so ("push"). */
+  hook(delivery?: Delivery): MetricsHook {
+    const counters: Record<CounterName, Counter<string>> = {
+      [METRIC_NAMES.claimed]: this.claimed,
+      [METRIC_NAMES.completed]: this.completed,
+      [METRIC_NAMES.retries]: this.retries,
+      [METRIC_NAMES.deadLetters]: this.deadLetters,
+      [METRIC_NAMES.leaseLosses]: this.leaseLosses,
+      [METRIC_NAMES.checkOutcomes]: this.checkOutcomes,
+    };
+    const hook: MetricsHook = {
+      increment: (name, labels, by) => counters[name].inc(labels, by),
+      observe: (_name, labels, seconds) => this.lateness.observe(labels, seconds),
+    };
+    return delivery ? withDelivery(hook, delivery) : hook;
   }
 
   observeLateness(queue: string, delivery: Delivery, lateMs: number): void {

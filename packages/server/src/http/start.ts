@@ -24,6 +24,8 @@ export interface StartOptions {
   store?: Store;
   /** Longest a store call made by the server may take before it is answered 503 STORE_UNAVAILABLE. */
   storeDeadlineMs?: number;
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write(line: string): void };
 }
 
 /** How long a shutdown waits for in-flight requests and push deliveries, then for the store to close. */
@@ -45,7 +47,10 @@ export async function startServer(
   let app: FastifyInstance;
   try {
     await checkStoreAtStart(store, options.store ? store.kind : config.store);
-    app = await buildApp(checkback, config, { storeHealth: health });
+    app = await buildApp(checkback, config, {
+      storeHealth: health,
+      ...(options.logStream ? { logStream: options.logStream } : {}),
+    });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await within(checkback.close(), CLOSE_STORE_MS).catch(() => {});

@@ -72,7 +72,6 @@ export function toCheckDefinition(
       { "checkback-check": name, "checkback-attempt": String(context.attempt) },
       context.signal,
     );
-    metrics.checkOutcomes.inc({ check: name, outcome: outcome.state });
   };
 
   return {

@@ -73,6 +73,7 @@ export class CheckRegistry {
   }
 
   private settings() {
-    return { maxPayloadBytes: this.maxPayloadBytes };
+    // Probe and outcome workers report through the library's hook (check outcomes among them).
+    return { maxPayloadBytes: this.maxPayloadBytes, metrics: this.metrics.hook() };
   }
 }

@@ -3,6 +3,7 @@ import { type ActiveJob, Worker } from "checkback";
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerMetrics } from "../metrics.js";
 import { OneAtATime } from "../one-at-a-time.js";
+import { redactUrl } from "../redact.js";
 import { PostFailure, postSigned } from "./post.js";
 
 /** A queue's push target, as kept in the server settings. */
@@ -82,26 +83,24 @@ export class PushDispatcher {
   private async startNow(queue: string, target: PushTarget): Promise<void> {
     await this.stopNow(queue);
     this.targets.set(queue, JSON.stringify(target));
+    // Lateness, claims, completions, retries, dead letters and lease losses come through the library's hook.
     const worker = new Worker(queue, this.store, (job) => this.deliver(queue, target, job), {
       concurrency: target.concurrency,
       lease: PUSH_LEASE,
+      metrics: this.metrics.hook("push"),
     });
-    worker.on("active", (job) => this.metrics.observeLateness(queue, "push", job.startedAt - job.runAt));
-    worker.on("completed", () => this.metrics.completed.inc({ queue, delivery: "push" }));
     worker.on("attemptFailed", (job, error, retryAt) => {
-      if (retryAt !== null) this.metrics.retries.inc({ queue, delivery: "push" });
       this.log.warn(
         { queue, jobId: job.id, attempt: job.attempts, retryAt, err: error.message },
         "push delivery failed",
       );
     });
     worker.on("dead", (job) => {
-      this.metrics.deadLetters.inc({ queue, delivery: "push" });
       this.log.error({ queue, jobId: job.id }, "push job dead-lettered after its last attempt");
     });
     worker.on("error", (error) => this.log.error({ queue, err: error }, "push worker store error"));
     this.workers.set(queue, worker);
-    this.log.info({ queue, url: target.url, concurrency: target.concurrency }, "push delivery started");
+    this.log.info({ queue, url: redactUrl(target.url), concurrency: target.concurrency }, "push delivery started");
   }
 
   private async stopNow(queue: string): Promise<void> {

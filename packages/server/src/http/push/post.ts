@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { SIGNATURE_HEADER, signBody } from "@checkback/client/signature";
+import { activeTraceparent } from "checkback/internal";
 
 /** Receivers' answers are read (to free the connection) but never kept beyond this. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -50,6 +51,8 @@ export function postSigned(post: SignedPost): Promise<{ status: number; text: st
   const url = new URL(post.url);
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+  // A delivery runs inside its job's span: the receiver continues the producer's trace.
+  const traceparent = activeTraceparent();
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (outcome: { status: number; text: string; truncated: boolean } | PostFailure) => {
@@ -72,6 +75,7 @@ export function postSigned(post: SignedPost): Promise<{ status: number; text: st
           "content-length": Buffer.byteLength(post.body),
           [SIGNATURE_HEADER]: signBody(post.secret, post.body),
           ...post.headers,
+          ...(traceparent ? { traceparent } : {}),
         },
         ...(post.signal ? { signal: post.signal } : {}),
       },

@@ -7,6 +7,7 @@ import type { HttpCheck } from "../checks/http-check.js";
 import type { CheckRegistry } from "../checks/registry.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
+import { withRedactedUrls } from "../redact.js";
 import { errorResponses } from "../schemas.js";
 import { deadLetterRoutes } from "./dead.js";
 import { validateTargetUrl } from "./push.js";
@@ -157,7 +158,7 @@ export function checkRoutes(registry: CheckRegistry) {
         registry.validate(name, http);
         await ctx.settings.put(CHECK_SETTING, name, http);
         await registry.define(name, http);
-        return { name, ...http };
+        return { name, ...withRedactedUrls(http, ["probeUrl", "callbackUrl"]) };
       },
     );
 
@@ -177,7 +178,7 @@ export function checkRoutes(registry: CheckRegistry) {
         const http = await ctx.settings.get<HttpCheck>(CHECK_SETTING, name);
         if (!http) throw new HttpError(404, "CHECK_NOT_FOUND", `no check ${JSON.stringify(name)} is defined`, { name });
         const { secret: _hidden, ...shown } = http;
-        return { name, ...shown };
+        return { name, ...withRedactedUrls(shown, ["probeUrl", "callbackUrl"]) };
       },
     );
 

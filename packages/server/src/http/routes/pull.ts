@@ -49,6 +49,7 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   /** Records lateness and claim times of claimed jobs, and shapes them for the answer. */
   const handOut = (queue: string, claimed: ClaimResult) => {
     const local = performance.now();
+    if (claimed.jobs.length > 0) ctx.metrics.claimed.inc({ queue, delivery: "pull" }, claimed.jobs.length);
     for (const job of claimed.jobs) {
       ctx.metrics.observeLateness(queue, "pull", claimed.now - job.runAt);
       track(claimedAt, job.leaseToken!, local);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
 import type { PushTarget } from "../push/dispatcher.js";
+import { redactUrl, withRedactedUrls } from "../redact.js";
 import { errorResponses, pushBody, pushSchema, queueParams } from "../schemas.js";
 
 type QueueParams = { queue: string };
@@ -47,7 +48,8 @@ export async function pushRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       };
       await ctx.settings.put(PUSH_SETTING, queue, target);
       await ctx.push.start(queue, target);
-      return { queue, ...target };
+      // The secret is shown this once; credentials in the URL never are.
+      return { queue, ...withRedactedUrls(target, ["url"]) };
     },
   );
 
@@ -67,7 +69,7 @@ export async function pushRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const target = await ctx.settings.get<PushTarget>(PUSH_SETTING, queue);
       if (!target) throw new HttpError(404, "PUSH_NOT_CONFIGURED", `queue ${queue} has no push target`, { queue });
       const { secret: _hidden, ...shown } = target;
-      return { queue, ...shown };
+      return { queue, ...withRedactedUrls(shown, ["url"]) };
     },
   );
 
@@ -96,10 +98,10 @@ export function validateTargetUrl(text: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw invalidOption("url must be an absolute http(s) URL", { url: text });
+    throw invalidOption("url must be an absolute http(s) URL", { url: redactUrl(text) });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw invalidOption("url must be an absolute http(s) URL", { url: text });
+    throw invalidOption("url must be an absolute http(s) URL", { url: redactUrl(text) });
   }
   return url.toString();
 }

@@ -5,6 +5,7 @@ import { MAX_SWEEP_NAME_LENGTH, NAME_PATTERN, SWEEP_ITEMS_QUEUE_PREFIX, validate
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
+import { withRedactedUrls } from "../redact.js";
 import { errorResponses } from "../schemas.js";
 import type { HttpSweep } from "../sweeps/http-sweep.js";
 import type { SweepRegistry } from "../sweeps/registry.js";
@@ -161,7 +162,7 @@ export function sweepRoutes(registry: SweepRegistry) {
         registry.validate(name, http);
         await ctx.settings.put(SWEEP_SETTING, name, http);
         await registry.define(name, http);
-        return { name, ...http };
+        return { name, ...withRedactedUrls(http, ["pageUrl", "itemUrl"]) };
       },
     );
 
@@ -181,7 +182,7 @@ export function sweepRoutes(registry: SweepRegistry) {
         const http = await ctx.settings.get<HttpSweep>(SWEEP_SETTING, name);
         if (!http) throw new HttpError(404, "SWEEP_NOT_FOUND", `no sweep ${JSON.stringify(name)} is defined`, { name });
         const { secret: _hidden, ...shown } = http;
-        return { name, ...shown };
+        return { name, ...withRedactedUrls(shown, ["pageUrl", "itemUrl"]) };
       },
     );
 
