@@ -9,12 +9,14 @@ import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
+import { uiRoutes } from "./dashboard/static.js";
 import { clientErrorHandler, frameworkErrors, HttpError, installErrorHandling } from "./errors.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import { ServerMetrics } from "./metrics.js";
 import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
 import { guardReservedQueues, isServerQueue } from "./reserved.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
 import { deadRoutes } from "./routes/dead.js";
 import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
@@ -160,6 +162,7 @@ export async function buildApp(
     },
   });
   if (config.docs) await app.register(swaggerUi, { routePrefix: "/docs" });
+  if (config.ui) uiRoutes(app);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
@@ -181,6 +184,7 @@ export async function buildApp(
     await pushRoutes(scope, ctx);
     await checkRoutes(checks)(scope, ctx);
     await sweepRoutes(sweeps)(scope, ctx);
+    await dashboardRoutes(authorizer, checks)(scope, ctx);
   });
 
   let syncTimer: NodeJS.Timeout | undefined;
