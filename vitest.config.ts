@@ -10,8 +10,12 @@ if (!nodeOptions.includes(`--conditions=${SOURCE_CONDITION}`)) {
   process.env.NODE_OPTIONS = `${nodeOptions} --conditions=${SOURCE_CONDITION}`.trim();
 }
 
+// Not "module": it names bundler-only builds (e.g. @opentelemetry/api's ESM with extensionless
+// imports, which prom-client requires) that Node itself cannot load.
+const SERVER_CONDITIONS = defaultServerConditions.filter((condition) => condition !== "module");
+
 export default defineConfig({
-  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...SERVER_CONDITIONS] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
