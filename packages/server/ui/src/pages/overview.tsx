@@ -28,10 +28,17 @@ const ALERT_TITLES: Record<string, string> = {
   "workers-gone": "Workers gone?",
 };
 
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
 export function OverviewPage() {
   const { data, error } = usePoll(() => get<Overview>("/v1/overview"), [], 5_000);
   const [chosen, setChosen] = useState<string | null>(null);
-  const queue = data?.queues.find((x) => x.name === chosen) ?? data?.queues[0];
+  // Until one is chosen, chart the busiest queue of the hour.
+  const busiest = data?.queues.reduce<Overview["queues"][number] | undefined>(
+    (best, x) => (best && sum(best.series.handedOut) >= sum(x.series.handedOut) ? best : x),
+    undefined,
+  );
+  const queue = data?.queues.find((x) => x.name === chosen) ?? busiest;
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
