@@ -225,12 +225,14 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
     await page.close();
   });
 
-  it("sweeps: a run's progress, with start and cancel", async () => {
+  it("sweeps: a finished run's progress; start is offered, cancel is not", async () => {
     const page = await signIn(ADMIN);
     await page.getByRole("link", { name: "Sweeps" }).click();
     const row = page.locator('[data-testid="sweeps"] tbody tr');
     await expect.poll(() => row.first().textContent()).toContain("completed");
     expect(await page.getByRole("progressbar", { name: "reindex progress" }).getAttribute("value")).toBe("120");
+    expect(await page.getByRole("button", { name: "Start reindex" }).isEnabled()).toBe(true);
+    expect(await page.getByRole("button", { name: "Cancel reindex" }).isDisabled()).toBe(true);
     await shoot(page, "sweeps");
     await accessible(page, "sweeps");
     await page.close();

@@ -6,6 +6,8 @@ export interface Line {
   values: (number | null)[];
   color: string;
   dash?: number[];
+  /** Draw each value as a point too: a sparse series (lateness) is then visible where one bucket has a value. */
+  points?: boolean;
 }
 
 /** One uPlot time chart; the data is replaced in place as it is polled, the chart built once. */
@@ -24,7 +26,14 @@ export function TimeChart(props: { title: string; at: number[]; lines: Line[]; u
         height: 200,
         series: [
           {},
-          ...props.lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, dash: l.dash, spanGaps: false })),
+          ...props.lines.map((l) => ({
+            label: l.label,
+            stroke: l.color,
+            width: 2,
+            dash: l.dash,
+            spanGaps: false,
+            points: { show: l.points ?? false, size: 6, fill: l.color },
+          })),
         ],
         axes: [{ stroke: "#333" }, { stroke: "#333", label: props.unit, size: 60 }],
         scales: { x: { time: true } },

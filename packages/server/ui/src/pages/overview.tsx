@@ -125,8 +125,8 @@ export function OverviewPage() {
               unit="ms"
               at={queue.series.at}
               lines={[
-                { label: "p50", values: queue.series.latenessP50, color: "#1d4ed8" },
-                { label: "p99", values: queue.series.latenessP99, color: "#9a3412", dash: [6, 4] },
+                { label: "p50", values: queue.series.latenessP50, color: "#1d4ed8", points: true },
+                { label: "p99", values: queue.series.latenessP99, color: "#9a3412", dash: [6, 4], points: true },
               ]}
             />
           </div>
