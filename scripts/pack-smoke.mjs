@@ -264,6 +264,17 @@ await cb.close();
     const got = JSON.parse(run(bin, ["get", "-q", "smoke", "--key", "k-1", "--json"], { cwd: serverApp, env }));
     if (got.id !== added.id || got.payload.hello !== "world") fail(`round trip gave ${JSON.stringify(got)}`);
     console.log(`  added and read back job ${got.id} through ${url}`);
+    // The dashboard ships built in the package: its page and every asset it names answer.
+    const page = await fetch(`${url}/ui/`);
+    const html = await page.text();
+    if (!page.ok || !/<div id="app">/.test(html)) fail(`/ui answered ${page.status}: ${html.slice(0, 200)}`);
+    const assets = [...html.matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    if (assets.length === 0) fail(`/ui names no assets: ${html.slice(0, 400)}`);
+    for (const asset of assets) {
+      const answer = await fetch(`${url}${asset}`);
+      if (!answer.ok) fail(`${asset} answered ${answer.status}`);
+    }
+    console.log(`  /ui answers with its ${assets.length} assets`);
   } finally {
     server.kill("SIGTERM");
     await new Promise((r) => (server.exitCode !== null ? r() : server.once("exit", r)));

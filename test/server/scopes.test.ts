@@ -25,14 +25,16 @@ import {
 const PRODUCER = "producer-token-0001";
 const CONSUMER = "consumer-token-0001";
 const ADMIN = "admin-token-00000001";
+const READER = "reader-token-000001";
 const UNKNOWN = "unknown-token-00001";
 
-type Scope = "produce" | "consume" | "admin" | "any";
+type Scope = "read" | "produce" | "consume" | "admin" | "any";
 type Credential = { label: string; token?: string; scopes: Set<Scope> | null };
 
 const credentials: Credential[] = [
   { label: "no token", scopes: null },
   { label: "unknown token", token: UNKNOWN, scopes: null },
+  { label: "read", token: READER, scopes: new Set(["read"]) },
   { label: "produce", token: PRODUCER, scopes: new Set(["produce"]) },
   { label: "consume", token: CONSUMER, scopes: new Set(["consume"]) },
   { label: "admin", token: ADMIN, scopes: new Set(["admin"]) },
@@ -59,7 +61,7 @@ const CHECK_QUEUE = `check.${CHECK}`;
 const CHECK_KEY = "T-1001";
 
 beforeAll(async () => {
-  server = await startTestServer({ tokens: `${PRODUCER}:produce;${CONSUMER}:consume;${ADMIN}:admin` });
+  server = await startTestServer({ tokens: `${READER}:read;${PRODUCER}:produce;${CONSUMER}:consume;${ADMIN}:admin` });
   api = server.api;
   callbacks = [];
   callbackServer = await startReceiver((_request, body, response) => {
@@ -180,6 +182,9 @@ describe("scopes: every documented route × every credential", () => {
       "GET /v1/schedules",
       "PUT /v1/schedules/{name}",
       "POST /v1/schedules/{name}/trigger",
+      "GET /v1/checks",
+      "GET /v1/overview",
+      "GET /v1/token",
       "GET /healthz",
     ]) {
       expect(paths, expected).toContain(expected);

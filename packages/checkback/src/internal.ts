@@ -2,7 +2,7 @@
  * Pieces of the library that @checkback/server builds on: option checks, input rules, wire
  * encodings, the outcome rule. Not part of the public API: they may change in any release.
  */
-export { CHECK_QUEUE_PREFIX, checkQueueName, MAX_CHECK_NAME_LENGTH } from "./checks/jobs.js";
+export { CHECK_KEY_PREFIX, CHECK_QUEUE_PREFIX, checkQueueName, MAX_CHECK_NAME_LENGTH } from "./checks/jobs.js";
 export { DEFAULT_BACKOFF } from "./core/backoff.js";
 export { formatDuration, MAX_DURATION_MS } from "./core/duration.js";
 export { JOB_STATES } from "./core/job.js";

@@ -9,6 +9,7 @@ import type { HttpCheck } from "./checks/http-check.js";
 import { CheckRegistry } from "./checks/registry.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
+import { uiRoutes } from "./dashboard/static.js";
 import { clientErrorHandler, frameworkErrors, HttpError, installErrorHandling } from "./errors.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import { ServerMetrics } from "./metrics.js";
@@ -16,6 +17,7 @@ import { PushDispatcher, type PushTarget } from "./push/dispatcher.js";
 import { redactRequestUrl } from "./redact.js";
 import { guardReservedQueues, isServerQueue } from "./reserved.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
 import { deadRoutes } from "./routes/dead.js";
 import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
@@ -175,6 +177,7 @@ export async function buildApp(
     },
   });
   if (config.docs) await app.register(swaggerUi, { routePrefix: "/docs" });
+  if (config.ui) uiRoutes(app);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
@@ -197,6 +200,7 @@ export async function buildApp(
     await checkRoutes(checks)(scope, ctx);
     await sweepRoutes(sweeps)(scope, ctx);
     await scheduleRoutes(scope, ctx);
+    await dashboardRoutes(authorizer, checks)(scope, ctx);
   });
 
   let syncTimer: NodeJS.Timeout | undefined;

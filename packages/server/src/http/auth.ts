@@ -4,15 +4,16 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HttpError } from "./errors.js";
 
 /**
- * Bearer tokens with scopes. produce: add and change jobs; start, end and read checks.
+ * Bearer tokens with scopes. read: look only (the routes open to any token, the dashboard's
+ * reads). produce: add and change jobs; start, end and read checks.
  * consume: claim jobs and record their outcomes. admin: everything, including dead letters, push targets and
  * check definitions. A route names the scope it needs in its config; "any" means any known
  * token (reads of ordinary queues). docs/server.md has the table.
  */
-export type Scope = "produce" | "consume" | "admin";
+export type Scope = "read" | "produce" | "consume" | "admin";
 export type RouteScope = Scope | "any";
 
-export const SCOPES: readonly Scope[] = ["produce", "consume", "admin"];
+export const SCOPES: readonly Scope[] = ["read", "produce", "consume", "admin"];
 
 export interface TokenGrant {
   token: string;
@@ -65,13 +66,20 @@ export class Authorizer {
 
   check(request: FastifyRequest, needed: RouteScope | undefined): void {
     if (needed === undefined || this.open) return;
+    const scopes = this.scopesOfRequest(request);
+    if (needed === "any" || scopes.has("admin") || scopes.has(needed)) return;
+    throw new HttpError(403, "FORBIDDEN", `this token lacks the ${needed} scope`, { needed });
+  }
+
+  /** The scopes of the request's bearer token (401 without a known one); every scope when the API is open. */
+  scopesOfRequest(request: FastifyRequest): Set<Scope> {
+    if (this.open) return new Set(SCOPES);
     const header = request.headers.authorization;
     const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) throw new HttpError(401, "UNAUTHORIZED", "send Authorization: Bearer <token>");
     const scopes = this.scopesOf(match[1]!);
     if (!scopes) throw new HttpError(401, "UNAUTHORIZED", "unknown token");
-    if (needed === "any" || scopes.has("admin") || scopes.has(needed)) return;
-    throw new HttpError(403, "FORBIDDEN", `this token lacks the ${needed} scope`, { needed });
+    return scopes;
   }
 
   private scopesOf(token: string): Set<Scope> | null {

@@ -30,6 +30,8 @@ export interface ServerConfig {
   pushSecret: string | null;
   /** Serve /docs (the OpenAPI document at /openapi.json is always served). */
   docs: boolean;
+  /** Serve the dashboard at /ui. */
+  ui: boolean;
   /**
    * Longest time a client may take to send a whole request (headers and body); a slower one is
    * answered 408 and disconnected. It ends when the request is received, so a claim's long-poll
@@ -57,6 +59,7 @@ export interface ServerConfigInput {
   queues?: string | string[] | null;
   pushSecret?: string | null;
   docs?: boolean;
+  ui?: boolean;
   requestTimeout?: Duration;
   headersTimeout?: Duration;
   keepAliveTimeout?: Duration;
@@ -79,6 +82,7 @@ const INPUT_NAMES = new Set([
   "queues",
   "pushSecret",
   "docs",
+  "ui",
   "requestTimeout",
   "headersTimeout",
   "keepAliveTimeout",
@@ -98,6 +102,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   queues: null,
   pushSecret: null,
   docs: true,
+  ui: true,
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   // Above the 60 s idle timeout of common load balancers, so they never reuse a closed connection.
@@ -153,6 +158,10 @@ export function resolveServerConfig(input: ServerConfigInput = {}, base: ServerC
   if (input.docs !== undefined) {
     if (typeof input.docs !== "boolean") throw invalidOption("docs must be true or false");
     config.docs = input.docs;
+  }
+  if (input.ui !== undefined) {
+    if (typeof input.ui !== "boolean") throw invalidOption("ui must be true or false");
+    config.ui = input.ui;
   }
   if (input.requestTimeout !== undefined)
     config.requestTimeoutMs = parseTimeout(input.requestTimeout, "requestTimeout");
@@ -230,6 +239,8 @@ function fromEnv(env: Record<string, string | undefined>): ServerConfigInput {
   assign("maxConnections", take("CHECKBACK_MAX_CONNECTIONS"));
   const docs = take("CHECKBACK_DOCS");
   if (docs !== undefined) input.docs = !/^(0|false|no|off)$/i.test(docs);
+  const ui = take("CHECKBACK_UI");
+  if (ui !== undefined) input.ui = !/^(0|false|no|off)$/i.test(ui);
   return input;
 }
 

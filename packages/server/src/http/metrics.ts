@@ -1,6 +1,7 @@
 import { type CounterName, METRIC_NAMES, type MetricsHook, type Store } from "checkback";
 import { JOB_STATES, withDelivery } from "checkback/internal";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { SampleRing } from "./dashboard/samples.js";
 
 /** Lateness and processing buckets, seconds: from 1 ms (a timer firing) to minutes (a backlog). */
 const LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -19,6 +20,8 @@ export type Delivery = "push" | "pull";
  */
 export class ServerMetrics {
   readonly registry = new Registry();
+  /** The last hour of hand-outs, outcomes and lateness per queue, for the dashboard's charts. */
+  readonly samples = new SampleRing();
 
   readonly added = new Counter({
     name: "checkback_jobs_added_total",
@@ -116,6 +119,10 @@ export class ServerMetrics {
         });
       },
     });
+    // Every place that counts an outcome feeds the dashboard's ring too, without knowing of it.
+    onIncrement(this.completed, (queue) => this.samples.completed(queue));
+    onIncrement(this.retries, (queue) => this.samples.retried(queue));
+    onIncrement(this.deadLetters, (queue) => this.samples.dead(queue));
   }
 
   /** The library's metrics hook, writing these metrics; with `delivery`, every sample says so ("push"). */
@@ -137,5 +144,14 @@ export class ServerMetrics {
 
   observeLateness(queue: string, delivery: Delivery, lateMs: number): void {
     this.lateness.observe({ queue, delivery }, Math.max(0, lateMs) / 1000);
+    this.samples.handedOut(queue, lateMs);
   }
+}
+
+function onIncrement(counter: Counter<"queue" | "delivery">, seen: (queue: string) => void): void {
+  const inc = counter.inc.bind(counter);
+  counter.inc = ((labels?: { queue?: string }, value?: number) => {
+    if (labels && typeof labels === "object" && typeof labels.queue === "string") seen(labels.queue);
+    return (inc as (l?: unknown, v?: number) => void)(labels, value);
+  }) as typeof counter.inc;
 }

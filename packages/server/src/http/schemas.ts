@@ -188,6 +188,7 @@ export const jobSchema = {
       },
     },
     result: anyJson,
+    leaseExpiresAt: { type: ["integer", "null"], description: "while active: when the holder's lease runs out" },
     createdAt: instant,
     updatedAt: instant,
   },

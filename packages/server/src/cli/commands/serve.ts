@@ -14,6 +14,7 @@ interface ServeOptions {
   queues?: string;
   pushSecret?: string;
   docs: boolean;
+  ui: boolean;
   requestTimeout?: string;
   headersTimeout?: string;
   keepAliveTimeout?: string;
@@ -38,6 +39,7 @@ export function registerServe(program: Command): void {
     .option("--queues <names>", "only these queues exist, comma-separated (default: any valid name)")
     .option("--push-secret <secret>", "signing secret for push targets registered without one (default: random)")
     .option("--no-docs", "do not serve the /docs page")
+    .option("--no-ui", "do not serve the dashboard at /ui")
     .option("--request-timeout <duration>", "longest time to receive a whole request (default 30s)")
     .option("--headers-timeout <duration>", "longest time to receive the request headers (default 10s)")
     .option("--keep-alive-timeout <duration>", "how long an idle connection stays open (default 72s)")
@@ -109,6 +111,7 @@ function flagsOf(options: ServeOptions, command: Command) {
     ...(options.pushSecret !== undefined && { pushSecret: options.pushSecret }),
     // --no-docs only turns docs off; its implicit default must not override CHECKBACK_DOCS or the file.
     ...(command.getOptionValueSource("docs") === "cli" && { docs: options.docs }),
+    ...(command.getOptionValueSource("ui") === "cli" && { ui: options.ui }),
     ...(options.requestTimeout !== undefined && { requestTimeout: options.requestTimeout }),
     ...(options.headersTimeout !== undefined && { headersTimeout: options.headersTimeout }),
     ...(options.keepAliveTimeout !== undefined && { keepAliveTimeout: options.keepAliveTimeout }),

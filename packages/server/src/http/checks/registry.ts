@@ -20,6 +20,11 @@ export class CheckRegistry {
     private readonly maxPayloadBytes: number,
   ) {}
 
+  /** The checks defined here, by name. */
+  names(): string[] {
+    return [...this.checks.keys()].sort();
+  }
+
   get(name: string): Check {
     const entry = this.checks.get(name);
     if (!entry) throw new HttpError(404, "CHECK_NOT_FOUND", `no check ${JSON.stringify(name)} is defined`, { name });
