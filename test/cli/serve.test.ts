@@ -234,6 +234,30 @@ describe("checkback serve", { timeout: 60_000 }, () => {
     expect((await fetch(`${offByEnv.url}/docs`)).status).toBe(404);
   });
 
+  it("serves the dashboard at /ui unless --no-ui or CHECKBACK_UI=false turns it off", async () => {
+    const server = await serve(["--port", "0", "--store", "memory:", "--log-level", "silent"]);
+    const page = await fetch(`${server.url}/ui`); // redirected to /ui/
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<div id="app">');
+    server.child.kill("SIGTERM");
+    await server.exited;
+
+    const offByFlag = await serve(["--port", "0", "--store", "memory:", "--log-level", "silent", "--no-ui"]);
+    const offByEnv = await serve(["--port", "0", "--store", "memory:", "--log-level", "silent"], {
+      CHECKBACK_UI: "false",
+    });
+    for (const off of [offByFlag, offByEnv]) {
+      for (const path of ["/ui", "/ui/", "/ui/assets/index.js"]) {
+        const answer = await fetch(`${off.url}${path}`, { redirect: "manual" });
+        expect(answer.status, path).toBe(404);
+        expect(await answer.json()).toEqual({ error: { code: "NOT_FOUND", message: `no route GET ${path}` } });
+      }
+      // The API itself is still served.
+      expect((await fetch(`${off.url}/v1/queues`)).status).toBe(200);
+    }
+  });
+
   it("refuses --token (the client's option) and an empty --tokens instead of starting an open server", async () => {
     const [after, before, empty] = await Promise.all([
       runCli(["serve", "--port", "0", "--store", "memory:", "--token", "secret-token:admin"]),
