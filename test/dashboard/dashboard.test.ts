@@ -11,7 +11,7 @@ import { lowContrastText, unlabelledControls } from "./a11y.js";
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core; never a browser
  * download) against the real server on a SQLite file: every page clicked through, a dead letter
- * redriven, a job rescheduled, a count seen changing without a reload, the token gate (a read
+ * redriven, a job rescheduled, a schedule triggered, a count seen changing without a reload, the token gate (a read
  * token looks but cannot act), accessibility basics. The screenshots go to docs/dashboard/,
  * which docs/dashboard.md shows.
  */
@@ -74,6 +74,11 @@ async function seed(): Promise<void> {
   );
   await admin.post("/v1/sweeps/reindex/start");
   await waitFor(async () => (await admin.get("/v1/sweeps/reindex")).body.state === "completed", 10_000);
+  // Schedules: a nightly cron handing firings to "reports", and a paused interval.
+  const nightly = { cron: "0 30 2 * * *", timezone: "Europe/Berlin", queue: "reports", payload: { report: "unpaid" } };
+  expect((await admin.put("/v1/schedules/nightly-report", nightly)).status).toBe(201);
+  expect((await admin.put("/v1/schedules/cleanup", { every: "15m", queue: "maintenance" })).status).toBe(201);
+  expect((await admin.post("/v1/schedules/cleanup/pause")).status).toBe(200);
   await waitFor(
     async () =>
       (await admin.get("/v1/checks/payment-status/T-1001")).body.probes >= 1 &&
@@ -243,6 +248,46 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
     await page.close();
   });
 
+  it("schedules: next firings, live; trigger one and its firing appears; pause and resume", async () => {
+    const page = await signIn(ADMIN);
+    await page.getByRole("link", { name: "Schedules" }).click();
+    const row = (name: string) => page.locator(`[data-testid="schedules"] tr[data-schedule="${name}"]`);
+    await expect.poll(() => row("nightly-report").locator("ol.firings li").count()).toBe(5);
+    expect(await row("nightly-report").textContent()).toContain("0 30 2 * * * (Europe/Berlin)");
+    expect(await row("cleanup").locator(".badge").textContent()).toBe("paused");
+    expect(await row("cleanup").textContent()).toContain("every 15 min");
+    expect(await page.getByRole("button", { name: "Resume cleanup" }).isEnabled()).toBe(true);
+
+    // A schedule defined elsewhere shows up without a reload.
+    await admin.put("/v1/schedules/hourly-digest", { cron: "0 0 * * * *", queue: "reports" });
+    await expect.poll(() => row("hourly-digest").count(), { timeout: 8_000 }).toBe(1);
+
+    await page.getByRole("button", { name: "Trigger nightly-report" }).click();
+    await page.getByRole("status").filter({ hasText: "Triggered nightly-report" }).waitFor();
+    const firing = page.locator('[data-testid="triggered"] a').first();
+    const [, id] = /firing (\S+)/.exec((await firing.textContent()) ?? "") ?? [];
+    const job = (await admin.get(`/v1/queues/reports/jobs/${id}`)).body;
+    expect(job.key).toMatch(/^nightly-report@/);
+    expect(job.payload).toMatchObject({ schedule: "nightly-report", kind: "trigger", payload: { report: "unpaid" } });
+    await shoot(page, "schedules");
+    await accessible(page, "schedules");
+
+    await page.getByRole("button", { name: "Pause nightly-report" }).click();
+    await page.getByRole("status").filter({ hasText: "Paused nightly-report" }).waitFor();
+    await expect.poll(() => row("nightly-report").locator(".badge").textContent()).toBe("paused");
+    expect(await row("nightly-report").locator("ol.firings li").count()).toBe(0);
+    expect((await admin.get("/v1/schedules/nightly-report")).body.state).toBe("paused");
+    await page.getByRole("button", { name: "Resume nightly-report" }).click();
+    await expect.poll(() => row("nightly-report").locator(".badge").textContent()).toBe("active");
+    expect((await admin.get("/v1/schedules/nightly-report")).body.state).toBe("active");
+
+    // The firing, in its queue, from the link.
+    await firing.click();
+    await page.getByRole("heading", { name: /^Job / }).waitFor();
+    await page.getByText('"kind": "trigger"').waitFor();
+    await page.close();
+  });
+
   it("a read token looks but cannot act: buttons disabled, and the server refuses", async () => {
     const page = await signIn(READER);
     const job = (await admin.get("/v1/queues/orders/keys/order-1010")).body;
@@ -253,6 +298,12 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
     }
     await page.getByRole("link", { name: "Dead letters" }).click();
     await page.getByText("needs a token with the admin scope").waitFor();
+    await page.getByRole("link", { name: "Schedules" }).click();
+    const trigger = page.getByRole("button", { name: "Trigger nightly-report" });
+    await trigger.waitFor();
+    expect(await trigger.isDisabled()).toBe(true);
+    expect(await trigger.getAttribute("title")).toBe("needs a token with the produce scope");
+    expect(await page.getByRole("button", { name: "Pause nightly-report" }).isDisabled()).toBe(true);
     // What the disabled button would have sent, sent anyway from the page with the read token.
     const status = await page.evaluate(
       async ({ id, token }) =>

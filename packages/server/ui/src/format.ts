@@ -24,3 +24,15 @@ export function relative(ms: number | null | undefined, now = Date.now()): strin
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }
+
+/** "20 s", "15 min", "2 h": an interval, in the largest unit it is a whole number of. */
+export function interval(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1000, "s"],
+  ];
+  for (const [size, unit] of units) if (ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}

@@ -6,6 +6,7 @@ import { DeadPage } from "./pages/dead";
 import { JobPage } from "./pages/job";
 import { JobsPage } from "./pages/jobs";
 import { OverviewPage } from "./pages/overview";
+import { SchedulesPage } from "./pages/schedules";
 import { SweepsPage } from "./pages/sweeps";
 import { type Session, SessionContext } from "./session";
 import "uplot/dist/uPlot.min.css";
@@ -28,6 +29,7 @@ const PAGES = [
   { id: "jobs", label: "Jobs" },
   { id: "dead", label: "Dead letters" },
   { id: "checks", label: "Checks" },
+  { id: "schedules", label: "Schedules" },
   { id: "sweeps", label: "Sweeps" },
 ];
 
@@ -59,7 +61,8 @@ function TokenForm({ onSession, problem }: { onSession: (s: Session) => void; pr
           onInput={(e) => setToken((e.target as HTMLInputElement).value)}
         />
         <p class="hint">
-          A token with the read scope can look; acting needs produce (jobs, checks, sweeps) or admin (dead letters).
+          A token with the read scope can look; acting needs produce (jobs, checks, schedules, sweeps) or admin (dead
+          letters).
         </p>
         <button type="submit">Open the dashboard</button>
         {error && (
@@ -152,6 +155,7 @@ function App() {
         {page === "jobs" && route.path.length < 3 && <JobsPage params={route.params} />}
         {page === "dead" && <DeadPage params={route.params} />}
         {page === "checks" && <CheckPage />}
+        {page === "schedules" && <SchedulesPage />}
         {page === "sweeps" && <SweepsPage />}
       </main>
     </SessionContext.Provider>
