@@ -124,6 +124,7 @@ export class Queue<T = unknown> {
       maxAttempts: resolved.maxAttempts,
       backoff: resolved.backoff,
       onDuplicate: resolved.onDuplicate,
+      priority: resolved.priority,
     };
   }
 }

@@ -131,6 +131,11 @@ export interface NewJob {
   backoff: BackoffPolicy;
   /** What to do if an unfinished job already holds `key`: keep it, or replace its payload and due time. */
   onDuplicate: "keep" | "replace";
+  /**
+   * Order among due jobs (flow/priority.ts); 0 when absent. Set when the job is created: a
+   * replace keeps the holder's priority.
+   */
+  priority?: number;
 }
 
 export interface AddOutcome {

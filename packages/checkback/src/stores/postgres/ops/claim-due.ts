@@ -1,4 +1,5 @@
 import type { JobRecord } from "../../../core/job.js";
+import { PRIORITY_STEP_MS } from "../../../flow/priority.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
 import { type PgContext, run, type SchemaSql } from "../context.js";
 import { type JobRow, jobColumns, toRecord } from "../rows.js";
@@ -50,7 +51,7 @@ const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
   next AS (SELECT ${schema}.next_due($1, coalesce((SELECT array_agg(id) FROM due), '{}')) AS due_at)
   SELECT claimed.*, clock.now AS claimed_now, (SELECT due_at FROM next) AS next_due_at
   FROM clock LEFT JOIN claimed ON true
-  ORDER BY claimed.claimed_due_at, claimed.id`;
+  ORDER BY claimed.claimed_due_at - claimed.priority * ${PRIORITY_STEP_MS}::bigint, claimed.id`;
 
 type ClaimRow = Partial<JobRow> & { claimed_due_at: string | null; claimed_now: string; next_due_at: string | null };
 
