@@ -21,24 +21,8 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
   const claimOne = async (store: Store, queue: string) =>
     (await store.claimDue(queue, { limit: 1, leaseMs: 30_000 })).jobs[0]?.payload;
 
-  // Redis keeps no priorities yet: it refuses them (last test); the ordering tests are for the
-  // stores that keep them.
-  const keepsPriorities = () => getStore().kind !== "redis";
-
   describe("priorities", () => {
-    it("refuses a prioritized job on a store that keeps no priorities, and stores nothing", async (ctx) => {
-      if (keepsPriorities()) ctx.skip();
-      const store = getStore();
-      const queue = newQueue();
-      await expect(store.add([job(queue), job(queue, { priority: 3 })])).rejects.toMatchObject({
-        code: "INVALID_OPTION",
-        details: { field: "priority" },
-      });
-      expect((await store.counts(queue)).scheduled).toBe(0);
-    });
-
-    it("claims due jobs of higher priority first, FIFO within a priority, and keeps the priority", async (ctx) => {
-      if (!keepsPriorities()) ctx.skip();
+    it("claims due jobs of higher priority first, FIFO within a priority, and keeps the priority", async () => {
       const store = getStore();
       const queue = newQueue();
       const runAt = (await store.now()) - 1000;
@@ -67,8 +51,7 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect(claimed.jobs.map((j) => j.payload)).toEqual(['"c"', '"b"']);
     });
 
-    it("never runs a job before it is due, however high its priority", async (ctx) => {
-      if (!keepsPriorities()) ctx.skip();
+    it("never runs a job before it is due, however high its priority", async () => {
       const store = getStore();
       const queue = newQueue();
       const now = await store.now();
@@ -82,8 +65,7 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect(claimed.nextDueAt).toBe(now + 60_000);
     });
 
-    it("ages: a job due long enough ago outranks a later one of higher priority", async (ctx) => {
-      if (!keepsPriorities()) ctx.skip();
+    it("ages: a job due long enough ago outranks a later one of higher priority", async () => {
       const store = getStore();
       const queue = newQueue();
       const now = await store.now();
@@ -99,14 +81,70 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect(order).toEqual(['"fresh-high"', '"old-low"', '"fresh"']);
     });
 
-    it("lists and counts prioritized jobs like any other", async (ctx) => {
-      if (!keepsPriorities()) ctx.skip();
+    it("lists and counts prioritized jobs like any other", async () => {
       const store = getStore();
       const queue = newQueue();
       await store.add([job(queue, { priority: 4 }), job(queue), job(queue, { priority: -4 })]);
       expect((await store.counts(queue)).scheduled).toBe(3);
       const page = await store.list(queue, "scheduled", { limit: 10 });
       expect(page.jobs.map((j) => j.priority).sort()).toEqual([-4, 0, 4]);
+    });
+
+    it("lists scheduled jobs of every priority page by page, each once", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      const now = await store.now();
+      const priorities = [3, 0, -2, 0, 3, 7, 0, -2];
+      await store.add(
+        priorities.map((priority, i) =>
+          job(queue, { payload: `"${i}"`, when: { runAt: now + 60_000 + (i % 3) * 1000 }, priority }),
+        ),
+      );
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await store.list(queue, "scheduled", { limit: 3, cursor });
+        seen.push(...page.jobs.map((j) => j.payload));
+        cursor = page.next;
+      } while (cursor !== null);
+      // Every job exactly once across the pages, whichever order the store lists in.
+      expect(seen.sort()).toEqual(priorities.map((_, i) => `"${i}"`).sort());
+    });
+
+    it("takes a cancelled or rescheduled prioritized job out of its place", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      const runAt = (await store.now()) - 1000;
+      const [cancelled, moved] = await store.add([
+        job(queue, { payload: '"cancelled"', when: { runAt }, priority: 5 }),
+        job(queue, { payload: '"moved"', when: { runAt }, priority: 5 }),
+        job(queue, { payload: '"plain"', when: { runAt } }),
+      ]);
+      await store.cancel(queue, { id: cancelled!.job.id });
+      await store.reschedule(queue, { id: moved!.job.id }, { delayMs: 600_000 });
+      const claimed = await store.claimDue(queue, { limit: 10, leaseMs: 3_600_000 });
+      expect(claimed.jobs.map((j) => j.payload)).toEqual(['"plain"']);
+      const rescheduled = await store.get(queue, moved!.job.id);
+      expect(rescheduled).toMatchObject({ state: "scheduled", priority: 5 });
+      expect(claimed.nextDueAt).toBe(rescheduled!.runAt);
+    });
+
+    it("ranks a job whose lease ran out by its priority", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      const runAt = (await store.now()) - 1000;
+      await store.add([job(queue, { payload: '"high"', when: { runAt }, priority: 9 })]);
+      const first = await store.claimDue(queue, { limit: 1, leaseMs: 50 });
+      expect(first.jobs[0]?.priority).toBe(9);
+      // Plain jobs due before the lease runs out, then the lease runs out.
+      await store.add([job(queue, { payload: '"plain"', when: { runAt } })]);
+      const deadline = Date.now() + 5000;
+      let again: string | undefined;
+      while (again === undefined && Date.now() < deadline) {
+        const now = await store.now();
+        if (now >= first.jobs[0]!.leaseExpiresAt! + 1) again = await claimOne(store, queue);
+      }
+      expect(again).toBe('"high"');
     });
 
     it("refuses a priority out of range or not an integer, and stores nothing", async () => {

@@ -178,7 +178,6 @@ export class RedisStore implements Store {
   async add(jobs: NewJob[]): Promise<AddOutcome[]> {
     this.gate.ensureOpen();
     if (jobs.length === 0) return [];
-    refusePriorities(jobs);
     await this.register(jobs);
     const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
     // Group by (queue, partition): one script call each, all in flight at once.
@@ -632,20 +631,5 @@ export class RedisStore implements Store {
     const where = this.layout.parseId(id);
     if (!where) throw new LeaseLostError(id);
     return where;
-  }
-}
-
-/**
- * Priorities are not kept by this store yet (docs/flow-control.md): a prioritized job is refused
- * before anything is written, rather than stored and claimed in plain due order.
- */
-function refusePriorities(jobs: NewJob[]): void {
-  for (const job of jobs) {
-    if ((job.priority ?? 0) !== 0) {
-      throw invalidOption("priorities other than 0 are not supported by the Redis store yet", {
-        field: "priority",
-        value: job.priority,
-      });
-    }
   }
 }
