@@ -161,4 +161,100 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect((await queue.counts()).scheduled).toBe(1);
     });
   });
+
+  describe("rate limits and pauses", () => {
+    // A partitioned Redis store refuses them (docs/flow-control.md); every other store keeps them.
+    async function limited(store: Store, queue: string, limit: { rate: number; perMs: number }): Promise<boolean> {
+      try {
+        await store.setRateLimit(queue, limit);
+        return true;
+      } catch (error) {
+        expect(error).toMatchObject({ code: "INVALID_OPTION" });
+        return false;
+      }
+    }
+    const dueJobs = async (store: Store, queue: string, n: number) => {
+      const runAt = (await store.now()) - 1000;
+      await store.add(Array.from({ length: n }, (_, i) => job(queue, { payload: `"${i}"`, when: { runAt } })));
+    };
+
+    it("starts no more than the bucket holds, charges only what started, and says when the next start is allowed", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      if (!(await limited(store, queue, { rate: 3, perMs: 3000 }))) return;
+      await dueJobs(store, queue, 10);
+      const first = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
+      expect(first.jobs).toHaveLength(3);
+      // One token comes back per second: the worker sleeps until then, not before.
+      expect(first.nextDueAt).not.toBeNull();
+      expect(first.nextDueAt!).toBeGreaterThan(first.now);
+      expect(first.nextDueAt!).toBeLessThanOrEqual(first.now + 1000);
+      // Two claims at once share the bucket: together no more than what refilled since.
+      const [a, b] = await Promise.all([
+        store.claimDue(queue, { limit: 10, leaseMs: 60_000 }),
+        store.claimDue(queue, { limit: 10, leaseMs: 60_000 }),
+      ]);
+      const refilled = Math.floor((Math.max(a.now, b.now) - first.now) / 1000);
+      expect(a.jobs.length + b.jobs.length).toBeLessThanOrEqual(refilled);
+      // Held-back jobs were not touched: still scheduled, no attempt charged.
+      const started = 3 + a.jobs.length + b.jobs.length;
+      expect((await store.counts(queue)).scheduled).toBe(10 - started);
+      const held = await store.list(queue, "scheduled", { limit: 10 });
+      expect(held.jobs.every((j) => j.attempts === 0)).toBe(true);
+      // After the next start is allowed, the claim starts more.
+      const deadline = Date.now() + 10_000;
+      let later = 0;
+      while (later === 0 && Date.now() < deadline) {
+        later = (await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs.length;
+      }
+      expect(later).toBeGreaterThanOrEqual(1);
+      expect((await store.flowSettings(queue)).limit).toEqual({ rate: 3, perMs: 3000 });
+      // Lifted: everything due starts.
+      await store.setRateLimit(queue, null);
+      const rest = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
+      expect(rest.jobs).toHaveLength(10 - started - later);
+      expect((await store.flowSettings(queue)).limit).toBeNull();
+    });
+
+    it("pauses a queue until an instant: nothing starts, the worker sleeps until then; resume lifts it", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      await dueJobs(store, queue, 2);
+      try {
+        await store.pauseQueue(queue, { delayMs: 60_000 });
+      } catch (error) {
+        expect(error).toMatchObject({ code: "INVALID_OPTION" });
+        return;
+      }
+      const paused = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
+      expect(paused.jobs).toHaveLength(0);
+      expect(paused.nextDueAt!).toBeGreaterThanOrEqual(paused.now + 59_000);
+      const settings = await store.flowSettings(queue);
+      expect(settings.pausedUntil!).toBeGreaterThanOrEqual(paused.now + 59_000);
+      await store.pauseQueue(queue, null);
+      expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(2);
+      expect(await store.flowSettings(queue)).toEqual({ limit: null, pausedUntil: null });
+    });
+
+    it("refuses a bad limit or pause with a typed error and keeps nothing", async () => {
+      const cb = new Checkback({ store: getStore() });
+      const queue = cb.queue(newQueue());
+      const bad = [
+        { rate: 0, per: "1s" },
+        { rate: -5, per: "1s" },
+        { rate: 1.5, per: "1s" },
+        { rate: "10", per: "1s" },
+        { rate: 10, per: "0s" },
+        { rate: 10, per: "soon" },
+        { rate: 10, per: -1000 },
+        "fast",
+      ];
+      for (const limit of bad) {
+        // INVALID_OPTION, or the duration parser's own code for a malformed `per`.
+        await expect(queue.limit(limit as never)).rejects.toMatchObject({ code: expect.stringMatching(/^INVALID_/) });
+      }
+      await expect(queue.pause({} as never)).rejects.toMatchObject({ code: "INVALID_OPTION" });
+      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null });
+    });
+  });
 }

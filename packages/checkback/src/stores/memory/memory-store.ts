@@ -3,6 +3,17 @@ import { MinHeap } from "../../core/heap.js";
 import { isUnfinished, JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
 import { claimRank } from "../../flow/priority.js";
+import {
+  allowedStarts,
+  type Bucket,
+  charge,
+  type FlowSettings,
+  flowSettings,
+  limitedNextDue,
+  type RateLimit,
+  withLimit,
+  withPause,
+} from "../../flow/rate-limit.js";
 import { checkFollowUps } from "../follow-ups.js";
 import { decodeListCursor, encodeListCursor, isIntegerPosition } from "../list-cursor.js";
 import { createdRecord, resolveWhen } from "../new-job.js";
@@ -61,6 +72,8 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly queuesByName = new Map<string, QueueState>();
+  /** Rate limits and pauses per queue (flow/rate-limit.ts); a queue without one is absent. */
+  private readonly buckets = new Map<string, Bucket>();
   /** Wake-up subscribers per queue (a plain map: any queue name, even "error", is safe). */
   private readonly subscribers = new Map<string, Set<(runAt: number) => void>>();
   private readonly clock: () => number;
@@ -161,7 +174,9 @@ export class MemoryStore implements Store {
     const q = this.queuesByName.get(queue);
     const jobs: JobRecord[] = [];
     if (!q) return { jobs, nextDueAt: null, now };
-    while (jobs.length < limit) {
+    const bucket = this.buckets.get(queue);
+    const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
+    while (jobs.length < allowed) {
       const entry = q.levels.size === 0 ? this.head(q.due, q) : this.rankedHead(q, now);
       if (!entry || entry.dueAt > now) break;
       this.heapOf(q, q.jobs.get(entry.id)!.job.priority).pop();
@@ -184,7 +199,31 @@ export class MemoryStore implements Store {
       this.index(q, slot, job.leaseExpiresAt);
       jobs.push(copy(job));
     }
-    return { jobs, nextDueAt: this.nextDue(q), now };
+    if (!bucket) return { jobs, nextDueAt: this.nextDue(q), now };
+    const charged = charge(bucket, now, jobs.length);
+    this.buckets.set(queue, charged);
+    return { jobs, nextDueAt: limitedNextDue(this.nextDue(q), charged, now), now };
+  }
+
+  async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    this.ensureOpen();
+    this.keepBucket(queue, withLimit(this.buckets.get(queue) ?? null, limit, this.clock()));
+  }
+
+  async pauseQueue(queue: string, until: When | null): Promise<void> {
+    this.ensureOpen();
+    const now = this.clock();
+    this.keepBucket(queue, withPause(this.buckets.get(queue) ?? null, until && resolveWhen(until, now), now));
+  }
+
+  async flowSettings(queue: string): Promise<FlowSettings> {
+    this.ensureOpen();
+    return flowSettings(this.buckets.get(queue) ?? null, this.clock());
+  }
+
+  private keepBucket(queue: string, bucket: Bucket | null): void {
+    if (bucket) this.buckets.set(queue, bucket);
+    else this.buckets.delete(queue);
   }
 
   async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {

@@ -52,6 +52,9 @@ import type { Queryable } from "./context.js";
  * without priorities). lock_due checks it first — one index seek — and only when the queue holds
  * such a job reads each level's due head (level 0 from jobs_due) and merges them by claim rank
  * (due_at − priority × ${PRIORITY_STEP_MS} ms) before locking; otherwise it is the plain walk.
+ *
+ * Migration 3, rate limits and pauses (flow/rate-limit.ts): queue_flow, a row per queue that has
+ * either (ops/flow.ts).
  */
 function migrations(schema: string): string[] {
   const s = quoteIdent(schema);
@@ -160,6 +163,16 @@ function migrations(schema: string): string[] {
           FOR UPDATE OF j SKIP LOCKED;
       END
     $$;
+    `,
+    `
+    CREATE TABLE ${s}.queue_flow (
+      queue        text PRIMARY KEY,
+      rate         integer,
+      per_ms       bigint,
+      tokens       double precision NOT NULL,
+      refilled_at  bigint NOT NULL,
+      paused_until bigint
+    );
     `,
   ];
 }

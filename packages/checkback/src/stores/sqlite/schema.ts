@@ -25,6 +25,8 @@ import type Database from "better-sqlite3";
  *   jobs_due_ranked    (queue, priority, due_at, id) partial over unfinished jobs with a priority
  *                      other than 0 (migration 2): the per-level due heads a claim merges by
  *                      rank (flow/priority.ts); empty, and free, for queues without priorities
+ *
+ * queue_flow (migration 3) holds a row per queue with a rate limit or a pause (flow/rate-limit.ts).
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -56,6 +58,16 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX jobs_due_ranked ON jobs (queue, priority, due_at, id) WHERE due_at IS NOT NULL AND priority <> 0;
+  `,
+  `
+  CREATE TABLE queue_flow (
+    queue        TEXT    PRIMARY KEY,
+    rate         INTEGER,
+    per_ms       INTEGER,
+    tokens       REAL    NOT NULL,
+    refilled_at  INTEGER NOT NULL,
+    paused_until INTEGER
+  ) WITHOUT ROWID;
   `,
 ];
 

@@ -20,9 +20,13 @@
 --@include record
 --@include state
 --@include ranked
+--@include limit
 
 if ARGV[5] ~= '' then now = tonumber(ARGV[5]) end
 local limit = tonumber(ARGV[2])
+-- A rate limit or pause (include/limit.lua) caps the claim at the starts it allows.
+local bucket = flowBucket()
+if bucket then limit = flowAllowed(bucket, now, limit) end
 local expiresAt = now + tonumber(ARGV[3])
 local tokenPart = ARGV[4]
 local claimed = {}
@@ -118,4 +122,8 @@ end
 
 commit()
 local _, nextDueAt = dueHead()
+if bucket then
+  flowCharge(bucket, now, #claimed)
+  if nextDueAt then nextDueAt = math.max(nextDueAt, flowNextStart(bucket, now)) end
+end
 return { now, nextDueAt or false, expiresAt, claimed, backoffList }

@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { JobRecord } from "../../../core/job.js";
 import { claimRank, PRIORITY_LEVELS } from "../../../flow/priority.js";
+import { allowedStarts, charge, limitedNextDue } from "../../../flow/rate-limit.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
+import { readBucket, saveBucket } from "./flow.js";
 
 /**
  * claimDue: hands out up to `limit` due jobs under fresh leases, in one IMMEDIATE transaction.
@@ -25,6 +27,9 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  *
  * The next due instant left (for the worker's sleep) is read in the same transaction: the
  * head of jobs_due, one index seek.
+ *
+ * Rate limits (flow/rate-limit.ts): the queue's queue_flow row, if any, is read first; the claim
+ * takes no more than the bucket allows and charges what it started, in this transaction.
  *
  * Priorities (flow/priority.ts): when the queue holds an unfinished job with a priority other
  * than 0 (one seek in the partial index jobs_due_ranked tells), the due rows are read per level
@@ -83,8 +88,10 @@ export function claimDue(
   const selectDue = ctx.statement<JobRow>(SELECT_DUE);
   const claim = ctx.statement(CLAIM);
   const ranked = ctx.statement(ANY_RANKED).get(queue) !== undefined;
-  while (jobs.length < limit) {
-    const wanted = limit - jobs.length;
+  const bucket = readBucket(ctx, queue);
+  const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
+  while (jobs.length < allowed) {
+    const wanted = allowed - jobs.length;
     const due = ranked ? selectRanked(ctx, queue, now, wanted) : selectDue.all(queue, now, wanted);
     const tokens = leaseTokens(due.length);
     for (let i = 0; i < due.length; i++) {
@@ -114,7 +121,11 @@ export function claimDue(
     if (due.length < wanted) break;
   }
   const next = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue);
-  return { jobs, nextDueAt: next?.due_at ?? null, now };
+  const nextDueAt = next?.due_at ?? null;
+  if (!bucket) return { jobs, nextDueAt, now };
+  const charged = charge(bucket, now, jobs.length);
+  saveBucket(ctx, queue, charged);
+  return { jobs, nextDueAt: limitedNextDue(nextDueAt, charged, now), now };
 }
 
 /** The `wanted` due rows of lowest claim rank: each level's due head, merged. */
