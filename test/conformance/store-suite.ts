@@ -6,6 +6,7 @@ import { CheckbackError, LeaseLostError } from "../../packages/checkback/src/cor
 import type { NewJob, Store, When } from "../../packages/checkback/src/stores/store.js";
 import { later } from "../../packages/checkback/src/worker/answers.js";
 import { sleep, waitFor } from "../support/wait.js";
+import { describeFlow } from "./flow-suite.js";
 
 /**
  * The one conformance suite every Store passes. Each test works in queues of its own (random
@@ -591,6 +592,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
 
     describeLibrary(() => store, newQueue);
     describeUntrustedInput(() => store, newQueue);
+    describeFlow(() => store, newQueue);
   });
 }
 

@@ -23,6 +23,19 @@ describe("queues: happy paths", () => {
     expect(got.body).toMatchObject({ id: added.body.id, payload: { order: 42 }, attempts: 0, maxAttempts: 3 });
   });
 
+  it("adds with a priority, shows it, and refuses one out of range", async () => {
+    const queue = uniqueQueue();
+    const added = await api.post(`/v1/queues/${queue}/jobs`, { payload: 1, priority: 4 });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ priority: 4 });
+    const got = await api.get(`/v1/queues/${queue}/jobs/${added.body.id}`);
+    expect(got.body).toMatchObject({ priority: 4 });
+    const refused = await api.post(`/v1/queues/${queue}/jobs`, { payload: 1, priority: 11 });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe("INVALID_OPTION");
+    expect((await api.get(`/v1/queues/${queue}/counts`)).body).toMatchObject({ scheduled: 1 });
+  });
+
   it("adds at an instant (runAt) with attempts and back-off", async () => {
     const queue = uniqueQueue();
     const runAt = Date.now() + 60_000;

@@ -22,6 +22,7 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     queue: "q",
     key: null,
     payload: "{}",
+    priority: 0,
     state: "active",
     runAt: 0,
     attempts: 1,

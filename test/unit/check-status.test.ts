@@ -8,6 +8,7 @@ function probeJob(overrides: Partial<JobRecord>): JobRecord {
     id: "7",
     queue: "check.payment",
     key: "check:T1",
+    priority: 0,
     payload: JSON.stringify({
       kind: "probe",
       input: { order: "o1" },

@@ -12,6 +12,7 @@ function job(attempts: number, maxAttempts = 3): JobRecord {
     queue: "q",
     key: null,
     payload: "{}",
+    priority: 0,
     state: "active",
     runAt: 0,
     attempts,

@@ -9,6 +9,7 @@ export * from "./core/errors.js";
 export type { JobError, JobRecord, JobRef, JobState } from "./core/job.js";
 export type { Job } from "./core/job-view.js";
 export type { AddOptions, JobDefaults } from "./core/options.js";
+export type { FlowSettings, RateLimit, RateLimitInput } from "./flow/rate-limit.js";
 export { type Added, type JobLookup, Queue, type WhenOptions } from "./queue/queue.js";
 export * from "./scans/index.js";
 export * from "./scans/sweep-index.js";

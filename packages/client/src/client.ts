@@ -31,6 +31,8 @@ export interface ApiJob<T = unknown> {
   runAt: number;
   attempts: number;
   maxAttempts: number;
+  /** Order among due jobs, −10..10, higher first. */
+  priority: number;
   errors: JobError[];
   result: unknown;
   createdAt: number;
@@ -49,6 +51,8 @@ export interface JobInput {
   replace?: boolean;
   attempts?: number;
   backoff?: unknown;
+  /** Order among due jobs, −10..10, higher first (default 0). */
+  priority?: number;
 }
 
 /** When to run again, as the API takes it: a duration from now, or an instant. Neither means now. */

@@ -11,6 +11,8 @@ export interface Job<T = unknown> {
   runAt: number;
   attempts: number;
   maxAttempts: number;
+  /** Order among due jobs, −10..10, higher first (docs/flow-control.md). */
+  priority: number;
   errors: JobError[];
   result: unknown;
   createdAt: number;
@@ -27,6 +29,7 @@ export function toJob<T>(record: JobRecord): Job<T> {
     runAt: record.runAt,
     attempts: record.attempts,
     maxAttempts: record.maxAttempts,
+    priority: record.priority,
     errors: record.errors,
     result: record.result === null ? null : parsePayload(record.result),
     createdAt: record.createdAt,

@@ -40,6 +40,8 @@ export interface JobRecord {
   attempts: number;
   maxAttempts: number;
   backoff: BackoffPolicy;
+  /** Order among due jobs, −10..10, higher first (flow/priority.ts). */
+  priority: number;
   /** One entry per failed attempt, oldest first. */
   errors: JobError[];
   /** JSON text of the handler's return value, once completed. */

@@ -1,3 +1,4 @@
+import { resolvePriority } from "../flow/priority.js";
 import { type BackoffOption, type BackoffPolicy, resolveBackoff } from "./backoff.js";
 import { describeValue } from "./describe.js";
 import { type Duration, MAX_DURATION_MS, parseDuration } from "./duration.js";
@@ -16,6 +17,8 @@ export interface AddOptions {
   /** Attempts before the job goes dead (default 3). */
   attempts?: number;
   backoff?: BackoffOption;
+  /** Order among due jobs, MIN_PRIORITY..MAX_PRIORITY (−10..10), higher first; 0 by default (see flow/priority.ts). */
+  priority?: number;
 }
 
 export interface JobDefaults {
@@ -26,7 +29,7 @@ export interface JobDefaults {
 export const DEFAULT_ATTEMPTS = 3;
 export const MAX_ATTEMPTS = 10_000;
 
-const ADD_OPTION_NAMES = new Set(["delay", "runAt", "key", "replace", "attempts", "backoff"]);
+const ADD_OPTION_NAMES = new Set(["delay", "runAt", "key", "replace", "attempts", "backoff", "priority"]);
 
 export interface ResolvedAddOptions {
   when: When;
@@ -34,6 +37,7 @@ export interface ResolvedAddOptions {
   onDuplicate: "keep" | "replace";
   maxAttempts: number;
   backoff: BackoffPolicy;
+  priority: number;
 }
 
 export function resolveAddOptions(options: AddOptions | undefined, defaults: JobDefaults = {}): ResolvedAddOptions {
@@ -48,6 +52,7 @@ export function resolveAddOptions(options: AddOptions | undefined, defaults: Job
     onDuplicate: resolveReplace(opts.replace),
     maxAttempts: resolveAttempts(opts.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS),
     backoff: resolveBackoff(opts.backoff ?? defaults.backoff),
+    priority: resolvePriority(opts.priority),
   };
 }
 

@@ -8,6 +8,7 @@ import { serializePayload } from "../core/payload.js";
 import type { Selection } from "../core/selection.js";
 import { MAX_ID_LENGTH, MAX_KEY_LENGTH, validateIdentifier } from "../core/text.js";
 import type { When } from "../core/when.js";
+import { type FlowSettings, type RateLimitInput, resolveRateLimit } from "../flow/rate-limit.js";
 import type { AddOutcome, FinishedState, NewJob, Store } from "../stores/store.js";
 import { jobTracing } from "../telemetry/tracing.js";
 
@@ -103,6 +104,32 @@ export class Queue<T = unknown> {
     return { jobs: result.jobs.map((job) => toJob<T>(job)), next: result.next };
   }
 
+  /**
+   * Flow control (docs/flow-control.md): at most `rate` job starts per `per` for this queue,
+   * across every worker, kept by the store (`null` lifts it). `queue.limit({ rate: 100, per: "1s" })`.
+   */
+  async limit(limit: RateLimitInput | null): Promise<void> {
+    await this.store.setRateLimit(this.name, resolveRateLimit(limit));
+  }
+
+  /** Holds every start of this queue until the given time (`{ delay }` from now or `{ runAt }`). */
+  async pause(until: WhenOptions): Promise<void> {
+    if (until === null || typeof until !== "object" || (until.delay === undefined && until.runAt === undefined)) {
+      throw invalidOption("pause takes { delay } or { runAt }", { field: "until" });
+    }
+    await this.store.pauseQueue(this.name, resolveWhen(until.delay, until.runAt));
+  }
+
+  /** Lifts a pause. */
+  async resume(): Promise<void> {
+    await this.store.pauseQueue(this.name, null);
+  }
+
+  /** The queue's rate limit and pause, as the store keeps them. */
+  flowSettings(): Promise<FlowSettings> {
+    return this.store.flowSettings(this.name);
+  }
+
   counts(): Promise<Record<JobState, number>> {
     return this.store.counts(this.name);
   }
@@ -128,6 +155,7 @@ export class Queue<T = unknown> {
       maxAttempts: resolved.maxAttempts,
       backoff: resolved.backoff,
       onDuplicate: resolved.onDuplicate,
+      priority: resolved.priority,
     };
   }
 }

@@ -315,6 +315,7 @@ function toRecord(job: ActiveJob<RunCheckpoint>): JobRecord {
     attempts: job.attempts,
     maxAttempts: job.maxAttempts,
     backoff: { type: "fixed", delayMs: 0, jitter: 0 },
+    priority: 0,
     errors: job.errors,
     result: null,
     createdAt: job.createdAt,

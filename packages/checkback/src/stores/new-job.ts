@@ -21,6 +21,7 @@ export function createdRecord(input: NewJob, id: string, runAt: number, now: num
     attempts: 0,
     maxAttempts: input.maxAttempts,
     backoff: input.backoff,
+    priority: input.priority ?? 0,
     errors: [],
     result: null,
     createdAt: now,

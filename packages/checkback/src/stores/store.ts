@@ -2,6 +2,7 @@ import type { BackoffPolicy } from "../core/backoff.js";
 import type { JobRecord, JobRef, JobState } from "../core/job.js";
 import type { Selection } from "../core/selection.js";
 import type { When } from "../core/when.js";
+import type { FlowSettings, RateLimit } from "../flow/rate-limit.js";
 
 export type { Selection, When };
 
@@ -57,12 +58,24 @@ export interface Store {
   reschedule(queue: string, ref: JobRef, when: When): Promise<ChangeOutcome>;
 
   /**
-   * Claims up to `limit` due jobs, oldest due first (FIFO within the same instant), giving
+   * Claims up to `limit` due jobs, best claim rank first (flow/priority.ts: oldest due first,
+   * FIFO within the same instant, when no job has a priority), within the queue's rate limit, giving
    * each a fresh lease token. Attempts are counted here. A claimed job whose previous lease
    * expired records a "lease expired" error; if its attempts are used up it goes dead instead.
    * Also returns the next due instant left in the queue, so the worker can sleep until then.
    */
   claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult>;
+
+  /**
+   * Flow control (flow/rate-limit.ts): the queue's rate limit, kept by the store and charged by
+   * claimDue on the store's clock (null lifts it). A claim then starts no more jobs than the
+   * bucket allows and its nextDueAt is no earlier than the next start allowed.
+   */
+  setRateLimit(queue: string, limit: RateLimit | null): Promise<void>;
+  /** Holds every start of the queue until `until` (on the store's clock), or resumes it (null). */
+  pauseQueue(queue: string, until: When | null): Promise<void>;
+  /** The queue's rate limit and pause. */
+  flowSettings(queue: string): Promise<FlowSettings>;
 
   /** Pushes the lease out to now + leaseMs; throws LeaseLostError if `leaseToken` no longer holds it. */
   extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number>;
@@ -131,6 +144,11 @@ export interface NewJob {
   backoff: BackoffPolicy;
   /** What to do if an unfinished job already holds `key`: keep it, or replace its payload and due time. */
   onDuplicate: "keep" | "replace";
+  /**
+   * Order among due jobs (flow/priority.ts); 0 when absent. Set when the job is created: a
+   * replace keeps the holder's priority.
+   */
+  priority?: number;
 }
 
 export interface AddOutcome {

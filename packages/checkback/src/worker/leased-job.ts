@@ -23,6 +23,7 @@ export class LeasedJob<T> implements ActiveJob<T> {
   readonly runAt: number;
   readonly attempts: number;
   readonly maxAttempts: number;
+  readonly priority: number;
   readonly errors: Job<T>["errors"];
   readonly result: unknown;
   readonly createdAt: number;
@@ -43,6 +44,7 @@ export class LeasedJob<T> implements ActiveJob<T> {
     this.runAt = job.runAt;
     this.attempts = job.attempts;
     this.maxAttempts = job.maxAttempts;
+    this.priority = job.priority;
     this.errors = job.errors;
     this.result = job.result;
     this.createdAt = job.createdAt;

@@ -53,6 +53,10 @@ const addOptions = {
   },
   replace: { type: "boolean", description: "replace a scheduled job holding the key" },
   attempts: { type: "integer", minimum: 1 },
+  priority: {
+    type: "integer",
+    description: "order among due jobs, -10..10, higher first (default 0; see docs/flow-control.md)",
+  },
   backoff: {
     description: 'retry back-off: a duration, a list of durations, or { type: "fixed" | "exponential" | "list", … }',
   },
@@ -180,6 +184,7 @@ export const jobSchema = {
     runAt: instant,
     attempts: { type: "integer" },
     maxAttempts: { type: "integer" },
+    priority: { type: "integer" },
     errors: {
       type: "array",
       items: {

@@ -2,6 +2,18 @@ import { LeaseLostError, StoreClosedError } from "../../core/errors.js";
 import { MinHeap } from "../../core/heap.js";
 import { isUnfinished, JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
+import { claimRank } from "../../flow/priority.js";
+import {
+  allowedStarts,
+  type Bucket,
+  charge,
+  type FlowSettings,
+  flowSettings,
+  limitedNextDue,
+  type RateLimit,
+  withLimit,
+  withPause,
+} from "../../flow/rate-limit.js";
 import { checkFollowUps } from "../follow-ups.js";
 import { decodeListCursor, encodeListCursor, isIntegerPosition } from "../list-cursor.js";
 import { createdRecord, resolveWhen } from "../new-job.js";
@@ -27,7 +39,8 @@ import type {
  * The memory store: a due heap per queue with lazy deletion. Each job carries a `dueVersion`
  * that changes whenever its due instant or state changes; heap entries with an old version are
  * skipped when they surface. Everything is O(log n) and nothing survives the process: for tests
- * and ephemeral use.
+ * and ephemeral use. A job with a priority other than 0 waits in its level's own heap; a claim
+ * merges the level heads by claim rank (flow/priority.ts).
  */
 interface Entry {
   dueAt: number;
@@ -43,7 +56,10 @@ interface Slot {
 }
 
 interface QueueState {
+  /** Priority-0 jobs (and every job when no priority is used). */
   due: MinHeap<Entry>;
+  /** One due heap per other priority level in use (flow/priority.ts); empty ones are dropped. */
+  levels: Map<number, MinHeap<Entry>>;
   jobs: Map<string, Slot>;
   keys: Map<string, string>;
 }
@@ -56,6 +72,8 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly queuesByName = new Map<string, QueueState>();
+  /** Rate limits and pauses per queue (flow/rate-limit.ts); a queue without one is absent. */
+  private readonly buckets = new Map<string, Bucket>();
   /** Wake-up subscribers per queue (a plain map: any queue name, even "error", is safe). */
   private readonly subscribers = new Map<string, Set<(runAt: number) => void>>();
   private readonly clock: () => number;
@@ -156,10 +174,12 @@ export class MemoryStore implements Store {
     const q = this.queuesByName.get(queue);
     const jobs: JobRecord[] = [];
     if (!q) return { jobs, nextDueAt: null, now };
-    while (jobs.length < limit) {
-      const entry = this.head(q);
+    const bucket = this.buckets.get(queue);
+    const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
+    while (jobs.length < allowed) {
+      const entry = q.levels.size === 0 ? this.head(q.due, q) : this.rankedHead(q, now);
       if (!entry || entry.dueAt > now) break;
-      q.due.pop();
+      this.heapOf(q, q.jobs.get(entry.id)!.job.priority).pop();
       const slot = q.jobs.get(entry.id)!;
       const { job } = slot;
       if (job.state === "active") {
@@ -179,7 +199,31 @@ export class MemoryStore implements Store {
       this.index(q, slot, job.leaseExpiresAt);
       jobs.push(copy(job));
     }
-    return { jobs, nextDueAt: this.head(q)?.dueAt ?? null, now };
+    if (!bucket) return { jobs, nextDueAt: this.nextDue(q), now };
+    const charged = charge(bucket, now, jobs.length);
+    this.buckets.set(queue, charged);
+    return { jobs, nextDueAt: limitedNextDue(this.nextDue(q), charged, now), now };
+  }
+
+  async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    this.ensureOpen();
+    this.keepBucket(queue, withLimit(this.buckets.get(queue) ?? null, limit, this.clock()));
+  }
+
+  async pauseQueue(queue: string, until: When | null): Promise<void> {
+    this.ensureOpen();
+    const now = this.clock();
+    this.keepBucket(queue, withPause(this.buckets.get(queue) ?? null, until && resolveWhen(until, now), now));
+  }
+
+  async flowSettings(queue: string): Promise<FlowSettings> {
+    this.ensureOpen();
+    return flowSettings(this.buckets.get(queue) ?? null, this.clock());
+  }
+
+  private keepBucket(queue: string, bucket: Bucket | null): void {
+    if (bucket) this.buckets.set(queue, bucket);
+    else this.buckets.delete(queue);
   }
 
   async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {
@@ -357,7 +401,8 @@ export class MemoryStore implements Store {
     let q = this.queuesByName.get(name);
     if (!q) {
       q = {
-        due: new MinHeap((a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq)),
+        due: dueHeap(),
+        levels: new Map(),
         jobs: new Map(),
         keys: new Map(),
       };
@@ -371,19 +416,58 @@ export class MemoryStore implements Store {
     return id === undefined ? undefined : q.jobs.get(id);
   }
 
-  /** The live head of the due heap, dropping stale entries on the way. */
-  private head(q: QueueState): Entry | undefined {
-    for (let top = q.due.peek(); top; top = q.due.peek()) {
+  /** The live head of a due heap, dropping stale entries on the way. */
+  private head(heap: MinHeap<Entry>, q: QueueState): Entry | undefined {
+    for (let top = heap.peek(); top; top = heap.peek()) {
       const slot = q.jobs.get(top.id);
       if (slot && slot.dueVersion === top.version) return top;
-      q.due.pop();
+      heap.pop();
     }
     return undefined;
   }
 
+  /** The due head with the lowest claim rank across the levels (null if nothing is due). */
+  private rankedHead(q: QueueState, now: number): Entry | undefined {
+    let best: Entry | undefined;
+    let bestRank = 0;
+    for (const [priority, heap] of [[0, q.due] as const, ...q.levels]) {
+      const top = this.head(heap, q);
+      if (!top) {
+        if (priority !== 0) q.levels.delete(priority);
+        continue;
+      }
+      if (top.dueAt > now) continue;
+      const rank = claimRank(top.dueAt, priority);
+      if (!best || rank < bestRank || (rank === bestRank && top.seq < best.seq)) {
+        best = top;
+        bestRank = rank;
+      }
+    }
+    return best;
+  }
+
+  private nextDue(q: QueueState): number | null {
+    let next = this.head(q.due, q)?.dueAt ?? null;
+    for (const heap of q.levels.values()) {
+      const top = this.head(heap, q);
+      if (top && (next === null || top.dueAt < next)) next = top.dueAt;
+    }
+    return next;
+  }
+
+  private heapOf(q: QueueState, priority: number): MinHeap<Entry> {
+    if (priority === 0) return q.due;
+    let heap = q.levels.get(priority);
+    if (!heap) {
+      heap = dueHeap();
+      q.levels.set(priority, heap);
+    }
+    return heap;
+  }
+
   private index(q: QueueState, slot: Slot, dueAt: number): void {
     slot.dueVersion += 1;
-    q.due.push({ dueAt, seq: slot.seq, id: slot.job.id, version: slot.dueVersion });
+    this.heapOf(q, slot.job.priority).push({ dueAt, seq: slot.seq, id: slot.job.id, version: slot.dueVersion });
   }
 
   private scheduleAgain(q: QueueState, slot: Slot, runAt: number, now: number): void {
@@ -423,6 +507,10 @@ export class MemoryStore implements Store {
     }
     return out;
   }
+}
+
+function dueHeap(): MinHeap<Entry> {
+  return new MinHeap((a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq));
 }
 
 function noteWake(woken: Map<string, number>, queue: string, runAt: number): void {

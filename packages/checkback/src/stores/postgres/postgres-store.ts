@@ -2,6 +2,7 @@ import type pg from "pg";
 import { invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import type { FlowSettings, RateLimit } from "../../flow/rate-limit.js";
 import { loadPg } from "../drivers.js";
 import { checkFollowUps } from "../follow-ups.js";
 import type {
@@ -32,6 +33,7 @@ import { completeJob } from "./ops/complete-job.js";
 import { countJobs, listQueues } from "./ops/counts.js";
 import { extendLease } from "./ops/extend-lease.js";
 import { failJob } from "./ops/fail-job.js";
+import { pauseQueue, readFlowSettings, setRateLimit } from "./ops/flow.js";
 import { findById, findByKey } from "./ops/get-job.js";
 import { listJobs } from "./ops/list-jobs.js";
 import { purge } from "./ops/purge.js";
@@ -119,6 +121,18 @@ abstract class PostgresOperations implements Store {
     return this.guard(async () => {
       return claimDue(await this.context(), queue, options);
     });
+  }
+
+  async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    return this.guard(async () => setRateLimit(await this.context(), queue, limit));
+  }
+
+  async pauseQueue(queue: string, until: When | null): Promise<void> {
+    return this.guard(async () => pauseQueue(await this.context(), queue, until));
+  }
+
+  async flowSettings(queue: string): Promise<FlowSettings> {
+    return this.guard(async () => readFlowSettings(await this.context(), queue));
   }
 
   async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {

@@ -15,6 +15,7 @@ export interface JobRow {
   run_at: string;
   attempts: number;
   max_attempts: number;
+  priority: number;
   backoff: string;
   errors: StoredError[];
   result: string | null;
@@ -26,7 +27,7 @@ export interface JobRow {
 
 /** The columns a JobRecord is built from (due_at is the store's own bookkeeping). */
 export const JOB_COLUMNS =
-  "id, queue, key, payload, state, run_at, attempts, max_attempts, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
+  "id, queue, key, payload, state, run_at, attempts, max_attempts, priority, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
 
 /** JOB_COLUMNS qualified by a table alias, for statements that join. */
 export function jobColumns(alias: string): string {
@@ -46,6 +47,7 @@ export function toRecord(row: JobRow): JobRecord {
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     backoff: parseStoredBackoff(row.backoff),
+    priority: row.priority,
     errors: row.errors.map(readError),
     result: row.result,
     createdAt: Number(row.created_at),

@@ -1,3 +1,4 @@
+import { PRIORITY_LEVELS, PRIORITY_STEP_MS } from "../../flow/priority.js";
 import type { Queryable } from "./context.js";
 
 /**
@@ -45,6 +46,15 @@ import type { Queryable } from "./context.js";
  * inside a business transaction wakes workers exactly when it becomes visible, and never if the
  * transaction rolls back. Statements that leave no scheduled job (claims, completions, lease
  * extensions) scan their transition table and notify nothing.
+ *
+ * Migration 2, priorities (flow/priority.ts): a `priority` column, and jobs_due_ranked, a
+ * partial index over unfinished jobs whose priority is not 0 (empty, and free, for queues
+ * without priorities). lock_due checks it first — one index seek — and only when the queue holds
+ * such a job reads each level's due head (level 0 from jobs_due) and merges them by claim rank
+ * (due_at − priority × ${PRIORITY_STEP_MS} ms) before locking; otherwise it is the plain walk.
+ *
+ * Migration 3, rate limits and pauses (flow/rate-limit.ts): queue_flow, a row per queue that has
+ * either (ops/flow.ts).
  */
 function migrations(schema: string): string[] {
   const s = quoteIdent(schema);
@@ -110,6 +120,59 @@ function migrations(schema: string): string[] {
       REFERENCING NEW TABLE AS changed_jobs FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_due();
     CREATE TRIGGER jobs_notify_update AFTER UPDATE ON ${s}.jobs
       REFERENCING NEW TABLE AS changed_jobs FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_due();
+    `,
+    `
+    ALTER TABLE ${s}.jobs ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_due_ranked ON ${s}.jobs (queue, priority, due_at, id) WHERE due_at IS NOT NULL AND priority <> 0;
+
+    CREATE OR REPLACE FUNCTION ${s}.lock_due(claim_queue text, claim_now bigint, claim_limit integer)
+      RETURNS TABLE (id bigint, due_at bigint, state text, attempts integer, max_attempts integer)
+      LANGUAGE plpgsql VOLATILE ROWS 50 SET enable_bitmapscan = off AS $$
+      #variable_conflict use_column
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM ${s}.jobs r WHERE r.queue = claim_queue AND r.due_at IS NOT NULL AND r.priority <> 0) THEN
+          RETURN QUERY
+            SELECT j.id, j.due_at, j.state, j.attempts, j.max_attempts FROM ${s}.jobs j
+            WHERE j.queue = claim_queue AND j.due_at IS NOT NULL AND j.due_at <= claim_now
+            ORDER BY j.due_at, j.id
+            LIMIT claim_limit
+            FOR UPDATE OF j SKIP LOCKED;
+          RETURN;
+        END IF;
+        RETURN QUERY
+          WITH candidates AS (
+            SELECT c.id FROM (
+              SELECT z.id, z.due_at, z.priority FROM (
+                SELECT j0.id, j0.due_at, j0.priority FROM ${s}.jobs j0
+                WHERE j0.queue = claim_queue AND j0.due_at IS NOT NULL AND j0.due_at <= claim_now AND j0.priority = 0
+                ORDER BY j0.due_at, j0.id LIMIT claim_limit) z
+              UNION ALL
+              SELECT l.id, l.due_at, l.priority
+              FROM unnest(ARRAY[${PRIORITY_LEVELS.join(", ")}]::smallint[]) AS p(level),
+              LATERAL (
+                SELECT jl.id, jl.due_at, jl.priority FROM ${s}.jobs jl
+                WHERE jl.queue = claim_queue AND jl.priority = p.level AND jl.due_at IS NOT NULL
+                  AND jl.priority <> 0 AND jl.due_at <= claim_now
+                ORDER BY jl.due_at, jl.id LIMIT claim_limit) l
+            ) c
+            ORDER BY c.due_at - c.priority * ${PRIORITY_STEP_MS}::bigint, c.id
+            LIMIT claim_limit
+          )
+          SELECT j.id, j.due_at, j.state, j.attempts, j.max_attempts FROM ${s}.jobs j
+          WHERE j.id IN (SELECT id FROM candidates) AND j.due_at IS NOT NULL AND j.due_at <= claim_now
+          FOR UPDATE OF j SKIP LOCKED;
+      END
+    $$;
+    `,
+    `
+    CREATE TABLE ${s}.queue_flow (
+      queue        text PRIMARY KEY,
+      rate         integer,
+      per_ms       bigint,
+      tokens       double precision NOT NULL,
+      refilled_at  bigint NOT NULL,
+      paused_until bigint
+    );
     `,
   ];
 }

@@ -22,6 +22,7 @@ export type RecordReply = [
   leaseExpiresAt: number | null,
   errors: string | null,
   result: string | null,
+  priority: number,
 ];
 
 /**
@@ -41,6 +42,7 @@ export type ClaimedReply = [
   createdAt: number,
   errors: string | null,
   result: string | null,
+  priority: number,
 ];
 
 export interface ClaimContext {
@@ -53,7 +55,7 @@ export interface ClaimContext {
 }
 
 export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobRecord {
-  const [seq, runAt, attempts, maxAttempts, backoffId, payload, key, createdAt, errors, result] = reply;
+  const [seq, runAt, attempts, maxAttempts, backoffId, payload, key, createdAt, errors, result, priority] = reply;
   const backoff = claim.backoffs.get(backoffId);
   if (!backoff) throw new Error(`claim reply names back-off policy ${backoffId} without sending it`);
   return {
@@ -66,6 +68,7 @@ export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobReco
     attempts,
     maxAttempts,
     backoff,
+    priority,
     errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
     result,
     createdAt,
@@ -77,13 +80,14 @@ export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobReco
 
 export function decodeRecord(queue: string, id: (seq: number) => string, reply: RecordReply): JobRecord {
   const [seq, state, runAt, attempts, maxAttempts, backoff, payload, key] = reply;
-  const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result] = reply.slice(8) as [
+  const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result, priority] = reply.slice(8) as [
     number,
     number,
     string | null,
     number | null,
     string | null,
     string | null,
+    number,
   ];
   return {
     id: id(seq),
@@ -95,6 +99,7 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
     attempts,
     maxAttempts,
     backoff: parseStoredBackoff(backoff),
+    priority,
     errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
     result,
     createdAt,
@@ -106,7 +111,7 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
 
 /**
  * New jobs as the ARGV entries add-job.lua reads: the distinct back-off policies once, then
- * JOB_FIELDS = 8 entries per job that name their policy by index. Jobs of one queue usually
+ * JOB_FIELDS = 9 entries per job that name their policy by index. Jobs of one queue usually
  * share one policy object: its text is looked up only when the object changes.
  */
 export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[]): string[] {
@@ -131,6 +136,7 @@ export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[]): string[]
       String(index),
       job.onDuplicate,
       seq === null ? "" : String(seq),
+      String(job.priority ?? 0),
     );
   });
   return [String(policies.length), ...policies, ...fields];

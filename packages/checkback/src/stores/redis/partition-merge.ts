@@ -7,7 +7,7 @@ import type { ClaimResult } from "../store.js";
  * promises for the whole queue: pure functions, no Redis (see redis-store.ts for the calls).
  */
 
-/** A due entry a peek found: its partition, its queue-wide seq and its due instant. */
+/** A due entry a peek found: its partition, its queue-wide seq and its claim rank (its due instant when it has no priority, flow/priority.ts). */
 export interface DueEntry {
   partition: number;
   seq: number;
@@ -33,13 +33,13 @@ export function decodePeek(partition: number, [now, head, flat]: [number, number
 export interface ClaimPlan {
   /** The latest of the partitions' clocks: every claim runs "as of" this instant. */
   now: number;
-  /** The chosen entries, earliest due first (ties by seq, which is queue-wide). */
+  /** The chosen entries, best claim rank first (ties by seq, which is queue-wide). */
   chosen: DueEntry[];
   /** Per partition, how many of the chosen entries it holds; partitions holding none are absent. */
   shares: Map<number, number>;
 }
 
-/** The earliest `limit` due entries across all peeks, so partitions are served fairly and in due order. */
+/** The best-ranked `limit` due entries across all peeks, so partitions are served fairly and in rank order. */
 export function planClaim(peeks: PartitionPeek[], limit: number): ClaimPlan {
   let now = Number.NEGATIVE_INFINITY;
   for (const peek of peeks) now = Math.max(now, peek.now);

@@ -30,6 +30,7 @@ export const SCRIPT_NAMES = [
   "trim",
   "tail",
   "sequence",
+  "flow",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

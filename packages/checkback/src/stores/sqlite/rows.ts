@@ -12,6 +12,7 @@ export interface JobRow {
   due_at: number | null;
   attempts: number;
   max_attempts: number;
+  priority: number;
   backoff: string;
   errors: string;
   result: string | null;
@@ -23,7 +24,7 @@ export interface JobRow {
 
 /** The columns a JobRecord is built from (due_at is the store's own bookkeeping). */
 export const JOB_COLUMNS =
-  "id, queue, key, payload, state, run_at, attempts, max_attempts, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
+  "id, queue, key, payload, state, run_at, attempts, max_attempts, priority, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
 
 export function toRecord(row: JobRow): JobRecord {
   return {
@@ -36,6 +37,7 @@ export function toRecord(row: JobRow): JobRecord {
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     backoff: parseStoredBackoff(row.backoff),
+    priority: row.priority,
     errors: row.errors === "[]" ? [] : (JSON.parse(row.errors) as JobError[]),
     result: row.result,
     createdAt: row.created_at,

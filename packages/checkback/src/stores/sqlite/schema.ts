@@ -22,6 +22,11 @@ import type Database from "better-sqlite3";
  *   jobs_state         (queue, state, id): list pages and counts
  *   jobs_retention     (queue, updated_at, id) partial over completed/cancelled: trim walks the
  *                      newest finished jobs without sorting the whole queue
+ *   jobs_due_ranked    (queue, priority, due_at, id) partial over unfinished jobs with a priority
+ *                      other than 0 (migration 2): the per-level due heads a claim merges by
+ *                      rank (flow/priority.ts); empty, and free, for queues without priorities
+ *
+ * queue_flow (migration 3) holds a row per queue with a rate limit or a pause (flow/rate-limit.ts).
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -49,6 +54,20 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_key ON jobs (queue, key, id) WHERE key IS NOT NULL;
   CREATE INDEX jobs_state ON jobs (queue, state, id);
   CREATE INDEX jobs_retention ON jobs (queue, updated_at, id) WHERE state IN ('completed', 'cancelled');
+  `,
+  `
+  ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX jobs_due_ranked ON jobs (queue, priority, due_at, id) WHERE due_at IS NOT NULL AND priority <> 0;
+  `,
+  `
+  CREATE TABLE queue_flow (
+    queue        TEXT    PRIMARY KEY,
+    rate         INTEGER,
+    per_ms       INTEGER,
+    tokens       REAL    NOT NULL,
+    refilled_at  INTEGER NOT NULL,
+    paused_until INTEGER
+  ) WITHOUT ROWID;
   `,
 ];
 

@@ -4,6 +4,7 @@ import type Database from "better-sqlite3";
 import { CheckbackError, invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import type { FlowSettings, RateLimit } from "../../flow/rate-limit.js";
 import { loadBetterSqlite3 } from "../drivers.js";
 import { checkFollowUps } from "../follow-ups.js";
 import type {
@@ -32,6 +33,7 @@ import { completeJob } from "./ops/complete-job.js";
 import { countJobs, listQueues } from "./ops/counts.js";
 import { extendLease } from "./ops/extend-lease.js";
 import { failJob } from "./ops/fail-job.js";
+import { pauseQueue, readFlowSettings, setRateLimit } from "./ops/flow.js";
 import { findById, findByKey } from "./ops/get-job.js";
 import { listJobs } from "./ops/list-jobs.js";
 import { purge } from "./ops/purge.js";
@@ -168,6 +170,21 @@ export class SqliteStore implements Store {
   async claimDue(queue: string, options: ClaimOptions): Promise<ClaimResult> {
     const ctx = this.open();
     return ctx.write(() => claimDue(ctx, queue, options, this.clock()));
+  }
+
+  async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    const ctx = this.open();
+    return ctx.writeOne(() => setRateLimit(ctx, queue, limit, this.clock()));
+  }
+
+  async pauseQueue(queue: string, until: When | null): Promise<void> {
+    const ctx = this.open();
+    return ctx.writeOne(() => pauseQueue(ctx, queue, until, this.clock()));
+  }
+
+  async flowSettings(queue: string): Promise<FlowSettings> {
+    const ctx = this.open();
+    return ctx.read(() => readFlowSettings(ctx, queue, this.clock()));
   }
 
   async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {

@@ -35,13 +35,14 @@ function insertSql(onDuplicate: NewJob["onDuplicate"]) {
   return ({ jobs, now }: SchemaSql) => `
     WITH clock AS (SELECT ${now} AS now),
     input AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[])
-        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, ord)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[], $8::smallint[])
+        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, priority, ord)
     )
     INSERT INTO ${jobs} AS j (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff,
-                              created_at, updated_at)
+                              created_at, updated_at, priority)
     SELECT i.queue, i.key, i.payload, 'scheduled', coalesce(i.run_at, clock.now + i.delay_ms),
-           coalesce(i.run_at, clock.now + i.delay_ms), 0, i.max_attempts, i.backoff, clock.now, clock.now
+           coalesce(i.run_at, clock.now + i.delay_ms), 0, i.max_attempts, i.backoff, clock.now, clock.now,
+           i.priority
     FROM input i CROSS JOIN clock
     ORDER BY i.ord
     ON CONFLICT (queue, key) WHERE key IS NOT NULL AND state IN ('scheduled', 'active')
@@ -120,6 +121,7 @@ function toColumns(jobs: NewJob[]): unknown[] {
   const delays: (number | null)[] = [];
   const maxAttempts: number[] = [];
   const backoffs: string[] = [];
+  const priorities: number[] = [];
   for (const job of jobs) {
     queues.push(job.queue);
     keys.push(job.key);
@@ -129,8 +131,9 @@ function toColumns(jobs: NewJob[]): unknown[] {
     delays.push(delay);
     maxAttempts.push(job.maxAttempts);
     backoffs.push(storedBackoffText(job.backoff));
+    priorities.push(job.priority ?? 0);
   }
-  return [queues, keys, payloads, runAts, delays, maxAttempts, backoffs];
+  return [queues, keys, payloads, runAts, delays, maxAttempts, backoffs, priorities];
 }
 
 /** [absolute runAt, relative delay]: exactly one is set; SQL resolves `coalesce(runAt, now + delay)`. */

@@ -1,7 +1,10 @@
 import type { JobRecord } from "../../../core/job.js";
+import { PRIORITY_STEP_MS } from "../../../flow/priority.js";
+import { allowedStarts, charge, limitedNextDue } from "../../../flow/rate-limit.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
-import { type PgContext, run, type SchemaSql } from "../context.js";
+import { type PgContext, type Queryable, run, type SchemaSql } from "../context.js";
 import { type JobRow, jobColumns, toRecord } from "../rows.js";
+import { lockBucket, saveBucket } from "./flow.js";
 
 /**
  * claimDue: hands out up to `limit` due jobs under fresh leases, in ONE statement.
@@ -20,6 +23,11 @@ import { type JobRow, jobColumns, toRecord } from "../rows.js";
  * instead and is not handed out. Dead ones use up places of `limit` in the statement, so the
  * claim repeats in that (rare) case until `limit` jobs are claimed or none are due.
  *
+ * Rate limits (flow/rate-limit.ts): the statement also probes queue_flow. A queue with a row is
+ * claimed nothing by it (lock_due gets a limit of 0) and is claimed again in a transaction that
+ * locks the row first, takes what the bucket allows and charges it (claimDue below); a queue
+ * without one is claimed in this one statement, as before.
+ *
  * The next due instant is read in the same statement. Its SELECT sees the snapshot from before
  * the UPDATE, so it skips the rows just taken; their new due instant is the lease expiry, which
  * the caller folds in. Rows another claimer holds locked count as due now, so a worker that lost
@@ -27,9 +35,10 @@ import { type JobRow, jobColumns, toRecord } from "../rows.js";
  */
 const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
   WITH clock AS (SELECT ${now} AS now),
+  flow AS (SELECT NOT $4::boolean AND EXISTS (SELECT 1 FROM ${schema}.queue_flow f WHERE f.queue = $1) AS limited),
   due AS (
     SELECT d.id, d.due_at, (d.state = 'active') AS expired, (d.state = 'active' AND d.attempts >= d.max_attempts) AS bury
-    FROM clock, ${schema}.lock_due($1, clock.now, $2) d
+    FROM clock, flow, ${schema}.lock_due($1, clock.now, CASE WHEN flow.limited THEN 0 ELSE $2 END) d
   ),
   claimed AS (
     UPDATE ${jobs} j SET
@@ -48,20 +57,49 @@ const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
     RETURNING ${jobColumns("j")}, due.due_at AS claimed_due_at
   ),
   next AS (SELECT ${schema}.next_due($1, coalesce((SELECT array_agg(id) FROM due), '{}')) AS due_at)
-  SELECT claimed.*, clock.now AS claimed_now, (SELECT due_at FROM next) AS next_due_at
+  SELECT claimed.*, clock.now AS claimed_now, (SELECT due_at FROM next) AS next_due_at,
+    (SELECT limited FROM flow) AS limited
   FROM clock LEFT JOIN claimed ON true
-  ORDER BY claimed.claimed_due_at, claimed.id`;
+  ORDER BY claimed.claimed_due_at - claimed.priority * ${PRIORITY_STEP_MS}::bigint, claimed.id`;
 
-type ClaimRow = Partial<JobRow> & { claimed_due_at: string | null; claimed_now: string; next_due_at: string | null };
+type ClaimRow = Partial<JobRow> & {
+  claimed_due_at: string | null;
+  claimed_now: string;
+  next_due_at: string | null;
+  limited: boolean;
+};
 
-export async function claimDue(ctx: PgContext, queue: string, { limit, leaseMs }: ClaimOptions): Promise<ClaimResult> {
+export async function claimDue(ctx: PgContext, queue: string, options: ClaimOptions): Promise<ClaimResult> {
+  const plain = await claimRows(ctx.db, ctx, queue, options, false);
+  if (plain !== "limited") return plain;
+  // The queue has a rate limit or a pause: lock its bucket, claim what it allows, charge it.
+  return ctx.transaction(async (db) => {
+    const { bucket, now } = await lockBucket(db, ctx, queue);
+    const allowed = bucket ? allowedStarts(bucket, now, options.limit) : options.limit;
+    const result = (await claimRows(db, ctx, queue, { ...options, limit: allowed }, true)) as ClaimResult;
+    if (!bucket) return result;
+    const charged = charge(bucket, result.now, result.jobs.length);
+    await saveBucket(db, ctx, queue, charged);
+    return { ...result, nextDueAt: limitedNextDue(result.nextDueAt, charged, result.now) };
+  });
+}
+
+/** The claim itself; "limited" (nothing claimed) when the queue has a bucket the caller has not locked. */
+async function claimRows(
+  db: Queryable,
+  ctx: PgContext,
+  queue: string,
+  { limit, leaseMs }: ClaimOptions,
+  bucketLocked: boolean,
+): Promise<ClaimResult | "limited"> {
   const jobs: JobRecord[] = [];
   let now = 0;
   let nextDueAt: number | null = null;
   // At least once, so that even a claim of nothing reports the clock and the next due instant.
   for (;;) {
     const wanted = Math.max(0, limit - jobs.length);
-    const rows = await run<ClaimRow>(ctx.db, ctx.sql, CLAIM, [queue, wanted, leaseMs]);
+    const rows = await run<ClaimRow>(db, ctx.sql, CLAIM, [queue, wanted, leaseMs, bucketLocked]);
+    if (rows[0]!.limited) return "limited";
     now = Number(rows[0]!.claimed_now);
     nextDueAt = rows[0]!.next_due_at === null ? null : Number(rows[0]!.next_due_at);
     let taken = 0;

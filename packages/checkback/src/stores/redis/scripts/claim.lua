@@ -1,4 +1,5 @@
--- claim: gives up to `limit` due jobs a lease, earliest due first (FIFO within an instant).
+-- claim: gives up to `limit` due jobs a lease, best claim rank first (include/ranked.lua; with
+-- no priorities in use, earliest due first, FIFO within an instant).
 -- A due entry is a scheduled job whose runAt has come, or an active job whose lease ran out
 -- (found in ACTIVE, see include/due.lua):
 -- the latter's attempt is recorded as failed ("lease expired") and, with no attempts left, the
@@ -18,9 +19,14 @@
 --@include due
 --@include record
 --@include state
+--@include ranked
+--@include limit
 
 if ARGV[5] ~= '' then now = tonumber(ARGV[5]) end
 local limit = tonumber(ARGV[2])
+-- A rate limit or pause (include/limit.lua) caps the claim at the starts it allows.
+local bucket = flowBucket()
+if bucket then limit = flowAllowed(bucket, now, limit) end
 local expiresAt = now + tonumber(ARGV[3])
 local tokenPart = ARGV[4]
 local claimed = {}
@@ -39,12 +45,12 @@ local function claimReply(seq, a)
   local createdAt = a[F_CREATED]
   return {
     seq, createdAt + a[F_RUN_AT], a[F_ATTEMPTS], a[6], backoff, a[8], a[F_KEY], createdAt, a[F_ERRORS] or false,
-    a[F_RESULT] or false,
+    a[F_RESULT] or false, a[F_PRIORITY] or 0,
   }
 end
 
 while #claimed < limit do
-  local due = dueUpTo(now, limit - #claimed)
+  local due = dueRanked(now, limit - #claimed)
   if #due == 0 then break end
   local seqs = {}
   for i, entry in ipairs(due) do seqs[i] = seqOf(entry[1]) end
@@ -116,4 +122,8 @@ end
 
 commit()
 local _, nextDueAt = dueHead()
+if bucket then
+  flowCharge(bucket, now, #claimed)
+  if nextDueAt then nextDueAt = math.max(nextDueAt, flowNextStart(bucket, now)) end
+end
 return { now, nextDueAt or false, expiresAt, claimed, backoffList }

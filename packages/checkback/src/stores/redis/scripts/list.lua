@@ -31,7 +31,7 @@ local function visit(m, score)
 end
 
 if state == SCHEDULED then
-  dueWalk(fromScore, fromMember, visit)
+  dueWalkAll(fromScore, fromMember, limit + 1, visit)
 elseif state == ACTIVE_STATE then
   -- ACTIVE is ordered by lease expiry; listing is by seq. Few jobs are active at once (the
   -- workers' concurrency), so they are sorted here; the cursor's score is the seq.

@@ -30,8 +30,8 @@ const REPLACE = `
 
 const INSERT = `
   INSERT INTO jobs (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff, errors,
-                    created_at, updated_at)
-  VALUES (?, ?, ?, 'scheduled', ?, ?, 0, ?, ?, '[]', ?, ?)`;
+                    created_at, updated_at, priority)
+  VALUES (?, ?, ?, 'scheduled', ?, ?, 0, ?, ?, '[]', ?, ?, ?)`;
 
 /** Runs inside a write transaction. */
 export function addJobs(ctx: SqliteContext, jobs: NewJob[], now: number): AddOutcome[] {
@@ -67,6 +67,7 @@ function addOne(ctx: SqliteContext, input: NewJob, now: number): AddOutcome {
       storedBackoffText(input.backoff),
       now,
       now,
+      input.priority ?? 0,
     );
   ctx.wake(input.queue, runAt);
   return { job: createdRecord(input, String(lastInsertRowid), runAt, now), outcome: "created" };

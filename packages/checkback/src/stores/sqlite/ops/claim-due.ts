@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { JobRecord } from "../../../core/job.js";
+import { claimRank, PRIORITY_LEVELS } from "../../../flow/priority.js";
+import { allowedStarts, charge, limitedNextDue } from "../../../flow/rate-limit.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
+import { readBucket, saveBucket } from "./flow.js";
 
 /**
  * claimDue: hands out up to `limit` due jobs under fresh leases, in one IMMEDIATE transaction.
@@ -24,6 +27,14 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  *
  * The next due instant left (for the worker's sleep) is read in the same transaction: the
  * head of jobs_due, one index seek.
+ *
+ * Rate limits (flow/rate-limit.ts): the queue's queue_flow row, if any, is read first; the claim
+ * takes no more than the bucket allows and charges what it started, in this transaction.
+ *
+ * Priorities (flow/priority.ts): when the queue holds an unfinished job with a priority other
+ * than 0 (one seek in the partial index jobs_due_ranked tells), the due rows are read per level
+ * instead — priority 0 from jobs_due, each other level from jobs_due_ranked, each up to the
+ * number wanted — and merged by claim rank. Without such a job the read is the plain one above.
  */
 const SELECT_DUE = `
   SELECT ${JOB_COLUMNS} FROM jobs
@@ -47,6 +58,21 @@ const EXPIRE_TO_DEAD = `
                   state = 'dead', lease_token = NULL, lease_expires_at = NULL, due_at = NULL, updated_at = ?
   WHERE id = ?`;
 
+const ANY_RANKED = `
+  SELECT 1 FROM jobs WHERE queue = ? AND due_at IS NOT NULL AND priority <> 0 LIMIT 1`;
+
+const SELECT_DUE_LEVEL_0 = `
+  SELECT ${JOB_COLUMNS} FROM jobs
+  WHERE queue = ? AND due_at IS NOT NULL AND due_at <= ? AND priority = 0
+  ORDER BY due_at, id
+  LIMIT ?`;
+
+const SELECT_DUE_LEVEL = `
+  SELECT ${JOB_COLUMNS} FROM jobs
+  WHERE queue = ? AND priority = ? AND due_at IS NOT NULL AND priority <> 0 AND due_at <= ?
+  ORDER BY due_at, id
+  LIMIT ?`;
+
 export const SELECT_NEXT_DUE = `
   SELECT due_at FROM jobs WHERE queue = ? AND due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`;
 
@@ -61,9 +87,12 @@ export function claimDue(
   const leaseExpiresAt = now + leaseMs;
   const selectDue = ctx.statement<JobRow>(SELECT_DUE);
   const claim = ctx.statement(CLAIM);
-  while (jobs.length < limit) {
-    const wanted = limit - jobs.length;
-    const due = selectDue.all(queue, now, wanted);
+  const ranked = ctx.statement(ANY_RANKED).get(queue) !== undefined;
+  const bucket = readBucket(ctx, queue);
+  const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
+  while (jobs.length < allowed) {
+    const wanted = allowed - jobs.length;
+    const due = ranked ? selectRanked(ctx, queue, now, wanted) : selectDue.all(queue, now, wanted);
     const tokens = leaseTokens(due.length);
     for (let i = 0; i < due.length; i++) {
       const row = due[i]!;
@@ -92,7 +121,21 @@ export function claimDue(
     if (due.length < wanted) break;
   }
   const next = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue);
-  return { jobs, nextDueAt: next?.due_at ?? null, now };
+  const nextDueAt = next?.due_at ?? null;
+  if (!bucket) return { jobs, nextDueAt, now };
+  const charged = charge(bucket, now, jobs.length);
+  saveBucket(ctx, queue, charged);
+  return { jobs, nextDueAt: limitedNextDue(nextDueAt, charged, now), now };
+}
+
+/** The `wanted` due rows of lowest claim rank: each level's due head, merged. */
+function selectRanked(ctx: SqliteContext, queue: string, now: number, wanted: number): JobRow[] {
+  const rows = ctx.statement<JobRow>(SELECT_DUE_LEVEL_0).all(queue, now, wanted);
+  const level = ctx.statement<JobRow>(SELECT_DUE_LEVEL);
+  for (const priority of PRIORITY_LEVELS) rows.push(...level.all(queue, priority, now, wanted));
+  const rank = (row: JobRow) => claimRank(row.state === "active" ? row.lease_expires_at! : row.run_at, row.priority);
+  rows.sort((a, b) => rank(a) - rank(b) || a.id - b.id);
+  return rows.length > wanted ? rows.slice(0, wanted) : rows;
 }
 
 /**

@@ -3,9 +3,9 @@
 -- JOB_FIELDS consecutive ARGV entries per job:
 --   key ('' for none), payload, when kind ('d' delay | 'a' runAt), when value, maxAttempts,
 --   back-off (1-based index into the policies), on duplicate ('keep' | 'replace'),
---   seq ('' to draw one here)
+--   seq ('' to draw one here), priority (an integer, 0 for none)
 -- Sending each policy once keeps a batch of a thousand jobs from repeating the same json.
-local JOB_FIELDS = 8
+local JOB_FIELDS = 9
 local batchBackoffs = {}
 
 -- Sequence numbers for the batch's new jobs come from one INCRBY sized for every job left in
@@ -42,7 +42,7 @@ local function addJob(offset)
 
   local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
   local r = {
-    seq = seq, state = SCHEDULED, createdAt = now, updatedAt = now, runAt = runAt, attempts = 0,
+    priority = tonumber(ARGV[offset + 8]), seq = seq, state = SCHEDULED, createdAt = now, updatedAt = now, runAt = runAt, attempts = 0,
     maxAttempts = maxAttempts, backoff = backoff, payload = payload, key = key,
     leaseToken = false, leaseExpiresAt = false, errors = false, result = false,
   }
@@ -72,12 +72,19 @@ local function addJobs(first)
       if ARGV[offset + 2] == 'd' then runAt = now + runAt end
       local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
       -- packRecord's layout for a new job: scheduled, no attempts, optional fields left off.
-      local packed = cmsgpack.pack({
+      local fields = {
         SCHEDULED, now, 0, runAt - now, 0, tonumber(ARGV[offset + 4]), batchBackoffs[tonumber(ARGV[offset + 5])],
         ARGV[offset + 1],
-      })
-      saves[#saves + 1] = { seq, packed }
-      due[#due + 1] = { runAt, member(seq) }
+      }
+      local priority = tonumber(ARGV[offset + 8])
+      if priority ~= 0 then
+        fillTo(fields, F_RESULT)
+        fields[F_PRIORITY] = priority
+        levelAdd(member(seq), runAt, priority)
+      else
+        due[#due + 1] = { runAt, member(seq) }
+      end
+      saves[#saves + 1] = { seq, cmsgpack.pack(fields) }
       if not earliest or runAt < earliest then earliest = runAt end
       out[#out + 1] = { 'created', seq }
     else

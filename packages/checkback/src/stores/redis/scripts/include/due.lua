@@ -17,6 +17,34 @@
 local DIRECTORY = base .. ':t'
 local BUCKET_SIZE = 128
 
+-- Prioritized jobs (priority other than 0, see flow/priority.ts) wait outside the buckets, in
+-- one plain sorted set per level, "<base>:p:<level>", score = runAt; LEVELS is the set of
+-- levels that hold any. A queue that never uses priorities has no LEVELS key, and every read
+-- below pays one SCARD to learn it. Among due jobs a claim takes the lowest rank first:
+-- rank = due instant - priority * PRIORITY_STEP_MS (ties by seq).
+local LEVELS = base .. ':pl'
+local PRIORITY_STEP_MS = 60000
+local function levelKey(level) return base .. ':p:' .. level end
+local function rankOf(score, priority) return score - (priority or 0) * PRIORITY_STEP_MS end
+local usesLevels = nil
+local function levelsInUse()
+  if usesLevels == nil then usesLevels = redis.call('SCARD', LEVELS) > 0 end
+  return usesLevels
+end
+local function levelAdd(m, score, level)
+  redis.call('ZADD', levelKey(level), score, m)
+  redis.call('SADD', LEVELS, level)
+  usesLevels = true
+end
+local function levelRemove(m, level)
+  local key = levelKey(level)
+  redis.call('ZREM', key, m)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('SREM', LEVELS, level)
+    usesLevels = nil
+  end
+end
+
 local bucketKeys = {}
 local function bucketKey(start)
   local key = bucketKeys[start]
@@ -55,7 +83,8 @@ local function splitBucket(start)
   redis.call('ZADD', DIRECTORY, at, at)
 end
 
-local function dueAdd(m, score)
+local function dueAdd(m, score, priority)
+  if priority and priority ~= 0 then return levelAdd(m, score, priority) end
   local start = bucketFor(score)
   if not start then
     start = '0'
@@ -67,7 +96,8 @@ local function dueAdd(m, score)
   redis.call('ZADD', bucketKey(start), score, m)
 end
 
-local function dueRemove(m, score)
+local function dueRemove(m, score, priority)
+  if priority and priority ~= 0 then return levelRemove(m, priority) end
   local start = bucketFor(score)
   if not start then return end
   local key = bucketKey(start)
@@ -144,7 +174,8 @@ local function dueAddSorted(entries)
   end
 end
 
--- Removes many entries, { member, score [, bucket start] } each: one ZREM per bucket. Buckets
+-- Removes many entries, { member, score [, bucket start [, expired [, level]]] } each (an entry
+-- of a priority level leaves its level's set): one ZREM per bucket. Buckets
 -- not given (dueUpTo gives them) are looked up before anything is removed, so the lookups
 -- stay valid. Expired leases among them (from ACTIVE, marked by dueUpTo) are left alone.
 -- Entries dueUpTo gave are the first of their bucket by rank, so a bucket that lost only
@@ -154,7 +185,10 @@ local function dueRemoveMany(entries)
   local buckets, order, startOf, byRank = {}, {}, {}, {}
   for _, entry in ipairs(entries) do
     local start = entry[3] or startOf[entry[2]]
-    if entry[4] then
+    if entry[5] then
+      levelRemove(entry[1], entry[5])
+      start = false
+    elseif entry[4] then
       start = false
     elseif start == nil then
       start = bucketFor(entry[2]) or false
@@ -192,6 +226,12 @@ local function dueHead()
     local head = redis.call('ZRANGE', bucketKey(first[1]), 0, 0, 'WITHSCORES')
     m, score = head[1], tonumber(head[2])
   end
+  if levelsInUse() then
+    for _, level in ipairs(redis.call('SMEMBERS', LEVELS)) do
+      local head = redis.call('ZRANGE', levelKey(level), 0, 0, 'WITHSCORES')
+      if head[1] and (not score or tonumber(head[2]) < score) then m, score = head[1], tonumber(head[2]) end
+    end
+  end
   local lease = redis.call('ZRANGE', ACTIVE, 0, 0, 'WITHSCORES')
   if lease[1] and lease[1] ~= ACTIVE_SENTINEL then
     local expiry = tonumber(lease[2])
@@ -202,8 +242,9 @@ end
 
 -- Up to `limit` entries with score <= upTo, in order (ties by member, i.e. by seq): a list of
 -- { member, score, bucket start } for scheduled jobs — the first entries of each bucket by
--- rank — and { member, score, false, true } for active jobs whose lease ran out.
-local function dueUpTo(upTo, limit)
+-- rank — and { member, score, false, true } for active jobs whose lease ran out. With `uncut`,
+-- up to `limit` of each kind, not cut to `limit` in all (dueRanked ranks and cuts them).
+local function dueUpTo(upTo, limit, uncut)
   local out = {}
   local expired = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, limit)
   for i = 1, #expired, 2 do out[#out + 1] = { expired[i], tonumber(expired[i + 1]), false, true } end
@@ -215,7 +256,7 @@ local function dueUpTo(upTo, limit)
     local items = redis.call('ZRANGEBYSCORE', bucketKey(start), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, need)
     for i = 1, #items, 2 do out[#out + 1] = { items[i], tonumber(items[i + 1]), start } end
   end
-  if #expired > 0 then
+  if #expired > 0 and not uncut then
     table.sort(out, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
     for k = #out, limit + 1, -1 do out[k] = nil end
   end
@@ -240,6 +281,38 @@ local function dueWalk(fromScore, fromMember, visit)
     end
     if #starts < chunk then return end
     offset = offset + chunk
+  end
+end
+
+-- dueWalk over the buckets and the priority levels together, in (due instant, seq) order:
+-- the first `want` entries of each source after the cursor, merged.
+local function dueWalkAll(fromScore, fromMember, want, visit)
+  if not levelsInUse() then return dueWalk(fromScore, fromMember, visit) end
+  local merged = {}
+  local function collect(m, s)
+    merged[#merged + 1] = { s, m }
+    return #merged % want ~= 0
+  end
+  dueWalk(fromScore, fromMember, collect)
+  for _, level in ipairs(redis.call('SMEMBERS', LEVELS)) do
+    local taken, offset = 0, 0
+    while taken < want do
+      local items =
+        redis.call('ZRANGEBYSCORE', levelKey(level), fromScore or '-inf', '+inf', 'WITHSCORES', 'LIMIT', offset, want)
+      for i = 1, #items, 2 do
+        local m, s = items[i], tonumber(items[i + 1])
+        if taken < want and (not fromScore or s > fromScore or m > fromMember) then
+          merged[#merged + 1] = { s, m }
+          taken = taken + 1
+        end
+      end
+      if #items < want * 2 then break end
+      offset = offset + want
+    end
+  end
+  table.sort(merged, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+  for _, entry in ipairs(merged) do
+    if visit(entry[2], entry[1]) == false then return end
   end
 end
 

@@ -20,7 +20,7 @@ end
 local function leave(r)
   local m = memberOf(r)
   if r.state == SCHEDULED then
-    dueRemove(m, r.runAt)
+    dueRemove(m, r.runAt, r.priority)
   elseif r.state == ACTIVE_STATE then
     redis.call('ZREM', ACTIVE, m)
   else
@@ -32,7 +32,7 @@ end
 local function enter(r)
   local m = memberOf(r)
   if r.state == SCHEDULED then
-    dueAdd(m, r.runAt)
+    dueAdd(m, r.runAt, r.priority)
   elseif r.state == ACTIVE_STATE then
     redis.call('ZADD', ACTIVE, r.leaseExpiresAt, m, 'inf', ACTIVE_SENTINEL)
   else
