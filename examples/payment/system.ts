@@ -31,6 +31,8 @@ export interface PaymentSystem {
   clock: SimClock;
   /** The freshly made keys; tests use the gateway's to forge notifies the payment service must refuse. */
   keys: { gateway: KeyPair; merchant: KeyPair };
+  /** The secret the order and payment services sign their calls to each other with. */
+  serviceSecret: string;
   gateway: Gateway;
   payment: PaymentService;
   order: OrderService;
@@ -111,6 +113,7 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
   const system: PaymentSystem = {
     clock,
     keys: { gateway: gatewayKeys, merchant: merchantKeys },
+    serviceSecret,
     gateway,
     payment: await startPaymentService(paymentOptions),
     order: await startOrderService(orderOptions),

@@ -133,7 +133,10 @@ export class TradeBook {
   }
 
   /** Takes one from a per-trade counter (systemErrors, closeErrors, unavailable, lostNotifies); true if there was one. */
-  consume(outTradeNo: string, counter: "systemErrors" | "closeErrors" | "unavailable" | "lostNotifies"): boolean {
+  consume(
+    outTradeNo: string,
+    counter: "systemErrors" | "closeErrors" | "refundErrors" | "unavailable" | "lostNotifies",
+  ): boolean {
     const script = this.script(outTradeNo);
     const left = script[counter];
     if (left === "all") return true;
