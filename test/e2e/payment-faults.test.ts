@@ -244,7 +244,10 @@ async function runAndCheck(harness: Harness, orders: OrderPlan[], outages: Outag
         placed
           .filter((p, i) => p && orders[i]!.story.kind === kind)
           .map((p) => system.order.orders.get(p!.orderId)!.status)
-          .reduce<Record<string, number>>((acc, status) => ({ ...acc, [status]: (acc[status] ?? 0) + 1 }), {}),
+          .reduce<Record<string, number>>((acc, status) => {
+            acc[status] = (acc[status] ?? 0) + 1;
+            return acc;
+          }, {}),
       ]),
     ),
   };
