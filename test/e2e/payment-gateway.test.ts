@@ -135,11 +135,22 @@ describe("payment example: the Alipay gateway sandbox", () => {
     expect(new Set(mine.map((form) => form.notify_id)).size).toBe(1); // one notify, delivered four times
     const form = mine[0]!;
     expect(form).toMatchObject({
+      notify_type: "trade_status_sync",
       app_id: APP_ID,
+      auth_app_id: APP_ID,
+      seller_id: "2088000000000042",
       trade_status: "TRADE_SUCCESS",
       total_amount: "12.30",
+      receipt_amount: "12.30",
+      invoice_amount: "12.30",
+      buyer_pay_amount: "12.30",
+      point_amount: "0.00",
       subject: "a lamp 台灯",
+      buyer_id: expect.stringMatching(/^2088\d{12}$/),
+      gmt_create: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+      gmt_payment: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
     });
+    expect(JSON.parse(form.fund_bill_list!)).toEqual([{ amount: "12.30", fundChannel: "ALIPAYACCOUNT" }]);
     expect(sdk().checkNotifySignV2(form)).toBe(true);
     expect(sdk().checkNotifySignV2({ ...form, total_amount: "0.01" })).toBe(false);
   });
