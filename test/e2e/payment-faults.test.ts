@@ -209,7 +209,7 @@ async function runAndCheck(harness: Harness, orders: OrderPlan[], outages: Outag
   await waitFor(settled, (done) => done, 30_000);
 
   const problems: string[] = [];
-  for (const p of placed) {
+  for (const [index, p] of placed.entries()) {
     if (!p) continue;
     const order = system.order.orders.get(p.orderId)!;
     const payment = p.outTradeNo
@@ -226,6 +226,9 @@ async function runAndCheck(harness: Harness, orders: OrderPlan[], outages: Outag
       if (trade && trade.paidAt !== null && parseAmount(trade.refundedAmount) !== parseAmount(trade.totalAmount))
         problems.push(`${where}: closed order, money kept (refunded ${trade.refundedAmount} of ${trade.totalAmount})`);
       if (trade && trade.status === "WAIT_BUYER_PAY") problems.push(`${where}: closed order, trade still open`);
+      // Only a person closes an order that then receives money: the timeout never closes a paid one.
+      if (trade && trade.refundedAmount !== "0.00" && orders[index]!.story.kind !== "cancels-while-paying")
+        problems.push(`${where}: refunded although nobody closed the order by hand`);
     } else problems.push(`${where}: order still ${order.status}`);
     if (payment) {
       const expected = payment.status === "PAID" ? "paid" : "closed";
