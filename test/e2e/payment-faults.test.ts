@@ -84,6 +84,13 @@ const plan = fc.record({
     }),
     { minLength: 2, maxLength: 8 },
   ),
+  // One long outage of a service across the order timeouts (minutes 30–40): where the lost-money
+  // bug lived, so every run goes there.
+  acrossTimeouts: fc.record({
+    service: fc.constantFrom<ServiceName>("payment", "order"),
+    at: fc.integer({ min: 15, max: 30 }),
+    minutes: fc.integer({ min: 10, max: 20 }),
+  }),
 });
 
 describe("payment example: random faults", () => {
@@ -96,10 +103,10 @@ describe("payment example: random faults", () => {
   test(`${ORDERS} orders under random outages and lost notifies end paid, or closed with nothing kept`, async () => {
     try {
       await fc.assert(
-        fc.asyncProperty(plan, async ({ orders, outages }) => {
+        fc.asyncProperty(plan, async ({ orders, outages, acrossTimeouts }) => {
           harness = await Harness.start({ speed: SPEED });
           try {
-            await runAndCheck(harness, orders, outages);
+            await runAndCheck(harness, orders, [...outages, acrossTimeouts]);
           } finally {
             await harness.close();
             harness = undefined;
