@@ -1,6 +1,7 @@
 /**
  * npm run demo — the three services on loopback with business time at 600× (a 30-minute order
- * timeout passes in 3 s), and the timeline of two orders: one paid, one abandoned.
+ * timeout passes in 3 s), and the timeline of three orders: one paid, one abandoned, and one
+ * paid at the last second for an order closed meanwhile, whose money goes back.
  */
 
 import { formatOffset, Timeline } from "./shared/timeline.js";
@@ -35,10 +36,22 @@ const bobTrade = await shopper.checkout(bob.payUrl);
 await shopper.script(bobTrade.outTradeNo, { pay: "never" });
 await shopper.openCashier(bobTrade.cashierUrl);
 
+// Carol is at the cashier when she closes the order from her other tab (or customer service
+// does: out of stock). Her payment, confirmed a moment before, lands just as the close reaches
+// Alipay: the close is refused, the money is in, the order stays closed — so it goes back.
+const carol = await shopper.placeOrder("Carol: a kettle", 4500);
+const carolTrade = await shopper.checkout(carol.payUrl);
+await shopper.script(carolTrade.outTradeNo, { pay: "at-close" });
+await shopper.openCashier(carolTrade.cashierUrl);
+await new Promise((resolve) => setTimeout(resolve, system.clock.real("3m")));
+timeline.log("shopper", `closes order ${carol.orderId}`);
+await shopper.cancel(carol.orderId);
+
 const orders = system.order.orders;
+const refunded = () => system.payment.payments.refundsFor(carolTrade.outTradeNo)[0]?.status === "DONE";
 await waitFor(
-  () => [orders.get(alice.orderId)?.status, orders.get(bob.orderId)?.status],
-  ([a, b]) => a === "PAID" && b === "CLOSED",
+  () => [orders.get(alice.orderId)?.status, orders.get(bob.orderId)?.status, refunded()],
+  ([a, b, c]) => a === "PAID" && b === "CLOSED" && c === true,
   60_000,
 );
 // Let the last notify retries and the outbox settle before the summary.
@@ -48,11 +61,14 @@ console.log("\nFinal states");
 for (const [who, order, trade] of [
   ["Alice", alice, aliceTrade],
   ["Bob", bob, bobTrade],
+  ["Carol", carol, carolTrade],
 ] as const) {
   const payment = system.payment.payments.get(trade.outTradeNo);
   const gatewayTrade = system.gateway.trades.get(trade.outTradeNo);
+  const refund =
+    gatewayTrade && gatewayTrade.refundedAmount !== "0.00" ? `, ¥${gatewayTrade.refundedAmount} refunded` : "";
   console.log(
-    `  ${who.padEnd(6)} order ${orders.get(order.orderId)?.status.padEnd(7)} payment ${payment?.status.padEnd(7)} trade ${gatewayTrade?.status}`,
+    `  ${who.padEnd(6)} order ${orders.get(order.orderId)?.status.padEnd(7)} payment ${payment?.status.padEnd(7)} trade ${gatewayTrade?.status}${refund}`,
   );
 }
 await system.close();

@@ -21,7 +21,7 @@ const system = await startPaymentSystem({
     console.log(`${formatOffset((Date.now() - startedAt) * speed)}  ${service.padEnd(7)}  ${text}`),
 });
 console.log(`order service    ${system.order.url}   (POST /orders, GET /orders/:id)
-payment service  ${system.payment.url}   (GET /pay/:orderId, GET /payments/:outTradeNo)
+payment service  ${system.payment.url}   (GET/POST /pay/:orderId, GET /payments/:outTradeNo, GET /alerts)
 gateway sandbox  ${system.gateway.url}   (GET /sandbox/trades/:outTradeNo)
 speed ${speed}×; Ctrl-C stops`);
 

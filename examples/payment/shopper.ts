@@ -22,16 +22,24 @@ export class Shopper {
     return { orderId: order.id, payUrl };
   }
 
-  /** Follows the pay link to the payment service, which redirects to the cashier; does not open it yet. */
+  /** Presses "Pay with Alipay" (a POST to the pay link); the payment service redirects to the cashier, not opened yet. */
   async checkout(payUrl: string): Promise<{ outTradeNo: string; cashierUrl: string }> {
-    const response = await fetch(payUrl, { redirect: "manual" });
+    const response = await fetch(payUrl, { method: "POST", redirect: "manual" });
     const cashierUrl = response.headers.get("location");
-    if (response.status !== 302 || !cashierUrl)
+    if (response.status !== 303 || !cashierUrl)
       throw new Error(`checkout failed: ${response.status} ${await response.text()}`);
     const bizContent = JSON.parse(new URL(cashierUrl).searchParams.get("biz_content") ?? "{}") as {
       out_trade_no: string;
     };
     return { outTradeNo: bizContent.out_trade_no, cashierUrl };
+  }
+
+  /** Closes the order before paying (the shopper changes their mind, or customer service closes it). */
+  async cancel(orderId: string): Promise<number> {
+    const response = await fetch(`${this.orderServiceUrl}/orders/${encodeURIComponent(orderId)}/cancel`, {
+      method: "POST",
+    });
+    return response.status;
   }
 
   /** Tells the sandbox how this trade should behave (who pays when, what gets lost…). */

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { contentToSign, rsa2Sign } from "../../examples/payment/gateway/signing.js";
 import { alipayTimestamp } from "../../examples/payment/shared/sim-clock.js";
-import { SANDBOX_APP_ID } from "../../examples/payment/system.js";
+import { SANDBOX_APP_ID, SANDBOX_SELLER_ID } from "../../examples/payment/system.js";
 import { answers, expectPaid, Harness, type Purchase } from "./payment-harness.js";
 
 /**
@@ -34,6 +34,8 @@ describe("payment example: bad input", () => {
       notify_type: "trade_status_sync",
       notify_id: randomUUID().replaceAll("-", ""),
       app_id: SANDBOX_APP_ID,
+      auth_app_id: SANDBOX_APP_ID,
+      seller_id: SANDBOX_SELLER_ID,
       charset: "utf-8",
       version: "1.0",
       sign_type: "RSA2",
@@ -74,6 +76,11 @@ describe("payment example: bad input", () => {
     ["for a wrong amount", () => notify({ total_amount: "0.01" }), "rejected: total_amount 0.01 does not match"],
     ["for an unknown trade", () => notify({ out_trade_no: "P000000000000" }), "rejected: unknown out_trade_no"],
     ["for another app", () => notify({ app_id: "2021000000000999" }), "rejected: app_id 2021000000000999 is not ours"],
+    [
+      "for another seller",
+      () => notify({ seller_id: "2088000000000999" }),
+      "rejected: seller_id 2088000000000999 is not ours",
+    ],
   ])("a notify %s is answered fail and changes nothing", async (_what, form, verdict) => {
     const answer = await post(form());
     expect(answer).toEqual({ status: 400, body: "fail" });

@@ -53,7 +53,7 @@ describe("payment example: the Alipay gateway sandbox", () => {
     merchantKeys = newKeyPair();
     gateway = await startGateway({
       keys: gatewayKeys,
-      merchants: [{ appId: APP_ID, publicKey: merchantKeys.publicKey }],
+      merchants: [{ appId: APP_ID, publicKey: merchantKeys.publicKey, sellerId: "2088000000000042" }],
       clock,
     });
     receiver = Fastify();
@@ -90,7 +90,12 @@ describe("payment example: the Alipay gateway sandbox", () => {
   test("requests must be signed with the merchant's key; answers are signed with the gateway's", async () => {
     const impostor = sdk({ privateKey: newKeyPair().privateKey });
     expect(await query(impostor, "T-sig")).toMatchObject({ code: "40002", sub_code: "isv.invalid-signature" });
-    expect(await query(sdk({ appId: "2021000000000999" }), "T-sig")).toMatchObject({ sub_code: "isv.invalid-app-id" });
+    // An unknown app id gets the unsigned error_response, which a client that validates signatures refuses.
+    const stranger = sdk({ appId: "2021000000000999" });
+    expect(
+      await stranger.exec("alipay.trade.query", { bizContent: { out_trade_no: "T-sig" } }, { validateSign: false }),
+    ).toMatchObject({ code: "40002", sub_code: "isv.invalid-app-id" });
+    await expect(query(stranger, "T-sig")).rejects.toThrow();
     // A client expecting another gateway key refuses the sandbox's answers.
     await expect(query(sdk({ alipayPublicKey: newKeyPair().publicKey }), "T-sig")).rejects.toThrow(/验签失败/);
   });
@@ -130,11 +135,22 @@ describe("payment example: the Alipay gateway sandbox", () => {
     expect(new Set(mine.map((form) => form.notify_id)).size).toBe(1); // one notify, delivered four times
     const form = mine[0]!;
     expect(form).toMatchObject({
+      notify_type: "trade_status_sync",
       app_id: APP_ID,
+      auth_app_id: APP_ID,
+      seller_id: "2088000000000042",
       trade_status: "TRADE_SUCCESS",
       total_amount: "12.30",
+      receipt_amount: "12.30",
+      invoice_amount: "12.30",
+      buyer_pay_amount: "12.30",
+      point_amount: "0.00",
       subject: "a lamp 台灯",
+      buyer_id: expect.stringMatching(/^2088\d{12}$/),
+      gmt_create: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+      gmt_payment: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
     });
+    expect(JSON.parse(form.fund_bill_list!)).toEqual([{ amount: "12.30", fundChannel: "ALIPAYACCOUNT" }]);
     expect(sdk().checkNotifySignV2(form)).toBe(true);
     expect(sdk().checkNotifySignV2({ ...form, total_amount: "0.01" })).toBe(false);
   });

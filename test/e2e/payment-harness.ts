@@ -21,8 +21,16 @@ export interface Snapshot {
   outbox: { deliveredAt: number | null; body: { outcome: string } }[];
   notifies: { tradeStatus: string; verdict: string }[];
   check: CheckStatus<unknown, { tradeNo: string; tradeStatus: string }>;
+  refunds: { outRequestNo: string; status: string; amountCents: number }[];
+  alerts: { kind: string; text: string }[];
   /** null: the gateway never heard of the trade (the shopper never opened the cashier). */
-  trade: { status: string; totalAmount: string; notifies: { attempt: number; outcome: string; at: string }[] } | null;
+  trade: {
+    status: string;
+    totalAmount: string;
+    refundedAmount: string;
+    refunds: { outRequestNo: string; amountCents: number }[];
+    notifies: { attempt: number; outcome: string; at: string }[];
+  } | null;
 }
 
 export interface Purchase {
@@ -73,13 +81,19 @@ export class Harness {
       check,
       outbox,
       notifies,
-    } = payment as Pick<Snapshot, "check" | "outbox" | "notifies"> & { payment: Snapshot["payment"] };
+      refunds,
+      alerts,
+    } = payment as Pick<Snapshot, "check" | "outbox" | "notifies" | "refunds" | "alerts"> & {
+      payment: Snapshot["payment"];
+    };
     return {
       order: order as Snapshot["order"],
       payment: paymentRow,
       check,
       outbox,
       notifies,
+      refunds,
+      alerts,
       trade: trade as Snapshot["trade"],
     };
   }

@@ -8,11 +8,11 @@ import type { Trade, TradeBook } from "./trades.js";
  * (or shows the one already open for that out_trade_no). Returns the trade, or why not.
  */
 export function openTrade(
-  request: { appId: string; biz: Record<string, unknown>; params: Record<string, string> },
+  request: { appId: string; sellerId: string; biz: Record<string, unknown>; params: Record<string, string> },
   trades: TradeBook,
   clock: SimClock,
 ): { trade: Trade; opened: boolean } | { refused: string } {
-  const { appId, biz, params } = request;
+  const { appId, sellerId, biz, params } = request;
   const outTradeNo = typeof biz.out_trade_no === "string" ? biz.out_trade_no : "";
   const totalAmount = typeof biz.total_amount === "string" ? biz.total_amount : "";
   if (!outTradeNo || parseAmount(totalAmount) === null || typeof biz.subject !== "string") {
@@ -30,6 +30,7 @@ export function openTrade(
   const trade = trades.open({
     outTradeNo,
     appId,
+    sellerId,
     subject: biz.subject,
     totalAmount,
     notifyUrl: params.notify_url ?? null,

@@ -63,6 +63,7 @@ export class ScriptRunner {
     if (this.trades.consume(outTradeNo, "unavailable")) return "unavailable";
     if (this.trades.consume(outTradeNo, "systemErrors")) return "system-error";
     if (method === "alipay.trade.close" && this.trades.consume(outTradeNo, "closeErrors")) return "system-error";
+    if (method === "alipay.trade.refund" && this.trades.consume(outTradeNo, "refundErrors")) return "system-error";
     return null;
   }
 }

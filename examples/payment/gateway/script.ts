@@ -28,6 +28,8 @@ export interface TradeScript {
   systemErrors?: number;
   /** The next n alipay.trade.close calls on this trade answer ACQ.SYSTEM_ERROR. */
   closeErrors?: number;
+  /** The next n alipay.trade.refund calls on this trade answer ACQ.SYSTEM_ERROR. */
+  refundErrors?: number;
   /** The next n API calls on this trade answer HTTP 503. */
   unavailable?: number;
   /** Every API answer on this trade takes this long. */
@@ -71,6 +73,7 @@ export const tradeScriptSchema = {
     duplicateNotifies: { type: "integer", minimum: 0, maximum: 10 },
     systemErrors: { type: "integer", minimum: 0 },
     closeErrors: { type: "integer", minimum: 0 },
+    refundErrors: { type: "integer", minimum: 0 },
     unavailable: { type: "integer", minimum: 0 },
     slowAnswers: duration,
   },

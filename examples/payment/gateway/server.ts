@@ -1,4 +1,4 @@
-import { parseDuration } from "checkback";
+import { join } from "node:path";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { acceptFormBodies } from "../shared/form-body.js";
 import type { KeyPair } from "../shared/keys.js";
@@ -6,8 +6,9 @@ import type { SimClock } from "../shared/sim-clock.js";
 import { type Log, silent } from "../shared/timeline.js";
 import { openTrade, returnUrlFor } from "./cashier.js";
 import { cashierPage, messagePage } from "./cashier-page.js";
+import { openSandboxDatabase } from "./database.js";
 import { Notifier } from "./notifier.js";
-import { answerCall, SYSTEM_ERROR } from "./open-api.js";
+import { answerCall, SYSTEM_ERROR, tradeOf } from "./open-api.js";
 import { type Merchant, verifyRequest } from "./requests.js";
 import { type TradeScript, tradeScriptSchema } from "./script.js";
 import { ScriptRunner } from "./script-runner.js";
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   merchants: Merchant[];
   clock: SimClock;
   port?: number;
+  /** Where the sandbox keeps its SQLite file (trades survive a restart); in memory without one. */
+  dataDir?: string;
   log?: Log;
 }
 
@@ -33,7 +36,7 @@ export interface Gateway {
 }
 
 /** Alipay closes expired trades in a sweep some minutes after time_expire, not on the dot. */
-const EXPIRY_SWEEP_LAG = "5m";
+const EXPIRY_SWEEP_LAG_MS = 5 * 60_000;
 
 /**
  * A sandbox speaking Alipay's open API on loopback: alipay.trade.page.pay (the cashier page),
@@ -45,11 +48,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? silent;
   const merchants = new Map(options.merchants.map((m) => [m.appId, m]));
   const timers = new BusinessTimers(clock);
-  const trades: TradeBook = new TradeBook((trade) => {
+  const db = openSandboxDatabase(options.dataDir ? join(options.dataDir, "gateway.db") : ":memory:");
+  const trades: TradeBook = new TradeBook(db, (trade) => {
     log("gateway", `trade ${trade.outTradeNo} is ${trade.status}`);
     notifier.announce(trade);
   });
-  const notifier = new Notifier(trades, clock, timers, keys.privateKey, log);
+  const notifier = new Notifier(db, trades, clock, timers, keys.privateKey, log);
   const scripts = new ScriptRunner(trades, clock, timers, log);
   const app = Fastify();
   acceptFormBodies(app);
@@ -59,7 +63,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const verified = verifyRequest(params, merchants);
     if (verified.method === "alipay.trade.page.pay") {
       const result = verified.ok
-        ? openTrade({ appId: verified.appId, biz: verified.biz, params }, trades, clock)
+        ? openTrade(
+            { appId: verified.appId, sellerId: merchants.get(verified.appId)!.sellerId, biz: verified.biz, params },
+            trades,
+            clock,
+          )
         : { refused: verified.error.sub_msg };
       if ("refused" in result)
         return reply.code(400).type("text/html").send(messagePage("Payment refused", result.refused));
@@ -68,23 +76,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const answer = (inner: object) =>
       reply.type("application/json;charset=utf-8").send(signedResponse(verified.method, inner, keys.privateKey));
-    if (!verified.ok) return answer(verified.error);
-    const outTradeNo = String(verified.biz.out_trade_no ?? "");
+    if (!verified.ok) {
+      // Unsigned, as the real gateway's: there is no method and app it could sign for.
+      if (verified.envelope === "error_response")
+        return reply.type("application/json;charset=utf-8").send(JSON.stringify({ error_response: verified.error }));
+      return answer(verified.error);
+    }
+    const outTradeNo =
+      tradeOf(trades, verified.appId, verified.biz)?.outTradeNo ?? String(verified.biz.out_trade_no ?? "");
     const fault = await scripts.beforeAnswer(verified.method, outTradeNo);
     if (fault === "unavailable") return reply.code(503).send("Service Unavailable");
     if (fault === "system-error") return answer(SYSTEM_ERROR);
-    return answer(answerCall(verified.method, verified.appId, outTradeNo, { trades, clock, log }));
+    return answer(answerCall(verified.method, verified.appId, verified.biz, { trades, clock, log }));
   };
 
+  /** Alipay's sweep closes a trade nobody paid some minutes after its time_expire. */
+  const sweepWhenExpired = (trade: Trade) => {
+    if (!trade.expiresAt) return;
+    const sweepIn = trade.expiresAt.getTime() - clock.now().getTime() + EXPIRY_SWEEP_LAG_MS;
+    timers.after(Math.max(0, sweepIn), () => {
+      if (trades.get(trade.outTradeNo)?.status === "WAIT_BUYER_PAY") trades.close(trade.outTradeNo, clock.now());
+    });
+  };
   const onOpened = (trade: Trade) => {
-    if (trade.expiresAt) {
-      const sweepIn = trade.expiresAt.getTime() - clock.now().getTime() + parseDuration(EXPIRY_SWEEP_LAG);
-      timers.after(Math.max(0, sweepIn), () => {
-        if (trade.status === "WAIT_BUYER_PAY") trades.close(trade.outTradeNo, clock.now());
-      });
-    }
+    sweepWhenExpired(trade);
     scripts.cashierOpened(trade);
   };
+  // After a restart: the expiry sweeps and the notifies still owed go on.
+  for (const trade of trades.all()) if (trade.status === "WAIT_BUYER_PAY") sweepWhenExpired(trade);
+  notifier.resume();
 
   app.get("/gateway.do", gatewayDo);
   app.post("/gateway.do", gatewayDo);
@@ -115,7 +135,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get<{ Params: { outTradeNo: string } }>("/sandbox/trades/:outTradeNo", async (request, reply) => {
     const trade = trades.get(request.params.outTradeNo);
     if (!trade) return reply.code(404).send({ error: "ACQ.TRADE_NOT_EXIST" });
-    return { ...trade, notifies: notifier.attempts.filter((a) => a.outTradeNo === trade.outTradeNo) };
+    return {
+      ...trade,
+      refunds: trades.refunds(trade.tradeNo),
+      notifies: notifier.attempts.filter((a) => a.outTradeNo === trade.outTradeNo),
+    };
   });
 
   const url = await app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
@@ -126,6 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       timers.clear();
       await app.close();
+      db.close();
     },
   };
 }

@@ -16,7 +16,7 @@ export interface ReceivedOutcome {
   eventId: string;
   orderId: string;
   outcome: "paid" | "closed";
-  /** What it did to the order. */
+  /** What it did to the order; "refund: …" when the money must go back. */
   effect: string;
   deliveries: number;
   receivedAt: number;
@@ -88,7 +88,7 @@ export class OrderBook {
     return row ? toOrder(row) : null;
   }
 
-  /** UNPAID → CLOSED; false if the order was paid (or closed) meanwhile. */
+  /** UNPAID → CLOSED (its payment side agreed, or a person closed it); false if it was paid (or closed) meanwhile. */
   closeIfUnpaid(id: string, now: number): boolean {
     return (
       this.db
@@ -135,14 +135,19 @@ export class OrderBook {
   }
 
   private effectOf(outcome: { orderId: string; outcome: "paid" | "closed" }, now: number): string {
-    if (outcome.outcome === "closed") return "none: the order closes at its own timeout";
+    const order = this.get(outcome.orderId);
+    if (!order) return "ALERT: unknown order";
+    if (outcome.outcome === "closed") {
+      // The trade is known closed: nobody can pay this order any more, so it closes now.
+      return this.closeIfUnpaid(order.id, now)
+        ? "order closed: paid nothing in the payment window"
+        : `none: order ${order.status}`;
+    }
     const paid = this.db
       .prepare("UPDATE orders SET status = 'PAID', updated_at = ? WHERE id = ? AND status = 'UNPAID'")
-      .run(now, outcome.orderId);
+      .run(now, order.id);
     if (paid.changes === 1) return "order paid";
-    const order = this.get(outcome.orderId);
-    // The payment window ends well before the order timeout, so this means a misconfiguration:
-    // money was taken for an order already closed. Recorded for a person to refund.
-    return order ? `ALERT: paid while the order was ${order.status}, refund needed` : "ALERT: unknown order";
+    // Closed anyway (a person closed it while the shopper was paying): the money goes back.
+    return `refund: paid while the order was ${order.status}`;
   }
 }

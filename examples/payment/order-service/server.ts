@@ -1,6 +1,7 @@
 import { join } from "node:path";
-import { createCheckback, type Duration } from "checkback";
+import { createCheckback, type Duration, later } from "checkback";
 import Fastify from "fastify";
+import { keepRawJsonBodies, ServiceAuth } from "../shared/service-auth.js";
 import type { SimClock } from "../shared/sim-clock.js";
 import { type Log, silent } from "../shared/timeline.js";
 import { OrderBook } from "./orders.js";
@@ -8,10 +9,12 @@ import { OrderBook } from "./orders.js";
 export interface OrderServiceOptions {
   dataDir: string;
   port: number;
-  /** Where shoppers go to pay: `${paymentServiceUrl}/pay/:orderId`. */
+  /** Where shoppers go to pay: `${paymentServiceUrl}/pay/:orderId`; also asked before an order closes. */
   paymentServiceUrl: string;
+  /** Shared with the payment service: calls between the two are signed with it. */
+  serviceSecret: string;
   clock: SimClock;
-  /** An order still unpaid this long after it was created is closed (default "30m"). */
+  /** An order still unpaid this long after it was created is closed, once its payment side agrees (default "30m"). */
   orderTimeout?: Duration;
   log?: Log;
 }
@@ -22,23 +25,77 @@ export interface OrderService {
   close(): Promise<void>;
 }
 
+/** What the payment side answers to "may this order close?" (payment-service/close-request.ts). */
+interface CloseAnswer {
+  state: "closed" | "pending" | "paid";
+  detail: string;
+}
+
 /**
- * The order service: creates orders, closes those still unpaid at their timeout through the
- * delay queue, and marks them paid when the payment service hands on a "paid" outcome.
+ * The order service: creates orders, closes those still unpaid at their timeout once the
+ * payment side agrees (through the delay queue), lets a person close an order, and applies the
+ * payment service's outcomes: paid, closed — or "refund" for money that reached an order closed
+ * anyway.
  */
 export async function startOrderService(options: OrderServiceOptions): Promise<OrderService> {
   const { clock } = options;
   const log = options.log ?? silent;
+  const now = () => clock.now().getTime();
+  const auth = new ServiceAuth(options.serviceSecret);
   const orders = new OrderBook(join(options.dataDir, "orders.db"));
   const checkback = createCheckback({ store: `sqlite:${join(options.dataDir, "order-jobs.db")}` });
+
+  /** Asks the payment side; null when it cannot be asked now. */
+  const askToClose = async (orderId: string, reason: "timeout" | "cancelled"): Promise<CloseAnswer | null> => {
+    try {
+      const response = await auth.fetch(`${options.paymentServiceUrl}/orders/${encodeURIComponent(orderId)}/close`, {
+        body: { reason },
+      });
+      return response.ok ? ((await response.json()) as CloseAnswer) : null;
+    } catch {
+      return null;
+    }
+  };
+
   const timeouts = checkback.queue<{ orderId: string }>("order-timeouts");
-  checkback.worker<{ orderId: string }>("order-timeouts", ({ payload }) => {
-    // Closing is conditional: an order paid in the meantime stays paid.
-    const closed = orders.closeIfUnpaid(payload.orderId, clock.now().getTime());
-    if (closed) log("order", `order ${payload.orderId} closed: unpaid at its timeout`);
+  checkback.worker<{ orderId: string }>(
+    "order-timeouts",
+    async ({ payload }) => {
+      if (orders.get(payload.orderId)?.status !== "UNPAID") return;
+      // Closing is a decision both sides make: the payment side may still be watching a trade,
+      // or holding a "paid" outcome that has not arrived yet. Until it says the trade is closed
+      // (or there never was one), come back later; the outcome may make the order PAID meanwhile.
+      const answer = await askToClose(payload.orderId, "timeout");
+      if (answer?.state !== "closed") {
+        log(
+          "order",
+          `order ${payload.orderId} timed out; payment side: ${answer ? answer.detail : "unreachable"} → later`,
+        );
+        return later(clock.real(answer?.state === "paid" ? "30s" : "1m"));
+      }
+      if (orders.closeIfUnpaid(payload.orderId, now()))
+        log("order", `order ${payload.orderId} closed: unpaid at its timeout (${answer.detail})`);
+    },
+    { concurrency: 10 },
+  );
+
+  // A person closed the order: the payment side must hear it (durably: retried until it did),
+  // so that it closes the trade and gives back whatever money still arrives.
+  const closeRequests = checkback.queue<{ orderId: string }>("payment-close-requests", {
+    attempts: 100,
+    backoff: { type: "exponential", delay: clock.real("5s"), max: clock.real("10m"), jitter: 0.2 },
   });
+  checkback.worker<{ orderId: string }>(
+    "payment-close-requests",
+    async ({ payload }) => {
+      const answer = await askToClose(payload.orderId, "cancelled");
+      if (!answer) throw new Error(`payment service did not take the close of ${payload.orderId}`);
+    },
+    { concurrency: 10 },
+  );
 
   const app = Fastify();
+  keepRawJsonBodies(app);
 
   app.post<{ Body: { subject: string; amountCents: number } }>(
     "/orders",
@@ -60,7 +117,7 @@ export async function startOrderService(options: OrderServiceOptions): Promise<O
       // The timeout job first, the order second: a crash in between leaves a job that finds no
       // order (and does nothing), never an order that nothing will close.
       await timeouts.add({ orderId: id }, { key: id, delay: clock.real(options.orderTimeout ?? "30m") });
-      const order = orders.insert({ id, ...request.body }, clock.now().getTime());
+      const order = orders.insert({ id, ...request.body }, now());
       log("order", `order ${id} created: ${order.subject}, ${order.amountCents} cents`);
       return reply.code(201).send({ order, payUrl: `${options.paymentServiceUrl}/pay/${id}` });
     },
@@ -72,26 +129,49 @@ export async function startOrderService(options: OrderServiceOptions): Promise<O
     return { ...order, paymentOutcomes: orders.outcomesFor(order.id) };
   });
 
-  app.post<{ Body: { eventId: string; orderId: string; outcome: "paid" | "closed" } }>(
+  // A person (the shopper, customer service) closes an unpaid order now.
+  app.post<{ Params: { id: string } }>("/orders/:id/cancel", async (request, reply) => {
+    const order = orders.get(request.params.id);
+    if (!order) return reply.code(404).send({ error: "no such order" });
+    if (order.status !== "UNPAID") return reply.code(409).send({ error: `order is ${order.status}` });
+    // The request first, the close second: a crash in between leaves a request for an order
+    // still open (the payment side then closes its trade early; harmless), never a closed order
+    // whose payment side was not told.
+    await closeRequests.add({ orderId: order.id }, { key: order.id });
+    if (!orders.closeIfUnpaid(order.id, now())) return reply.code(409).send({ error: `order is ${order.status}` });
+    log("order", `order ${order.id} closed by a person`);
+    return orders.get(order.id);
+  });
+
+  app.post<{ Body: { eventId: string; orderId: string; outcome: "paid" | "closed"; amountCents: number } }>(
     "/payment-outcomes",
     {
+      preHandler: auth.guard,
       schema: {
         body: {
           type: "object",
-          required: ["eventId", "orderId", "outcome"],
+          required: ["eventId", "orderId", "outcome", "amountCents"],
           properties: {
             eventId: { type: "string", minLength: 1 },
             orderId: { type: "string", minLength: 1 },
             outcome: { enum: ["paid", "closed"] },
+            amountCents: { type: "integer", minimum: 1 },
           },
         },
       },
     },
-    async (request) => {
-      const received = orders.applyOutcome(request.body, clock.now().getTime());
+    async (request, reply) => {
+      const order = orders.get(request.body.orderId);
+      if (order && order.amountCents !== request.body.amountCents) {
+        // Not this order's payment: refused (and retried, then dead-lettered) rather than applied.
+        return reply
+          .code(422)
+          .send({ error: `amount ${request.body.amountCents} is not the order's ${order.amountCents}` });
+      }
+      const received = orders.applyOutcome(request.body, now());
       if (received.deliveries === 1)
         log("order", `order ${received.orderId}: payment ${received.outcome} → ${received.effect}`);
-      return received;
+      return { ...received, refund: received.effect.startsWith("refund") };
     },
   );
 

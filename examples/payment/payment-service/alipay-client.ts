@@ -2,6 +2,8 @@ import { AlipaySdk } from "alipay-sdk";
 
 export interface AlipayConfig {
   appId: string;
+  /** The merchant's seller id (PID, "2088…"): notifies must name it. */
+  sellerId: string;
   /** The merchant's private key (PKCS#8 PEM). */
   privateKey: string;
   /** Alipay's public key: verifies answers and notifies. */
@@ -25,7 +27,7 @@ export const isPaid = (status: string) => status === "TRADE_SUCCESS" || status =
 export class AlipayUnavailableError extends Error {}
 
 /**
- * The three calls the payment service makes, through the official SDK. Nothing here knows it
+ * The calls the payment service makes, through the official SDK. Nothing here knows it
  * talks to a sandbox: point `gateway` at Alipay and use real keys, and it is production code.
  */
 export class AlipayClient {
@@ -93,18 +95,62 @@ export class AlipayClient {
     );
   }
 
+  /**
+   * alipay.trade.refund of `amount` under `outRequestNo`, Alipay's idempotency key: a repeat
+   * (after a timeout, a crash, a redrive) refunds nothing more and answers the same. "refunded":
+   * the money went back now or earlier; "refused": the trade cannot take it (not paid, past its
+   * refund period, over the amount) — a person must look.
+   */
+  async refund(
+    outTradeNo: string,
+    amount: string,
+    outRequestNo: string,
+  ): Promise<{ state: "refunded"; fundChange: string } | { state: "refused"; why: string }> {
+    const answer = await this.exec("alipay.trade.refund", {
+      out_trade_no: outTradeNo,
+      refund_amount: amount,
+      out_request_no: outRequestNo,
+      refund_reason: "order closed",
+    });
+    if (answer.code === "10000") return { state: "refunded", fundChange: answer.fund_change };
+    if (answer.code === "40004" && answer.sub_code !== "ACQ.SYSTEM_ERROR")
+      return { state: "refused", why: `${answer.sub_code} ${answer.sub_msg}` };
+    throw new AlipayUnavailableError(
+      `alipay.trade.refund ${outTradeNo}: ${answer.sub_code ?? answer.code} ${answer.sub_msg ?? answer.msg}`,
+    );
+  }
+
+  /** alipay.trade.fastpay.refund.query: did the refund `outRequestNo` go through? */
+  async refunded(outTradeNo: string, outRequestNo: string): Promise<boolean> {
+    const answer = await this.exec("alipay.trade.fastpay.refund.query", {
+      out_trade_no: outTradeNo,
+      out_request_no: outRequestNo,
+    });
+    if (answer.code === "10000") return answer.refund_status === "REFUND_SUCCESS";
+    if (answer.sub_code === "ACQ.TRADE_NOT_EXIST") return false;
+    throw new AlipayUnavailableError(
+      `refund query ${outRequestNo}: ${answer.sub_code ?? answer.code} ${answer.sub_msg ?? answer.msg}`,
+    );
+  }
+
   /** A notify is Alipay's only if its signature checks out with Alipay's public key. */
   verifyNotify(form: Record<string, string>): boolean {
     // V2 verifies the values as posted; V1 would URL-decode them a second time.
     return this.sdk.checkNotifySignV2(form);
   }
 
-  private async call(method: string, outTradeNo: string) {
+  private call(method: string, outTradeNo: string) {
+    return this.exec(method, { out_trade_no: outTradeNo });
+  }
+
+  private async exec(method: string, bizContent: Record<string, string>) {
     try {
       // validateSign: an answer not signed by Alipay is no answer.
-      return await this.sdk.exec(method, { bizContent: { out_trade_no: outTradeNo } }, { validateSign: true });
+      return await this.sdk.exec(method, { bizContent }, { validateSign: true });
     } catch (error) {
-      throw new AlipayUnavailableError(`${method} ${outTradeNo}: ${(error as Error).message}`, { cause: error });
+      throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 }

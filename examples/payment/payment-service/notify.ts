@@ -2,12 +2,16 @@ import type { Check } from "checkback";
 import { parseAmount } from "../shared/money.js";
 import { type AlipayClient, isPaid } from "./alipay-client.js";
 import type { PaymentBook } from "./payments.js";
+import type { RefundDesk } from "./refunds.js";
 import type { TradeCheckInput, TradePaid } from "./trade-check.js";
 
 export interface NotifyDeps {
   alipay: AlipayClient;
   appId: string;
+  sellerId: string;
   payments: PaymentBook;
+  refunds: RefundDesk;
+  now: () => number;
   check: Check<TradeCheckInput, TradePaid>;
 }
 
@@ -19,7 +23,8 @@ export interface NotifyVerdict {
 
 /**
  * Alipay's asynchronous notify. A notify is only believed if it is signed by Alipay, is for our
- * app id, names a payment we have and carries its exact amount; anything else is refused and
+ * app id and our seller id, names a payment we have and carries its exact amount (Alipay's docs
+ * ask for all four); anything else is refused and
  * changes nothing. A believed notify ends the trade's check (resolve / reject) — the check's
  * outcome job then changes the payment, exactly as when a probe ends it — and is answered
  * `success`, also when it repeats something we already know: a paid trade is never answered `fail`.
@@ -27,6 +32,8 @@ export interface NotifyVerdict {
 export async function receiveNotify(form: Record<string, string>, deps: NotifyDeps): Promise<NotifyVerdict> {
   if (!deps.alipay.verifyNotify(form)) return { answer: "fail", verdict: "rejected: bad signature" };
   if (form.app_id !== deps.appId) return { answer: "fail", verdict: `rejected: app_id ${form.app_id} is not ours` };
+  if (form.seller_id !== deps.sellerId)
+    return { answer: "fail", verdict: `rejected: seller_id ${form.seller_id ?? "(none)"} is not ours` };
   const payment = deps.payments.get(form.out_trade_no ?? "");
   if (!payment) return { answer: "fail", verdict: "rejected: unknown out_trade_no" };
   if (parseAmount(form.total_amount) !== payment.amountCents) {
@@ -42,9 +49,11 @@ export async function receiveNotify(form: Record<string, string>, deps: NotifyDe
   if (isPaid(status)) {
     if (payment.status === "PAID") return { answer: "success", verdict: "already paid" };
     if (payment.status === "CLOSED") {
-      // Cannot happen while trades are closed before their time_expire passes; if it does,
-      // money came in for a closed payment and a person must refund it. Retries would not help.
-      return { answer: "success", verdict: "ALERT: paid notify for a closed payment, refund by hand" };
+      // Cannot happen while payments close only once their trade is known closed; if it does
+      // (a gateway that took money after time_expire), the money goes back, and a person hears of it.
+      deps.payments.requestRefund(payment.outTradeNo, "paid notify for a closed payment", deps.now());
+      await deps.refunds.flush(payment.outTradeNo);
+      return { answer: "success", verdict: "ALERT: paid notify for a closed payment, refunding" };
     }
     const tradePaid: TradePaid = { tradeNo: form.trade_no ?? "", tradeStatus: status as TradePaid["tradeStatus"] };
     const ended = await deps.check.resolve(payment.outTradeNo, tradePaid);

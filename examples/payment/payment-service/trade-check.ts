@@ -1,7 +1,8 @@
-import type { Check, Checkback, CheckOutcome, Duration } from "checkback";
+import { type Check, type Checkback, type CheckOutcome, type Duration, parseDuration } from "checkback";
+import { parseAmount } from "../shared/money.js";
 import type { SimClock } from "../shared/sim-clock.js";
 import type { Log } from "../shared/timeline.js";
-import { type AlipayClient, isPaid } from "./alipay-client.js";
+import { type AlipayClient, isPaid, type TradeView } from "./alipay-client.js";
 import type { OutboxRelay } from "./outbox-relay.js";
 import type { PaymentBook } from "./payments.js";
 
@@ -16,6 +17,13 @@ export interface TradePaid {
 }
 
 /**
+ * How far Alipay's clock may be from ours. Nothing concludes "the shopper can no longer pay"
+ * before time_expire plus this: the check's deadline keeps it over the trade's time_expire, and
+ * a close answered ACQ.TRADE_NOT_EXIST is only believed after it.
+ */
+export const CLOCK_SKEW_MARGIN: Duration = "2m";
+
+/**
  * When to ask Alipay about a trade nobody has told us about, counted from the redirect: soon
  * at first (most shoppers pay within a minute), then rarer. The deadline (the payment window,
  * also sent to Alipay as time_expire) cuts it off.
@@ -27,7 +35,7 @@ export interface TradeCheckDeps {
   payments: PaymentBook;
   relay: OutboxRelay;
   clock: SimClock;
-  /** How long a shopper has to pay (business time). */
+  /** How long a shopper has to pay (business time): time_expire is this long after the payment is made. */
   payWindow: Duration;
   log: Log;
 }
@@ -41,6 +49,14 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
   const { alipay, payments, relay, clock, log } = deps;
   const now = () => clock.now().getTime();
 
+  /** A trade whose amount is not the payment's is not our payment's trade, whatever its status says. */
+  const checkAmount = (outTradeNo: string, trade: TradeView) => {
+    const payment = payments.get(outTradeNo);
+    if (payment && parseAmount(trade.totalAmount) !== payment.amountCents) {
+      throw new Error(`trade ${outTradeNo} has total_amount ${trade.totalAmount}, not the payment's amount`);
+    }
+  };
+
   /** The status change and its outbox row (one transaction), then the hand-on queued. */
   const finish = async (outTradeNo: string, to: "PAID" | "CLOSED", tradeNo: string | null, why: string) => {
     if (payments.finish(outTradeNo, to, tradeNo, now())) log("payment", `payment ${outTradeNo} is ${to} (${why})`);
@@ -51,7 +67,8 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
 
   return checkback.check<TradeCheckInput, TradePaid>("alipay-trade", {
     schedule: TRADE_CHECK_SCHEDULE.map((interval) => clock.real(interval)),
-    deadline: clock.real(deps.payWindow),
+    // Past time_expire by the clock-skew margin: when it gives up, the shopper can no longer pay.
+    deadline: clock.real(parseDuration(deps.payWindow) + parseDuration(CLOCK_SKEW_MARGIN)),
     async probe({ key, probe, pending, done, failed }) {
       // A throw (ACQ.SYSTEM_ERROR, a 5xx, a timeout) is a failed probe: recorded, and the schedule goes on.
       const trade = await alipay.query(key).catch((error: Error) => {
@@ -60,6 +77,7 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
       });
       log("payment", `probe #${probe} of ${key}: ${trade?.status ?? "ACQ.TRADE_NOT_EXIST"}`);
       if (trade === null || trade.status === "WAIT_BUYER_PAY") return pending();
+      checkAmount(key, trade);
       if (isPaid(trade.status))
         return done({ tradeNo: trade.tradeNo, tradeStatus: trade.status as TradePaid["tradeStatus"] });
       return failed("TRADE_CLOSED"); // closed is final: it can never be paid
@@ -72,10 +90,23 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
       // (or it closed on its own): ask which, and record that instead.
       const closed = await alipay.close(outcome.key);
       log("payment", `gave up on ${outcome.key} (${outcome.reason}); alipay.trade.close: ${closed}`);
-      if (closed !== "not-open") return finish(outcome.key, "CLOSED", null, "gave up, trade closed");
+      if (closed === "closed") return finish(outcome.key, "CLOSED", null, "gave up, trade closed");
+      if (closed === "not-exist") {
+        // Never opened. Safe to call closed only once the link can no longer open a trade:
+        // time_expire plus the skew margin (a check started late may give up earlier).
+        const payment = payments.get(outcome.key)!;
+        const safeAt = payment.expiresAt + parseDuration(CLOCK_SKEW_MARGIN);
+        if (now() < safeAt)
+          throw new Error(
+            `trade ${outcome.key} not opened yet; its link is valid until ${new Date(safeAt).toISOString()}`,
+          );
+        return finish(outcome.key, "CLOSED", null, "gave up, never opened, past time_expire");
+      }
       const trade = await alipay.query(outcome.key);
-      if (trade && isPaid(trade.status))
+      if (trade && isPaid(trade.status)) {
+        checkAmount(outcome.key, trade);
         return finish(outcome.key, "PAID", trade.tradeNo, "paid just before the close");
+      }
       if (trade?.status === "TRADE_CLOSED") return finish(outcome.key, "CLOSED", null, "gave up, trade already closed");
       throw new Error(`trade ${outcome.key} refused the close but is ${trade?.status ?? "missing"}`); // retried
     },
@@ -83,6 +114,7 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
       attempts: 100,
       backoff: { type: "exponential", delay: clock.real("5s"), max: clock.real("10m"), jitter: 0.2 },
     },
+    worker: { concurrency: 20 },
   });
 }
 
