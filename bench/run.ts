@@ -1,4 +1,4 @@
-import { fork } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
@@ -204,4 +204,22 @@ async function redisReachable(redisUrl: string): Promise<boolean> {
   }
 }
 
-await main(program.parse().opts<CliOptions>());
+/**
+ * `--scenario timeout-vs-scan` is a benchmark of its own, with its own options
+ * (bench/timeout-vs-scan.ts: --store sqlite|postgres --orders N --speed X …): hand it the rest.
+ */
+function delegateTimeoutVsScan(argv: string[]): number | null {
+  const at = argv.indexOf("--scenario");
+  const inline = argv.indexOf("--scenario=timeout-vs-scan");
+  if (inline === -1 && (at === -1 || argv[at + 1] !== "timeout-vs-scan")) return null;
+  const rest = inline === -1 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : argv.filter((_, i) => i !== inline);
+  const script = fileURLToPath(new URL("./timeout-vs-scan.ts", import.meta.url));
+  const run = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), script, ...rest], {
+    stdio: "inherit",
+  });
+  return run.status ?? 1;
+}
+
+const delegated = delegateTimeoutVsScan(process.argv.slice(2));
+if (delegated === null) await main(program.parse().opts<CliOptions>());
+else process.exitCode = delegated;
