@@ -5,14 +5,12 @@
  *
  *   npx tsx bench/server/run.ts [--store sqlite|memory] [--duration 10] [--connections 16]
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { type Server, startServer, stopServer } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -26,49 +24,6 @@ const durationS = Number(values.duration);
 const connections = Number(values.connections);
 const pushJobs = Number(values["push-jobs"]);
 const json = { "content-type": "application/json" };
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-  dir: string;
-}
-
-async function startServer(store: string): Promise<Server> {
-  const dir = mkdtempSync(join(tmpdir(), "checkback-bench-"));
-  const storeUrl = store === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : store === "memory" ? "memory:" : store;
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/cli/main.ts", "serve"], {
-    env: {
-      ...process.env,
-      CHECKBACK_STORE: storeUrl,
-      CHECKBACK_PORT: "0",
-      CHECKBACK_LOG_LEVEL: "info",
-      CHECKBACK_TOKENS: "",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split("\n")) {
-        try {
-          const entry = JSON.parse(line) as { url?: string; msg?: string };
-          if (entry.msg === "checkback server listening" && entry.url) resolve(entry.url);
-        } catch {}
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  child.stdout!.resume();
-  return { url, child, dir };
-}
-
-async function stopServer(server: Server): Promise<void> {
-  const exited = new Promise((resolve) => server.child.once("exit", resolve));
-  server.child.kill("SIGTERM");
-  await exited;
-  rmSync(server.dir, { recursive: true, force: true });
-}
 
 async function api<T>(server: Server, method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(server.url + path, {

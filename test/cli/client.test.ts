@@ -38,6 +38,34 @@ describe("CheckbackClient against a running server", () => {
     expect(await client.get(queue, { key: "only" })).toMatchObject({ state: "completed", result: { closed: true } });
   });
 
+  it("settles a claimed batch in one call each: completeMany, failMany, extendMany, releaseMany", async () => {
+    const queue = uniqueQueue("client");
+    await client.addBulk(
+      queue,
+      [1, 2, 3, 4].map((n) => ({ payload: n, attempts: 1 })),
+    );
+    const { jobs } = await client.claim(queue, { limit: 4, lease: "10s" });
+    expect(jobs).toHaveLength(4);
+    const [a, b, c, d] = jobs;
+
+    // Claimed jobs are passed as they came: the client sends only their id and token.
+    const extended = await client.extendMany(queue, [a!, { id: b!.id, leaseToken: "stale-token" }], "1m");
+    expect(extended.results[0]).toMatchObject({ id: a!.id, ok: true, leaseExpiresAt: expect.any(Number) });
+    expect(extended.results[1]).toMatchObject({ id: b!.id, error: { code: "LEASE_LOST" } });
+
+    const completed = await client.completeMany(queue, [{ ...a!, result: { done: true } }]);
+    expect(completed.results).toEqual([{ id: a!.id, ok: true }]);
+    const failed = await client.failMany(queue, [{ id: b!.id, leaseToken: b!.leaseToken, error: "no" }]);
+    expect(failed.results).toEqual([{ id: b!.id, ok: true, retryAt: null }]);
+    const released = await client.releaseMany(queue, [c!, d!], "1h");
+    expect(released.results.map((r) => r.ok)).toEqual([true, true]);
+    expect(await client.counts(queue)).toMatchObject({ completed: 1, dead: 1, scheduled: 2, active: 0 });
+
+    const tooMany = Array.from({ length: 1001 }, (_, n) => ({ id: String(n), leaseToken: "t" }));
+    const refused = await client.completeMany(queue, tooMany).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400, code: "INVALID_REQUEST" });
+  });
+
   it("a long-poll claim answers when a job falls due", async () => {
     const queue = uniqueQueue("client");
     const waiting = client.claim(queue, { wait: "10s", lease: "10s" });

@@ -162,7 +162,11 @@ function urlOf(request: GeneratedRequest, tracker: Tracker): string {
 
 function bodyOf(request: GeneratedRequest, tracker: Tracker): string | undefined {
   return request.body
-    ?.replace(/"@now:(-?\d+)"/g, (_, offset: string) => String(Date.now() + Number(offset)))
+    ?.replace(/"@leasedId"(,"leaseToken":"@leaseToken:(\d+)")?/g, (_, tail: string | undefined, index: string) => {
+      const job = index === undefined ? undefined : tracker.leases[Number(index) % tracker.leases.length];
+      return JSON.stringify(job?.id ?? "no-such-job") + (tail ?? "");
+    })
+    .replace(/"@now:(-?\d+)"/g, (_, offset: string) => String(Date.now() + Number(offset)))
     .replace(/@(id|key|leaseToken):(\d+)/g, (_, pool: PoolRef["pool"], index: string) =>
       tracker.pick({ pool, index: Number(index) }),
     );

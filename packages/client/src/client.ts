@@ -83,6 +83,24 @@ export interface ClaimRequest {
   wait?: string | number;
 }
 
+/** One claimed job named in a batch call: its id and the lease token its claim handed out. */
+export interface LeasedRef {
+  id: string;
+  leaseToken: string;
+}
+
+/**
+ * One item of a batch call's answer, in the order sent: done (with what the single call would
+ * have answered), or refused with the code the single call would have failed with (LEASE_LOST…).
+ * A refused item changed nothing.
+ */
+export type ItemResult<T = Record<string, never>> =
+  | ({ id: string; ok: true } & T)
+  | { id: string; ok?: undefined; error: { code: string; message: string; details?: unknown } };
+
+/** Most items a batch call takes (as many as one claim hands out). */
+export const MAX_BATCH_ITEMS = 1000;
+
 /** The longest long-poll a server holds a claim open: its `maxWait` setting is capped at 30 s. */
 const LONGEST_WAIT_MS = 30_000;
 
@@ -293,6 +311,45 @@ export class CheckbackClient {
     );
   }
 
+  // Batch settling: up to MAX_BATCH_ITEMS claimed jobs of one queue in one request. The call
+  // succeeds even when some items are refused: look at each result's `ok` / `error`.
+
+  /** Completes many claimed jobs, each with its optional result. */
+  completeMany(queue: string, jobs: (LeasedRef & { result?: unknown })[]): Promise<{ results: ItemResult[] }> {
+    const items = jobs.map((job) =>
+      job.result === undefined ? leasedRef(job) : { ...leasedRef(job), result: job.result },
+    );
+    return this.request("POST", `${queuePath(queue)}/jobs/complete`, { jobs: items });
+  }
+
+  /** Records a failed attempt for many claimed jobs: each retried after its back-off (`retryAt`) or dead (`retryAt: null`). */
+  failMany(
+    queue: string,
+    jobs: (LeasedRef & { error: string })[],
+  ): Promise<{ results: ItemResult<{ retryAt: number | null }>[] }> {
+    const items = jobs.map((job) => ({ ...leasedRef(job), error: job.error }));
+    return this.request("POST", `${queuePath(queue)}/jobs/fail`, { jobs: items });
+  }
+
+  /** Extends the leases of many claimed jobs to now + `lease` (a heartbeat for a batch in progress). */
+  extendMany(
+    queue: string,
+    jobs: LeasedRef[],
+    lease: string | number,
+  ): Promise<{ results: ItemResult<{ leaseExpiresAt: number }>[] }> {
+    return this.request("POST", `${queuePath(queue)}/jobs/extend`, { jobs: jobs.map(leasedRef), lease });
+  }
+
+  /** Gives many claimed jobs back without spending their attempts, due again after `delay`. */
+  releaseMany(queue: string, jobs: LeasedRef[], delay?: string | number): Promise<{ results: ItemResult[] }> {
+    const refs = jobs.map(leasedRef);
+    return this.request(
+      "POST",
+      `${queuePath(queue)}/jobs/release`,
+      delay === undefined ? { jobs: refs } : { jobs: refs, delay },
+    );
+  }
+
   // Sweeps defined on the server (PUT /v1/sweeps/:name is an admin's set-up step).
 
   sweeps(): Promise<{ sweeps: SweepStatus[] }> {
@@ -375,6 +432,11 @@ export class CheckbackClient {
     }
     return parsed as T;
   }
+}
+
+/** Just the id and token: a claimed job passed as it came carries fields the server would refuse. */
+function leasedRef(job: LeasedRef): LeasedRef {
+  return { id: job.id, leaseToken: job.leaseToken };
 }
 
 function sweepPath(name: string): string {

@@ -275,6 +275,13 @@ function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
         { weight: 3, arbitrary: plain(fc.nat().map((n) => `@leaseToken:${n}`)) },
         { weight: 1, arbitrary: hostileText },
       );
+    // A batch item's job: "@leasedId" becomes the job whose lease the item's leaseToken names.
+    case "id":
+      return fc.oneof(
+        { weight: 3, arbitrary: plain(fc.constant("@leasedId")) },
+        { weight: 1, arbitrary: plain(fc.nat().map((n) => `@id:${n}`)) },
+        { weight: 1, arbitrary: hostileText },
+      );
     case "ids":
       return plain(selection);
     case "ids[]":
@@ -391,6 +398,8 @@ function validValue(name: string): fc.Arbitrary<unknown> | null {
       );
     case "leaseToken":
       return fc.nat().map((n) => `@leaseToken:${n}`);
+    case "id":
+      return fc.constant("@leasedId");
     case "ids":
       return selection;
     case "ids[]":

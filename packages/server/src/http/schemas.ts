@@ -158,6 +158,68 @@ export const releaseBody = {
   properties: { leaseToken, delay: duration },
 } as const;
 
+/**
+ * Batches of claimed jobs settled in one call: at most MAX_BATCH_ITEMS (as many as one claim
+ * hands out), each item naming its job and lease token; options common to the batch sit beside
+ * `jobs`. Each item is answered on its own (batchResultsSchema).
+ */
+export const MAX_BATCH_ITEMS = 1000;
+
+function batchBody(
+  item: Record<string, unknown>,
+  required: string[],
+  common: Record<string, unknown> = {},
+  commonRequired: string[] = [],
+) {
+  return {
+    type: "object",
+    required: ["jobs", ...commonRequired],
+    additionalProperties: false,
+    properties: {
+      jobs: {
+        type: "array",
+        minItems: 1,
+        maxItems: MAX_BATCH_ITEMS,
+        items: {
+          type: "object",
+          required: ["id", "leaseToken", ...required],
+          additionalProperties: false,
+          properties: { id: jobId, leaseToken, ...item },
+        },
+      },
+      ...common,
+    },
+  } as const;
+}
+
+export const completeManyBody = batchBody({ result: anyJson }, []);
+export const failManyBody = batchBody({ error: failBody.properties.error }, ["error"]);
+export const extendManyBody = batchBody({}, [], { lease: duration }, ["lease"]);
+export const releaseManyBody = batchBody({}, [], { delay: duration });
+
+/** One answer per item, in the order sent: `ok: true` (with what the single route would add) or the error it met. */
+export function batchResultsSchema(extra: Record<string, unknown> = {}) {
+  return {
+    type: "object",
+    required: ["results"],
+    properties: {
+      results: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["id"],
+          properties: {
+            id: { type: "string" },
+            ok: { type: "boolean", enum: [true] },
+            ...extra,
+            error: errorSchema.properties.error,
+          },
+        },
+      },
+    },
+  } as const;
+}
+
 export const pushBody = {
   type: "object",
   required: ["url"],

@@ -1,7 +1,7 @@
 import type { JobRecord } from "checkback";
-import { invalidOption, LeaseLostError, parseDuration } from "checkback";
+import { invalidOption, parseDuration } from "checkback";
 import type { ClaimResult } from "checkback/internal";
-import { decideOutcome, serializePayload, toJob } from "checkback/internal";
+import { toJob } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
 import { claimWaiting } from "../claim-wait.js";
 import type { ServerContext } from "../context.js";
@@ -17,13 +17,14 @@ import {
   queueParams,
   releaseBody,
 } from "../schemas.js";
+import { pullBatchRoutes } from "./pull-batch.js";
+import { leaseOf, settleOperations } from "./settle.js";
 
 type QueueParams = { queue: string };
 type JobParams = { queue: string; id: string };
 type Duration = number | string;
 
 const tags = ["pull"];
-const MIN_LEASE_MS = 1_000;
 /** Completed jobs kept per queue, like a library worker's default retention. */
 const KEEP_COMPLETED = 1_000;
 const TRIM_EVERY_MS = 1_000;
@@ -64,6 +65,8 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     ctx.store.trim(queue, { keepLast: KEEP_COMPLETED }).catch((err) => app.log.warn({ err, queue }, "trim failed"));
   };
 
+  const settle = settleOperations(ctx, processed, trimCompleted);
+
   app.post<{ Params: QueueParams; Body: { limit: number; lease: Duration; wait?: Duration } }>(
     "/v1/queues/:queue/claim",
     {
@@ -82,8 +85,7 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     async (request, reply) => {
       const queue = ctx.queueName(request.params.queue);
       const { limit } = request.body;
-      const leaseMs = parseDuration(request.body.lease, "lease");
-      if (leaseMs < MIN_LEASE_MS) throw invalidOption(`lease must be at least ${MIN_LEASE_MS}ms`);
+      const leaseMs = leaseOf(request.body.lease);
       const waitMs = request.body.wait === undefined ? 0 : parseDuration(request.body.wait, "wait");
       if (waitMs > ctx.config.maxWaitMs) throw invalidOption(`wait is at most ${ctx.config.maxWaitMs}ms`);
 
@@ -140,10 +142,7 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
       const { leaseToken, result } = request.body;
-      const text = result === undefined ? null : serializePayload(result, ctx.config.maxPayloadBytes);
-      await ctx.store.complete(queue, request.params.id, leaseToken, { result: text });
-      ctx.metrics.completed.inc({ queue, delivery: "pull" });
-      processed(queue, leaseToken, "completed");
+      await settle.complete(queue, request.params.id, leaseToken, result);
       trimCompleted(queue);
       return { completed: true };
     },
@@ -169,18 +168,8 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
-      const { id } = request.params;
-      const { leaseToken, error } = request.body;
-      // The back-off and attempts travel with the job: read them for the outcome rule.
-      const record = await ctx.store.get(queue, id);
-      if (record?.state !== "active" || record.leaseToken !== leaseToken) throw new LeaseLostError(id);
-      const outcome = decideOutcome(record, { ok: false, error }, ctx.config.maxPayloadBytes);
-      const after = await ctx.store.fail(queue, id, leaseToken, outcome);
-      const exhausted = outcome.retryDelayMs === null;
-      if (exhausted) ctx.metrics.deadLetters.inc({ queue, delivery: "pull" });
-      else ctx.metrics.retries.inc({ queue, delivery: "pull" });
-      processed(queue, leaseToken, "failed");
-      return { job: toJob(after), retryAt: exhausted ? null : after.runAt };
+      const { job, retryAt } = await settle.fail(queue, request.params.id, request.body.leaseToken, request.body.error);
+      return { job: toJob(job), retryAt };
     },
   );
 
@@ -201,9 +190,8 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
-      const leaseMs = parseDuration(request.body.lease, "lease");
-      if (leaseMs < MIN_LEASE_MS) throw invalidOption(`lease must be at least ${MIN_LEASE_MS}ms`);
-      const leaseExpiresAt = await ctx.store.extendLease(queue, request.params.id, request.body.leaseToken, leaseMs);
+      const leaseMs = leaseOf(request.body.lease);
+      const leaseExpiresAt = await settle.extend(queue, request.params.id, request.body.leaseToken, leaseMs);
       return { leaseExpiresAt };
     },
   );
@@ -227,11 +215,12 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const queue = ctx.queueName(request.params.queue);
       const { leaseToken } = request.body;
       const delayMs = request.body.delay === undefined ? 0 : parseDuration(request.body.delay, "delay");
-      await ctx.store.release(queue, request.params.id, leaseToken, { delayMs });
-      processed(queue, leaseToken, "released");
+      await settle.release(queue, request.params.id, leaseToken, delayMs);
       return { released: true };
     },
   );
+
+  await pullBatchRoutes(app, ctx, settle);
 }
 
 function claimedView(record: JobRecord) {
