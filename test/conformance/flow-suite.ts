@@ -182,9 +182,12 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       const store = getStore();
       const queue = newQueue();
       if (!(await limited(store, queue, { rate: 3, perMs: 3000 }))) return;
+      expect((await store.flowSettings(queue)).tokens).toBe(3);
       await dueJobs(store, queue, 10);
       const first = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
       expect(first.jobs).toHaveLength(3);
+      // The bucket is empty: what is due now waits (the server's held-back gauge reads this).
+      expect((await store.flowSettings(queue)).tokens).toBe(0);
       // One token comes back per second: the worker sleeps until then, not before.
       expect(first.nextDueAt).not.toBeNull();
       expect(first.nextDueAt!).toBeGreaterThan(first.now);
@@ -233,7 +236,7 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect(settings.pausedUntil!).toBeGreaterThanOrEqual(paused.now + 59_000);
       await store.pauseQueue(queue, null);
       expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(2);
-      expect(await store.flowSettings(queue)).toEqual({ limit: null, pausedUntil: null });
+      expect(await store.flowSettings(queue)).toEqual({ limit: null, pausedUntil: null, tokens: null });
     });
 
     it("refuses a bad limit or pause with a typed error and keeps nothing", async () => {
@@ -254,7 +257,7 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
         await expect(queue.limit(limit as never)).rejects.toMatchObject({ code: expect.stringMatching(/^INVALID_/) });
       }
       await expect(queue.pause({} as never)).rejects.toMatchObject({ code: "INVALID_OPTION" });
-      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null });
+      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null, tokens: null });
     });
   });
 }

@@ -68,6 +68,16 @@ export interface JobPage {
   next: string | null;
 }
 
+/** A queue's flow control (docs/flow-control.md), as the store keeps it. */
+export interface FlowSettings {
+  /** At most `rate` job starts per `perMs`, across every worker; null without a limit. */
+  limit: { rate: number; perMs: number } | null;
+  /** When the queue's pause ends (epoch ms, store clock); null when not paused. */
+  pausedUntil: number | null;
+  /** Starts the bucket allows now; null without a limit. */
+  tokens: number | null;
+}
+
 /** Which dead jobs a redrive or purge touches, as the API takes it: listed ids, or all of them. */
 export type SelectionBody = { ids: string[] } | { all: true };
 
@@ -207,8 +217,30 @@ export class CheckbackClient {
     return this.base;
   }
 
-  queues(): Promise<{ queues: { name: string; counts: Counts }[] }> {
+  queues(): Promise<{ queues: { name: string; counts: Counts; flow: FlowSettings }[] }> {
     return this.request("GET", "/v1/queues");
+  }
+
+  // Flow control: a queue's rate limit and pause, shared by every worker of the queue.
+
+  flow(queue: string): Promise<FlowSettings> {
+    return this.request("GET", `${queuePath(queue)}/flow`);
+  }
+
+  /** At most `rate` starts per `per` (a duration: "1s" or ms); `null` lifts the limit. */
+  limit(queue: string, limit: { rate: number; per: string | number } | null): Promise<FlowSettings> {
+    return limit === null
+      ? this.request("DELETE", `${queuePath(queue)}/limit`)
+      : this.request("PUT", `${queuePath(queue)}/limit`, limit);
+  }
+
+  /** Starts none of the queue's jobs until then: `{ delay }` from now or `{ runAt }`. */
+  pause(queue: string, until: { delay: string | number } | { runAt: number }): Promise<FlowSettings> {
+    return this.request("POST", `${queuePath(queue)}/pause`, until);
+  }
+
+  resume(queue: string): Promise<FlowSettings> {
+    return this.request("POST", `${queuePath(queue)}/resume`, {});
   }
 
   add(queue: string, job: JobInput): Promise<AddedJob> {

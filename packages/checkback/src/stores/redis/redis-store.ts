@@ -391,14 +391,16 @@ export class RedisStore implements Store {
   }
 
   async flowSettings(queue: string): Promise<FlowSettings> {
-    if (this.layout.partitions > 1) return { limit: null, pausedUntil: null };
-    const [, rate, per, paused] = (await this.run("flow", queue, 0, ["get"])) as [
+    if (this.layout.partitions > 1) return { limit: null, pausedUntil: null, tokens: null };
+    const [, rate, per, paused, tokens] = (await this.run("flow", queue, 0, ["get"])) as [
       number,
       number | null,
       number | null,
       number | null,
+      number | null,
     ];
-    return { limit: rate === null || per === null ? null : { rate, perMs: per }, pausedUntil: paused };
+    const limit = rate === null || per === null ? null : { rate, perMs: per };
+    return { limit, pausedUntil: paused, tokens: limit ? tokens : null };
   }
 
   /**
