@@ -65,6 +65,25 @@ describe("rate limits and pauses over HTTP", () => {
     expect((await api.as(CONSUMER).post(`/v1/queues/${queue}/claim`, { limit: 1 })).body.jobs).toHaveLength(1);
   });
 
+  it("a release with pauseQueue gives the job back without an attempt and pauses the queue until it is due", async () => {
+    const queue = uniqueQueue();
+    await api.post(`/v1/queues/${queue}/jobs/bulk`, { jobs: [{ payload: 1 }, { payload: 2 }] });
+    const consumer = api.as(CONSUMER);
+    const [job] = (await consumer.post(`/v1/queues/${queue}/claim`, { limit: 1 })).body.jobs;
+    const before = Date.now();
+    const released = await consumer.post(`/v1/queues/${queue}/jobs/${job.id}/release`, {
+      leaseToken: job.leaseToken,
+      delay: "30s",
+      pauseQueue: true,
+    });
+    expect(released.status).toBe(200);
+    const back = (await api.get(`/v1/queues/${queue}/jobs/${job.id}`)).body;
+    expect(back).toMatchObject({ state: "scheduled", attempts: 0 });
+    expect(back.runAt).toBeGreaterThanOrEqual(before + 29_000);
+    expect((await api.get(`/v1/queues/${queue}/flow`)).body.pausedUntil).toBeGreaterThanOrEqual(before + 29_000);
+    expect((await consumer.post(`/v1/queues/${queue}/claim`, { limit: 10 })).body.jobs).toHaveLength(0);
+  });
+
   it("refuses bad limits and pauses with a typed error and keeps nothing", async () => {
     const queue = uniqueQueue();
     for (const body of [{ rate: 0, per: "1s" }, { rate: 1.5, per: "1s" }, { rate: 10, per: "0s" }, { rate: 10 }]) {

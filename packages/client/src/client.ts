@@ -316,13 +316,22 @@ export class CheckbackClient {
     return this.request("POST", `${jobPath(queue, id)}/extend`, { leaseToken, lease });
   }
 
-  /** Gives the job back without spending an attempt, due again after `delay`. */
-  release(queue: string, id: string, leaseToken: string, delay?: string | number): Promise<{ released: boolean }> {
-    return this.request(
-      "POST",
-      `${jobPath(queue, id)}/release`,
-      delay === undefined ? { leaseToken } : { leaseToken, delay },
-    );
+  /**
+   * Gives the job back without spending an attempt, due again after `delay`. With
+   * `{ pauseQueue: true }` the queue is paused until then too: the other side said slow down.
+   */
+  release(
+    queue: string,
+    id: string,
+    leaseToken: string,
+    delay?: string | number,
+    options: { pauseQueue?: boolean } = {},
+  ): Promise<{ released: boolean }> {
+    return this.request("POST", `${jobPath(queue, id)}/release`, {
+      leaseToken,
+      ...(delay === undefined ? {} : { delay }),
+      ...(options.pauseQueue ? { pauseQueue: true } : {}),
+    });
   }
 
   // Sweeps defined on the server (PUT /v1/sweeps/:name is an admin's set-up step).

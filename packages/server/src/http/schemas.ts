@@ -172,7 +172,14 @@ export const releaseBody = {
   type: "object",
   required: ["leaseToken"],
   additionalProperties: false,
-  properties: { leaseToken, delay: duration },
+  properties: {
+    leaseToken,
+    delay: duration,
+    pauseQueue: {
+      type: "boolean",
+      description: "also pause the queue until the job is due again (the other side said slow down)",
+    },
+  },
 } as const;
 
 export const pushBody = {

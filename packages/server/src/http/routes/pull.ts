@@ -1,7 +1,7 @@
 import type { JobRecord } from "checkback";
 import { invalidOption, LeaseLostError, parseDuration } from "checkback";
 import type { ClaimResult } from "checkback/internal";
-import { decideOutcome, serializePayload, toJob } from "checkback/internal";
+import { decideOutcome, releaseJob, serializePayload, toJob } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
 import { claimWaiting } from "../claim-wait.js";
 import type { ServerContext } from "../context.js";
@@ -208,13 +208,14 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
   );
 
-  app.post<{ Params: JobParams; Body: { leaseToken: string; delay?: Duration } }>(
+  app.post<{ Params: JobParams; Body: { leaseToken: string; delay?: Duration; pauseQueue?: boolean } }>(
     "/v1/queues/:queue/jobs/:id/release",
     {
       config: { scope: "consume" },
       schema: {
         tags,
-        summary: "Give a claimed job back without counting the attempt, due again after `delay`",
+        summary:
+          "Give a claimed job back without counting the attempt, due again after `delay`; with `pauseQueue`, the queue is paused until then too (the other side said slow down)",
         params: jobParams,
         body: releaseBody,
         response: {
@@ -225,9 +226,9 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
-      const { leaseToken } = request.body;
+      const { leaseToken, pauseQueue = false } = request.body;
       const delayMs = request.body.delay === undefined ? 0 : parseDuration(request.body.delay, "delay");
-      await ctx.store.release(queue, request.params.id, leaseToken, { delayMs });
+      await releaseJob(ctx.store, queue, request.params.id, leaseToken, { delayMs, pauseQueue });
       processed(queue, leaseToken, "released");
       return { released: true };
     },
