@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, startTestServer, type TestServer, uniqueQueue } from "./helpers.js";
+import { type Api, startTestServer, type TestServer, uniqueQueue, until } from "./helpers.js";
 
 /** Flow control over HTTP (docs/flow-control.md): limits, pauses, their metrics, groups refused. */
 
 const PRODUCER = "producer-token-0001";
 const CONSUMER = "consumer-token-0001";
 const READER = "reader-token-000001";
+const ADMIN = "admin-token-00000001";
 
 let server: TestServer;
 let api: Api;
 
 beforeAll(async () => {
-  server = await startTestServer({ tokens: `${READER}:read;${PRODUCER}:produce;${CONSUMER}:consume` });
+  server = await startTestServer({ tokens: `${READER}:read;${PRODUCER}:produce;${CONSUMER}:consume;${ADMIN}:admin` });
   api = server.api.as(PRODUCER);
 });
 afterAll(() => server.close());
@@ -103,6 +104,26 @@ describe("rate limits and pauses over HTTP", () => {
     expect((await api.as(READER).post(`/v1/queues/${queue}/pause`, { delay: "1s" })).status).toBe(403);
     expect((await api.as(CONSUMER).get(`/v1/queues/${queue}/flow`)).status).toBe(200);
     expect((await api.as(undefined).get(`/v1/queues/${queue}/flow`)).status).toBe(401);
+  });
+});
+
+describe("a check's probe rate over HTTP", () => {
+  it("becomes the check queue's rate limit, is shown with the definition, and a redefinition without it lifts it", async () => {
+    const name = uniqueQueue("pay").replace(/-/g, "_");
+    const admin = api.as(ADMIN);
+    const definition = { probeUrl: "http://127.0.0.1:9/probe", callbackUrl: "http://127.0.0.1:9/cb", schedule: ["1h"] };
+    const defined = await admin.put(`/v1/checks/${name}`, { ...definition, probeRate: { rate: 500, per: "1s" } });
+    expect(defined.status, JSON.stringify(defined.body)).toBe(200);
+    expect(defined.body.probeRate).toEqual({ rate: 500, per: "1s" });
+    const store = server.checkback.store;
+    await until(async () => (await store.flowSettings(`check.${name}`)).limit?.rate === 500, "the probe rate kept");
+    expect((await admin.get(`/v1/checks/${name}`)).body.probeRate).toEqual({ rate: 500, per: "1s" });
+    const bad = await admin.put(`/v1/checks/${name}`, { ...definition, probeRate: { rate: 0, per: "1s" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("INVALID_OPTION");
+    expect((await store.flowSettings(`check.${name}`)).limit).toEqual({ rate: 500, perMs: 1000 });
+    expect((await admin.put(`/v1/checks/${name}`, definition)).status).toBe(200);
+    await until(async () => (await store.flowSettings(`check.${name}`)).limit === null, "the probe rate lifted");
   });
 });
 

@@ -377,11 +377,14 @@ export class RedisStore implements Store {
   }
 
   async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    // Lifting a limit a partitioned queue cannot have changes nothing (a check without a probe rate).
+    if (limit === null && this.layout.partitions > 1) return;
     this.refuseFlowOnPartitions();
     await this.run("flow", queue, 0, limit ? ["limit", String(limit.rate), String(limit.perMs)] : ["unlimit"]);
   }
 
   async pauseQueue(queue: string, until: When | null): Promise<void> {
+    if (until === null && this.layout.partitions > 1) return;
     this.refuseFlowOnPartitions();
     if (until === null) {
       await this.run("flow", queue, 0, ["resume"]);
