@@ -115,6 +115,37 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       expect(other.checkId).not.toBe(first.checkId);
     });
 
+    it("a probe rate is the check queue's rate limit: probes beyond it wait, untouched", async () => {
+      const { store } = await setup();
+      let probes = 0;
+      const { check } = define(store, {
+        schedule: ["10ms", "1h"],
+        probe: (c) => {
+          probes++;
+          return c.pending();
+        },
+        probeRate: { rate: 1, per: "1m" },
+      });
+      await check.probeRateKept;
+      expect((await store.flowSettings(check.queueName)).limit).toEqual({ rate: 1, perMs: 60_000 });
+      for (const key of ["R1", "R2", "R3"]) await check.start(key, { order: key });
+      await waitFor(() => probes === 1, "the one probe the bucket allows");
+      // The bucket is empty for a minute: the other two checks' first probes wait, uncharged.
+      await waitFor(async () => (await store.flowSettings(check.queueName)).tokens === 0, "an empty bucket");
+      const statuses = await Promise.all(["R1", "R2", "R3"].map((key) => check.status(key)));
+      expect(statuses.map((status) => status!.probes).sort()).toEqual([0, 0, 1]);
+      expect(probes).toBe(1);
+      expect(
+        () =>
+          new Check(
+            "bad_rate",
+            store,
+            { schedule: ["1s"], probe: (c) => c.pending(), probeRate: { rate: 0, per: "1s" } },
+            SETTINGS,
+          ),
+      ).toThrow(ValidationError);
+    });
+
     it("probes on a list schedule, keeps each probe in the history, and gives up when it runs out", async () => {
       const { store } = await setup();
       const { check, delivered } = define(store, { schedule: ["20ms", "40ms", "20ms"], probe: (c) => c.pending() });

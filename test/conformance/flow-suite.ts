@@ -3,6 +3,7 @@ import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { PRIORITY_STEP_MS } from "../../packages/checkback/src/flow/priority.js";
 import type { NewJob, Store } from "../../packages/checkback/src/stores/store.js";
+import { slowDown } from "../../packages/checkback/src/worker/answers.js";
 
 /**
  * Flow control on one store (docs/flow-control.md): run by store-suite.ts for every store.
@@ -182,9 +183,12 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       const store = getStore();
       const queue = newQueue();
       if (!(await limited(store, queue, { rate: 3, perMs: 3000 }))) return;
+      expect((await store.flowSettings(queue)).tokens).toBe(3);
       await dueJobs(store, queue, 10);
       const first = await store.claimDue(queue, { limit: 10, leaseMs: 60_000 });
       expect(first.jobs).toHaveLength(3);
+      // The bucket is empty: what is due now waits (the server's held-back gauge reads this).
+      expect((await store.flowSettings(queue)).tokens).toBe(0);
       // One token comes back per second: the worker sleeps until then, not before.
       expect(first.nextDueAt).not.toBeNull();
       expect(first.nextDueAt!).toBeGreaterThan(first.now);
@@ -233,7 +237,53 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect(settings.pausedUntil!).toBeGreaterThanOrEqual(paused.now + 59_000);
       await store.pauseQueue(queue, null);
       expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(2);
-      expect(await store.flowSettings(queue)).toEqual({ limit: null, pausedUntil: null });
+      expect(await store.flowSettings(queue)).toEqual({ limit: null, pausedUntil: null, tokens: null });
+    });
+
+    it("a handler's slowDown releases its job without an attempt and pauses the queue until then", async () => {
+      const store = getStore();
+      const cb = new Checkback({ store });
+      const name = newQueue();
+      const partitioned = !(await limited(store, name, { rate: 1000, perMs: 1000 }));
+      if (!partitioned) await store.setRateLimit(name, null);
+      const calls: string[] = [];
+      const refusals: Error[] = [];
+      // One at a time, nothing prefetched: the first answer must stop the second start.
+      const worker = cb.worker(
+        name,
+        async (job) => {
+          calls.push(job.payload as string);
+          return slowDown("30s");
+        },
+        { concurrency: 1, prefetch: 0 },
+      );
+      worker.on("error", (error) => refusals.push(error));
+      const released = new Promise<void>((resolve) => worker.on("released", () => resolve()));
+      try {
+        const now = await store.now();
+        const [first] = await store.add([
+          job(name, { payload: '"first"', when: { runAt: now - 1000 } }),
+          job(name, { payload: '"second"', when: { runAt: now - 500 } }),
+        ]);
+        await released;
+        const back = (await store.get(name, first!.job.id))!;
+        expect(back.state).toBe("scheduled");
+        expect(back.attempts).toBe(0);
+        expect(back.runAt).toBeGreaterThanOrEqual(now + 29_000);
+        if (partitioned) {
+          // A partitioned Redis refuses pauses: the job is still released, the refusal reported.
+          expect(refusals[0]).toMatchObject({ code: "INVALID_OPTION" });
+          return;
+        }
+        const flow = await store.flowSettings(name);
+        expect(flow.pausedUntil!).toBeGreaterThanOrEqual(now + 29_000);
+        expect(Math.abs(flow.pausedUntil! - back.runAt)).toBeLessThan(1000);
+        // The second job was due too, but the paused queue started nothing more.
+        expect(calls).toEqual(["first"]);
+        expect((await store.claimDue(name, { limit: 10, leaseMs: 30_000 })).jobs).toHaveLength(0);
+      } finally {
+        await worker.close();
+      }
     });
 
     it("refuses a bad limit or pause with a typed error and keeps nothing", async () => {
@@ -254,7 +304,7 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
         await expect(queue.limit(limit as never)).rejects.toMatchObject({ code: expect.stringMatching(/^INVALID_/) });
       }
       await expect(queue.pause({} as never)).rejects.toMatchObject({ code: "INVALID_OPTION" });
-      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null });
+      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null, tokens: null });
     });
   });
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveBackoff } from "../../packages/checkback/src/core/backoff.js";
 import type { JobRecord } from "../../packages/checkback/src/core/job.js";
-import { CompleteWith, later } from "../../packages/checkback/src/worker/answers.js";
+import { CompleteWith, later, slowDown } from "../../packages/checkback/src/worker/answers.js";
 import { decideOutcome } from "../../packages/checkback/src/worker/outcome.js";
 
 const MAX = 1024;
@@ -58,6 +58,16 @@ describe("the outcome rule", () => {
       payload: undefined,
     });
     expect(decideOutcome(job(1), { ok: true, value: later(10, { n: 2 }) }, MAX)).toMatchObject({ payload: '{"n":2}' });
+  });
+
+  it("releases a slowDown() and asks for the queue to be paused until the job is due again", () => {
+    expect(decideOutcome(job(3), { ok: true, value: slowDown("30s") }, MAX)).toEqual({
+      kind: "release",
+      delayMs: 30_000,
+      payload: undefined,
+      pauseQueue: true,
+    });
+    expect(() => slowDown("soon")).toThrow();
   });
 
   it("fails an attempt with the job's back-off while attempts remain, and makes it dead on the last", () => {

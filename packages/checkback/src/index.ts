@@ -26,7 +26,7 @@ export {
   type MetricsHook,
   otelMetrics,
 } from "./telemetry/metrics.js";
-export { CompleteWith, later, Release } from "./worker/answers.js";
+export { CompleteWith, later, Release, slowDown } from "./worker/answers.js";
 export type { ActiveJob } from "./worker/leased-job.js";
 export type { WorkerOptions } from "./worker/options.js";
 export { type Handler, Worker, type WorkerEvents } from "./worker/worker.js";

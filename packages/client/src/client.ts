@@ -68,6 +68,16 @@ export interface JobPage {
   next: string | null;
 }
 
+/** A queue's flow control (docs/flow-control.md), as the store keeps it. */
+export interface FlowSettings {
+  /** At most `rate` job starts per `perMs`, across every worker; null without a limit. */
+  limit: { rate: number; perMs: number } | null;
+  /** When the queue's pause ends (epoch ms, store clock); null when not paused. */
+  pausedUntil: number | null;
+  /** Starts the bucket allows now; null without a limit. */
+  tokens: number | null;
+}
+
 /** Which dead jobs a redrive or purge touches, as the API takes it: listed ids, or all of them. */
 export type SelectionBody = { ids: string[] } | { all: true };
 
@@ -225,8 +235,30 @@ export class CheckbackClient {
     return this.base;
   }
 
-  queues(): Promise<{ queues: { name: string; counts: Counts }[] }> {
+  queues(): Promise<{ queues: { name: string; counts: Counts; flow: FlowSettings }[] }> {
     return this.request("GET", "/v1/queues");
+  }
+
+  // Flow control: a queue's rate limit and pause, shared by every worker of the queue.
+
+  flow(queue: string): Promise<FlowSettings> {
+    return this.request("GET", `${queuePath(queue)}/flow`);
+  }
+
+  /** At most `rate` starts per `per` (a duration: "1s" or ms); `null` lifts the limit. */
+  limit(queue: string, limit: { rate: number; per: string | number } | null): Promise<FlowSettings> {
+    return limit === null
+      ? this.request("DELETE", `${queuePath(queue)}/limit`)
+      : this.request("PUT", `${queuePath(queue)}/limit`, limit);
+  }
+
+  /** Starts none of the queue's jobs until then: `{ delay }` from now or `{ runAt }`. */
+  pause(queue: string, until: { delay: string | number } | { runAt: number }): Promise<FlowSettings> {
+    return this.request("POST", `${queuePath(queue)}/pause`, until);
+  }
+
+  resume(queue: string): Promise<FlowSettings> {
+    return this.request("POST", `${queuePath(queue)}/resume`, {});
   }
 
   add(queue: string, job: JobInput): Promise<AddedJob> {
@@ -302,13 +334,22 @@ export class CheckbackClient {
     return this.request("POST", `${jobPath(queue, id)}/extend`, { leaseToken, lease });
   }
 
-  /** Gives the job back without spending an attempt, due again after `delay`. */
-  release(queue: string, id: string, leaseToken: string, delay?: string | number): Promise<{ released: boolean }> {
-    return this.request(
-      "POST",
-      `${jobPath(queue, id)}/release`,
-      delay === undefined ? { leaseToken } : { leaseToken, delay },
-    );
+  /**
+   * Gives the job back without spending an attempt, due again after `delay`. With
+   * `{ pauseQueue: true }` the queue is paused until then too: the other side said slow down.
+   */
+  release(
+    queue: string,
+    id: string,
+    leaseToken: string,
+    delay?: string | number,
+    options: { pauseQueue?: boolean } = {},
+  ): Promise<{ released: boolean }> {
+    return this.request("POST", `${jobPath(queue, id)}/release`, {
+      leaseToken,
+      ...(delay === undefined ? {} : { delay }),
+      ...(options.pauseQueue ? { pauseQueue: true } : {}),
+    });
   }
 
   // Batch settling: up to MAX_BATCH_ITEMS claimed jobs of one queue in one request. The call

@@ -5,7 +5,7 @@ import { carryTrace } from "../core/trace-mark.js";
 import type { NewJob, Store } from "../stores/store.js";
 import { METRIC_NAMES, type MetricsHook } from "../telemetry/metrics.js";
 import { jobTracing, TRACE_ATTRIBUTES } from "../telemetry/tracing.js";
-import type { ErrorReporter } from "../worker/error-report.js";
+import { type ErrorReporter, warningReporter } from "../worker/error-report.js";
 import type { ActiveJob } from "../worker/leased-job.js";
 import { Worker } from "../worker/worker.js";
 import { type ResolvedDefinition, resolveDefinition } from "./definition.js";
@@ -53,7 +53,25 @@ export class Check<I = unknown, R = unknown> {
   ) {
     this.queueName = checkQueueName(name);
     this.definition = resolveDefinition(definition);
+    this.probeRateKept = this.keepProbeRate();
     this.worker = this.definition.worker === false ? null : this.openWorker(this.definition.worker);
+  }
+
+  /** Settles once the definition's probe rate is kept by the store (at once without one). */
+  readonly probeRateKept: Promise<void>;
+
+  /**
+   * The definition's probe rate becomes the check queue's rate limit in the store, shared by
+   * every process running the check. A store that refuses it (a partitioned Redis) is reported,
+   * not thrown: the check still runs, unlimited.
+   */
+  private keepProbeRate(): Promise<void> {
+    const { probeRate } = this.definition;
+    if (probeRate === undefined) return Promise.resolve();
+    return this.store.setRateLimit(this.queueName, probeRate).catch((error: unknown) => {
+      const report = this.settings.onError ?? warningReporter(`check ${this.name}`);
+      report(error instanceof Error ? error : new Error(String(error)));
+    });
   }
 
   /**

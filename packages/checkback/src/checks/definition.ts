@@ -2,6 +2,7 @@ import { type BackoffPolicy, resolveBackoff } from "../core/backoff.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { invalidOption } from "../core/errors.js";
 import { rejectUnknown, resolveAttempts } from "../core/options.js";
+import { type RateLimit, resolveRateLimit } from "../flow/rate-limit.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { type ResolvedSchedule, resolveSchedule } from "./schedule.js";
 import type { CheckDefinition } from "./types.js";
@@ -16,6 +17,7 @@ const DEFINITION_NAMES = new Set([
   "probeTimeout",
   "outcomeRetry",
   "worker",
+  "probeRate",
 ]);
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
@@ -45,6 +47,8 @@ export interface ResolvedDefinition<I, R> {
   outcomeAttempts: number;
   outcomeBackoff: BackoffPolicy;
   worker: WorkerOptions | false;
+  /** The check queue's rate limit to keep: set, lifted (null), or left as it is (undefined). */
+  probeRate: RateLimit | null | undefined;
 }
 
 export function resolveDefinition<I, R>(definition: CheckDefinition<I, R>): ResolvedDefinition<I, R> {
@@ -80,6 +84,7 @@ export function resolveDefinition<I, R>(definition: CheckDefinition<I, R>): Reso
     outcomeAttempts: resolveAttempts(retry.attempts ?? DEFAULT_OUTCOME_ATTEMPTS),
     outcomeBackoff: retry.backoff === undefined ? DEFAULT_OUTCOME_BACKOFF : resolveBackoff(retry.backoff),
     worker: workerOptions,
+    probeRate: definition.probeRate === undefined ? undefined : resolveRateLimit(definition.probeRate),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { BackoffOption } from "../core/backoff.js";
 import type { Duration } from "../core/duration.js";
+import type { RateLimitInput } from "../flow/rate-limit.js";
 import type { WorkerOptions } from "../worker/options.js";
 
 /**
@@ -115,6 +116,13 @@ export interface CheckDefinition<I, R> {
    * retention…). `false`: this instance only starts/resolves/inspects checks; another process runs them.
    */
   worker?: WorkerOptions | false;
+  /**
+   * At most `rate` starts per `per` in this check's queue, across every process: the other
+   * side's query quota (`{ rate: 500, per: "1s" }`). It is the queue's rate limit
+   * (docs/flow-control.md), so outcome deliveries count too. Absent: the queue's limit is left
+   * as it is; null lifts it.
+   */
+  probeRate?: RateLimitInput | null;
 }
 
 /** A check as `status()` reports it. */

@@ -121,9 +121,15 @@ export interface FlowSettings {
   limit: RateLimit | null;
   /** The instant a pause ends, null when the queue is not paused (a pause that ended is not shown). */
   pausedUntil: number | null;
+  /** Whole starts the bucket allows now (0: jobs that are due wait), null without a rate limit. */
+  tokens: number | null;
 }
 
 export function flowSettings(bucket: Bucket | null, now: number): FlowSettings {
   const pausedUntil = bucket?.pausedUntil ?? null;
-  return { limit: bucket?.limit ?? null, pausedUntil: pausedUntil !== null && pausedUntil > now ? pausedUntil : null };
+  return {
+    limit: bucket?.limit ?? null,
+    pausedUntil: pausedUntil !== null && pausedUntil > now ? pausedUntil : null,
+    tokens: bucket?.limit ? Math.floor(refill(bucket, now)) : null,
+  };
 }

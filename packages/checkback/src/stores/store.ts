@@ -190,6 +190,8 @@ export interface Completion {
 
 export interface Release {
   delayMs: number;
+  /** Pause the queue until the job is due again (flow/slow-down.ts applies it; a store ignores it). */
+  pauseQueue?: boolean;
   /** New JSON payload to keep (a check records its probe history this way); unchanged if absent. */
   payload?: string;
 }

@@ -10,6 +10,8 @@ export class Release {
   constructor(
     readonly delayMs: number,
     readonly payload?: unknown,
+    /** Also pause the whole queue until the job is due again (slowDown). */
+    readonly pauseQueue = false,
   ) {}
 }
 
@@ -20,6 +22,17 @@ export class Release {
  */
 export function later(delay: Duration, payload?: unknown): Release {
   return new Release(parseDuration(delay, "later"), payload);
+}
+
+/**
+ * `return slowDown("30s")` from a handler: the other side said "slow down" (HTTP 429 with
+ * `Retry-After`, a gateway's busy code). The job is released without spending an attempt AND its
+ * queue is paused until then, so no worker of any process starts another of its jobs before
+ * (docs/flow-control.md). A store that refuses pauses (a partitioned Redis) still releases the
+ * job; the worker reports the refusal.
+ */
+export function slowDown(delay: Duration): Release {
+  return new Release(parseDuration(delay, "slowDown"), undefined, true);
 }
 
 /**

@@ -42,7 +42,8 @@ export function decideOutcome<E>(job: JobRecord, handled: Handled<E>, maxPayload
       if (value instanceof Release) {
         const payload =
           value.payload === undefined ? undefined : serializePayload(value.payload, maxPayloadBytes, "later() payload");
-        return { kind: "release", delayMs: value.delayMs, payload };
+        const release = { kind: "release" as const, delayMs: value.delayMs, payload };
+        return value.pauseQueue ? { ...release, pauseQueue: true } : release;
       }
       if (value instanceof CompleteWith) {
         const result = value.result === undefined ? null : serializePayload(value.result, maxPayloadBytes, "result");

@@ -5,6 +5,7 @@ import { CheckbackError, invalidOption, LeaseLostError } from "../core/errors.js
 import type { JobRecord } from "../core/job.js";
 import { validateQueueName } from "../core/options.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
+import { releaseJob } from "../flow/slow-down.js";
 import type { ClaimResult, Retention, Store } from "../stores/store.js";
 import { type CounterName, METRIC_NAMES, type MetricLabels, type MetricsHook } from "../telemetry/metrics.js";
 import { type JobTracing, jobTracing } from "../telemetry/tracing.js";
@@ -416,12 +417,19 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
       handled = { ok: false, error: asError(error) };
     }
     this.handlerMs = average(this.handlerMs, performance.now() - startedAt);
-    this.busy--;
-    this.slotFreed();
+    const outcome = lease.abandoned ? null : decideOutcome(lease.record, handled, this.limits.maxPayloadBytes);
+    // A slowDown pauses the queue before this slot is free again: freed first, its next claim
+    // could start another of the queue's jobs before the pause is kept.
+    const pausing = outcome?.kind === "release" && outcome.pauseQueue === true;
+    const free = () => {
+      this.busy--;
+      this.slotFreed();
+    };
+    if (!pausing) free();
     try {
-      if (!lease.abandoned)
-        await this.record(lease, view, decideOutcome(lease.record, handled, this.limits.maxPayloadBytes));
+      if (outcome) await this.record(lease, view, outcome);
     } finally {
+      if (pausing) free();
       if (this.leased.get(lease.id) === lease) this.leased.delete(lease.id);
       if (this.closing) this.checkIdle();
     }
@@ -469,7 +477,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private async storeOutcome(view: LeasedJob<T>, outcome: Outcome): Promise<void> {
     switch (outcome.kind) {
       case "release":
-        await this.store.release(this.queue, view.id, view.leaseToken, outcome);
+        await releaseJob(this.store, this.queue, view.id, view.leaseToken, outcome, (refused) => this.report(refused));
         this.emit("released", view, outcome.delayMs);
         return;
       case "complete":

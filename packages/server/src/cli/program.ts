@@ -4,6 +4,7 @@ import { registerAdd } from "./commands/add.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerCancel } from "./commands/cancel.js";
 import { registerDead } from "./commands/dead.js";
+import { registerFlow } from "./commands/flow.js";
 import { registerGet } from "./commands/get.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
@@ -43,6 +44,7 @@ export function buildProgram(version: string): Command {
   registerDead(program);
   registerSchedules(program);
   registerStats(program);
+  registerFlow(program);
   registerBackup(program);
   registerSweeps(program);
 

@@ -19,6 +19,7 @@ import { guardReservedQueues, isServerQueue } from "./reserved.js";
 import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { deadRoutes } from "./routes/dead.js";
+import { flowRoutes } from "./routes/flow.js";
 import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
@@ -194,6 +195,7 @@ export async function buildApp(
 
   await app.register(async (scope) => {
     await queueRoutes(scope, ctx);
+    await flowRoutes(scope, ctx);
     await deadRoutes(scope, ctx);
     await pullRoutes(scope, ctx);
     await pushRoutes(scope, ctx);

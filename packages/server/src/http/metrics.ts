@@ -119,6 +119,36 @@ export class ServerMetrics {
         });
       },
     });
+    const visibleQueues = async () => (await store.queues()).filter((name) => !hiddenQueue(name));
+    new Gauge({
+      name: "checkback_queue_rate_limit_per_second",
+      help: "A queue's configured rate limit, in job starts per second (queues with a limit only)",
+      labelNames: ["queue"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const queues = await visibleQueues();
+        const flows = await Promise.all(queues.map((queue) => store.flowSettings(queue)));
+        queues.forEach((queue, i) => {
+          const limit = flows[i]!.limit;
+          if (limit) this.set({ queue }, (limit.rate * 1000) / limit.perMs);
+        });
+      },
+    });
+    new Gauge({
+      name: "checkback_jobs_held_back",
+      help: `Due jobs a queue's pause or empty rate-limit bucket holds back at scrape time (among its first ${HELD_BACK_CAP} scheduled jobs)`,
+      labelNames: ["queue"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const queues = await visibleQueues();
+        const held = await Promise.all(queues.map((queue) => heldBack(store, queue)));
+        queues.forEach((queue, i) => {
+          this.set({ queue }, held[i]!);
+        });
+      },
+    });
     // Every place that counts an outcome feeds the dashboard's ring too, without knowing of it.
     onIncrement(this.completed, (queue) => this.samples.completed(queue));
     onIncrement(this.retries, (queue) => this.samples.retried(queue));
@@ -146,6 +176,29 @@ export class ServerMetrics {
     this.lateness.observe({ queue, delivery }, Math.max(0, lateMs) / 1000);
     this.samples.handedOut(queue, lateMs);
   }
+}
+
+/**
+ * Counting held-back jobs reads one page of scheduled jobs at most, so a scrape stays cheap under
+ * any backlog: exact while a held queue has up to this many scheduled jobs, a lower bound beyond.
+ */
+const HELD_BACK_CAP = 1000;
+
+/**
+ * Jobs held back by flow control: while a queue is paused or its bucket has no whole token,
+ * every due scheduled job waits for it (with a token left, due jobs are merely not claimed yet).
+ * A queue without a limit or pause costs one flow read; only a held queue lists a page.
+ */
+async function heldBack(store: Store, queue: string): Promise<number> {
+  const flow = await store.flowSettings(queue);
+  if (flow.pausedUntil === null && (flow.tokens === null || flow.tokens > 0)) return 0;
+  const [now, page] = await Promise.all([
+    store.now(),
+    store.list(queue, "scheduled", { limit: HELD_BACK_CAP, cursor: null }),
+  ]);
+  let due = 0;
+  for (const job of page.jobs) if (job.runAt <= now) due++;
+  return due;
 }
 
 function onIncrement(counter: Counter<"queue" | "delivery">, seen: (queue: string) => void): void {

@@ -82,6 +82,23 @@ export const whenBody = {
   properties: { delay: duration, runAt: instant },
 } as const;
 
+export const limitBody = {
+  type: "object",
+  required: ["rate", "per"],
+  additionalProperties: false,
+  properties: {
+    rate: { type: "integer", description: "starts allowed per interval, 1..1000000" },
+    per: { ...duration, description: "the interval, 1 ms to 24 h" },
+  },
+} as const;
+
+export const pauseBody = {
+  type: "object",
+  additionalProperties: false,
+  properties: { delay: duration, runAt: instant },
+  description: "until when: { delay } from now or the instant { runAt }",
+} as const;
+
 export const listQuery = {
   type: "object",
   additionalProperties: false,
@@ -155,7 +172,14 @@ export const releaseBody = {
   type: "object",
   required: ["leaseToken"],
   additionalProperties: false,
-  properties: { leaseToken, delay: duration },
+  properties: {
+    leaseToken,
+    delay: duration,
+    pauseQueue: {
+      type: "boolean",
+      description: "also pause the queue until the job is due again (the other side said slow down)",
+    },
+  },
 } as const;
 
 /**
@@ -233,6 +257,20 @@ export const pushBody = {
 } as const;
 
 // --- responses ---------------------------------------------------------------------------
+
+export const flowSchema = {
+  type: "object",
+  required: ["limit", "pausedUntil", "tokens"],
+  properties: {
+    limit: {
+      type: ["object", "null"],
+      properties: { rate: { type: "integer" }, perMs: { type: "integer" } },
+      description: "at most `rate` starts per `perMs`; null without a limit",
+    },
+    pausedUntil: { type: ["integer", "null"], description: "epoch ms the pause ends; null when not paused" },
+    tokens: { type: ["integer", "null"], description: "starts the bucket allows now; null without a limit" },
+  },
+} as const;
 
 export const jobSchema = {
   type: "object",

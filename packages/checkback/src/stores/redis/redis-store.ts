@@ -377,11 +377,14 @@ export class RedisStore implements Store {
   }
 
   async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    // Lifting a limit a partitioned queue cannot have changes nothing (a check without a probe rate).
+    if (limit === null && this.layout.partitions > 1) return;
     this.refuseFlowOnPartitions();
     await this.run("flow", queue, 0, limit ? ["limit", String(limit.rate), String(limit.perMs)] : ["unlimit"]);
   }
 
   async pauseQueue(queue: string, until: When | null): Promise<void> {
+    if (until === null && this.layout.partitions > 1) return;
     this.refuseFlowOnPartitions();
     if (until === null) {
       await this.run("flow", queue, 0, ["resume"]);
@@ -391,14 +394,16 @@ export class RedisStore implements Store {
   }
 
   async flowSettings(queue: string): Promise<FlowSettings> {
-    if (this.layout.partitions > 1) return { limit: null, pausedUntil: null };
-    const [, rate, per, paused] = (await this.run("flow", queue, 0, ["get"])) as [
+    if (this.layout.partitions > 1) return { limit: null, pausedUntil: null, tokens: null };
+    const [, rate, per, paused, tokens] = (await this.run("flow", queue, 0, ["get"])) as [
       number,
       number | null,
       number | null,
       number | null,
+      number | null,
     ];
-    return { limit: rate === null || per === null ? null : { rate, perMs: per }, pausedUntil: paused };
+    const limit = rate === null || per === null ? null : { rate, perMs: per };
+    return { limit, pausedUntil: paused, tokens: limit ? tokens : null };
   }
 
   /**

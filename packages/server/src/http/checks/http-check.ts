@@ -1,4 +1,12 @@
-import type { BackoffOption, CheckDefinition, CheckOutcome, CheckSchedule, Duration, ProbeContext } from "checkback";
+import type {
+  BackoffOption,
+  CheckDefinition,
+  CheckOutcome,
+  CheckSchedule,
+  Duration,
+  ProbeContext,
+  RateLimitInput,
+} from "checkback";
 import type { ServerMetrics } from "../metrics.js";
 import { PostFailure, postSigned } from "../push/post.js";
 
@@ -24,6 +32,11 @@ export interface HttpCheck {
   /** Back-off between outcome deliveries; null: the library's default (5 s doubling to an hour). */
   outcomeBackoff: BackoffOption | null;
   secret: string;
+  /**
+   * The check queue's rate limit (docs/flow-control.md): at most `rate` probes and outcome
+   * deliveries per `per`, across every server. Absent or null: none (a redefinition lifts it).
+   */
+  probeRate?: RateLimitInput | null;
 }
 
 /** What the probe URL receives. */
@@ -84,6 +97,7 @@ export function toCheckDefinition(
       ...(http.outcomeBackoff === null ? {} : { backoff: http.outcomeBackoff }),
     },
     worker: { concurrency: http.concurrency },
+    probeRate: http.probeRate ?? null,
     async probe(context) {
       const request: ProbeRequest = {
         check: name,

@@ -1,5 +1,6 @@
 import type { Checkback } from "checkback";
 import { Check } from "checkback";
+import { resolveRateLimit } from "checkback/internal";
 import { HttpError } from "../errors.js";
 import type { ServerMetrics } from "../metrics.js";
 import { OneAtATime } from "../one-at-a-time.js";
@@ -33,10 +34,12 @@ export class CheckRegistry {
 
   /** Validates a definition by building it (without a worker); throws the library's typed errors. */
   validate(name: string, http: HttpCheck): void {
+    // The probe rate is checked here and kept only by define(): validating changes nothing.
+    if (http.probeRate) resolveRateLimit(http.probeRate);
     new Check(
       name,
       this.checkback.store,
-      { ...toCheckDefinition(name, http, this.metrics), worker: false },
+      { ...toCheckDefinition(name, http, this.metrics), worker: false, probeRate: undefined },
       this.settings(),
     );
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { BackoffOption, CheckSchedule } from "checkback";
+import type { BackoffOption, CheckSchedule, RateLimitInput } from "checkback";
 import { type Duration, invalidOption, JobNotFoundError, parseDuration } from "checkback";
 import { checkQueueName, MAX_CHECK_NAME_LENGTH, NAME_PATTERN, validateQueueName } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
@@ -56,6 +56,13 @@ const defineBody = {
     outcomeAttempts: { type: "integer", minimum: 1, maximum: 10_000, default: 10 },
     outcomeBackoff: { description: "back-off between outcome deliveries (as a job's backoff)" },
     secret: { type: "string", minLength: 16, maxLength: 512 },
+    probeRate: {
+      type: ["object", "null"],
+      required: ["rate", "per"],
+      additionalProperties: false,
+      properties: { rate: { type: "integer" }, per: duration },
+      description: "the check queue's rate limit: at most `rate` probes and outcome deliveries per `per` (null: none)",
+    },
   },
 } as const;
 
@@ -72,6 +79,10 @@ const definitionSchema = {
     outcomeAttempts: { type: "integer" },
     outcomeBackoff: {},
     secret: { type: "string" },
+    probeRate: {
+      type: ["object", "null"],
+      properties: { rate: { type: "integer" }, per: { type: ["integer", "string"] } },
+    },
   },
 } as const;
 
@@ -110,6 +121,7 @@ type DefineBody = {
   outcomeAttempts: number;
   outcomeBackoff?: BackoffOption;
   secret?: string;
+  probeRate?: RateLimitInput | null;
 };
 type NameParams = { name: string };
 type KeyParams = { name: string; key: string };
@@ -152,6 +164,7 @@ export function checkRoutes(registry: CheckRegistry) {
           concurrency: body.concurrency,
           outcomeAttempts: body.outcomeAttempts,
           outcomeBackoff: body.outcomeBackoff ?? null,
+          probeRate: body.probeRate ?? null,
           secret: body.secret ?? ctx.config.pushSecret ?? randomBytes(24).toString("base64url"),
         };
         // Refuse a bad name or schedule before anything is stored.

@@ -196,13 +196,14 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
   );
 
-  app.post<{ Params: JobParams; Body: { leaseToken: string; delay?: Duration } }>(
+  app.post<{ Params: JobParams; Body: { leaseToken: string; delay?: Duration; pauseQueue?: boolean } }>(
     "/v1/queues/:queue/jobs/:id/release",
     {
       config: { scope: "consume" },
       schema: {
         tags,
-        summary: "Give a claimed job back without counting the attempt, due again after `delay`",
+        summary:
+          "Give a claimed job back without counting the attempt, due again after `delay`; with `pauseQueue`, the queue is paused until then too (the other side said slow down)",
         params: jobParams,
         body: releaseBody,
         response: {
@@ -213,9 +214,9 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
-      const { leaseToken } = request.body;
+      const { leaseToken, pauseQueue = false } = request.body;
       const delayMs = request.body.delay === undefined ? 0 : parseDuration(request.body.delay, "delay");
-      await settle.release(queue, request.params.id, leaseToken, delayMs);
+      await settle.release(queue, request.params.id, leaseToken, delayMs, pauseQueue);
       return { released: true };
     },
   );

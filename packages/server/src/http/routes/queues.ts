@@ -1,5 +1,5 @@
 import type { Added, AddOptions, BackoffOption, JobState } from "checkback";
-import { JobNotFoundError } from "checkback";
+import { invalidOption, JobNotFoundError } from "checkback";
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import {
@@ -8,6 +8,7 @@ import {
   bulkAddBody,
   countsSchema,
   errorResponses,
+  flowSchema,
   jobParams,
   jobSchema,
   keyParams,
@@ -40,14 +41,17 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
       config: { scope: "any" },
       schema: {
         tags,
-        summary: "Queues that hold jobs (or are configured), with counts by state",
+        summary: "Queues that hold jobs (or are configured), with counts by state and flow control",
         response: {
           200: {
             type: "object",
             properties: {
               queues: {
                 type: "array",
-                items: { type: "object", properties: { name: { type: "string" }, counts: countsSchema } },
+                items: {
+                  type: "object",
+                  properties: { name: { type: "string" }, counts: countsSchema, flow: flowSchema },
+                },
               },
             },
           },
@@ -57,8 +61,11 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     },
     async () => {
       const names = await ctx.queueNames();
-      const counts = await Promise.all(names.map((name) => ctx.store.counts(name)));
-      return { queues: names.map((name, i) => ({ name, counts: counts[i] })) };
+      const [counts, flows] = await Promise.all([
+        Promise.all(names.map((name) => ctx.store.counts(name))),
+        Promise.all(names.map((name) => ctx.store.flowSettings(name))),
+      ]);
+      return { queues: names.map((name, i) => ({ name, counts: counts[i], flow: flows[i] })) };
     },
   );
 
@@ -66,6 +73,7 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     "/v1/queues/:queue/jobs",
     {
       config: { scope: "produce" },
+      preValidation: async (request) => refuseGroups([request.body]),
       schema: {
         tags,
         summary: "Add a job (201), or get the unfinished job already holding its key (200, outcome existing)",
@@ -87,6 +95,7 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     "/v1/queues/:queue/jobs/bulk",
     {
       config: { scope: "produce" },
+      preValidation: async (request) => refuseGroups((request.body as { jobs?: unknown } | undefined)?.jobs),
       schema: {
         tags,
         summary: "Add several jobs atomically: all of them or none",
@@ -229,4 +238,21 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     },
     async (request) => ctx.queue(request.params.queue).reschedule({ key: request.params.key }, request.body),
   );
+}
+
+/**
+ * Groups (per-group limits and concurrency, docs/flow-control.md) are not built yet: a job that
+ * names one is refused with a message that says so, rather than the schema's bare "additional
+ * properties", so a producer does not take its group for honoured.
+ */
+function refuseGroups(jobs: unknown): void {
+  if (!Array.isArray(jobs)) return;
+  jobs.forEach((job, index) => {
+    if (job !== null && typeof job === "object" && "group" in job) {
+      throw invalidOption("job groups are not supported yet (docs/flow-control.md): remove `group`", {
+        field: "group",
+        index,
+      });
+    }
+  });
 }

@@ -1,6 +1,6 @@
 import type { JobRecord } from "checkback";
 import { invalidOption, LeaseLostError, parseDuration } from "checkback";
-import { decideOutcome, serializePayload } from "checkback/internal";
+import { decideOutcome, releaseJob, serializePayload } from "checkback/internal";
 import type { ServerContext } from "../context.js";
 
 const MIN_LEASE_MS = 1_000;
@@ -26,7 +26,8 @@ export interface Settle {
     error: string,
   ): Promise<{ job: JobRecord; retryAt: number | null }>;
   extend(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number>;
-  release(queue: string, id: string, leaseToken: string, delayMs: number): Promise<void>;
+  /** With `pauseQueue`, the queue is paused until the job is due again (the other side said slow down). */
+  release(queue: string, id: string, leaseToken: string, delayMs: number, pauseQueue?: boolean): Promise<void>;
   /** Keeps the queue's completed jobs to the newest few, at most once a second. */
   trimCompleted(queue: string): void;
 }
@@ -58,8 +59,8 @@ export function settleOperations(
     extend(queue, id, leaseToken, leaseMs) {
       return ctx.store.extendLease(queue, id, leaseToken, leaseMs);
     },
-    async release(queue, id, leaseToken, delayMs) {
-      await ctx.store.release(queue, id, leaseToken, { delayMs });
+    async release(queue, id, leaseToken, delayMs, pauseQueue = false) {
+      await releaseJob(ctx.store, queue, id, leaseToken, { delayMs, pauseQueue });
       processed(queue, leaseToken, "released");
     },
     trimCompleted,

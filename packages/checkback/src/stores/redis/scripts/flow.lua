@@ -1,6 +1,6 @@
 -- flow: sets or reads a queue's rate limit and pause (include/limit.lua, flow/rate-limit.ts).
 -- ARGV: wake channel, op ('limit' rate per | 'unlimit' | 'pause' (d delay | a instant) value | 'resume' | 'get').
--- Returns { now, rate or false, per or false, paused until or false }.
+-- Returns { now, rate or false, per or false, paused until or false, whole tokens now or false }.
 --@include partition
 --@include limit
 
@@ -24,4 +24,5 @@ elseif op == 'resume' then
   flowSave(b)
 end
 local paused = b.paused and b.paused > now and b.paused
-return { now, b.rate or false, b.per or false, paused or false }
+local tokens = b.rate and math.floor(flowRefill(b, now))
+return { now, b.rate or false, b.per or false, paused or false, tokens or false }
