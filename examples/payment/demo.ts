@@ -2,8 +2,10 @@
  * npm run demo — the three services on loopback with business time at 600× (a 30-minute order
  * timeout passes in 3 s), and the timeline of three orders: one paid, one abandoned, and one
  * paid at the last second for an order closed meanwhile, whose money goes back.
+ * ORDER_TIMEOUT_MODE=scan finds timed-out orders by a scheduled scan instead of the delay queue.
  */
 
+import { describeOrderTimeouts, parseOrderTimeoutMode } from "./order-service/timeouts.js";
 import { formatOffset, Timeline } from "./shared/timeline.js";
 import { waitFor } from "./shared/wait-for.js";
 import { Shopper } from "./shopper.js";
@@ -15,13 +17,15 @@ const WIDTH = { order: "order  ", payment: "payment", gateway: "gateway", shoppe
 let timeline: Timeline | undefined;
 const system = await startPaymentSystem({
   speed: SPEED,
+  orderTimeoutMode: parseOrderTimeoutMode(process.env.ORDER_TIMEOUT_MODE),
   log: (service, text) => timeline?.log(service, text),
 });
 timeline = new Timeline(system.clock, (event) =>
   console.log(`${formatOffset(event.at)}  ${WIDTH[event.service]}  ${event.text}`),
 );
 
-console.log(`Business time runs ${SPEED}× faster: one real second is ${formatOffset(SPEED * 1000).slice(1)} here.\n`);
+console.log(`Business time runs ${SPEED}× faster: one real second is ${formatOffset(SPEED * 1000).slice(1)} here.`);
+console.log(`Order timeouts: ${describeOrderTimeouts(system.order.timeoutMode, system.clock)}.\n`);
 const shopper = new Shopper(system.order.url, system.gateway.url);
 
 // Alice pays two minutes after opening the cashier; her first notify gets lost on the way.

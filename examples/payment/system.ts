@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type Duration, parseDuration } from "checkback";
 import { type Gateway, startGateway } from "./gateway/server.js";
 import { type OrderService, type OrderServiceOptions, startOrderService } from "./order-service/server.js";
+import type { OrderTimeoutMode } from "./order-service/timeouts.js";
 import { type PaymentService, type PaymentServiceOptions, startPaymentService } from "./payment-service/server.js";
 import { type KeyPair, newKeyPair } from "./shared/keys.js";
 import { SimClock } from "./shared/sim-clock.js";
@@ -18,6 +19,8 @@ export interface PaymentSystemOptions {
   dataDir?: string;
   /** Default "30m". */
   orderTimeout?: Duration;
+  /** How timed-out orders are found: a delayed job per order or a scan every 20 s (default "queue"). */
+  orderTimeoutMode?: OrderTimeoutMode;
   /** Default "15m"; must be shorter than the order timeout. */
   payWindow?: Duration;
   /** Attempts of a refund job before it goes dead (default 30). */
@@ -106,6 +109,7 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
     serviceSecret,
     clock,
     orderTimeout,
+    orderTimeoutMode: options.orderTimeoutMode,
     log,
   };
 

@@ -1,5 +1,7 @@
 import { signBody } from "@checkback/client/signature";
 import { afterEach, describe, expect, test } from "vitest";
+import { ORDER_TIMEOUT_MODES } from "../../examples/payment/order-service/timeouts.js";
+import type { SimClock } from "../../examples/payment/shared/sim-clock.js";
 import { waitFor } from "../../examples/payment/shared/wait-for.js";
 import { startPaymentSystem } from "../../examples/payment/system.js";
 import { expectPaid, getJson, Harness } from "./payment-harness.js";
@@ -7,31 +9,33 @@ import { expectPaid, getJson, Harness } from "./payment-harness.js";
 /**
  * Closing an order is a decision both sides make, and money for an order closed anyway goes
  * back. The first two tests are the reproductions of the lost-money bug: before, both ended
- * with the order CLOSED, the payment PAID and the money kept.
+ * with the order CLOSED, the payment PAID and the money kept. The tests about the order
+ * timeout run with either way of finding timed-out orders: the delay queue and the scan.
  */
-describe("payment example: closing agreed, refunds", () => {
+
+/** Resolves at business minute `minute` counted from `origin` (the clock's elapsed ms). */
+async function atMinute(clock: SimClock, origin: number, minute: number): Promise<void> {
+  const wait = (origin + minute * 60_000 - clock.elapsed()) / clock.speed;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+describe.each(ORDER_TIMEOUT_MODES)("payment example: closing agreed (order timeouts: %s)", (orderTimeoutMode) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.close();
     harness = undefined;
   });
 
-  /** Resolves at business minute `minute` counted from `origin` (the harness clock's elapsed ms). */
-  const atMinute = async (origin: number, minute: number) => {
-    const clock = harness!.system.clock;
-    const wait = (origin + minute * 60_000 - clock.elapsed()) / clock.speed;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  };
-
   test("payment service down from minute 0 to 35, shopper pays at minute 1: the order ends PAID", async () => {
-    harness = await Harness.start({ speed: 300 });
+    harness = await Harness.start({ speed: 300, orderTimeoutMode });
     const origin = harness.system.clock.elapsed();
     const purchase = await harness.buy();
     await harness.system.stop("payment");
-    await atMinute(origin, 1);
+    await atMinute(harness.system.clock, origin, 1);
     await harness.shopper.pay(purchase.outTradeNo);
-    // The order timeout (minute 30) finds the payment side unreachable and comes back later.
-    await atMinute(origin, 35);
+    // The order timeout (minute 30) finds the payment side unreachable: its job comes back
+    // later, or the order is left for the next scan.
+    await atMinute(harness.system.clock, origin, 35);
     expect(harness.system.order.orders.get(purchase.orderId)?.status).toBe("UNPAID");
     await harness.system.start("payment");
 
@@ -41,7 +45,7 @@ describe("payment example: closing agreed, refunds", () => {
   });
 
   test("order service down across its own timeout while PAID waits in the outbox: the order ends PAID", async () => {
-    harness = await Harness.start({ speed: 300 });
+    harness = await Harness.start({ speed: 300, orderTimeoutMode });
     const origin = harness.system.clock.elapsed();
     const purchase = await harness.buy();
     await harness.system.stop("order");
@@ -51,9 +55,10 @@ describe("payment example: closing agreed, refunds", () => {
       () => payments.outboxFor(purchase.outTradeNo),
       (rows) => rows.length === 1,
     );
-    // On restart the due timeout job runs at once, likely before the relay's next retry: it
-    // asks, hears "paid", and comes back later; the outcome makes the order PAID.
-    await atMinute(origin, 32);
+    // On restart the due timeout job (or the scan's firing waiting since before the stop) runs
+    // at once, likely before the relay's next retry: it asks, hears "paid", and leaves the
+    // order; the outcome makes it PAID.
+    await atMinute(harness.system.clock, origin, 32);
     await harness.system.start("order");
 
     const s = await harness.settled(purchase, "PAID");
@@ -63,7 +68,7 @@ describe("payment example: closing agreed, refunds", () => {
 
   test("the order timeout comes back later while the check runs; a payment at the last second makes it PAID", async () => {
     // The check's deadline (19 + 2 min) is past the order timeout (20 min).
-    harness = await Harness.start({ speed: 600, orderTimeout: "20m", payWindow: "19m" });
+    harness = await Harness.start({ speed: 600, orderTimeout: "20m", payWindow: "19m", orderTimeoutMode });
     const purchase = await harness.buy({ pay: "at-close" });
     const s = await harness.settled(purchase, "PAID");
     expect(s.check.state).toBe("gave_up");
@@ -74,7 +79,8 @@ describe("payment example: closing agreed, refunds", () => {
   });
 
   test("never clicked pay: the timeout seals the order at the payment side, and a late 'pay' is refused", async () => {
-    harness = await Harness.start({ speed: 600 });
+    const log: string[] = [];
+    harness = await Harness.start({ speed: 600, orderTimeoutMode, log: (_, text) => log.push(text) });
     const { orderId, payUrl } = await harness.shopper.placeOrder("a book", 8800);
     // GET /pay changes nothing: it only shows the button.
     const page = await fetch(payUrl);
@@ -90,6 +96,18 @@ describe("payment example: closing agreed, refunds", () => {
     expect(late.status).toBe(409);
     expect(await late.json()).toEqual({ error: "order is CLOSED" });
     expect(harness.system.payment.payments.forOrder(orderId)).toBeNull();
+    // Found by the configured way: its job, or a scan.
+    expect(log).toContainEqual(
+      `order ${orderId} closed: unpaid at its timeout (no payment was made; none can be now; ${orderTimeoutMode})`,
+    );
+  });
+});
+
+describe("payment example: closing agreed, refunds", () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
   });
 
   test("a shopper is not told 409 while the order shows UNPAID: a settled payment's outcome is handed on first", async () => {

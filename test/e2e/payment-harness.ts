@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import type { TradeScript } from "../../examples/payment/gateway/script.js";
+import { parseOrderTimeoutMode } from "../../examples/payment/order-service/timeouts.js";
 import { newKeyPair } from "../../examples/payment/shared/keys.js";
 import { waitFor } from "../../examples/payment/shared/wait-for.js";
 import { Shopper } from "../../examples/payment/shopper.js";
@@ -50,9 +51,11 @@ export class Harness {
     this.shopper = new Shopper(system.order.url, system.gateway.url);
   }
 
+  /** Order timeouts as `options` say, else as ORDER_TIMEOUT_MODE says (default: the delay queue). */
   static async start(options: PaymentSystemOptions): Promise<Harness> {
     sharedKeys ??= { gateway: newKeyPair(), merchant: newKeyPair() };
-    return new Harness(await startPaymentSystem({ keys: sharedKeys, ...options }));
+    const orderTimeoutMode = parseOrderTimeoutMode(process.env.ORDER_TIMEOUT_MODE);
+    return new Harness(await startPaymentSystem({ keys: sharedKeys, orderTimeoutMode, ...options }));
   }
 
   /** Places an order, follows "pay" (the payment and its check now exist) and scripts the trade; the cashier is not opened. */

@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, test } from "vitest";
+import { ORDER_TIMEOUT_MODES } from "../../examples/payment/order-service/timeouts.js";
 import { waitFor } from "../../examples/payment/shared/wait-for.js";
 import { answers, expectPaid, Harness } from "./payment-harness.js";
 
 /**
  * Services stop and come back; nothing that was committed is lost on the way. Each service
  * restarts on its own databases (its SQLite file and its checkback store), as after a deploy.
+ * Each runs with either way of finding timed-out orders: the delay queue and the scan.
  */
-describe("payment example: restarts", () => {
+describe.each(ORDER_TIMEOUT_MODES)("payment example: restarts (order timeouts: %s)", (orderTimeoutMode) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.close();
@@ -14,7 +16,7 @@ describe("payment example: restarts", () => {
   });
 
   test("the order service is down when the payment completes: the outcome waits in the outbox", async () => {
-    harness = await Harness.start({ speed: 120 });
+    harness = await Harness.start({ speed: 120, orderTimeoutMode });
     const purchase = await harness.buy();
     await harness.system.stop("order");
     await harness.shopper.pay(purchase.outTradeNo);
@@ -36,7 +38,7 @@ describe("payment example: restarts", () => {
   });
 
   test("the payment service restarts while the trade is watched: the check resumes and finds the payment", async () => {
-    harness = await Harness.start({ speed: 120 });
+    harness = await Harness.start({ speed: 120, orderTimeoutMode });
     const purchase = await harness.buy({ lostNotifies: "all" });
     await waitFor(
       () => harness!.snapshot(purchase),
@@ -56,7 +58,7 @@ describe("payment example: restarts", () => {
   test("a notify refused while the payment service is down is delivered by Alipay's retry", async () => {
     // Speed 300: the 4-minute retry comes 0.8 s later, the check's deadline at 3 s. Every query
     // fails, so only the notify can settle it.
-    harness = await Harness.start({ speed: 300 });
+    harness = await Harness.start({ speed: 300, orderTimeoutMode });
     const purchase = await harness.buy({ systemErrors: 1000 });
     await harness.system.stop("payment");
     await harness.shopper.pay(purchase.outTradeNo);

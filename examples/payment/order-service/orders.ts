@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS orders (
   created_at   INTEGER NOT NULL,
   updated_at   INTEGER NOT NULL
 );
+-- The timeout scan's walk: unpaid orders, oldest first, by (created_at, id).
+CREATE INDEX IF NOT EXISTS orders_by_status_created ON orders (status, created_at, id);
 -- Payment outcomes as received, one row per eventId however often it is delivered.
 CREATE TABLE IF NOT EXISTS payment_outcomes (
   event_id    TEXT PRIMARY KEY,
@@ -41,6 +43,12 @@ CREATE TABLE IF NOT EXISTS payment_outcomes (
   received_at INTEGER NOT NULL
 );
 `;
+
+/** Where a walk over orders by (createdAt, id) stands. */
+export interface OrderKey {
+  createdAt: number;
+  id: string;
+}
 
 interface OrderRow {
   id: string;
@@ -86,6 +94,20 @@ export class OrderBook {
   get(id: string): Order | null {
     const row = this.db.prepare("SELECT * FROM orders WHERE id = ?").get(id) as OrderRow | undefined;
     return row ? toOrder(row) : null;
+  }
+
+  /**
+   * One page of the orders still UNPAID that were created at or before `createdBefore`, oldest
+   * first, after the keyset `after` (null: from the start). An index walk, whatever the table's size.
+   */
+  unpaidPage(createdBefore: number, after: OrderKey | null, limit: number): Order[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM orders WHERE status = 'UNPAID' AND created_at <= ? AND (created_at, id) > (?, ?)
+         ORDER BY created_at, id LIMIT ?`,
+      )
+      .all(createdBefore, after?.createdAt ?? -1, after?.id ?? "", limit) as OrderRow[];
+    return rows.map(toOrder);
   }
 
   /** UNPAID → CLOSED (its payment side agreed, or a person closed it); false if it was paid (or closed) meanwhile. */

@@ -1,10 +1,11 @@
 import { join } from "node:path";
-import { createCheckback, type Duration, later } from "checkback";
+import { createCheckback, type Duration } from "checkback";
 import Fastify from "fastify";
 import { keepRawJsonBodies, ServiceAuth } from "../shared/service-auth.js";
 import type { SimClock } from "../shared/sim-clock.js";
 import { type Log, silent } from "../shared/timeline.js";
 import { OrderBook } from "./orders.js";
+import { type CloseAnswer, type OrderTimeoutMode, startOrderTimeouts } from "./timeouts.js";
 
 export interface OrderServiceOptions {
   dataDir: string;
@@ -16,26 +17,23 @@ export interface OrderServiceOptions {
   clock: SimClock;
   /** An order still unpaid this long after it was created is closed, once its payment side agrees (default "30m"). */
   orderTimeout?: Duration;
+  /** How timed-out orders are found: a delayed job per order, or a scan every 20 s (default "queue"; see timeouts.ts). */
+  orderTimeoutMode?: OrderTimeoutMode;
   log?: Log;
 }
 
 export interface OrderService {
   url: string;
   orders: OrderBook;
+  timeoutMode: OrderTimeoutMode;
   close(): Promise<void>;
-}
-
-/** What the payment side answers to "may this order close?" (payment-service/close-request.ts). */
-interface CloseAnswer {
-  state: "closed" | "pending" | "paid";
-  detail: string;
 }
 
 /**
  * The order service: creates orders, closes those still unpaid at their timeout once the
- * payment side agrees (through the delay queue), lets a person close an order, and applies the
- * payment service's outcomes: paid, closed — or "refund" for money that reached an order closed
- * anyway.
+ * payment side agrees (found by the delay queue or by a scheduled scan: timeouts.ts), lets a
+ * person close an order, and applies the payment service's outcomes: paid, closed — or
+ * "refund" for money that reached an order closed anyway.
  */
 export async function startOrderService(options: OrderServiceOptions): Promise<OrderService> {
   const { clock } = options;
@@ -57,27 +55,14 @@ export async function startOrderService(options: OrderServiceOptions): Promise<O
     }
   };
 
-  const timeouts = checkback.queue<{ orderId: string }>("order-timeouts");
-  checkback.worker<{ orderId: string }>(
-    "order-timeouts",
-    async ({ payload }) => {
-      if (orders.get(payload.orderId)?.status !== "UNPAID") return;
-      // Closing is a decision both sides make: the payment side may still be watching a trade,
-      // or holding a "paid" outcome that has not arrived yet. Until it says the trade is closed
-      // (or there never was one), come back later; the outcome may make the order PAID meanwhile.
-      const answer = await askToClose(payload.orderId, "timeout");
-      if (answer?.state !== "closed") {
-        log(
-          "order",
-          `order ${payload.orderId} timed out; payment side: ${answer ? answer.detail : "unreachable"} → later`,
-        );
-        return later(clock.real(answer?.state === "paid" ? "30s" : "1m"));
-      }
-      if (orders.closeIfUnpaid(payload.orderId, now()))
-        log("order", `order ${payload.orderId} closed: unpaid at its timeout (${answer.detail})`);
-    },
-    { concurrency: 10 },
-  );
+  const timeouts = await startOrderTimeouts(checkback, {
+    mode: options.orderTimeoutMode ?? "queue",
+    after: options.orderTimeout ?? "30m",
+    orders,
+    clock,
+    askToClose: (orderId) => askToClose(orderId, "timeout"),
+    log,
+  });
 
   // A person closed the order: the payment side must hear it (durably: retried until it did),
   // so that it closes the trade and gives back whatever money still arrives.
@@ -114,9 +99,10 @@ export async function startOrderService(options: OrderServiceOptions): Promise<O
     },
     async (request, reply) => {
       const id = OrderBook.newId();
-      // The timeout job first, the order second: a crash in between leaves a job that finds no
-      // order (and does nothing), never an order that nothing will close.
-      await timeouts.add({ orderId: id }, { key: id, delay: clock.real(options.orderTimeout ?? "30m") });
+      // The timeout job first (queue mode), the order second: a crash in between leaves a job
+      // that finds no order (and does nothing), never an order that nothing will close. In scan
+      // mode the row is all there is: the next scan past its timeout finds it.
+      await timeouts.arm(id);
       const order = orders.insert({ id, ...request.body }, now());
       log("order", `order ${id} created: ${order.subject}, ${order.amountCents} cents`);
       return reply.code(201).send({ order, payUrl: `${options.paymentServiceUrl}/pay/${id}` });
@@ -179,6 +165,7 @@ export async function startOrderService(options: OrderServiceOptions): Promise<O
   return {
     url,
     orders,
+    timeoutMode: timeouts.mode,
     async close() {
       await app.close();
       await checkback.close();
