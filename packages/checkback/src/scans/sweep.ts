@@ -61,7 +61,9 @@ export class Sweep<T = unknown> extends EventEmitter<SweepEvents> {
   private readonly itemBackoff: BackoffPolicy;
   private readonly items: Queue<ItemPayload<T>>;
   /** Checkpoints handed to the store, reported as progress once the store has them. */
-  private readonly pending = new Map<string, RunCheckpoint | RunResult>();
+  // Keyed by the claim's job view, not the run's id: the next claim of the same run may begin
+  // before this claim's release is reported, and must not take its checkpoint away.
+  private readonly pending = new WeakMap<object, RunCheckpoint | RunResult>();
 
   constructor(
     readonly name: string,
@@ -223,7 +225,6 @@ export class Sweep<T = unknown> extends EventEmitter<SweepEvents> {
 
   /** One claim of a run: one page read, its items handled, and the next checkpoint (or the result). */
   private async runPage(job: ActiveJob<RunCheckpoint>): Promise<unknown> {
-    this.pending.delete(job.id);
     localStartOf(job);
     const point = job.payload;
     const context: SweepPageContext = { sweep: this.name, runId: job.id, signal: job.signal };
@@ -250,10 +251,10 @@ export class Sweep<T = unknown> extends EventEmitter<SweepEvents> {
     };
     if (page.next === null) {
       const result: RunResult = { ...next, finishedAt: job.startedAt + (Date.now() - localStartOf(job)) };
-      this.pending.set(job.id, result);
+      this.pending.set(job, result);
       return result;
     }
-    this.pending.set(job.id, next);
+    this.pending.set(job, next);
     return later(0, next);
   }
 
@@ -280,9 +281,9 @@ export class Sweep<T = unknown> extends EventEmitter<SweepEvents> {
   }
 
   private report(job: ActiveJob<RunCheckpoint>, event: "progress" | "completed"): void {
-    const point = this.pending.get(job.id);
+    const point = this.pending.get(job);
     if (!point) return;
-    this.pending.delete(job.id);
+    this.pending.delete(job);
     const now = job.startedAt + (Date.now() - localStartOf(job));
     const record =
       event === "completed"
