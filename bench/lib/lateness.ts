@@ -32,6 +32,27 @@ export class LatenessRecorder {
     return this.histogram.totalCount;
   }
 
+  /**
+   * The distribution as a CDF: the lateness at each of `steps` evenly spaced percentiles, plus
+   * the tail (99.9, 99.99, max), as (ms, fraction of jobs at or below it) pairs.
+   */
+  cdf(steps = 200): { ms: number[]; fraction: number[] } {
+    const h = this.histogram;
+    const percentiles = [...Array.from({ length: steps }, (_, i) => (i * 100) / steps), 99.9, 99.99, 100];
+    const ms: number[] = [];
+    const fraction: number[] = [];
+    for (const p of percentiles.sort((a, b) => a - b)) {
+      const value = p === 100 ? h.maxValue : h.getValueAtPercentile(p);
+      if (ms.length > 0 && value <= ms.at(-1)!) {
+        fraction[fraction.length - 1] = p / 100;
+        continue;
+      }
+      ms.push(value);
+      fraction.push(p / 100);
+    }
+    return { ms, fraction };
+  }
+
   summary(): LatenessSummary {
     const h = this.histogram;
     return {

@@ -29,6 +29,8 @@ export interface LineChart {
   /** Logarithmic x axis (base 10); values ≤ 0 are left out. */
   xLog?: boolean;
   yLog?: boolean;
+  /** Start the y axis at zero (rates, sizes), rather than at the lowest value. */
+  yFromZero?: boolean;
 }
 
 /** Grouped bars: one group per category, one bar per series in it. */
@@ -112,6 +114,7 @@ interface Spec {
   yLabel: string;
   xLog: boolean;
   yLog: boolean;
+  yFromZero: boolean;
   categories: string[] | null;
   series: { label: string; color: string; stepped: boolean }[];
   /** uPlot's aligned data: [x, y1, y2, …], nulls where a series has no point. */
@@ -128,6 +131,7 @@ function toSpec(chart: Chart): Spec {
       yLabel: chart.yLabel,
       xLog: false,
       yLog: chart.yLog ?? false,
+      yFromZero: !(chart.yLog ?? false),
       categories: chart.categories,
       series: chart.series.map((s, i) => ({ label: s.label, color: color(i, s.color), stepped: false })),
       data: [chart.categories.map((_, i) => i), ...chart.series.map((s) => s.values.map((v) => v ?? null))],
@@ -140,6 +144,7 @@ function toSpec(chart: Chart): Spec {
     yLabel: chart.yLabel,
     xLog: chart.xLog ?? false,
     yLog: chart.yLog ?? false,
+    yFromZero: chart.yFromZero ?? false,
     categories: null,
     series: chart.series.map((s, i) => ({ label: s.label, color: color(i, s.color), stepped: s.stepped ?? false })),
     data: alignSeries(chart.series, chart.xLog ?? false),
@@ -188,7 +193,7 @@ specs.forEach((spec, i) => {
     series,
     scales: {
       x: bars ? { time: false, range: [-0.6, spec.categories.length - 0.4] } : { time: false, distr: spec.xLog ? 3 : 1 },
-      y: { distr: spec.yLog ? 3 : 1, range: bars && !spec.yLog ? (u, min, max) => [0, max * 1.1] : undefined },
+      y: { distr: spec.yLog ? 3 : 1, range: spec.yFromZero ? (u, min, max) => [0, max * 1.1] : undefined },
     },
     axes: [
       bars

@@ -24,15 +24,8 @@ export async function runBurst(system: BenchSystem, settings: ScenarioSettings, 
   const { jobs, batch, concurrency, maxDelayMs } = settings;
   const delays = { count: jobs, batch, delayMs: () => randomDelay(maxDelayMs) };
 
-  const live = await system.openQueue(`burst-live-${runId}`);
   const lateness = new LatenessRecorder();
-  const liveTally = new Tally();
-  await live.startWorker({ concurrency, onStart: (ms) => lateness.record(ms), onDone: () => liveTally.hit() });
-  const liveStart = performance.now();
-  const enqueueLiveMs = await addInBatches(`${system.label}: burst enqueue`, delays, (d) => live.addBulk(d));
-  await waitWithProgress(`${system.label}: burst fire`, liveTally, jobs);
-  const liveWallMs = liveTally.lastAt - liveStart;
-  await live.close();
+  const { enqueueLiveMs, liveWallMs } = await fireBurstLive(system, settings, runId, lateness);
 
   const drain = await system.openQueue(`burst-drain-${runId}`);
   const enqueueIdleMs = await addInBatches(`${system.label}: drain enqueue`, delays, (d) => drain.addBulk(d));
@@ -66,6 +59,25 @@ export async function runBurst(system: BenchSystem, settings: ScenarioSettings, 
     drainCpuRate: jobs / drainCpuSeconds,
     rssPeakMB: rss.peak / MB,
   };
+}
+
+/** The live half of the burst: jobs added while the worker runs, each job's firing lateness into `lateness`. */
+export async function fireBurstLive(
+  system: BenchSystem,
+  { jobs, batch, concurrency, maxDelayMs }: ScenarioSettings,
+  runId: string,
+  lateness: LatenessRecorder,
+): Promise<{ enqueueLiveMs: number; liveWallMs: number }> {
+  const delays = { count: jobs, batch, delayMs: () => randomDelay(maxDelayMs) };
+  const live = await system.openQueue(`burst-live-${runId}`);
+  const liveTally = new Tally();
+  await live.startWorker({ concurrency, onStart: (ms) => lateness.record(ms), onDone: () => liveTally.hit() });
+  const liveStart = performance.now();
+  const enqueueLiveMs = await addInBatches(`${system.label}: burst enqueue`, delays, (d) => live.addBulk(d));
+  await waitWithProgress(`${system.label}: burst fire`, liveTally, jobs);
+  const liveWallMs = liveTally.lastAt - liveStart;
+  await live.close();
+  return { enqueueLiveMs, liveWallMs };
 }
 
 async function waitWithProgress(label: string, tally: Tally, total: number): Promise<void> {
