@@ -7,6 +7,7 @@ import { describeMachine } from "./lib/machine.js";
 import { note } from "./lib/progress.js";
 import { MB, RssSampler } from "./lib/rss.js";
 import { ThreadNoise } from "./lib/thread-noise.js";
+import type { Footprint } from "./runners/system.js";
 import { openBenchStore } from "./stores.js";
 
 /**
@@ -22,7 +23,8 @@ interface Options {
   checks: number;
   every: string;
   measure: string;
-  store: "memory" | "sqlite";
+  store: "memory" | "sqlite" | "redis";
+  redisUrl: string;
   concurrency: number;
   probeLatency: number;
   json: boolean;
@@ -33,7 +35,8 @@ const program = new Command("bench-checks")
   .option("--checks <n>", "concurrent checks", positiveInt, 100_000)
   .option("--every <duration>", "probe interval", "10s")
   .option("--measure <duration>", "measurement window, after ramp and one interval of warm-up", "60s")
-  .addOption(new Option("--store <kind>", "store").choices(["memory", "sqlite"]).default("memory"))
+  .addOption(new Option("--store <kind>", "store").choices(["memory", "sqlite", "redis"]).default("memory"))
+  .option("--redis-url <url>", "Redis for --store redis (use a private instance)", "redis://127.0.0.1:6460")
   .option("--concurrency <n>", "worker concurrency (probes in flight)", positiveInt, 500)
   .option("--probe-latency <ms>", "stub probe answers after this many ms (0: at once)", nonNegativeInt, 0)
   .option("--json", "print the result as JSON", false);
@@ -56,8 +59,11 @@ async function main(): Promise<void> {
   const options = program.parse().opts<Options>();
   const everyMs = parseDuration(options.every, "--every");
   const measureMs = parseDuration(options.measure, "--measure");
-  const bench = await openBenchStore(options.store, { redisUrl: "" });
+  const bench = await openBenchStore(options.store, { redisUrl: options.redisUrl });
   const rss = new RssSampler();
+  // RSS before any check exists: the growth over it, per check, is this process's cost of a check.
+  const baselineRss = rss.sample();
+  const footprintBefore = await bench.footprint();
 
   let measuring = false;
   let probes = 0;
@@ -93,6 +99,7 @@ async function main(): Promise<void> {
     const batch: Promise<unknown>[] = [];
     for (; started < target; started++) batch.push(check.start(`order-${started}`, { n: started }));
     await Promise.all(batch);
+    if (slice % 1000 === 999) note(`${started} started, ${Math.round((Date.now() - rampStart) / 1000)} s`);
     const wait = rampStart + (slice + 1) * 10 - Date.now();
     if (wait > 0) await sleep(wait);
   }
@@ -149,6 +156,9 @@ async function main(): Promise<void> {
     cpuMicrosPerProbe: Math.round(((cpu.user + cpu.system) / probes) * 10) / 10,
     probesPerCpuSecond: Math.round(probes / ((cpu.user + cpu.system) / 1e6)),
     peakRssMB: Math.round(rss.peak / MB),
+    baselineRssMB: Math.round(baselineRss / MB),
+    rssBytesPerCheck: Math.round((rss.peak - baselineRss) / options.checks),
+    storeBytesPerCheck: storeBytesPerCheck(footprintBefore, footprint, options.checks),
     heapUsedMB: Math.round(heapUsed / MB),
     storeFootprint: footprint,
     jobs: counts,
@@ -165,8 +175,23 @@ async function main(): Promise<void> {
 |---|---|---|---|---|---|---|---|---|---|---|---|
 | ${result.store} | ${result.checks} | ${result.every} | ${result.probesPerSecond} (${result.expectedPerSecond}) | ${result.slowestSecond} / ${result.fastestSecond} | ${l.p50} / ${l.p95} / ${l.p99} / ${l.max} ms | ${machineNoise.p50} / ${machineNoise.p99} / ${machineNoise.max} ms | ${l.early} | ${result.cpuPercent}% | ${result.probesPerCpuSecond} | ${result.peakRssMB} MB | ${result.heapUsedMB} MB |`);
   console.log(
+    `\nper check: ${result.rssBytesPerCheck} B of process RSS over the ${result.baselineRssMB} MB baseline; store: ${JSON.stringify(result.storeBytesPerCheck)}; ramp ${rampMs} ms`,
+  );
+  console.log(
     `\n${result.machine.cpus} CPUs (${result.machine.cpuModel}), Node ${result.machine.node}, load average ${loadAverage.join(" → ")}; ${result.probes} probes in ${result.measuredMs} ms; store: ${JSON.stringify(result.storeFootprint)}; jobs: ${JSON.stringify(result.jobs)}; store errors: ${storeErrors}`,
   );
+}
+
+/** Growth of each numeric footprint figure (database file, Redis memory), per check. */
+function storeBytesPerCheck(before: Footprint, after: Footprint, checks: number): Record<string, number> {
+  const perCheck: Record<string, number> = {};
+  const start = before as Record<string, unknown>;
+  for (const [key, value] of Object.entries(after)) {
+    if (typeof value === "number" && key.endsWith("Bytes")) {
+      perCheck[key] = Math.round((value - ((start[key] as number | undefined) ?? 0)) / checks);
+    }
+  }
+  return perCheck;
 }
 
 main().catch((error) => {
