@@ -6,8 +6,8 @@ import type { FastifyInstance } from "fastify";
 import type { HttpCheck } from "../checks/http-check.js";
 import type { CheckRegistry } from "../checks/registry.js";
 import type { ServerContext } from "../context.js";
+import { readDefinition, saveDefinition } from "../definitions.js";
 import { HttpError } from "../errors.js";
-import { withRedactedUrls } from "../redact.js";
 import { errorResponses } from "../schemas.js";
 import { deadLetterRoutes } from "./dead.js";
 import { validateTargetUrl } from "./push.js";
@@ -167,11 +167,7 @@ export function checkRoutes(registry: CheckRegistry) {
           probeRate: body.probeRate ?? null,
           secret: body.secret ?? ctx.config.pushSecret ?? randomBytes(24).toString("base64url"),
         };
-        // Refuse a bad name or schedule before anything is stored.
-        registry.validate(name, http);
-        await ctx.settings.put(CHECK_SETTING, name, http);
-        await registry.define(name, http);
-        return { name, ...withRedactedUrls(http, ["probeUrl", "callbackUrl"]) };
+        return saveDefinition(ctx.settings, CHECK_SETTING, registry, name, http, ["probeUrl", "callbackUrl"] as const);
       },
     );
 
@@ -188,10 +184,13 @@ export function checkRoutes(registry: CheckRegistry) {
       },
       async (request) => {
         const { name } = request.params;
-        const http = await ctx.settings.get<HttpCheck>(CHECK_SETTING, name);
-        if (!http) throw new HttpError(404, "CHECK_NOT_FOUND", `no check ${JSON.stringify(name)} is defined`, { name });
-        const { secret: _hidden, ...shown } = http;
-        return { name, ...withRedactedUrls(shown, ["probeUrl", "callbackUrl"]) };
+        const shown = await readDefinition<HttpCheck, "probeUrl" | "callbackUrl">(ctx.settings, CHECK_SETTING, name, [
+          "probeUrl",
+          "callbackUrl",
+        ] as const);
+        if (!shown)
+          throw new HttpError(404, "CHECK_NOT_FOUND", `no check ${JSON.stringify(name)} is defined`, { name });
+        return shown;
       },
     );
 

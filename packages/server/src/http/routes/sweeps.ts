@@ -4,8 +4,8 @@ import { invalidOption, parseDuration } from "checkback";
 import { MAX_SWEEP_NAME_LENGTH, NAME_PATTERN, SWEEP_ITEMS_QUEUE_PREFIX, validateQueueName } from "checkback/internal";
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
+import { readDefinition, saveDefinition } from "../definitions.js";
 import { HttpError } from "../errors.js";
-import { withRedactedUrls } from "../redact.js";
 import { errorResponses } from "../schemas.js";
 import type { HttpSweep } from "../sweeps/http-sweep.js";
 import type { SweepRegistry } from "../sweeps/registry.js";
@@ -158,11 +158,7 @@ export function sweepRoutes(registry: SweepRegistry) {
           total: body.total ?? null,
           secret: body.secret ?? ctx.config.pushSecret ?? randomBytes(24).toString("base64url"),
         };
-        // Refuse a bad name or back-off before anything is stored.
-        registry.validate(name, http);
-        await ctx.settings.put(SWEEP_SETTING, name, http);
-        await registry.define(name, http);
-        return { name, ...withRedactedUrls(http, ["pageUrl", "itemUrl"]) };
+        return saveDefinition(ctx.settings, SWEEP_SETTING, registry, name, http, ["pageUrl", "itemUrl"] as const);
       },
     );
 
@@ -179,10 +175,13 @@ export function sweepRoutes(registry: SweepRegistry) {
       },
       async (request) => {
         const { name } = request.params;
-        const http = await ctx.settings.get<HttpSweep>(SWEEP_SETTING, name);
-        if (!http) throw new HttpError(404, "SWEEP_NOT_FOUND", `no sweep ${JSON.stringify(name)} is defined`, { name });
-        const { secret: _hidden, ...shown } = http;
-        return { name, ...withRedactedUrls(shown, ["pageUrl", "itemUrl"]) };
+        const shown = await readDefinition<HttpSweep, "pageUrl" | "itemUrl">(ctx.settings, SWEEP_SETTING, name, [
+          "pageUrl",
+          "itemUrl",
+        ] as const);
+        if (!shown)
+          throw new HttpError(404, "SWEEP_NOT_FOUND", `no sweep ${JSON.stringify(name)} is defined`, { name });
+        return shown;
       },
     );
 
