@@ -4,8 +4,6 @@ import { join } from "node:path";
 import { MemoryStore } from "../packages/checkback/src/stores/memory/memory-store.js";
 import { SqliteStore } from "../packages/checkback/src/stores/sqlite/sqlite-store.js";
 import type { Store } from "../packages/checkback/src/stores/store.js";
-import { openPostgresBenchStore } from "./postgres/store.js";
-import { openRedisBenchStore } from "./redis/store.js";
 import type { Footprint } from "./runners/system.js";
 
 /**
@@ -47,10 +45,11 @@ export const storeFactories: Record<StoreKind, StoreFactory> = {
     };
   },
 
-  redis: (context) => openRedisBenchStore(context.redisUrl),
+  // The drivers are loaded when their store is opened: a SQLite run's RSS must not carry them.
+  redis: async (context) => (await import("./redis/store.js")).openRedisBenchStore(context.redisUrl),
 
   // DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test.
-  postgres: () => openPostgresBenchStore(),
+  postgres: async () => (await import("./postgres/store.js")).openPostgresBenchStore(),
 };
 
 export function openBenchStore(kind: StoreKind, context: StoreContext): Promise<BenchStore> {

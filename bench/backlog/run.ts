@@ -5,8 +5,8 @@ import { note } from "../lib/progress.js";
 import { formatNumber, markdownTable } from "../lib/table.js";
 import type { ScenarioSettings } from "../scenarios/settings.js";
 import { backlogFigure } from "./figure.js";
-import { type RedisBacklogResult, redisBacklog } from "./redis.js";
-import { type SqliteBacklogResult, sqliteBacklog } from "./sqlite.js";
+import type { RedisBacklogResult } from "./redis.js";
+import type { SqliteBacklogResult } from "./sqlite.js";
 
 /**
  * A very large backlog: on SQLite, far-future jobs added until --jobs (default ten million) or
@@ -63,11 +63,17 @@ const settings: ScenarioSettings = {
 
 const loadBefore = loadavg();
 note(`process RSS before any job: ${(process.memoryUsage.rss() / 1024 / 1024).toFixed(0)} MB`);
+// Each store's module is loaded only when its backlog is built: a SQLite-only run must not carry
+// ioredis and the Redis runner in the process whose RSS it reports.
 const sqlite = o.stores.includes("sqlite")
-  ? await sqliteBacklog(settings, { target: o.jobs, maxSeconds: o.maxSeconds, every: o.every })
+  ? await (await import("./sqlite.js")).sqliteBacklog(settings, {
+      target: o.jobs,
+      maxSeconds: o.maxSeconds,
+      every: o.every,
+    })
   : earlier.sqlite;
 const redis = o.stores.includes("redis")
-  ? await redisBacklog({
+  ? await (await import("./redis.js")).redisBacklog({
       jobs: o.redisJobs,
       batch: o.batch,
       every: Math.min(o.every, o.redisJobs / 10),
