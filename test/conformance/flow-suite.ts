@@ -237,7 +237,12 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
       expect(settings.pausedUntil!).toBeGreaterThanOrEqual(paused.now + 59_000);
       await store.pauseQueue(queue, null);
       expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(2);
-      expect(await store.flowSettings(queue)).toEqual({ limit: null, pausedUntil: null, tokens: null });
+      expect(await store.flowSettings(queue)).toEqual({
+        limit: null,
+        pausedUntil: null,
+        tokens: null,
+        groupLimits: null,
+      });
     });
 
     it("a handler's slowDown releases its job without an attempt and pauses the queue until then", async () => {
@@ -304,7 +309,7 @@ export function describeFlow(getStore: () => Store, newQueue: () => string): voi
         await expect(queue.limit(limit as never)).rejects.toMatchObject({ code: expect.stringMatching(/^INVALID_/) });
       }
       await expect(queue.pause({} as never)).rejects.toMatchObject({ code: "INVALID_OPTION" });
-      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null, tokens: null });
+      expect(await queue.flowSettings()).toEqual({ limit: null, pausedUntil: null, tokens: null, groupLimits: null });
     });
   });
 }

@@ -7,6 +7,7 @@ import type { NewJob, Store, When } from "../../packages/checkback/src/stores/st
 import { later } from "../../packages/checkback/src/worker/answers.js";
 import { sleep, waitFor } from "../support/wait.js";
 import { describeFlow } from "./flow-suite.js";
+import { describeGroups } from "./group-suite.js";
 
 /**
  * The one conformance suite every Store passes. Each test works in queues of its own (random
@@ -593,6 +594,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     describeLibrary(() => store, newQueue);
     describeUntrustedInput(() => store, newQueue);
     describeFlow(() => store, newQueue);
+    describeGroups(() => store, newQueue);
   });
 }
 

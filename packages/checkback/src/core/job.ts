@@ -42,6 +42,8 @@ export interface JobRecord {
   backoff: BackoffPolicy;
   /** Order among due jobs, −10..10, higher first (flow/priority.ts). */
   priority: number;
+  /** The job's group (flow/groups.ts), null when it has none. */
+  group: string | null;
   /** One entry per failed attempt, oldest first. */
   errors: JobError[];
   /** JSON text of the handler's return value, once completed. */

@@ -1,6 +1,7 @@
 import { describeValue } from "../core/describe.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { invalidOption } from "../core/errors.js";
+import type { GroupLimits } from "./groups.js";
 
 /**
  * Rate limits: at most `rate` job starts per `perMs`, for a whole queue, across every worker.
@@ -123,13 +124,16 @@ export interface FlowSettings {
   pausedUntil: number | null;
   /** Whole starts the bucket allows now (0: jobs that are due wait), null without a rate limit. */
   tokens: number | null;
+  /** The queue's default limits for each of its groups (flow/groups.ts), null when none are set. */
+  groupLimits: GroupLimits | null;
 }
 
-export function flowSettings(bucket: Bucket | null, now: number): FlowSettings {
+export function flowSettings(bucket: Bucket | null, now: number, groupLimits: GroupLimits | null = null): FlowSettings {
   const pausedUntil = bucket?.pausedUntil ?? null;
   return {
     limit: bucket?.limit ?? null,
     pausedUntil: pausedUntil !== null && pausedUntil > now ? pausedUntil : null,
     tokens: bucket?.limit ? Math.floor(refill(bucket, now)) : null,
+    groupLimits,
   };
 }

@@ -22,6 +22,7 @@ export function createdRecord(input: NewJob, id: string, runAt: number, now: num
     maxAttempts: input.maxAttempts,
     backoff: input.backoff,
     priority: input.priority ?? 0,
+    group: input.group ?? null,
     errors: [],
     result: null,
     createdAt: now,

@@ -2,6 +2,7 @@ import type { BackoffPolicy } from "../core/backoff.js";
 import type { JobRecord, JobRef, JobState } from "../core/job.js";
 import type { Selection } from "../core/selection.js";
 import type { When } from "../core/when.js";
+import type { GroupLimits, GroupState } from "../flow/groups.js";
 import type { FlowSettings, RateLimit } from "../flow/rate-limit.js";
 
 export type { Selection, When };
@@ -74,8 +75,25 @@ export interface Store {
   setRateLimit(queue: string, limit: RateLimit | null): Promise<void>;
   /** Holds every start of the queue until `until` (on the store's clock), or resumes it (null). */
   pauseQueue(queue: string, until: When | null): Promise<void>;
-  /** The queue's rate limit and pause. */
+  /** The queue's rate limit and pause, and its default limits for groups. */
   flowSettings(queue: string): Promise<FlowSettings>;
+
+  /**
+   * Groups (flow/groups.ts holds the rule every store keeps): a grouped job waits in its group,
+   * groups take turns, and each group's concurrency, rate limit and pause are charged by
+   * claimDue. `group` null sets the queue's default limits for every group without its own;
+   * `limits` null lifts them (a group then falls back to the default).
+   */
+  setGroupLimits(queue: string, group: string | null, limits: GroupLimits | null): Promise<void>;
+  /** Holds every start of one group until `until` (on the store's clock), or resumes it (null). */
+  pauseGroup(queue: string, group: string, until: When | null): Promise<void>;
+  /** One group's state; a group with no job and no flow state answers zeros and the queue's default limits. */
+  groupState(queue: string, group: string): Promise<GroupState>;
+  /**
+   * Groups with active jobs, most active first (ties: by name), at most `limit` (1..1000), and
+   * how many groups have an active job: what /metrics and the dashboard show of millions.
+   */
+  busiestGroups(queue: string, limit: number): Promise<{ groups: GroupState[]; activeGroups: number }>;
 
   /** Pushes the lease out to now + leaseMs; throws LeaseLostError if `leaseToken` no longer holds it. */
   extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number>;
@@ -149,6 +167,11 @@ export interface NewJob {
    * replace keeps the holder's priority.
    */
   priority?: number;
+  /**
+   * The job's group (flow/groups.ts), null or absent for none. Set when the job is created: a
+   * replace keeps the holder's group. A grouped job has priority 0.
+   */
+  group?: string | null;
 }
 
 export interface AddOutcome {
@@ -192,6 +215,8 @@ export interface Release {
   delayMs: number;
   /** Pause the queue until the job is due again (flow/slow-down.ts applies it; a store ignores it). */
   pauseQueue?: boolean;
+  /** Pause the job's group until the job is due again (flow/slow-down.ts applies it; a store ignores it). */
+  pauseGroup?: boolean;
   /** New JSON payload to keep (a check records its probe history this way); unchanged if absent. */
   payload?: string;
 }
