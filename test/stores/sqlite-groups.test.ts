@@ -4,9 +4,11 @@ import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import type { JobRecord } from "../../packages/checkback/src/core/job.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import { migrate, SCHEMA_VERSION } from "../../packages/checkback/src/stores/sqlite/schema.js";
 import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
-import type { NewJob } from "../../packages/checkback/src/stores/store.js";
+import type { NewJob, Store } from "../../packages/checkback/src/stores/store.js";
 import { waitFor } from "../support/wait.js";
 
 /** Groups as only the SQLite store keeps them: its schema, its rows, many groups, several connections. */
@@ -111,12 +113,12 @@ describe("SQLite store: groups in the file", () => {
       .map((row) => (row as { name: string }).name);
     db.close();
     expect(names).toEqual([
-      "group_defaults",
       "job_groups",
       "job_groups_busiest",
       "job_groups_idle",
       "job_groups_ready",
       "jobs_group_waiting",
+      "queue_groups",
     ]);
 
     // The old jobs have no group and are claimed as before: by rank, under the queue's bucket.
@@ -218,16 +220,15 @@ describe("SQLite store: groups in the file", () => {
     expect(rows()).toBe(101);
 
     now += 10_000;
-    // A group that empties sweeps a few expired rows; trim sweeps the rest of the queue's.
+    // The next claim sweeps the rows whose bucket is full again, before it claims.
     const [again] = (await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs;
     expect(JSON.parse(again!.payload)).toBe("again");
+    // Left: g7 (charged just now, its job active) and "quiet" (paused for another 20 s).
+    expect(rows()).toBe(2);
     await store.complete(queue, again!.id, again!.leaseToken!, { result: null });
-    expect(rows()).toBeLessThan(100);
-    await store.trim(queue, { keepLast: 1000 });
-    // Left: g7 (charged just now) and "quiet" (paused for another 20 s).
     expect(rows()).toBe(2);
     now += 20_000;
-    await store.trim(queue, { keepLast: 1000 });
+    expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(0);
     expect(rows()).toBe(0);
     expect(await store.groupState(queue, "quiet")).toMatchObject({ pausedUntil: null, tokens: 1 });
   });
@@ -239,11 +240,13 @@ describe("SQLite store: groups in the file", () => {
     await store.setGroupLimits("q", null, { concurrency: 1, limit: { rate: 10, perMs: 1000 } });
     expect(await store.groupState("q", "vip")).toMatchObject({ ownLimits: true, limits: { concurrency: 5 } });
     expect(rawCount(path, "SELECT count(*) AS n FROM job_groups")).toBe(1);
-    expect(rawCount(path, "SELECT count(*) AS n FROM group_defaults")).toBe(1);
+    const defaults = "SELECT count(*) AS n FROM queue_groups WHERE defaulted = 1";
+    expect(rawCount(path, defaults)).toBe(1);
     await store.setGroupLimits("q", "vip", null);
     await store.setGroupLimits("q", null, null);
     expect(rawCount(path, "SELECT count(*) AS n FROM job_groups")).toBe(0);
-    expect(rawCount(path, "SELECT count(*) AS n FROM group_defaults")).toBe(0);
+    expect(rawCount(path, defaults)).toBe(0);
+    expect((await store.flowSettings("q")).groupLimits).toBeNull();
   });
 
   it("a lowered default concurrency holds groups already running, and a raised one frees them", async () => {
@@ -311,3 +314,211 @@ describe("SQLite store: groups across connections", () => {
     }
   });
 });
+
+describe("SQLite store: groups as the memory store keeps them", () => {
+  it("orders ties at one instant: a group served at it goes behind those waiting at it, in serve order", async () => {
+    const now = Date.now();
+    const store = storeAt(freshPath(), () => now);
+    await store.add([
+      job("q", { group: "x", payload: '"x0"', when: { runAt: now - 10 } }),
+      job("q", { group: "x", payload: '"x1"', when: { runAt: now - 10 } }),
+      job("q", { group: "w", payload: '"w0"', when: { runAt: now - 5 } }),
+      job("q", { group: "w", payload: '"w1"', when: { runAt: now - 5 } }),
+      job("q", { group: "a", payload: '"a0"', when: { runAt: now } }),
+      job("q", { group: "zz", payload: '"zz0"', when: { runAt: now } }),
+    ]);
+    const payloads = (jobs: JobRecord[]) => jobs.map((j) => JSON.parse(j.payload) as string);
+    // Two claims at the same instant: x, then w, are served at `now` and ready again at it.
+    expect(payloads((await store.claimDue("q", { limit: 1, leaseMs: 60_000 })).jobs)).toEqual(["x0"]);
+    expect(payloads((await store.claimDue("q", { limit: 1, leaseMs: 60_000 })).jobs)).toEqual(["w0"]);
+    // a and zz waited at `now` already: by name, then x and w in the order they were served.
+    expect(payloads((await store.claimDue("q", { limit: 10, leaseMs: 60_000 })).jobs)).toEqual([
+      "a0",
+      "zz0",
+      "x1",
+      "w1",
+    ]);
+  });
+
+  it("agrees with the memory store, the reference, over random operations", { timeout: 120_000 }, async () => {
+    for (const seed of [1, 2, 3, 4, 5, 6]) await compareWithMemory(seed, 400, "long");
+  });
+
+  it("agrees with the memory store while leases run out and jobs go dead", { timeout: 120_000 }, async () => {
+    for (const seed of [11, 12, 13, 14, 15, 16]) await compareWithMemory(seed, 400, "short");
+  });
+});
+
+/**
+ * Runs one seeded sequence of operations on both stores, on one clock, and compares every
+ * answer. Leases "long" never run out; "short" ones do, between the steps that finish jobs.
+ */
+async function compareWithMemory(seed: number, steps: number, leases: "long" | "short"): Promise<void> {
+  const random = mulberry32(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+  let now = 1_800_000_000_000;
+  const clock = () => now;
+  const sqlite = storeAt(freshPath(), clock);
+  const memory = new MemoryStore({ clock });
+  const stores: Store[] = [memory, sqlite];
+  const queue = "diff";
+  const GROUPS = ["a", "b", "c", "d"];
+  const leaseMs = () => (leases === "long" ? 3_600_000 : between(500, 4000));
+  /** Per job (by payload, unique): its id and lease token in each store. */
+  const known = new Map<string, { ids: string[]; tokens: (string | null)[] }>();
+  let serial = 0;
+  const log: string[] = [];
+
+  const both = async <T>(step: string, run: (store: Store, index: number) => Promise<T>): Promise<T[]> => {
+    const answers: T[] = [];
+    for (let i = 0; i < stores.length; i++) answers.push(await run(stores[i]!, i));
+    log.push(step);
+    return answers;
+  };
+  const same = (what: string, [reference, answer]: unknown[]) => {
+    expect(answer, `seed ${seed}, ${what}, after:\n${log.slice(-12).join("\n")}`).toEqual(reference);
+  };
+  const note = (records: JobRecord[], index: number) => {
+    for (const record of records) {
+      const entry = known.get(record.payload)!;
+      entry.ids[index] = record.id;
+      entry.tokens[index] = record.leaseToken;
+    }
+  };
+  const view = (record: JobRecord) => ({
+    payload: record.payload,
+    state: record.state,
+    runAt: record.runAt,
+    attempts: record.attempts,
+    group: record.group,
+    priority: record.priority,
+  });
+
+  for (let step = 0; step < steps; step++) {
+    const action = random();
+    if (action < 0.25) {
+      const jobs: NewJob[] = [];
+      for (let n = between(1, 4); n > 0; n--) {
+        const group = random() < 0.8 ? pick(GROUPS) : null;
+        const payload = JSON.stringify(`j${serial++}`);
+        const key = random() < 0.15 ? `k${between(0, 5)}` : null;
+        jobs.push(
+          job(queue, {
+            group,
+            payload,
+            key,
+            onDuplicate: random() < 0.5 ? "keep" : "replace",
+            priority: group === null && random() < 0.3 ? between(-3, 3) : 0,
+            maxAttempts: leases === "long" ? 3 : between(1, 3),
+            when: { runAt: now + between(-3000, 3000) },
+          }),
+        );
+        known.set(payload, { ids: [], tokens: [] });
+      }
+      const outcomes = await both(`add ${jobs.map((j) => `${j.payload}@${j.group}`).join(" ")}`, (store) =>
+        store.add(jobs),
+      );
+      same(
+        "add",
+        outcomes.map((list) => list.map((o) => [o.outcome, view(o.job)])),
+      );
+      outcomes.forEach((list, index) => {
+        note(
+          list.map((o) => o.job),
+          index,
+        );
+      });
+    } else if (action < 0.5) {
+      const limit = between(1, 6);
+      const lease = leaseMs();
+      const claims = await both(`claim ${limit}`, (store) => store.claimDue(queue, { limit, leaseMs: lease }));
+      same(
+        "claim",
+        claims.map((c) => ({ jobs: c.jobs.map(view), nextDueAt: c.nextDueAt })),
+      );
+      claims.forEach((claim, index) => {
+        note(claim.jobs, index);
+      });
+    } else if (action < 0.72) {
+      const active = [...known.entries()].filter(([, entry]) => entry.tokens[0] && entry.tokens[1]);
+      if (active.length === 0) continue;
+      const [payload, entry] = pick(active);
+      const how = pick(["complete", "retry", "bury", "release", "cancel", "settle", "extend"] as const);
+      const delayMs = between(0, 4000);
+      const extendMs = leaseMs();
+      // A token may be stale by now (its lease ran out and the job was claimed again, or went dead).
+      const outcomes = await both(`${how} ${payload}`, async (store, i) => {
+        const id = entry.ids[i]!;
+        const token = entry.tokens[i]!;
+        try {
+          if (how === "complete") await store.complete(queue, id, token, { result: null });
+          if (how === "retry") await store.fail(queue, id, token, { error: "x", retryDelayMs: delayMs });
+          if (how === "bury") await store.fail(queue, id, token, { error: "x", retryDelayMs: null });
+          if (how === "release") await store.release(queue, id, token, { delayMs });
+          if (how === "cancel") await store.cancel(queue, { id });
+          if (how === "settle") await store.settle(queue, { id }, { result: null });
+          if (how === "extend") await store.extendLease(queue, id, token, extendMs);
+          return "ok";
+        } catch (error) {
+          return (error as { code?: string }).code ?? String(error);
+        }
+      });
+      same(how, outcomes);
+      if (how !== "extend") entry.tokens = [null, null];
+    } else if (action < 0.78) {
+      const all = [...known.values()].filter((entry) => entry.ids.length === 2);
+      if (all.length === 0) continue;
+      const entry = pick(all);
+      const runAt = now + between(-2000, 3000);
+      same(
+        "reschedule",
+        (
+          await both(`reschedule to ${runAt}`, (store, i) => store.reschedule(queue, { id: entry.ids[i]! }, { runAt }))
+        ).map((outcome) => outcome.changed),
+      );
+    } else if (action < 0.84) {
+      const group = random() < 0.4 ? null : pick(GROUPS);
+      const limits =
+        random() < 0.3
+          ? null
+          : {
+              concurrency: random() < 0.6 ? between(1, 3) : null,
+              limit: random() < 0.5 ? { rate: between(1, 3), perMs: between(1, 5) * 1000 } : null,
+            };
+      await both(`limits ${group} ${JSON.stringify(limits)}`, (store) => store.setGroupLimits(queue, group, limits));
+    } else if (action < 0.88) {
+      const group = pick(GROUPS);
+      const until = random() < 0.4 ? null : { delayMs: between(0, 5000) };
+      await both(`pause ${group} ${JSON.stringify(until)}`, (store) => store.pauseGroup(queue, group, until));
+    } else if (action < 0.9) {
+      const limit = random() < 0.5 ? null : { rate: between(2, 8), perMs: 1000 };
+      await both(`queue limit ${JSON.stringify(limit)}`, (store) => store.setRateLimit(queue, limit));
+    } else if (action < 0.92) {
+      const delayMs = between(0, 2000);
+      same("redrive", await both(`redrive +${delayMs}`, (store) => store.redrive(queue, { all: true }, { delayMs })));
+    } else {
+      now += between(0, 1500);
+      log.push(`clock +→ ${now}`);
+    }
+    for (const group of [...GROUPS, "never"]) {
+      same(`groupState ${group}`, await both("groupState", (store) => store.groupState(queue, group)));
+    }
+    same("busiest", await both("busiest", (store) => store.busiestGroups(queue, 10)));
+    same("counts", await both("counts", (store) => store.counts(queue)));
+    same("flow", await both("flow", (store) => store.flowSettings(queue)));
+  }
+  await memory.close();
+}
+
+/** A small seeded generator: the same sequence on every run. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
