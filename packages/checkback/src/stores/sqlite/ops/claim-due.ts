@@ -93,6 +93,12 @@ const SELECT_NEXT_DUE = `
 const SELECT_FIRST_READY = `
   SELECT ready_at FROM job_groups WHERE queue = ? AND ready_at IS NOT NULL ORDER BY ready_at LIMIT 1`;
 
+/** What a claim asks of the queue's groups first, in one statement: two seeks, empty for a queue without groups. */
+const PROBE_GROUPS = `
+  SELECT (SELECT ready_at FROM job_groups WHERE queue = ? AND ready_at IS NOT NULL ORDER BY ready_at LIMIT 1) AS first_ready,
+         EXISTS (SELECT 1 FROM job_groups WHERE queue = ? AND idle_at <= ?) AS idle
+`;
+
 const SELECT_READY_GROUPS = `
   SELECT name, ready_at AS at, ready_turn AS turn FROM job_groups
   WHERE queue = ? AND ready_at <= ?
@@ -129,8 +135,11 @@ export function claimDue(
   const bucket = readBucket(ctx, queue);
   const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
   const tokens = new LeaseTokens();
-  let groupsChanged = sweepIdleGroups(ctx, queue, now, SWEEP_LIMIT) > 0;
-  let firstReady = firstReadyAt(ctx, queue);
+  const probe = ctx.statement<{ first_ready: number | null; idle: number }>(PROBE_GROUPS).get(queue, queue, now)!;
+  // Rows of idle groups hold no job, so sweeping them leaves the ready index as it was.
+  if (probe.idle) sweepIdleGroups(ctx, queue, now, SWEEP_LIMIT);
+  let firstReady = probe.first_ready;
+  let groupsChanged = false;
   const turns = new Turns(
     firstReady !== null && firstReady <= now && allowed > 0
       ? ctx.statement<Turn>(SELECT_READY_GROUPS).all(queue, now, allowed)

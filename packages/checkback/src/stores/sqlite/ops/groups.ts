@@ -26,13 +26,13 @@ import type { SqliteContext } from "../context.js";
  * over, or a bucket not yet full. A group whose last job finishes is deleted at once when its
  * bucket is full (always, without a rate limit); otherwise it keeps `idle_at`, the instant the
  * bucket is full again and any pause over, and each claim of the queue first sweeps the rows
- * whose instant has passed (job_groups_idle: one seek when there are none), as the memory
- * store does, so millions of transient groups do not pile up while groups come and go.
+ * whose instant has passed (job_groups_idle), as the memory store does, so millions of
+ * transient groups do not pile up while groups come and go.
  * Deleting sooner would hand the group a full bucket early.
  *
- * Tokens are NULL until a group's bucket is first charged (a full bucket), so a group without
- * a rate limit (most of them) writes no bucket at all. The limits in force are the group's own (own_limits = 1, its
- * concurrency / rate / per_ms columns) or else the queue's default (queue_groups).
+ * Tokens are NULL without a rate limit in force, so most groups write no bucket at all. The
+ * limits in force are the group's own (own_limits = 1, its concurrency / rate / per_ms columns)
+ * or else the queue's default (queue_groups).
  */
 export interface GroupRow {
   name: string;
@@ -160,7 +160,7 @@ export function limitsOf(group: GroupRow, defaults: GroupLimits | null): GroupLi
   return defaults ?? NO_LIMITS;
 }
 
-/** The group's bucket under `limit` (tokens NULL: full since ever), null when it has neither a rate limit nor a pause. */
+/** The group's bucket under `limit` (tokens NULL: a full one from now), null when it has neither a rate limit nor a pause. */
 export function bucketOf(group: GroupRow, limit: RateLimit | null, now: number): Bucket | null {
   if (limit === null && group.paused_until === null) return null;
   return {
