@@ -1,3 +1,4 @@
+import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,6 +17,7 @@ const root = mkdtempSync(join(tmpdir(), "checkback-sqlite-groups-"));
 let fileNo = 0;
 const freshPath = () => join(root, `db-${++fileNo}`, "jobs.db");
 const open: SqliteStore[] = [];
+const children: ChildProcess[] = [];
 
 function storeAt(path: string, clock?: () => number): SqliteStore {
   const store = new SqliteStore(clock ? { path, clock } : { path });
@@ -49,8 +51,25 @@ afterEach(async () => {
 });
 
 afterAll(() => {
+  for (const proc of children) if (proc.exitCode === null) proc.kill("SIGKILL");
   rmSync(root, { recursive: true, force: true });
 });
+
+/** A claimer in another process on the file (sqlite-child.ts): claims when told, answers what it got. */
+function claimer(path: string, queue: string): ChildProcess {
+  const proc = fork(join(import.meta.dirname, "sqlite-child.ts"), ["claim", path, queue], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  children.push(proc);
+  return proc;
+}
+
+const nextMessage = <T>(proc: ChildProcess): Promise<T> =>
+  new Promise((resolve, reject) => {
+    proc.once("message", (message) => resolve(message as T));
+    proc.once("exit", (code) => reject(new Error(`child exited with ${code} before answering`)));
+  });
 
 describe("SQLite store: groups in the file", () => {
   it("migrates a version-3 file with jobs in every state, and groups work on it", async () => {
@@ -275,6 +294,36 @@ describe("SQLite store: groups in the file", () => {
 });
 
 describe("SQLite store: groups across connections", () => {
+  it("two processes claiming grouped jobs at once keep each group's concurrency and hand each job once", async () => {
+    const path = freshPath();
+    const store = storeAt(path);
+    await store.setGroupLimits("q", null, { concurrency: 1, limit: null });
+    const GROUPS = 500;
+    const runAt = Date.now() - 1000;
+    await store.add(
+      Array.from({ length: GROUPS * 3 }, (_, i) => job("q", { group: `g${i % GROUPS}`, when: { runAt } })),
+    );
+    const claimers = [claimer(path, "q"), claimer(path, "q")];
+    await Promise.all(claimers.map((proc) => nextMessage(proc)));
+    const results = claimers.map((proc) => nextMessage<{ id: string; token: string }[]>(proc));
+    for (const proc of claimers) proc.send("go");
+    const [first, second] = await Promise.all(results);
+    const claimed = [...first!, ...second!];
+    // Concurrency 1: one job of each group, whoever claimed it.
+    expect(claimed).toHaveLength(GROUPS);
+    expect(new Set(claimed.map((c) => c.id)).size).toBe(GROUPS);
+    const groups = new Set<string>();
+    for (const { id, token } of claimed) {
+      const record = (await store.get("q", id))!;
+      expect(record).toMatchObject({ state: "active", leaseToken: token });
+      groups.add(record.group!);
+    }
+    expect(groups.size).toBe(GROUPS);
+    expect(rawCount(path, "SELECT sum(active) AS n FROM job_groups WHERE queue = 'q'")).toBe(GROUPS);
+    expect(rawCount(path, "SELECT sum(scheduled) AS n FROM job_groups WHERE queue = 'q'")).toBe(GROUPS * 2);
+    expect((await store.busiestGroups("q", 5)).activeGroups).toBe(GROUPS);
+  });
+
   it("a grouped job added through one connection wakes a subscriber on another at its group's turn", async () => {
     const path = freshPath();
     const a = storeAt(path);

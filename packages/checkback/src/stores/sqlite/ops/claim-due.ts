@@ -38,17 +38,20 @@ import { changeGroup, loadGroup, type ReadyPlace, sweepIdleGroups } from "./grou
  * number wanted — and merged by claim rank. Without such a job the read is the plain one above.
  *
  * Groups (flow/groups.ts, ops/groups.ts): a grouped job waits outside jobs_due, in its group;
- * the groups that are ready are the rows of job_groups_ready, in turn order (readyAt, name).
- * One seek there tells whether any group is ready now; without one the claim is the ordinary
- * one above, plus that seek. With one, the ready groups (up to the number wanted) are read and
+ * the groups that are ready are the rows of job_groups_ready, in turn order (readyAt, turn,
+ * name). One statement first asks for the earliest readyAt and whether rows of idle groups
+ * wait to be swept (two seeks, both empty for a queue without groups, which is then claimed as
+ * above). When a group is ready by now, the ready groups (up to the number wanted) are read and
  * merged with the ordinary due rows by one number, claim rank against readyAt (ties: the
  * ordinary row first, rule 3). Taking a group's turn claims its head (one seek in
- * jobs_group_waiting), charges the group (ops/groups.ts) and, when the group is ready again
- * at once (readyAt = now), puts it at the back of this claim's turns, behind every group that
- * was already waiting: one job per group per pass, round-robin. Every group read is ready, so
- * each yields a job, and the groups read are enough for the number wanted. An active grouped
- * job whose lease ran out comes through jobs_due like any other (rule 5): reclaimed, it keeps
- * its group's count and is not charged to its group; gone dead, it frees its group's place.
+ * jobs_group_waiting), numbers the serve from the queue's count (queue_groups.turns, read once
+ * and saved once per claim) and charges the group (ops/groups.ts); a group ready again at once
+ * (readyAt = now, the latest turn) goes behind every group already waiting: one job per group
+ * per pass, round-robin. Every group read is ready, so each yields a job, and the groups read
+ * are enough for the number wanted. An active grouped job whose lease ran out comes through
+ * jobs_due like any other (rule 5): reclaimed, it keeps its group's count and is not charged to
+ * its group; gone dead, it frees its group's place, and a group ready by now at that takes its
+ * turn in this claim, in its place.
  */
 const SELECT_DUE = `
   SELECT ${JOB_COLUMNS} FROM jobs
