@@ -38,8 +38,8 @@ import type Database from "better-sqlite3";
  * worth keeping (own limits, a pause, a bucket not yet full): its active and scheduled counts,
  * servedAt and the serve's turn, readyAt (NULL: not ready) and ready_turn (the serve's turn
  * when readyAt is servedAt, else 0: a group served at an instant goes behind the groups already
- * waiting at it), its own limits, its bucket (tokens NULL: full), and idle_at, the instant a
- * row with nothing left to hold may be deleted.
+ * waiting at it), its own limits, its bucket (tokens NULL: no rate limit), and idle_at, the
+ * instant a row with nothing left to hold may be deleted.
  *   job_groups_ready   (queue, ready_at, ready_turn, name) partial over ready groups: the turn
  *                      order
  *   job_groups_busiest (queue, active DESC, name) partial over groups with an active job
