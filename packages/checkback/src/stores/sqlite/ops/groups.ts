@@ -26,8 +26,9 @@ import type { SqliteContext } from "../context.js";
  * over, or a bucket not yet full. A group whose last job finishes is deleted at once when its
  * bucket is full (always, without a rate limit); otherwise it keeps `idle_at`, the instant the
  * bucket is full again and any pause over, and each claim of the queue first sweeps the rows
- * whose instant has passed (job_groups_idle), as the memory store does, so millions of
- * transient groups do not pile up while groups come and go.
+ * whose instant has passed (job_groups_idle), as the memory store does — up to 1,000 a claim, so
+ * no claim holds the write lock for a mass sweep — and millions of transient groups do not pile
+ * up while groups come and go.
  * Deleting sooner would hand the group a full bucket early.
  *
  * Tokens are NULL without a rate limit in force, so most groups write no bucket at all. The
