@@ -27,6 +27,27 @@ import type Database from "better-sqlite3";
  *                      rank (flow/priority.ts); empty, and free, for queues without priorities
  *
  * queue_flow (migration 3) holds a row per queue with a rate limit or a pause (flow/rate-limit.ts).
+ *
+ * Groups (migration 4, flow/groups.ts; ops/groups.ts keeps the rule). `group_name` is a job's
+ * group. A grouped job while SCHEDULED has due_at NULL: it waits in its group, outside
+ * jobs_due, so no claim can take it past its group's turn, concurrency or bucket. While ACTIVE
+ * it has due_at = lease expiry like any job, so an expired lease is found by the ordinary path.
+ *   jobs_group_waiting (queue, group_name, run_at, id) partial over scheduled grouped jobs: a
+ *                      group's head in (runAt, insertion) order, one seek
+ * job_groups holds a row per (queue, group) while the group has an unfinished job or state
+ * worth keeping (own limits, a pause, a bucket not yet full): its active and scheduled counts,
+ * servedAt and the serve's turn, readyAt (NULL: not ready) and ready_turn (the serve's turn
+ * when readyAt is servedAt, else 0: a group served at an instant goes behind the groups already
+ * waiting at it), its own limits, its bucket (tokens NULL: no rate limit), and idle_at, the
+ * instant a row with nothing left to hold may be deleted.
+ *   job_groups_ready   (queue, ready_at, ready_turn, name) partial over ready groups: the turn
+ *                      order
+ *   job_groups_busiest (queue, active DESC, name) partial over groups with an active job
+ *   job_groups_idle    (queue, idle_at) partial: rows waiting only for their bucket to refill
+ *                      or their pause to end, swept once that instant has passed
+ * queue_groups holds a row per queue that has set default limits for its groups or served
+ * one: those limits (defaulted 1: set, even to none), and the count of serves that numbers the
+ * turns.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -69,12 +90,50 @@ const MIGRATIONS: readonly string[] = [
     paused_until INTEGER
   ) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE jobs ADD COLUMN group_name TEXT;
+  CREATE INDEX jobs_group_waiting ON jobs (queue, group_name, run_at, id)
+    WHERE group_name IS NOT NULL AND state = 'scheduled';
+  CREATE TABLE job_groups (
+    queue        TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    active       INTEGER NOT NULL,
+    scheduled    INTEGER NOT NULL,
+    served_at    INTEGER,
+    served_turn  INTEGER NOT NULL,
+    ready_at     INTEGER,
+    ready_turn   INTEGER NOT NULL,
+    idle_at      INTEGER,
+    own_limits   INTEGER NOT NULL,
+    concurrency  INTEGER,
+    rate         INTEGER,
+    per_ms       INTEGER,
+    tokens       REAL,
+    refilled_at  INTEGER,
+    paused_until INTEGER,
+    PRIMARY KEY (queue, name)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_groups_ready ON job_groups (queue, ready_at, ready_turn, name) WHERE ready_at IS NOT NULL;
+  CREATE INDEX job_groups_busiest ON job_groups (queue, active DESC, name) WHERE active > 0;
+  CREATE INDEX job_groups_idle ON job_groups (queue, idle_at) WHERE idle_at IS NOT NULL;
+  CREATE TABLE queue_groups (
+    queue       TEXT    PRIMARY KEY,
+    defaulted   INTEGER NOT NULL,
+    concurrency INTEGER,
+    rate        INTEGER,
+    per_ms      INTEGER,
+    turns       INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the file's schema up to SCHEMA_VERSION; refuses a file written by a newer version. */
-export function migrate(db: Database.Database): void {
+/**
+ * Brings the file's schema up to SCHEMA_VERSION; refuses a file written by a newer version.
+ * `target` stops earlier: how a test makes a file as an older checkback left it.
+ */
+export function migrate(db: Database.Database, target = SCHEMA_VERSION): void {
   const run = db.transaction(() => {
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
@@ -82,10 +141,10 @@ export function migrate(db: Database.Database): void {
         `the database has schema version ${version}, newer than this checkback supports (${SCHEMA_VERSION}); upgrade checkback`,
       );
     }
-    for (let next = version; next < SCHEMA_VERSION; next++) {
+    for (let next = version; next < target; next++) {
       db.exec(MIGRATIONS[next]!);
     }
-    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    if (version < target) db.pragma(`user_version = ${target}`);
   });
   run.immediate();
 }
