@@ -64,6 +64,9 @@ import { PRIORITY_STEP_MS } from "../../flow/priority.js";
  * locked in name order before it locks any group to serve. So no two transactions can wait for
  * each other in a cycle.
  */
+/** group_settle's answer when it lost the race to insert a new group's row (not an instant). */
+const LOST = "(-9223372036854775807 - 1)";
+
 export function groupsMigration(s: string, channel: string): string {
   return `
     ALTER TABLE ${s}.jobs ADD COLUMN group_name text;
@@ -141,108 +144,135 @@ export function groupsMigration(s: string, channel: string): string {
       END
       $$;
 
-    CREATE FUNCTION ${s}.group_refresh(rq text, rg text, excluded bigint[], extra_run_at bigint)
+    -- The one recomputation of a group (rule 2): given its row as it is to be (counts, served_at
+    -- and bucket already changed, in memory), the limits in force and the instant, find the head,
+    -- compute ready_at and write the row ONCE: update it, insert it (fresh: the group had no row),
+    -- or delete it when nothing is left worth keeping. The caller holds the row's lock (or, for a
+    -- fresh row, inserts it: a concurrent insert of the same group makes it answer LOST and the
+    -- caller starts over on the row that won). NOTIFYs when the group became ready, or earlier.
+    CREATE FUNCTION ${s}.group_settle(g ${s}.job_groups, fresh boolean, k integer, r integer, p bigint,
+                                      excluded bigint[], extra_run_at bigint, clock bigint, was_ready bigint)
       RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
       DECLARE
-        g ${s}.job_groups%ROWTYPE;
-        d ${s}.group_defaults%ROWTYPE;
-        k integer;
-        r integer;
-        p bigint;
         head bigint;
         ready bigint;
-        clock bigint := ${s}.now_ms();
+        written integer;
       BEGIN
-        SELECT * INTO g FROM ${s}.job_groups WHERE queue = rq AND group_name = rg;
-        IF NOT FOUND THEN RETURN NULL; END IF;
-        IF g.own_limits THEN
-          k := g.concurrency; r := g.rate; p := g.per_ms;
-        ELSE
-          SELECT * INTO d FROM ${s}.group_defaults WHERE queue = rq;
-          k := d.concurrency; r := d.rate; p := d.per_ms;
-        END IF;
         IF g.scheduled > 0 THEN
           SELECT j.run_at INTO head FROM ${s}.jobs j
-          WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled'
+          WHERE j.queue = g.queue AND j.group_name = g.group_name AND j.state = 'scheduled'
             AND (excluded IS NULL OR j.id <> ALL (excluded))
           ORDER BY j.run_at, j.id LIMIT 1;
           head := least(head, extra_run_at);
         END IF;
-        -- A bucket without a rate, or full again, is no state worth keeping.
+        -- A bucket without a rate, or full again, is no state worth keeping; nor is an ended pause.
         IF r IS NULL OR (g.tokens IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) >= r) THEN
           g.tokens := NULL; g.refilled_at := NULL;
         END IF;
         IF g.paused_until IS NOT NULL AND g.paused_until <= clock THEN g.paused_until := NULL; END IF;
         IF g.active <= 0 AND g.scheduled <= 0 AND NOT g.own_limits AND g.paused_until IS NULL AND g.tokens IS NULL THEN
-          DELETE FROM ${s}.job_groups WHERE queue = rq AND group_name = rg;
+          IF NOT fresh THEN DELETE FROM ${s}.job_groups WHERE queue = g.queue AND group_name = g.group_name; END IF;
           RETURN NULL;
         END IF;
         ready := ${s}.group_ready_at(head, g.served_at, g.active, k, g.tokens, g.refilled_at, r, p, g.paused_until);
-        UPDATE ${s}.job_groups
-        SET ready_at = ready, tokens = g.tokens, refilled_at = g.refilled_at, paused_until = g.paused_until
-        WHERE queue = rq AND group_name = rg;
-        IF ready IS NOT NULL AND (g.ready_at IS NULL OR ready < g.ready_at) THEN
-          PERFORM pg_notify(${channel}, rq || ' ' || ready);
+        IF fresh THEN
+          INSERT INTO ${s}.job_groups (queue, group_name, active, scheduled, served_at, ready_at, own_limits, concurrency,
+                                       rate, per_ms, tokens, refilled_at, paused_until)
+          VALUES (g.queue, g.group_name, g.active, g.scheduled, g.served_at, ready, g.own_limits, g.concurrency,
+                  g.rate, g.per_ms, g.tokens, g.refilled_at, g.paused_until)
+          ON CONFLICT (queue, group_name) DO NOTHING;
+          GET DIAGNOSTICS written = ROW_COUNT;
+          IF written = 0 THEN RETURN ${LOST}; END IF;
+        ELSE
+          UPDATE ${s}.job_groups
+          SET active = g.active, scheduled = g.scheduled, served_at = g.served_at, ready_at = ready,
+              own_limits = g.own_limits, concurrency = g.concurrency, rate = g.rate, per_ms = g.per_ms,
+              tokens = g.tokens, refilled_at = g.refilled_at, paused_until = g.paused_until
+          WHERE queue = g.queue AND group_name = g.group_name;
+        END IF;
+        IF ready IS NOT NULL AND (was_ready IS NULL OR ready < was_ready) THEN
+          PERFORM pg_notify(${channel}, g.queue || ' ' || ready);
         END IF;
         RETURN ready;
       END
       $$;
 
+    -- What every operation that changes a group's jobs calls: lock the row (or start one), move
+    -- the counts, settle. Returns the group's new ready_at.
     CREATE FUNCTION ${s}.group_change(rq text, rg text, d_active integer, d_scheduled integer,
                                       excluded bigint[], extra_run_at bigint)
       RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
-      BEGIN
-        INSERT INTO ${s}.job_groups AS g (queue, group_name, active, scheduled)
-        VALUES (rq, rg, greatest(0, d_active), greatest(0, d_scheduled))
-        ON CONFLICT (queue, group_name) DO UPDATE
-        SET active = greatest(0, g.active + d_active), scheduled = greatest(0, g.scheduled + d_scheduled);
-        RETURN ${s}.group_refresh(rq, rg, excluded, extra_run_at);
-      END
-      $$;
-
-    -- One group turn (rule 3): start the head of group rg, whose row the caller holds locked.
-    -- Returns the started job's id, or NULL when the group cannot start one now (then it is
-    -- refreshed, so its ready_at moves past now or away).
-    CREATE FUNCTION ${s}.group_serve(rq text, rg text, clock bigint, lease_ms bigint)
-      RETURNS bigint LANGUAGE plpgsql VOLATILE SET enable_bitmapscan = off AS $$
       DECLARE
         g ${s}.job_groups%ROWTYPE;
         d ${s}.group_defaults%ROWTYPE;
-        k integer;
-        r integer;
-        p bigint;
+        fresh boolean;
+        was_ready bigint;
+        ready bigint;
+      BEGIN
+        LOOP
+          SELECT * INTO g FROM ${s}.job_groups WHERE queue = rq AND group_name = rg FOR UPDATE;
+          fresh := NOT FOUND;
+          IF fresh THEN
+            g.queue := rq; g.group_name := rg; g.active := 0; g.scheduled := 0; g.own_limits := false;
+          END IF;
+          was_ready := g.ready_at;
+          g.active := greatest(0, g.active + d_active);
+          g.scheduled := greatest(0, g.scheduled + d_scheduled);
+          IF g.own_limits THEN
+            ready := ${s}.group_settle(g, fresh, g.concurrency, g.rate, g.per_ms, excluded, extra_run_at,
+                                       ${s}.now_ms(), was_ready);
+          ELSE
+            SELECT * INTO d FROM ${s}.group_defaults WHERE queue = rq;
+            ready := ${s}.group_settle(g, fresh, d.concurrency, d.rate, d.per_ms, excluded, extra_run_at,
+                                       ${s}.now_ms(), was_ready);
+          END IF;
+          IF ready IS DISTINCT FROM ${LOST} THEN RETURN ready; END IF;
+        END LOOP;
+      END
+      $$;
+
+    -- A group recomputed after its limits or pause changed (ops/groups.ts), or by name.
+    CREATE FUNCTION ${s}.group_refresh(rq text, rg text)
+      RETURNS bigint LANGUAGE sql VOLATILE AS $$
+        SELECT ${s}.group_change(rq, rg, 0, 0, NULL, NULL)
+      $$;
+
+    -- One group turn (rule 3): start the head of group rg, whose row the caller holds locked, on
+    -- the limits k (concurrency), r per p (rate) in force. Returns the started job's id, or NULL
+    -- when the group cannot start one now (it is then settled again, so its ready_at moves past
+    -- now or away). One write of the job, one of the group.
+    CREATE FUNCTION ${s}.group_serve(rq text, rg text, k integer, r integer, p bigint, clock bigint, lease_ms bigint)
+      RETURNS bigint LANGUAGE plpgsql VOLATILE SET enable_bitmapscan = off AS $$
+      DECLARE
+        g ${s}.job_groups%ROWTYPE;
         head_id bigint;
+        was_ready bigint;
       BEGIN
         SELECT * INTO g FROM ${s}.job_groups WHERE queue = rq AND group_name = rg;
         IF NOT FOUND THEN RETURN NULL; END IF;
-        IF g.own_limits THEN
-          k := g.concurrency; r := g.rate; p := g.per_ms;
-        ELSE
-          SELECT * INTO d FROM ${s}.group_defaults WHERE queue = rq;
-          k := d.concurrency; r := d.rate; p := d.per_ms;
+        was_ready := g.ready_at;
+        IF g.own_limits THEN k := g.concurrency; r := g.rate; p := g.per_ms; END IF;
+        IF NOT ((k IS NOT NULL AND g.active >= k)
+                OR (g.paused_until IS NOT NULL AND g.paused_until > clock)
+                OR (r IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) < 1)) THEN
+          SELECT j.id INTO head_id FROM ${s}.jobs j
+          WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled' AND j.run_at <= clock
+          ORDER BY j.run_at, j.id LIMIT 1
+          FOR UPDATE OF j SKIP LOCKED;
         END IF;
-        IF (k IS NOT NULL AND g.active >= k)
-           OR (g.paused_until IS NOT NULL AND g.paused_until > clock)
-           OR (r IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) < 1) THEN
-          PERFORM ${s}.group_refresh(rq, rg, NULL, NULL);
-          RETURN NULL;
+        IF head_id IS NOT NULL THEN
+          UPDATE ${s}.jobs SET state = 'active', attempts = attempts + 1, lease_token = gen_random_uuid()::text,
+            lease_expires_at = clock + lease_ms, due_at = clock + lease_ms, run_at = least(run_at, clock), updated_at = clock
+          WHERE id = head_id;
+          g.active := g.active + 1;
+          g.scheduled := greatest(0, g.scheduled - 1);
+          g.served_at := clock;
+          IF r IS NOT NULL THEN
+            g.tokens := ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) - 1;
+            g.refilled_at := clock;
+          END IF;
         END IF;
-        SELECT j.id INTO head_id FROM ${s}.jobs j
-        WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled' AND j.run_at <= clock
-        ORDER BY j.run_at, j.id LIMIT 1
-        FOR UPDATE OF j SKIP LOCKED;
-        IF head_id IS NULL THEN
-          PERFORM ${s}.group_refresh(rq, rg, NULL, NULL);
-          RETURN NULL;
-        END IF;
-        UPDATE ${s}.jobs SET state = 'active', attempts = attempts + 1, lease_token = gen_random_uuid()::text,
-          lease_expires_at = clock + lease_ms, due_at = clock + lease_ms, run_at = least(run_at, clock), updated_at = clock
-        WHERE id = head_id;
-        UPDATE ${s}.job_groups SET active = active + 1, scheduled = greatest(0, scheduled - 1), served_at = clock,
-          tokens = CASE WHEN r IS NULL THEN NULL ELSE ${s}.bucket_refill(tokens, refilled_at, r, p, clock) - 1 END,
-          refilled_at = CASE WHEN r IS NULL THEN NULL ELSE clock END
-        WHERE queue = rq AND group_name = rg;
-        PERFORM ${s}.group_refresh(rq, rg, NULL, NULL);
+        PERFORM ${s}.group_settle(g, false, k, r, p, NULL, NULL, clock, was_ready);
         RETURN head_id;
       END
       $$;
@@ -271,7 +301,9 @@ export function groupsMigration(s: string, channel: string): string {
         progressed boolean;
         next_at bigint;
         dead record;
+        d ${s}.group_defaults%ROWTYPE;
       BEGIN
+        SELECT * INTO d FROM ${s}.group_defaults WHERE queue = claim_queue;
         -- 1. The ordinary due entries, locked; the expired leases with no attempt left go dead now,
         --    before any group row is locked to serve (see "Locks").
         SELECT coalesce(array_agg(l.id ORDER BY l.due_at - coalesce(j.priority, 0) * ${PRIORITY_STEP_MS}::bigint, l.id)
@@ -305,7 +337,7 @@ export function groupsMigration(s: string, channel: string): string {
             n := n + 1; taken_ids := taken_ids || due_ids[i]; taken_ords := taken_ords || n; i := i + 1;
           END LOOP;
           EXIT WHEN n >= claim_limit;
-          started := ${s}.group_serve(claim_queue, turn_names[t], clock, lease_ms);
+          started := ${s}.group_serve(claim_queue, turn_names[t], d.concurrency, d.rate, d.per_ms, clock, lease_ms);
           IF started IS NOT NULL THEN
             n := n + 1; started_ids := started_ids || started; started_ords := started_ords || n;
           END IF;
@@ -327,7 +359,7 @@ export function groupsMigration(s: string, channel: string): string {
           progressed := false;
           FOREACH name IN ARRAY turn_names LOOP
             EXIT WHEN n >= claim_limit;
-            started := ${s}.group_serve(claim_queue, name, clock, lease_ms);
+            started := ${s}.group_serve(claim_queue, name, d.concurrency, d.rate, d.per_ms, clock, lease_ms);
             IF started IS NOT NULL THEN
               n := n + 1; started_ids := started_ids || started; started_ords := started_ords || n; progressed := true;
             END IF;

@@ -52,7 +52,7 @@ const UPSERT_DEFAULTS = ({ schema }: SchemaSql) => `
   ON CONFLICT (queue) DO UPDATE SET concurrency = excluded.concurrency, rate = excluded.rate, per_ms = excluded.per_ms`;
 const DELETE_DEFAULTS = ({ schema }: SchemaSql) => `DELETE FROM ${schema}.group_defaults WHERE queue = $1`;
 const REFRESH_DEFAULTED = ({ schema }: SchemaSql) => `
-  SELECT count(${schema}.group_refresh(g.queue, g.group_name, NULL, NULL)) AS refreshed
+  SELECT count(${schema}.group_refresh(g.queue, g.group_name)) AS refreshed
   FROM (SELECT queue, group_name FROM ${schema}.job_groups WHERE queue = $1 AND NOT own_limits
         ORDER BY group_name FOR UPDATE) g`;
 const SET_OWN = ({ schema }: SchemaSql) => `
@@ -65,7 +65,7 @@ const SET_PAUSE = ({ schema, now }: SchemaSql) => `
   INSERT INTO ${schema}.job_groups AS g (queue, group_name, paused_until)
   SELECT $1, $2, CASE WHEN $3::boolean THEN coalesce($4::bigint, clock.now + $5::bigint) END FROM clock
   ON CONFLICT (queue, group_name) DO UPDATE SET paused_until = excluded.paused_until`;
-const REFRESH = ({ schema }: SchemaSql) => `SELECT ${schema}.group_refresh($1, $2, NULL, NULL) AS ready_at`;
+const REFRESH = ({ schema }: SchemaSql) => `SELECT ${schema}.group_refresh($1, $2) AS ready_at`;
 const STATE = ({ schema, now }: SchemaSql) => `
   SELECT ${now} AS now, ${GROUP_COLUMNS}, ${DEFAULTS_COLUMNS}
   FROM (SELECT 1) one

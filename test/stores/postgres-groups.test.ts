@@ -1,0 +1,136 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
+import type { JobRecord } from "../../packages/checkback/src/core/job.js";
+import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
+import type { NewJob } from "../../packages/checkback/src/stores/store.js";
+import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
+
+/**
+ * Groups on PostgreSQL beyond the shared suite (test/conformance/group-suite.ts): what only
+ * many connections and many groups can show — a group's concurrency held exactly by claimers
+ * racing in several processes, and tens of thousands of groups each served once per pass and
+ * leaving no row behind.
+ */
+const available = await postgresReachable();
+const schema = randomSchema("cbgroups");
+
+const job = (queue: string, group: string, payload: string): NewJob => ({
+  queue,
+  key: null,
+  payload: JSON.stringify(payload),
+  when: { delayMs: 0 },
+  maxAttempts: 3,
+  backoff: DEFAULT_BACKOFF,
+  onDuplicate: "keep",
+  group,
+});
+
+describe.skipIf(!available)("PostgreSQL groups under concurrency and at scale", () => {
+  const stores: PostgresStore[] = [];
+  let raw: pg.Pool;
+  beforeAll(async () => {
+    // Four store instances, each with a pool of its own: four processes, as far as the database can tell.
+    for (let i = 0; i < 4; i++) stores.push(new PostgresStore({ connectionString: DATABASE_URL, schema }));
+    raw = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+    await stores[0]!.now(); // migrate once before the race
+  });
+  afterAll(async () => {
+    for (const store of stores) await store.close();
+    await raw?.end();
+    await dropSchema(schema);
+  });
+
+  const activePerGroup = async (queue: string): Promise<Map<string, number>> => {
+    const { rows } = await raw.query<{ group_name: string; n: number }>(
+      `SELECT group_name, count(*)::integer AS n FROM "${schema}".jobs WHERE queue = $1 AND state = 'active' GROUP BY group_name`,
+      [queue],
+    );
+    return new Map(rows.map((row) => [row.group_name, row.n]));
+  };
+  const groupRows = async (queue: string): Promise<number> => {
+    const { rows } = await raw.query<{ n: number }>(
+      `SELECT count(*)::integer AS n FROM "${schema}".job_groups WHERE queue = $1`,
+      [queue],
+    );
+    return rows[0]!.n;
+  };
+
+  it("never lets a group exceed its concurrency, with claimers racing in several connections", async () => {
+    const queue = "race";
+    const K = 2;
+    const GROUPS = 6;
+    const PER_GROUP = 25;
+    await stores[0]!.setGroupLimits(queue, null, { concurrency: K, limit: null });
+    const jobs: NewJob[] = [];
+    for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) jobs.push(job(queue, `g${g}`, `g${g}-${i}`));
+    await stores[0]!.add(jobs);
+
+    const total = GROUPS * PER_GROUP;
+    const seen = new Set<string>();
+    let highest = 0;
+    const violations: string[] = [];
+    // Eight claimers over four connections pools, each claiming several at a time and finishing
+    // what it claimed only after the count was checked, so places stay taken while others claim.
+    const claimer = async (index: number) => {
+      const store = stores[index % stores.length]!;
+      let idle = 0;
+      while (seen.size < total && idle < 200) {
+        const { jobs: claimed } = await store.claimDue(queue, { limit: 4, leaseMs: 60_000 });
+        const active = await activePerGroup(queue);
+        for (const [group, n] of active) {
+          highest = Math.max(highest, n);
+          if (n > K) violations.push(`${group}: ${n} active`);
+        }
+        if (claimed.length === 0) {
+          idle += 1;
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        idle = 0;
+        for (const claimedJob of claimed) {
+          if (seen.has(claimedJob.id)) violations.push(`${claimedJob.id} claimed twice`);
+          seen.add(claimedJob.id);
+        }
+        await Promise.all(claimed.map((c: JobRecord) => store.complete(queue, c.id, c.leaseToken!, { result: null })));
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => claimer(i)));
+
+    expect(violations).toEqual([]);
+    expect(seen.size).toBe(total);
+    // The limit was reached, so it was what held the claimers back.
+    expect(highest).toBe(K);
+    expect((await stores[0]!.counts(queue)).completed).toBe(total);
+    // Every group finished: no row left (the default limits live in group_defaults, not per group).
+    expect(await groupRows(queue)).toBe(0);
+  }, 120_000);
+
+  it("serves 20,000 groups each once per pass, every job once, and leaves no group row", async () => {
+    const queue = "many";
+    const GROUPS = 20_000;
+    const store = stores[0]!;
+    const jobs: NewJob[] = [];
+    for (let pass = 0; pass < 2; pass++) {
+      for (let g = 0; g < GROUPS; g++) jobs.push(job(queue, `m${g}`, `m${g}-${pass}`));
+    }
+    for (let i = 0; i < jobs.length; i += 5_000) await store.add(jobs.slice(i, i + 5_000));
+    expect(await groupRows(queue)).toBe(GROUPS);
+    expect((await store.groupState(queue, "m7")).scheduled).toBe(2);
+
+    const order: JobRecord[] = [];
+    for (;;) {
+      const { jobs: claimed } = await store.claimDue(queue, { limit: 500, leaseMs: 60_000 });
+      if (claimed.length === 0) break;
+      order.push(...claimed);
+      await Promise.all(claimed.map((c) => store.complete(queue, c.id, c.leaseToken!, { result: null })));
+    }
+    expect(order).toHaveLength(2 * GROUPS);
+    expect(new Set(order.map((j) => j.id)).size).toBe(2 * GROUPS);
+    // Round-robin: every group had its first turn before any group had a second.
+    expect(new Set(order.slice(0, GROUPS).map((j) => j.group)).size).toBe(GROUPS);
+    expect(order.slice(0, GROUPS).every((j) => JSON.parse(j.payload).endsWith("-0"))).toBe(true);
+    expect(await groupRows(queue)).toBe(0);
+    expect((await store.busiestGroups(queue, 10)).activeGroups).toBe(0);
+  }, 300_000);
+});
