@@ -5,6 +5,7 @@ import type { JobRecord } from "../../packages/checkback/src/core/job.js";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
+import { waitFor } from "../support/wait.js";
 
 /**
  * Groups on PostgreSQL beyond the shared suite (test/conformance/group-suite.ts): what only
@@ -133,4 +134,25 @@ describe.skipIf(!available)("PostgreSQL groups under concurrency and at scale", 
     expect(await groupRows(queue)).toBe(0);
     expect((await store.busiestGroups(queue, 10)).activeGroups).toBe(0);
   }, 300_000);
+
+  it("keeps a finished group's row while its bucket refills, and trim deletes it once full", async () => {
+    const queue = "refill";
+    const store = stores[0]!;
+    await store.setGroupLimits(queue, null, { concurrency: null, limit: { rate: 1, perMs: 400 } });
+    await store.add([job(queue, "r", "r0")]);
+    const [claimed] = (await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs;
+    await store.complete(queue, claimed!.id, claimed!.leaseToken!, { result: null });
+    // Its bucket is empty: forgetting the row now would let the group start again at once.
+    expect(await groupRows(queue)).toBe(1);
+    expect((await store.groupState(queue, "r")).tokens).toBe(0);
+    await store.trim(queue, { keepLast: 1000 });
+    const state = await store.groupState(queue, "r");
+    if (state.tokens === 0) expect(await groupRows(queue)).toBe(1);
+    // Once the bucket is full again, trim sweeps the row.
+    await waitFor(async () => {
+      await store.trim(queue, { keepLast: 1000 });
+      return (await groupRows(queue)) === 0;
+    }, 10_000);
+    expect(await store.groupState(queue, "r")).toMatchObject({ active: 0, scheduled: 0, tokens: 1 });
+  });
 });

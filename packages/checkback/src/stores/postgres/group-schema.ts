@@ -23,33 +23,38 @@ import { PRIORITY_STEP_MS } from "../../flow/priority.js";
  *                            probe, one seek into an empty index for a queue without groups
  *   job_groups_busiest       (queue, active DESC, group_name) partial on active > 0:
  *                            busiestGroups and the count of groups with an active job
+ *   job_groups_idle          (queue, refilled_at) partial on rows with no job and no own
+ *                            limits: what trim sweeps (empty while no group is rate limited)
  * A row is deleted as soon as its group has no unfinished job, no own limits, no pause and a
  * full bucket (or none): millions of groups cost a row each while they have work, nothing after.
- * (A row left with a bucket still refilling stays until its group next changes.)
+ * A row kept only for a bucket still refilling (or a pause) is deleted by trim once the bucket is
+ * full again (ops/trim.ts); deleting it sooner would let the group start again on a full bucket.
  *
- * One function recomputes a group: group_refresh (rule 2, rule 6). It reads the head by an
- * index seek, takes the limits in force (own, else the queue's default), and applies
- * group_ready_at, which is groupReadyAt of flow/groups.ts line for line (bucket_refill and
- * bucket_next_start are refill and nextStartAt of flow/rate-limit.ts; the same IEEE double
- * arithmetic in the same order, so JavaScript and SQL agree to the millisecond). It then
- * stores ready_at, or deletes the row, and when the group became ready (or ready earlier) it
- * NOTIFYs the wake-up channel "<queue> <readyAt>": a finish that frees a place in a group held
- * by its concurrency wakes sleeping workers at commit (wake.ts), and never if it rolls back.
+ * One function recomputes a group: group_settle (rule 2, rule 6). Given the group's row as it
+ * is to be (counts, served_at, bucket), it reads the head by an index seek, takes the limits in
+ * force (own, else the queue's default), and applies group_ready_at, which is groupReadyAt of
+ * flow/groups.ts line for line (bucket_refill and bucket_next_start are refill and nextStartAt
+ * of flow/rate-limit.ts; the same IEEE double arithmetic in the same order, so JavaScript and SQL
+ * agree to the millisecond). It then writes the row once — update, insert, or delete — and when
+ * the group became ready (or ready earlier) it NOTIFYs the wake-up channel "<queue> <readyAt>": a
+ * finish that frees a place in a group held by its concurrency wakes sleeping workers at commit
+ * (wake.ts), and never if it rolls back.
  *
  * group_change(queue, group, Δactive, Δscheduled, changed ids, their earliest scheduled run_at)
  * is what every operation that changes grouped jobs calls, once per group, from the same
  * statement that changed them (a CTE over the statement's RETURNING rows, aggregated by group
- * and called in group-name order — see "Locks" below): it locks the row (creating it if need
- * be), moves the counts and refreshes. The head seek excludes the ids the statement changed and
- * folds in their new run_at instead: a function called from a statement may or may not see that
- * statement's own changes, and this way the answer is the same either way.
+ * and called in group-name order — see "Locks" below; ops/group-changes.ts): it locks the row (or
+ * starts one), moves the counts and settles. The head seek excludes the ids the statement
+ * changed and folds in their new run_at instead: a function called from a statement may or may
+ * not see that statement's own changes, and this way the answer is the same either way.
+ * group_refresh(queue, group) is group_change with no change: after a limit or a pause is set.
  *
  * The claim (claim_turns, used by ops/claim-due.ts when some group is ready or the queue has a
  * bucket) takes, in one transaction: the ordinary due entries (lock_due, FOR UPDATE SKIP
  * LOCKED, ranked by due_at − priority × step), and the ready groups by (ready_at, name), locked
  * FOR UPDATE SKIP LOCKED; it merges them by that one number (ties: ungrouped first), and each
  * group turn starts its head (the head row also FOR UPDATE SKIP LOCKED), charges its bucket,
- * sets served_at and refreshes it. Groups served come back with ready_at ≥ now, after every
+ * sets served_at and settles it. Groups served come back with ready_at ≥ now, after every
  * ordinary entry (all ranked ≤ now) — so the claim then makes further passes over the groups
  * that are ready again, one job each per pass, until `limit` or nothing is ready (rule 3).
  *
@@ -91,6 +96,8 @@ export function groupsMigration(s: string, channel: string): string {
     );
     CREATE INDEX job_groups_ready ON ${s}.job_groups (queue, ready_at, group_name) WHERE ready_at IS NOT NULL;
     CREATE INDEX job_groups_busiest ON ${s}.job_groups (queue, active DESC, group_name) WHERE active > 0;
+    CREATE INDEX job_groups_idle ON ${s}.job_groups (queue, refilled_at)
+      WHERE active = 0 AND scheduled = 0 AND NOT own_limits;
 
     CREATE TABLE ${s}.group_defaults (
       queue       text PRIMARY KEY,
