@@ -155,4 +155,20 @@ describe.skipIf(!available)("PostgreSQL groups under concurrency and at scale", 
     }, 10_000);
     expect(await store.groupState(queue, "r")).toMatchObject({ active: 0, scheduled: 0, tokens: 1 });
   });
+
+  it("puts groups served at one instant back in the order they were served, not by name", async () => {
+    const queue = "served-order";
+    const store = stores[0]!;
+    const now = await store.now();
+    // z became ready before a, so z is served first; both come back ready at the claim instant,
+    // and z, served first, goes first again (rule 3's tie), although "a" < "z".
+    await store.add([
+      { ...job(queue, "z", "z0"), when: { runAt: now - 10_000 } },
+      { ...job(queue, "z", "z1"), when: { runAt: now - 10_000 } },
+      { ...job(queue, "a", "a0"), when: { runAt: now - 5_000 } },
+      { ...job(queue, "a", "a1"), when: { runAt: now - 5_000 } },
+    ]);
+    const { jobs: claimed } = await store.claimDue(queue, { limit: 4, leaseMs: 60_000 });
+    expect(claimed.map((c) => JSON.parse(c.payload))).toEqual(["z0", "a0", "z1", "a1"]);
+  });
 });

@@ -13,13 +13,15 @@ import { PRIORITY_STEP_MS } from "../../flow/priority.js";
  * (rule 5); once finished, due_at is NULL as always.
  *
  * A group's state: a row of job_groups per (queue, group) — active and scheduled counts,
- * served_at, ready_at (NULL when the group is not ready: no scheduled job, or held by its
- * concurrency), its own limits if it has them, and its bucket (tokens NULL: full or no rate;
- * paused_until). The queue's default limits for groups are a row of group_defaults, beside the
+ * served_at and served_turn (that start's place in the sequence group_turns), ready_at (NULL
+ * when the group is not ready: no scheduled job, or held by its concurrency), turn (rule 3's
+ * tie: served_turn when the group is ready at the very instant it was served, else 0, so it goes
+ * behind the groups already waiting at that instant, in the order served), its own limits if it
+ * has them, and its bucket (tokens NULL: full or no rate; paused_until). The queue's default limits for groups are a row of group_defaults, beside the
  * queue's own queue_flow row. Indexes:
  *   job_groups primary key   (queue, group_name): every change to one group
- *   job_groups_ready         (queue, ready_at, group_name) partial on ready_at: the turn order
- *                            of rule 3 (ties by name), and the claim's "is any group ready?"
+ *   job_groups_ready         (queue, ready_at, turn, group_name) partial on ready_at: the turn
+ *                            order of rule 3, and the claim's "is any group ready?"
  *                            probe, one seek into an empty index for a queue without groups
  *   job_groups_busiest       (queue, active DESC, group_name) partial on active > 0:
  *                            busiestGroups and the count of groups with an active job
@@ -51,8 +53,8 @@ import { PRIORITY_STEP_MS } from "../../flow/priority.js";
  *
  * The claim (claim_turns, used by ops/claim-due.ts when some group is ready or the queue has a
  * bucket) takes, in one transaction: the ordinary due entries (lock_due, FOR UPDATE SKIP
- * LOCKED, ranked by due_at − priority × step), and the ready groups by (ready_at, name), locked
- * FOR UPDATE SKIP LOCKED; it merges them by that one number (ties: ungrouped first), and each
+ * LOCKED, ranked by due_at − priority × step), and the ready groups by (ready_at, turn, name),
+ * locked FOR UPDATE SKIP LOCKED; it merges them by that one number (ties: ungrouped first), and each
  * group turn starts its head (the head row also FOR UPDATE SKIP LOCKED), charges its bucket,
  * sets served_at and settles it. Groups served come back with ready_at ≥ now, after every
  * ordinary entry (all ranked ≤ now) — so the claim then makes further passes over the groups
@@ -84,7 +86,9 @@ export function groupsMigration(s: string, channel: string): string {
       active       integer NOT NULL DEFAULT 0,
       scheduled    integer NOT NULL DEFAULT 0,
       served_at    bigint,
+      served_turn  bigint,
       ready_at     bigint,
+      turn         bigint  NOT NULL DEFAULT 0,
       own_limits   boolean NOT NULL DEFAULT false,
       concurrency  integer,
       rate         integer,
@@ -94,7 +98,8 @@ export function groupsMigration(s: string, channel: string): string {
       paused_until bigint,
       PRIMARY KEY (queue, group_name)
     );
-    CREATE INDEX job_groups_ready ON ${s}.job_groups (queue, ready_at, group_name) WHERE ready_at IS NOT NULL;
+    CREATE INDEX job_groups_ready ON ${s}.job_groups (queue, ready_at, turn, group_name) WHERE ready_at IS NOT NULL;
+    CREATE SEQUENCE ${s}.group_turns;
     CREATE INDEX job_groups_busiest ON ${s}.job_groups (queue, active DESC, group_name) WHERE active > 0;
     CREATE INDEX job_groups_idle ON ${s}.job_groups (queue, refilled_at)
       WHERE active = 0 AND scheduled = 0 AND NOT own_limits;
@@ -163,6 +168,7 @@ export function groupsMigration(s: string, channel: string): string {
       DECLARE
         head bigint;
         ready bigint;
+        place bigint;
         written integer;
       BEGIN
         IF g.scheduled > 0 THEN
@@ -182,17 +188,21 @@ export function groupsMigration(s: string, channel: string): string {
           RETURN NULL;
         END IF;
         ready := ${s}.group_ready_at(head, g.served_at, g.active, k, g.tokens, g.refilled_at, r, p, g.paused_until);
+        -- Rule 3's tie: a group ready at the instant it was served goes behind the groups waiting
+        -- at that instant, in the order they were served (0: not behind).
+        place := coalesce(CASE WHEN ready = g.served_at THEN g.served_turn END, 0);
         IF fresh THEN
-          INSERT INTO ${s}.job_groups (queue, group_name, active, scheduled, served_at, ready_at, own_limits, concurrency,
-                                       rate, per_ms, tokens, refilled_at, paused_until)
-          VALUES (g.queue, g.group_name, g.active, g.scheduled, g.served_at, ready, g.own_limits, g.concurrency,
-                  g.rate, g.per_ms, g.tokens, g.refilled_at, g.paused_until)
+          INSERT INTO ${s}.job_groups (queue, group_name, active, scheduled, served_at, served_turn, ready_at, turn,
+                                       own_limits, concurrency, rate, per_ms, tokens, refilled_at, paused_until)
+          VALUES (g.queue, g.group_name, g.active, g.scheduled, g.served_at, g.served_turn, ready, place,
+                  g.own_limits, g.concurrency, g.rate, g.per_ms, g.tokens, g.refilled_at, g.paused_until)
           ON CONFLICT (queue, group_name) DO NOTHING;
           GET DIAGNOSTICS written = ROW_COUNT;
           IF written = 0 THEN RETURN ${LOST}; END IF;
         ELSE
           UPDATE ${s}.job_groups
-          SET active = g.active, scheduled = g.scheduled, served_at = g.served_at, ready_at = ready,
+          SET active = g.active, scheduled = g.scheduled, served_at = g.served_at, served_turn = g.served_turn,
+              ready_at = ready, turn = place,
               own_limits = g.own_limits, concurrency = g.concurrency, rate = g.rate, per_ms = g.per_ms,
               tokens = g.tokens, refilled_at = g.refilled_at, paused_until = g.paused_until
           WHERE queue = g.queue AND group_name = g.group_name;
@@ -274,6 +284,7 @@ export function groupsMigration(s: string, channel: string): string {
           g.active := g.active + 1;
           g.scheduled := greatest(0, g.scheduled - 1);
           g.served_at := clock;
+          g.served_turn := nextval('${s}.group_turns');
           IF r IS NOT NULL THEN
             g.tokens := ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) - 1;
             g.refilled_at := clock;
@@ -333,11 +344,12 @@ export function groupsMigration(s: string, channel: string): string {
         END IF;
 
         -- 2. First pass: ready groups and ordinary entries merged by one number.
-        SELECT array_agg(r.group_name ORDER BY r.ready_at, r.group_name), array_agg(r.ready_at ORDER BY r.ready_at, r.group_name)
+        SELECT array_agg(r.group_name ORDER BY r.ready_at, r.turn, r.group_name),
+               array_agg(r.ready_at ORDER BY r.ready_at, r.turn, r.group_name)
         INTO turn_names, turn_ready
-        FROM (SELECT g.group_name, g.ready_at FROM ${s}.job_groups g
+        FROM (SELECT g.group_name, g.ready_at, g.turn FROM ${s}.job_groups g
               WHERE g.queue = claim_queue AND g.ready_at IS NOT NULL AND g.ready_at <= clock
-              ORDER BY g.ready_at, g.group_name LIMIT claim_limit
+              ORDER BY g.ready_at, g.turn, g.group_name LIMIT claim_limit
               FOR UPDATE SKIP LOCKED) r;
         FOR t IN 1 .. coalesce(cardinality(turn_names), 0) LOOP
           WHILE n < claim_limit AND i <= cardinality(due_ids) AND due_ranks[i] <= turn_ready[t] LOOP
@@ -357,10 +369,10 @@ export function groupsMigration(s: string, channel: string): string {
         -- 3. Further passes over the groups ready again, one job each per pass.
         LOOP
           EXIT WHEN n >= claim_limit;
-          SELECT array_agg(r.group_name ORDER BY r.ready_at, r.group_name) INTO turn_names
-          FROM (SELECT g.group_name, g.ready_at FROM ${s}.job_groups g
+          SELECT array_agg(r.group_name ORDER BY r.ready_at, r.turn, r.group_name) INTO turn_names
+          FROM (SELECT g.group_name, g.ready_at, g.turn FROM ${s}.job_groups g
                 WHERE g.queue = claim_queue AND g.ready_at IS NOT NULL AND g.ready_at <= clock
-                ORDER BY g.ready_at, g.group_name LIMIT claim_limit - n
+                ORDER BY g.ready_at, g.turn, g.group_name LIMIT claim_limit - n
                 FOR UPDATE SKIP LOCKED) r;
           EXIT WHEN turn_names IS NULL;
           progressed := false;
