@@ -171,4 +171,26 @@ describe.skipIf(!available)("PostgreSQL groups under concurrency and at scale", 
     const { jobs: claimed } = await store.claimDue(queue, { limit: 4, leaseMs: 60_000 });
     expect(claimed.map((c) => JSON.parse(c.payload))).toEqual(["z0", "a0", "z1", "a1"]);
   });
+
+  it("serves a group's head in (runAt, insertion) order through reschedules and earlier adds between claims", async () => {
+    const queue = "head-order";
+    const store = stores[0]!;
+    const now = await store.now();
+    const at = (ms: number) => ({ runAt: now - ms });
+    const added = await store.add([0, 1, 2, 3].map((i) => ({ ...job(queue, "h", `h${i}`), when: at(5_000 - i) })));
+    const next = async () => {
+      const { jobs: claimed } = await store.claimDue(queue, { limit: 1, leaseMs: 60_000 });
+      return claimed.map((c) => JSON.parse(c.payload) as string);
+    };
+    expect(await next()).toEqual(["h0"]);
+    // h1 was next; moved behind h3, it comes after it.
+    await store.reschedule(queue, { id: added[1]!.job.id }, at(1_000));
+    expect(await next()).toEqual(["h2"]);
+    // A job added due before every other one goes first.
+    await store.add([{ ...job(queue, "h", "early"), when: at(9_000) }]);
+    expect(await next()).toEqual(["early"]);
+    expect(await next()).toEqual(["h3"]);
+    expect(await next()).toEqual(["h1"]);
+    expect(await next()).toEqual([]);
+  });
 });

@@ -89,6 +89,8 @@ export function groupsMigration(s: string, channel: string): string {
       served_turn  bigint,
       ready_at     bigint,
       turn         bigint  NOT NULL DEFAULT 0,
+      head_run_at  bigint,
+      head_id      bigint,
       own_limits   boolean NOT NULL DEFAULT false,
       concurrency  integer,
       rate         integer,
@@ -157,26 +159,33 @@ export function groupsMigration(s: string, channel: string): string {
       $$;
 
     -- The one recomputation of a group (rule 2): given its row as it is to be (counts, served_at
-    -- and bucket already changed, in memory), the limits in force and the instant, find the head,
-    -- compute ready_at and write the row ONCE: update it, insert it (fresh: the group had no row),
+    -- and bucket already changed, in memory), the limits in force and the instant, find the head
+    -- (unless the caller knows it: seek false, g.head_* set), compute ready_at and write the row
+    -- ONCE: update it, insert it (fresh: the group had no row),
     -- or delete it when nothing is left worth keeping. The caller holds the row's lock (or, for a
     -- fresh row, inserts it: a concurrent insert of the same group makes it answer LOST and the
     -- caller starts over on the row that won). NOTIFYs when the group became ready, or earlier.
     CREATE FUNCTION ${s}.group_settle(g ${s}.job_groups, fresh boolean, k integer, r integer, p bigint,
-                                      excluded bigint[], extra_run_at bigint, clock bigint, was_ready bigint)
+                                      excluded bigint[], extra_run_at bigint, clock bigint, was_ready bigint,
+                                      seek boolean)
       RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
       DECLARE
-        head bigint;
         ready bigint;
         place bigint;
         written integer;
       BEGIN
-        IF g.scheduled > 0 THEN
-          SELECT j.run_at INTO head FROM ${s}.jobs j
-          WHERE j.queue = g.queue AND j.group_name = g.group_name AND j.state = 'scheduled'
-            AND (excluded IS NULL OR j.id <> ALL (excluded))
-          ORDER BY j.run_at, j.id LIMIT 1;
-          head := least(head, extra_run_at);
+        IF seek THEN
+          g.head_run_at := NULL; g.head_id := NULL;
+          IF g.scheduled > 0 THEN
+            SELECT j.run_at, j.id INTO g.head_run_at, g.head_id FROM ${s}.jobs j
+            WHERE j.queue = g.queue AND j.group_name = g.group_name AND j.state = 'scheduled'
+              AND (excluded IS NULL OR j.id <> ALL (excluded))
+            ORDER BY j.run_at, j.id LIMIT 1;
+            -- A job of this statement that may be first now: its id is not known here (serve seeks it).
+            IF extra_run_at <= g.head_run_at OR (g.head_run_at IS NULL AND extra_run_at IS NOT NULL) THEN
+              g.head_run_at := extra_run_at; g.head_id := NULL;
+            END IF;
+          END IF;
         END IF;
         -- A bucket without a rate, or full again, is no state worth keeping; nor is an ended pause.
         IF r IS NULL OR (g.tokens IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) >= r) THEN
@@ -187,22 +196,24 @@ export function groupsMigration(s: string, channel: string): string {
           IF NOT fresh THEN DELETE FROM ${s}.job_groups WHERE queue = g.queue AND group_name = g.group_name; END IF;
           RETURN NULL;
         END IF;
-        ready := ${s}.group_ready_at(head, g.served_at, g.active, k, g.tokens, g.refilled_at, r, p, g.paused_until);
+        ready := ${s}.group_ready_at(g.head_run_at, g.served_at, g.active, k, g.tokens, g.refilled_at, r, p, g.paused_until);
         -- Rule 3's tie: a group ready at the instant it was served goes behind the groups waiting
         -- at that instant, in the order they were served (0: not behind).
         place := coalesce(CASE WHEN ready = g.served_at THEN g.served_turn END, 0);
         IF fresh THEN
           INSERT INTO ${s}.job_groups (queue, group_name, active, scheduled, served_at, served_turn, ready_at, turn,
-                                       own_limits, concurrency, rate, per_ms, tokens, refilled_at, paused_until)
+                                       head_run_at, head_id, own_limits, concurrency, rate, per_ms, tokens,
+                                       refilled_at, paused_until)
           VALUES (g.queue, g.group_name, g.active, g.scheduled, g.served_at, g.served_turn, ready, place,
-                  g.own_limits, g.concurrency, g.rate, g.per_ms, g.tokens, g.refilled_at, g.paused_until)
+                  g.head_run_at, g.head_id, g.own_limits, g.concurrency, g.rate, g.per_ms, g.tokens,
+                  g.refilled_at, g.paused_until)
           ON CONFLICT (queue, group_name) DO NOTHING;
           GET DIAGNOSTICS written = ROW_COUNT;
           IF written = 0 THEN RETURN ${LOST}; END IF;
         ELSE
           UPDATE ${s}.job_groups
           SET active = g.active, scheduled = g.scheduled, served_at = g.served_at, served_turn = g.served_turn,
-              ready_at = ready, turn = place,
+              ready_at = ready, turn = place, head_run_at = g.head_run_at, head_id = g.head_id,
               own_limits = g.own_limits, concurrency = g.concurrency, rate = g.rate, per_ms = g.per_ms,
               tokens = g.tokens, refilled_at = g.refilled_at, paused_until = g.paused_until
           WHERE queue = g.queue AND group_name = g.group_name;
@@ -237,11 +248,11 @@ export function groupsMigration(s: string, channel: string): string {
           g.scheduled := greatest(0, g.scheduled + d_scheduled);
           IF g.own_limits THEN
             ready := ${s}.group_settle(g, fresh, g.concurrency, g.rate, g.per_ms, excluded, extra_run_at,
-                                       ${s}.now_ms(), was_ready);
+                                       ${s}.now_ms(), was_ready, true);
           ELSE
             SELECT * INTO d FROM ${s}.group_defaults WHERE queue = rq;
             ready := ${s}.group_settle(g, fresh, d.concurrency, d.rate, d.per_ms, excluded, extra_run_at,
-                                       ${s}.now_ms(), was_ready);
+                                       ${s}.now_ms(), was_ready, true);
           END IF;
           IF ready IS DISTINCT FROM ${LOST} THEN RETURN ready; END IF;
         END LOOP;
@@ -258,11 +269,19 @@ export function groupsMigration(s: string, channel: string): string {
     -- the limits k (concurrency), r per p (rate) in force. Returns the started job's id, or NULL
     -- when the group cannot start one now (it is then settled again, so its ready_at moves past
     -- now or away). One write of the job, one of the group.
+    --
+    -- The head is taken by primary key from the row's head_id (kept by every settle), and the
+    -- next head is sought from just after it: never from the group's start, where the index
+    -- still holds the entries of the jobs this claim (or a recent one) just started, which an
+    -- index scan would step over one by one until they are cleaned up — a cost growing with
+    -- every turn of a long claim. A head_id that no longer names a scheduled job (cancelled,
+    -- rescheduled, locked) falls back to the seek from the start.
     CREATE FUNCTION ${s}.group_serve(rq text, rg text, k integer, r integer, p bigint, clock bigint, lease_ms bigint)
       RETURNS bigint LANGUAGE plpgsql VOLATILE SET enable_bitmapscan = off AS $$
       DECLARE
         g ${s}.job_groups%ROWTYPE;
         head_id bigint;
+        head_run bigint;
         was_ready bigint;
       BEGIN
         SELECT * INTO g FROM ${s}.job_groups WHERE queue = rq AND group_name = rg;
@@ -272,25 +291,41 @@ export function groupsMigration(s: string, channel: string): string {
         IF NOT ((k IS NOT NULL AND g.active >= k)
                 OR (g.paused_until IS NOT NULL AND g.paused_until > clock)
                 OR (r IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) < 1)) THEN
-          SELECT j.id INTO head_id FROM ${s}.jobs j
-          WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled' AND j.run_at <= clock
-          ORDER BY j.run_at, j.id LIMIT 1
-          FOR UPDATE OF j SKIP LOCKED;
-        END IF;
-        IF head_id IS NOT NULL THEN
-          UPDATE ${s}.jobs SET state = 'active', attempts = attempts + 1, lease_token = gen_random_uuid()::text,
-            lease_expires_at = clock + lease_ms, due_at = clock + lease_ms, run_at = least(run_at, clock), updated_at = clock
-          WHERE id = head_id;
-          g.active := g.active + 1;
-          g.scheduled := greatest(0, g.scheduled - 1);
-          g.served_at := clock;
-          g.served_turn := nextval('${s}.group_turns');
-          IF r IS NOT NULL THEN
-            g.tokens := ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) - 1;
-            g.refilled_at := clock;
+          IF g.head_id IS NOT NULL AND g.head_run_at <= clock THEN
+            SELECT j.id, j.run_at INTO head_id, head_run FROM ${s}.jobs j
+            WHERE j.id = g.head_id AND j.queue = rq AND j.group_name = rg AND j.state = 'scheduled'
+              AND j.run_at = g.head_run_at
+            FOR UPDATE OF j SKIP LOCKED;
+          END IF;
+          IF head_id IS NULL THEN
+            SELECT j.id, j.run_at INTO head_id, head_run FROM ${s}.jobs j
+            WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled' AND j.run_at <= clock
+            ORDER BY j.run_at, j.id LIMIT 1
+            FOR UPDATE OF j SKIP LOCKED;
           END IF;
         END IF;
-        PERFORM ${s}.group_settle(g, false, k, r, p, NULL, NULL, clock, was_ready);
+        IF head_id IS NULL THEN
+          PERFORM ${s}.group_settle(g, false, k, r, p, NULL, NULL, clock, was_ready, true);
+          RETURN NULL;
+        END IF;
+        UPDATE ${s}.jobs SET state = 'active', attempts = attempts + 1, lease_token = gen_random_uuid()::text,
+          lease_expires_at = clock + lease_ms, due_at = clock + lease_ms, run_at = least(run_at, clock), updated_at = clock
+        WHERE id = head_id;
+        g.active := g.active + 1;
+        g.scheduled := greatest(0, g.scheduled - 1);
+        g.served_at := clock;
+        g.served_turn := nextval('${s}.group_turns');
+        IF r IS NOT NULL THEN
+          g.tokens := ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) - 1;
+          g.refilled_at := clock;
+        END IF;
+        g.head_run_at := NULL; g.head_id := NULL;
+        IF g.scheduled > 0 THEN
+          SELECT j.run_at, j.id INTO g.head_run_at, g.head_id FROM ${s}.jobs j
+          WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled' AND (j.run_at, j.id) > (head_run, head_id)
+          ORDER BY j.run_at, j.id LIMIT 1;
+        END IF;
+        PERFORM ${s}.group_settle(g, false, k, r, p, NULL, NULL, clock, was_ready, false);
         RETURN head_id;
       END
       $$;
