@@ -193,4 +193,17 @@ describe.skipIf(!available)("PostgreSQL groups under concurrency and at scale", 
     expect(await next()).toEqual(["h1"]);
     expect(await next()).toEqual([]);
   });
+
+  it("carries a group's tokens over a change of its limit, never above the new bucket", async () => {
+    const queue = "relimit";
+    const store = stores[0]!;
+    await store.setGroupLimits(queue, "x", { concurrency: null, limit: { rate: 2, perMs: 3_600_000 } });
+    expect((await store.groupState(queue, "x")).tokens).toBe(2);
+    // A bigger bucket does not fill it: the two tokens carry over (flow/rate-limit.ts withLimit).
+    await store.setGroupLimits(queue, "x", { concurrency: null, limit: { rate: 10, perMs: 3_600_000 } });
+    expect((await store.groupState(queue, "x")).tokens).toBe(2);
+    await store.add([0, 1, 2].map((i) => job(queue, "x", `x${i}`)));
+    expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(2);
+    expect((await store.groupState(queue, "x")).tokens).toBe(0);
+  });
 });

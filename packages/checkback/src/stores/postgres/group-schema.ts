@@ -16,8 +16,10 @@ import { PRIORITY_STEP_MS } from "../../flow/priority.js";
  * served_at and served_turn (that start's place in the sequence group_turns), ready_at (NULL
  * when the group is not ready: no scheduled job, or held by its concurrency), turn (rule 3's
  * tie: served_turn when the group is ready at the very instant it was served, else 0, so it goes
- * behind the groups already waiting at that instant, in the order served), its own limits if it
- * has them, and its bucket (tokens NULL: full or no rate; paused_until). The queue's default limits for groups are a row of group_defaults, beside the
+ * behind the groups already waiting at that instant, in the order served), its head
+ * (head_run_at, head_id; head_id NULL when a statement's own new job may be first and its id is
+ * not known), its own limits if it has them, and its bucket: tokens, refilled_at and the limit
+ * they were counted under (bucket_rate, bucket_per_ms; all NULL without a rate), paused_until. The queue's default limits for groups are a row of group_defaults, beside the
  * queue's own queue_flow row. Indexes:
  *   job_groups primary key   (queue, group_name): every change to one group
  *   job_groups_ready         (queue, ready_at, turn, group_name) partial on ready_at: the turn
@@ -97,6 +99,8 @@ export function groupsMigration(s: string, channel: string): string {
       per_ms       bigint,
       tokens       double precision,
       refilled_at  bigint,
+      bucket_rate  integer,
+      bucket_per_ms bigint,
       paused_until bigint,
       PRIMARY KEY (queue, group_name)
     );
@@ -158,6 +162,26 @@ export function groupsMigration(s: string, channel: string): string {
       END
       $$;
 
+    -- The group's bucket under the limit in force (r per p): the tokens were counted under
+    -- (bucket_rate, bucket_per_ms); a change of limit, own or default, reaches the bucket here,
+    -- as withLimit of flow/rate-limit.ts: tokens carried over (refilled to now under the old
+    -- limit), never above the new bucket; a group's first bucket is full; no limit, no tokens.
+    CREATE FUNCTION ${s}.group_bucket(g ${s}.job_groups, r integer, p bigint, clock bigint)
+      RETURNS ${s}.job_groups LANGUAGE plpgsql IMMUTABLE AS $$
+      BEGIN
+        IF r IS NULL THEN
+          g.tokens := NULL; g.refilled_at := NULL; g.bucket_rate := NULL; g.bucket_per_ms := NULL;
+        ELSIF g.tokens IS NULL OR g.bucket_rate IS NULL THEN
+          g.tokens := r; g.refilled_at := clock; g.bucket_rate := r; g.bucket_per_ms := p;
+        ELSIF g.bucket_rate <> r OR g.bucket_per_ms <> p THEN
+          g.tokens := least(r::double precision,
+                            ${s}.bucket_refill(g.tokens, g.refilled_at, g.bucket_rate, g.bucket_per_ms, clock));
+          g.refilled_at := clock; g.bucket_rate := r; g.bucket_per_ms := p;
+        END IF;
+        RETURN g;
+      END
+      $$;
+
     -- The one recomputation of a group (rule 2): given its row as it is to be (counts, served_at
     -- and bucket already changed, in memory), the limits in force and the instant, find the head
     -- (unless the caller knows it: seek false, g.head_* set), compute ready_at and write the row
@@ -187,12 +211,11 @@ export function groupsMigration(s: string, channel: string): string {
             END IF;
           END IF;
         END IF;
-        -- A bucket without a rate, or full again, is no state worth keeping; nor is an ended pause.
-        IF r IS NULL OR (g.tokens IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) >= r) THEN
-          g.tokens := NULL; g.refilled_at := NULL;
-        END IF;
+        g := ${s}.group_bucket(g, r, p, clock);
         IF g.paused_until IS NOT NULL AND g.paused_until <= clock THEN g.paused_until := NULL; END IF;
-        IF g.active <= 0 AND g.scheduled <= 0 AND NOT g.own_limits AND g.paused_until IS NULL AND g.tokens IS NULL THEN
+        -- Nothing worth keeping: no job, no own limits, no pause, a full bucket (or none).
+        IF g.active <= 0 AND g.scheduled <= 0 AND NOT g.own_limits AND g.paused_until IS NULL
+           AND (r IS NULL OR ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) >= r) THEN
           IF NOT fresh THEN DELETE FROM ${s}.job_groups WHERE queue = g.queue AND group_name = g.group_name; END IF;
           RETURN NULL;
         END IF;
@@ -203,10 +226,10 @@ export function groupsMigration(s: string, channel: string): string {
         IF fresh THEN
           INSERT INTO ${s}.job_groups (queue, group_name, active, scheduled, served_at, served_turn, ready_at, turn,
                                        head_run_at, head_id, own_limits, concurrency, rate, per_ms, tokens,
-                                       refilled_at, paused_until)
+                                       refilled_at, bucket_rate, bucket_per_ms, paused_until)
           VALUES (g.queue, g.group_name, g.active, g.scheduled, g.served_at, g.served_turn, ready, place,
                   g.head_run_at, g.head_id, g.own_limits, g.concurrency, g.rate, g.per_ms, g.tokens,
-                  g.refilled_at, g.paused_until)
+                  g.refilled_at, g.bucket_rate, g.bucket_per_ms, g.paused_until)
           ON CONFLICT (queue, group_name) DO NOTHING;
           GET DIAGNOSTICS written = ROW_COUNT;
           IF written = 0 THEN RETURN ${LOST}; END IF;
@@ -215,7 +238,8 @@ export function groupsMigration(s: string, channel: string): string {
           SET active = g.active, scheduled = g.scheduled, served_at = g.served_at, served_turn = g.served_turn,
               ready_at = ready, turn = place, head_run_at = g.head_run_at, head_id = g.head_id,
               own_limits = g.own_limits, concurrency = g.concurrency, rate = g.rate, per_ms = g.per_ms,
-              tokens = g.tokens, refilled_at = g.refilled_at, paused_until = g.paused_until
+              tokens = g.tokens, refilled_at = g.refilled_at, bucket_rate = g.bucket_rate,
+              bucket_per_ms = g.bucket_per_ms, paused_until = g.paused_until
           WHERE queue = g.queue AND group_name = g.group_name;
         END IF;
         IF ready IS NOT NULL AND (was_ready IS NULL OR ready < was_ready) THEN
@@ -288,6 +312,7 @@ export function groupsMigration(s: string, channel: string): string {
         IF NOT FOUND THEN RETURN NULL; END IF;
         was_ready := g.ready_at;
         IF g.own_limits THEN k := g.concurrency; r := g.rate; p := g.per_ms; END IF;
+        g := ${s}.group_bucket(g, r, p, clock);
         IF NOT ((k IS NOT NULL AND g.active >= k)
                 OR (g.paused_until IS NOT NULL AND g.paused_until > clock)
                 OR (r IS NOT NULL AND ${s}.bucket_refill(g.tokens, g.refilled_at, r, p, clock) < 1)) THEN

@@ -44,11 +44,11 @@ const TRIM = ({ jobs, now, schema }: SchemaSql) => `
     USING (SELECT i.group_name FROM ${schema}.job_groups i
            WHERE i.queue = $1 AND i.active = 0 AND i.scheduled = 0 AND NOT i.own_limits
            ORDER BY i.refilled_at LIMIT 100 FOR UPDATE SKIP LOCKED) idle_rows
-      CROSS JOIN clock LEFT JOIN ${schema}.group_defaults d ON d.queue = $1
+      CROSS JOIN clock
     WHERE g.queue = $1 AND g.group_name = idle_rows.group_name
       AND (g.paused_until IS NULL OR g.paused_until <= clock.now)
-      AND (g.tokens IS NULL OR d.rate IS NULL
-           OR ${schema}.bucket_refill(g.tokens, g.refilled_at, d.rate, d.per_ms, clock.now) >= d.rate)
+      AND (g.tokens IS NULL OR g.bucket_rate IS NULL
+           OR ${schema}.bucket_refill(g.tokens, g.refilled_at, g.bucket_rate, g.bucket_per_ms, clock.now) >= g.bucket_rate)
     RETURNING g.group_name
   )
   SELECT (SELECT count(*) FROM (SELECT id FROM beyond UNION SELECT id FROM aged) removed)::integer AS removed`;
