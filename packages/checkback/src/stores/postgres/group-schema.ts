@@ -292,7 +292,9 @@ export function groupsMigration(s: string, channel: string): string {
     -- One group turn (rule 3): start the head of group rg, whose row the caller holds locked, on
     -- the limits k (concurrency), r per p (rate) in force. Returns the started job's id, or NULL
     -- when the group cannot start one now (it is then settled again, so its ready_at moves past
-    -- now or away). One write of the job, one of the group.
+    -- now or away). One write of the group; the job itself is leased by the caller, in one UPDATE
+    -- with every other job the claim starts, so "started" (the ids this claim has started so far)
+    -- are still 'scheduled' in the table and are skipped explicitly by any seek from the start.
     --
     -- The head is taken by primary key from the row's head_id (kept by every settle), and the
     -- next head is sought from just after it: never from the group's start, where the index
@@ -300,7 +302,7 @@ export function groupsMigration(s: string, channel: string): string {
     -- index scan would step over one by one until they are cleaned up — a cost growing with
     -- every turn of a long claim. A head_id that no longer names a scheduled job (cancelled,
     -- rescheduled, locked) falls back to the seek from the start.
-    CREATE FUNCTION ${s}.group_serve(rq text, rg text, k integer, r integer, p bigint, clock bigint, lease_ms bigint)
+    CREATE FUNCTION ${s}.group_serve(rq text, rg text, k integer, r integer, p bigint, clock bigint, started bigint[])
       RETURNS bigint LANGUAGE plpgsql VOLATILE SET enable_bitmapscan = off AS $$
       DECLARE
         g ${s}.job_groups%ROWTYPE;
@@ -325,17 +327,15 @@ export function groupsMigration(s: string, channel: string): string {
           IF head_id IS NULL THEN
             SELECT j.id, j.run_at INTO head_id, head_run FROM ${s}.jobs j
             WHERE j.queue = rq AND j.group_name = rg AND j.state = 'scheduled' AND j.run_at <= clock
+              AND j.id <> ALL (started)
             ORDER BY j.run_at, j.id LIMIT 1
             FOR UPDATE OF j SKIP LOCKED;
           END IF;
         END IF;
         IF head_id IS NULL THEN
-          PERFORM ${s}.group_settle(g, false, k, r, p, NULL, NULL, clock, was_ready, true);
+          PERFORM ${s}.group_settle(g, false, k, r, p, started, NULL, clock, was_ready, true);
           RETURN NULL;
         END IF;
-        UPDATE ${s}.jobs SET state = 'active', attempts = attempts + 1, lease_token = gen_random_uuid()::text,
-          lease_expires_at = clock + lease_ms, due_at = clock + lease_ms, run_at = least(run_at, clock), updated_at = clock
-        WHERE id = head_id;
         g.active := g.active + 1;
         g.scheduled := greatest(0, g.scheduled - 1);
         g.served_at := clock;
@@ -416,7 +416,7 @@ export function groupsMigration(s: string, channel: string): string {
             n := n + 1; taken_ids := taken_ids || due_ids[i]; taken_ords := taken_ords || n; i := i + 1;
           END LOOP;
           EXIT WHEN n >= claim_limit;
-          started := ${s}.group_serve(claim_queue, turn_names[t], d.concurrency, d.rate, d.per_ms, clock, lease_ms);
+          started := ${s}.group_serve(claim_queue, turn_names[t], d.concurrency, d.rate, d.per_ms, clock, started_ids);
           IF started IS NOT NULL THEN
             n := n + 1; started_ids := started_ids || started; started_ords := started_ords || n;
           END IF;
@@ -438,7 +438,7 @@ export function groupsMigration(s: string, channel: string): string {
           progressed := false;
           FOREACH name IN ARRAY turn_names LOOP
             EXIT WHEN n >= claim_limit;
-            started := ${s}.group_serve(claim_queue, name, d.concurrency, d.rate, d.per_ms, clock, lease_ms);
+            started := ${s}.group_serve(claim_queue, name, d.concurrency, d.rate, d.per_ms, clock, started_ids);
             IF started IS NOT NULL THEN
               n := n + 1; started_ids := started_ids || started; started_ords := started_ords || n; progressed := true;
             END IF;
@@ -446,15 +446,16 @@ export function groupsMigration(s: string, channel: string): string {
           EXIT WHEN NOT progressed;
         END LOOP;
 
-        -- 4. Lease the ordinary entries taken (an active one is an expired lease claimed again).
-        IF cardinality(taken_ids) > 0 THEN
+        -- 4. Lease every job taken: the ordinary entries (an active one is an expired lease claimed
+        --    again) and the groups' heads.
+        IF cardinality(taken_ids) + cardinality(started_ids) > 0 THEN
           UPDATE ${s}.jobs j SET state = 'active', attempts = j.attempts + 1,
             errors = CASE WHEN j.state = 'active'
                           THEN j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempts, 'at', clock, 'message', 'lease expired'))
                           ELSE j.errors END,
             lease_token = gen_random_uuid()::text, lease_expires_at = clock + lease_ms, due_at = clock + lease_ms,
             run_at = least(j.run_at, clock), updated_at = clock
-          WHERE j.id = ANY (taken_ids);
+          WHERE j.id = ANY (taken_ids || started_ids);
         END IF;
 
         -- 5. Rule 4: the earliest of the ordinary due head and the first ready group.
