@@ -1,11 +1,12 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import type { JobRecord } from "../../packages/checkback/src/core/job.js";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { DATABASE_URL, dropSchema, postgresReachable, randomSchema } from "../support/postgres-env.js";
-import { waitFor } from "../support/wait.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /**
  * Groups on PostgreSQL beyond the shared suite (test/conformance/group-suite.ts): what only
@@ -205,5 +206,44 @@ describe.skipIf(!available)("PostgreSQL groups under concurrency and at scale", 
     await store.add([0, 1, 2].map((i) => job(queue, "x", `x${i}`)));
     expect((await store.claimDue(queue, { limit: 10, leaseMs: 60_000 })).jobs).toHaveLength(2);
     expect((await store.groupState(queue, "x")).tokens).toBe(0);
+  });
+
+  it("runs workers in two processes under a group concurrency of 1: every job, never two of a group at once", async () => {
+    const queue = "workers";
+    const GROUPS = 3;
+    const PER_GROUP = 6;
+    await stores[0]!.setGroupLimits(queue, null, { concurrency: 1, limit: null });
+    const running = new Map<string, number>();
+    const overlaps: string[] = [];
+    let done = 0;
+    // Two Checkback instances on two pools (two processes, as far as the database can tell),
+    // each running more handlers at once than there are groups.
+    const instances = [new Checkback({ store: stores[1]! }), new Checkback({ store: stores[2]! })];
+    const workers = instances.map((cb) =>
+      cb.worker(
+        queue,
+        async (active) => {
+          const group = active.group!;
+          const now = (running.get(group) ?? 0) + 1;
+          running.set(group, now);
+          if (now > 1) overlaps.push(`${group}: ${now} at once`);
+          await sleep(15); // pacing: the handler holds its group's place for a while
+          running.set(group, running.get(group)! - 1);
+          done += 1;
+        },
+        { concurrency: 4, lease: "60s" },
+      ),
+    );
+    try {
+      const jobs: NewJob[] = [];
+      for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) jobs.push(job(queue, `w${g}`, `w${g}-${i}`));
+      await stores[0]!.add(jobs);
+      // (That a finish wakes a sleeping worker is the shared suite's concern: group-suite.ts.)
+      await waitFor(() => done === GROUPS * PER_GROUP, 20_000);
+      expect(overlaps).toEqual([]);
+    } finally {
+      await Promise.all(workers.map((worker) => worker.close()));
+    }
+    expect(await groupRows(queue)).toBe(0);
   });
 });
