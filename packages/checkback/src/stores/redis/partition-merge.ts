@@ -65,7 +65,8 @@ export interface ClaimPlan {
  * queue-wide), then groups' first turns (by name, in bytes, as a sorted set orders them), then
  * further turns in the order their groups were last served. Each partition's turns come in its
  * own order, and a merge of those lists (never a re-sort) keeps it, so each partition's share is
- * exactly the first turns its own claim will take.
+ * exactly the first turns its own claim will take. A further turn counts at the claim's instant
+ * (the latest of the partitions' clocks), whichever partition's clock valued it.
  */
 export function planClaim(peeks: PartitionPeek[], limit: number): ClaimPlan {
   let now = Number.NEGATIVE_INFINITY;
@@ -74,8 +75,13 @@ export function planClaim(peeks: PartitionPeek[], limit: number): ClaimPlan {
   /** Per group, the position in `chosen` of its latest turn. */
   const lastServed = new Map<string, number>();
   const chosen: Turn[] = [];
+  // A further turn is valued at its partition's clock, and partitions' clocks differ by a few
+  // ms: they all stand for the one instant this claim runs at.
+  const valueOf = (turn: Turn) => (turn.klass === 2 ? now : turn.value);
   const before = (a: Turn, b: Turn): boolean => {
-    if (a.value !== b.value) return a.value < b.value;
+    const va = valueOf(a);
+    const vb = valueOf(b);
+    if (va !== vb) return va < vb;
     if (a.klass !== b.klass) return a.klass < b.klass;
     if (a.klass === 0 && a.seq !== b.seq) return a.seq < b.seq;
     if (a.klass === 1 && a.group !== b.group) return Buffer.compare(Buffer.from(a.group), Buffer.from(b.group)) < 0;

@@ -192,22 +192,22 @@ export class RedisStore implements Store {
     for (const job of jobs) checkGroupPriority(job.group ?? null, job.priority ?? 0);
     await this.register(jobs);
     const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
-    const visits = await this.keyHoldersElsewhere(jobs);
-    const homeOf = (job: NewJob): number => {
+    const outcomes: AddOutcome[] = new Array(jobs.length);
+    const homeOf = (index: number): number => {
+      const job = jobs[index]!;
       if (job.group) return this.layout.partitionOfGroup(job.group);
       return job.key === null ? this.roundRobin() : this.layout.partitionOfKey(job.key);
     };
-    const outcomes: AddOutcome[] = new Array(jobs.length);
-    // A job visiting its key's holder in another partition comes back "moved" if that holder
-    // finished meanwhile, and is then added in its group's partition: a second, last pass.
-    let pending = jobs.map((_, index) => index);
-    for (let pass = 0; pending.length > 0 && pass < 2; pass++) {
-      const placed = pending.map((index) => {
-        const visit = pass === 0 ? visits.get(index) : undefined;
-        return { index, partition: visit ?? homeOf(jobs[index]!), visiting: visit !== undefined };
-      });
-      pending = await this.addPlaced(placed, resolved, seqs, outcomes);
+    const visits = await this.keyHoldersElsewhere(jobs);
+    if (visits.size === 0) {
+      await this.addPlaced(jobs.keys(), homeOf, null, resolved, seqs, outcomes);
+      return outcomes;
     }
+    // A job visiting its key's holder in another partition comes back "moved" if that holder
+    // finished meanwhile; it is then added in its group's partition.
+    const placeOf = (index: number) => visits.get(index) ?? homeOf(index);
+    const moved = await this.addPlaced(jobs.keys(), placeOf, (index) => visits.has(index), resolved, seqs, outcomes);
+    if (moved.length > 0) await this.addPlaced(moved, homeOf, null, resolved, seqs, outcomes);
     return outcomes;
   }
 
@@ -216,27 +216,29 @@ export class RedisStore implements Store {
    * in flight at once. Returns the indexes of visiting jobs that came back "moved".
    */
   private async addPlaced(
-    placed: { index: number; partition: number; visiting: boolean }[],
+    indexes: Iterable<number>,
+    partitionOf: (index: number) => number,
+    visiting: ((index: number) => boolean) | null,
     resolved: NewJob[],
     seqs: (number | null)[],
     outcomes: AddOutcome[],
   ): Promise<number[]> {
-    const batches = new Map<string, { queue: string; partition: number; indexes: number[]; visiting: boolean[] }>();
-    for (const { index, partition, visiting } of placed) {
+    const batches = new Map<string, { queue: string; partition: number; indexes: number[] }>();
+    for (const index of indexes) {
       const queue = resolved[index]!.queue;
+      const partition = partitionOf(index);
       const name = `${queue}\n${partition}`;
-      const batch = batches.get(name) ?? { queue, partition, indexes: [], visiting: [] };
+      const batch = batches.get(name) ?? { queue, partition, indexes: [] };
       batches.set(name, batch);
       batch.indexes.push(index);
-      batch.visiting.push(visiting);
     }
     const moved: number[] = [];
     await Promise.all(
-      [...batches.values()].map(async ({ queue, partition, indexes, visiting }) => {
+      [...batches.values()].map(async ({ queue, partition, indexes }) => {
         const args = encodeNewJobs(
           indexes.map((i) => resolved[i]!),
           indexes.map((i) => seqs[i] ?? null),
-          visiting,
+          visiting ? indexes.map(visiting) : undefined,
         );
         const [now, replies] = (await this.run("add", queue, partition, args)) as [
           number,

@@ -3,10 +3,11 @@
 -- JOB_FIELDS consecutive ARGV entries per job:
 --   key ('' for none), payload, when kind ('d' delay | 'a' runAt), when value, maxAttempts,
 --   back-off (1-based index into the policies), on duplicate ('keep' | 'replace'),
---   seq ('' to draw one here), priority (an integer, 0 for none), group ('' for none),
---   visiting ('1': the job was sent here only because its key's holder lives here, see below)
+--   seq ('' to draw one here), priority (an integer, 0 for none), group ('' for none; led by
+--   VISITING when the job was sent here only because its key's holder lives here, see below)
 -- Sending each policy once keeps a batch of a thousand jobs from repeating the same json.
-local JOB_FIELDS = 11
+local JOB_FIELDS = 10
+local VISITING = '\1'
 local batchBackoffs = {}
 
 -- Sequence numbers for the batch's new jobs come from one INCRBY sized for every job left in
@@ -43,9 +44,8 @@ local function addJob(offset)
   -- A grouped job lives in its group's partition. On a partitioned queue the client sends a
   -- keyed grouped job to another partition only when its key's unfinished holder lives there;
   -- if that holder finished meanwhile, the job is not created here but sent back to its group's.
-  if ARGV[offset + 10] == '1' then return 'moved', nil end
-
   local group = ARGV[offset + 9]
+  if string.sub(group, 1, 1) == VISITING then return 'moved', nil end
   if group == '' then group = false end
   local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
   local r = {
