@@ -5,7 +5,7 @@ import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
 import type { NewJob } from "../../packages/checkback/src/stores/store.js";
 import { clusterNodes, REDIS_CLUSTER_URL, REDIS_URL, reachable } from "../support/redis-env.js";
-import { waitFor } from "../support/wait.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /**
  * What the Redis store does for groups beyond the shared contract (group-suite.ts): the keys
@@ -41,13 +41,19 @@ describe.skipIf(!single)("Redis store: groups", () => {
     await store?.close();
   });
 
-  /** The partition's group keys that exist: jobs sets, states, ready, held, busiest, idle, listing index. */
+  /**
+   * The partition's group keys that exist: jobs sets, states, ready, held, busiest, idle, listing
+   * index; not the turn counter of the current millisecond, which expires by itself.
+   */
   async function groupKeys(queue: string): Promise<string[]> {
     const found: string[] = [];
     for await (const keys of raw.scanStream({ match: `${prefix}:{${queue}:0}:g*`, count: 1000 })) {
       found.push(...(keys as string[]));
     }
-    return found.map((key) => key.slice(`${prefix}:{${queue}:0}`.length)).sort();
+    return found
+      .map((key) => key.slice(`${prefix}:{${queue}:0}`.length))
+      .filter((key) => key !== ":gc")
+      .sort();
   }
 
   async function drain(queue: string): Promise<void> {
@@ -96,6 +102,26 @@ describe.skipIf(!single)("Redis store: groups", () => {
     expect(await store.groupState(queue, "g")).toMatchObject({ tokens: 2, pausedUntil: null });
     // The queue's default stays, in a key of its own.
     expect(await groupKeys(queue)).toEqual([":gd"]);
+  });
+
+  it("serves groups ready again at the instant they were served in the order they were served, not by name", async () => {
+    const queue = "turns";
+    const now = await store.now();
+    await store.add([
+      ...Array.from({ length: 2 }, (_, i) =>
+        job(queue, { group: "c", payload: `"c${i}"`, when: { runAt: now - 2000 } }),
+      ),
+      ...Array.from({ length: 2 }, (_, i) =>
+        job(queue, { group: "b", payload: `"b${i}"`, when: { runAt: now - 1000 } }),
+      ),
+    ]);
+    const payloads = async () =>
+      (await store.claimDue(queue, { limit: 2, leaseMs: 60_000 })).jobs.map((j) => JSON.parse(j.payload) as string);
+    // c then b; both are ready again at that claim's instant, c's turn first.
+    expect(await payloads()).toEqual(["c0", "b0"]);
+    // sleep: pacing, so the next claim reads a later millisecond.
+    await sleep(3);
+    expect(await payloads()).toEqual(["c1", "b1"]);
   });
 
   it("keeps no state for a group that was never served and has no flow state", async () => {

@@ -43,7 +43,7 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
 
 /** A peek reply: ungrouped turns as (seq, rank) pairs, or full (seq, value, klass, group) quadruples. */
 const u = (seq: number, rank: number) => [seq, rank, 0, ""];
-const g = (seq: number, value: number, klass: 1 | 2, group: string) => [seq, value, klass, group];
+const g = (seq: number, value: number, klass: 1 | 2 | 3, group: string) => [seq, value, klass, group];
 const peekOf = (partition: number, now: number, head: number | null, turns: (number | string)[][], flow = 0) =>
   decodePeek(partition, [now, head, turns.flat(), flow]);
 
@@ -78,10 +78,10 @@ describe("claims across partitions", () => {
 
   it("merges groups' turns across partitions as one claim takes them: ungrouped first, then by name, then in the order served", () => {
     // a and c live in partition 0, b in partition 1; all ready at 100, claimed at 500; one
-    // ungrouped job ranks 100 too. Further turns (klass 2) come at the claim's instant.
+    // ungrouped job ranks 100 too. Further turns (klass 3) come at the claim's instant.
     const peeks = [
-      peekOf(0, 500, 100, [g(1, 100, 1, "a"), g(3, 100, 1, "c"), g(2, 500, 2, "a"), g(4, 500, 2, "c")]),
-      peekOf(1, 500, 100, [u(9, 100), g(5, 100, 1, "b"), g(6, 500, 2, "b"), g(7, 500, 2, "b")]),
+      peekOf(0, 500, 100, [g(1, 100, 1, "a"), g(3, 100, 1, "c"), g(2, 500, 3, "a"), g(4, 500, 3, "c")]),
+      peekOf(1, 500, 100, [u(9, 100), g(5, 100, 1, "b"), g(6, 500, 3, "b"), g(7, 500, 3, "b")]),
     ];
     const plan = planClaim(peeks, 8);
     expect(plan.chosen.map((t) => (t.group || "-") + t.seq)).toEqual(["-9", "a1", "b5", "c3", "a2", "b6", "c4", "b7"]);
@@ -102,10 +102,19 @@ describe("claims across partitions", () => {
   it("serves further turns in the order their groups were served, whatever each partition's clock", () => {
     // Partition 1's clock is a millisecond behind: its further turn still waits for a's.
     const peeks = [
-      peekOf(0, 501, 100, [g(1, 100, 1, "a"), g(2, 501, 2, "a")]),
-      peekOf(1, 500, 100, [g(5, 100, 1, "b"), g(6, 500, 2, "b")]),
+      peekOf(0, 501, 100, [g(1, 100, 1, "a"), g(2, 501, 3, "a")]),
+      peekOf(1, 500, 100, [g(5, 100, 1, "b"), g(6, 500, 3, "b")]),
     ];
     expect(planClaim(peeks, 4).chosen.map((t) => t.group + t.seq)).toEqual(["a1", "b5", "a2", "b6"]);
+  });
+
+  it("puts groups ready again at the instant they were served behind the others of that instant, in serve order", () => {
+    // At 100: z's head came due then; y and then x were served at 100 (their scores' fractions).
+    const peeks = [
+      peekOf(0, 500, 100, [g(1, 100 + 2 / 2048, 2, "x")]),
+      peekOf(1, 500, 100, [g(3, 100, 1, "z"), g(2, 100 + 1 / 2048, 2, "y")]),
+    ];
+    expect(planClaim(peeks, 3).chosen.map((t) => t.group)).toEqual(["z", "y", "x"]);
   });
 
   it("orders groups' names as Redis does, by bytes", () => {

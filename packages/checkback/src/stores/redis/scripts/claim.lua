@@ -155,6 +155,7 @@ while #claimed < limit do
       if a and a[F_STATE] == SCHEDULED and a[F_GROUP] == pick.turn.name then
         replies[i] = start(seq, a, pick.member, bigs[seq])
         pick.turn.started = pick.turn.started + 1
+        pick.turn.lastTurn = nextTurn()
       end
     end
     indexRemoveMany(GROUPED, listed)
@@ -170,6 +171,7 @@ while #claimed < limit do
             st.at = now
           end
           st.servedAt = now
+          st.turn = t.lastTurn
           local score = tonumber(redis.call('ZINCRBY', BUSIEST, -t.started, name))
           if score >= 0 then redis.call('ZREM', BUSIEST, name) end
         end
@@ -193,6 +195,7 @@ while #claimed < limit do
   groupsSettle()
 end
 
+saveTurns()
 commit()
 local nextDueAt = partitionHead()
 if bucket then

@@ -70,7 +70,7 @@ elseif op == 'defaults' then
   -- active); of those waiting, the first 10,000 are recomputed here, the rest keep their instant
   -- (at most one token interval of the old limit) until their next change.
   for _, name in ipairs(redis.call('SMEMBERS', HELD)) do groupTouch(name) end
-  for _, name in ipairs(redis.call('ZRANGEBYSCORE', READY, '(' .. now, '+inf', 'LIMIT', 0, 10000)) do
+  for _, name in ipairs(redis.call('ZRANGEBYSCORE', READY, now + 1, '+inf', 'LIMIT', 0, 10000)) do
     groupTouch(name)
   end
   commit()

@@ -7,7 +7,9 @@
 --   <base>:gs         hash  group -> its packed state (servedAt, own limits, bucket, pause); a
 --                           group with no job and nothing worth keeping has no field (rule: a
 --                           group exists only while it holds work or flow state)
---   <base>:gr         zset  ready groups at their readyAt (rule 2); one instant: by name
+--   <base>:gr         zset  ready groups at their readyAt (rule 2); one instant: by name, and a
+--                           group ready again at the instant it was served behind those, in
+--                           the order served (its score's fraction, see readyScore)
 --   <base>:gh         set   groups held by their concurrency (scheduled jobs, no room): they
 --                           have no readyAt, and a change of limits must find them again
 --   <base>:ga         zset  groups with active jobs, score -active: most active first, ties by
@@ -15,6 +17,7 @@
 --   <base>:gi         zset  groups kept only for a bucket still refilling or a pause, at the
 --                           instant they stop being worth keeping (claims sweep them)
 --   <base>:gd         hash  the queue's default limits for groups (every partition has a copy)
+--   <base>:gc         string  the last turn handed out, "<instant>:<turn>", for a second (readyScore)
 --
 -- plus GROUPED (include/due.lua), the due-ordered index of grouped jobs that list.lua walks.
 -- A grouped job's lease is in ACTIVE like any other (rule 5), and its record names its group.
@@ -29,6 +32,7 @@ local HELD = base .. ':gh'
 local BUSIEST = base .. ':ga'
 local IDLE = base .. ':gi'
 local GROUP_DEFAULTS = base .. ':gd'
+local TURNS = base .. ':gc'
 
 local groupKeys = {}
 local function groupJobsKey(name)
@@ -44,7 +48,8 @@ end
 -- array in a field of GROUP_STATES (one hash for the partition: a key per group would cost some
 -- 50 bytes more per group). `own` says the group has its own limits (conc, rate, per: null
 -- fields mean none); tokens and at are its bucket, absent while full; `held` and `idle` say
--- whether it is in HELD or IDLE, so a recompute leaves those sets alone when nothing changed.
+-- whether it is in HELD or IDLE, so a recompute leaves those sets alone when nothing changed;
+-- `turn` is the serve order of its last start within that instant (readyScore).
 local groupCache = {}
 local function groupLoad(name)
   local st = groupCache[name]
@@ -55,6 +60,7 @@ local function groupLoad(name)
     name = name, packed = packed or false,
     servedAt = a[1] or nil, own = a[2] or false, conc = a[3] or nil, rate = a[4] or nil, per = a[5] or nil,
     tokens = a[6] or nil, at = a[7] or nil, paused = a[8] or nil, held = a[9] or false, idle = a[10] or false,
+    turn = a[11] or nil,
   }
   groupCache[name] = st
   return st
@@ -63,7 +69,7 @@ end
 local function groupSave(st)
   local packed = cmsgpack.pack({
     st.servedAt or false, st.own, st.conc or false, st.rate or false, st.per or false, st.tokens or false,
-    st.at or false, st.paused or false, st.held, st.idle,
+    st.at or false, st.paused or false, st.held, st.idle, st.turn or false,
   })
   if packed ~= st.packed then
     redis.call('HSET', GROUP_STATES, st.name, packed)
@@ -129,6 +135,36 @@ local function groupReadyAt(headRunAt, servedAt, active, conc, b)
   return at
 end
 
+-- A group's score in READY. Rule 3 orders groups ready at one instant by name, except that a
+-- group ready again at the very instant it was served goes behind those, in the order the
+-- groups were served: its score carries its turn as a fraction of a millisecond, turn / 2048
+-- (exact in a double until the year 2109; a partition serving more than 2047 group turns in
+-- one millisecond gives the rest the last one, and they fall back to name order). So readyAt is
+-- the score's whole part, and "ready by now" means a score below now + 1.
+local TURN_SLOTS = 2048
+local function readyScore(readyAt, st)
+  if st.turn and readyAt == st.servedAt then return readyAt + st.turn / TURN_SLOTS end
+  return readyAt
+end
+local function scoreText(score) return string.format('%.17g', score) end
+local function readyBy(at) return '(' .. (at + 1) end
+
+-- The turns handed out at `now` so far in this partition, and the next one.
+local turnsAt, turnsTaken = nil, 0
+local function nextTurn()
+  if turnsAt ~= now then
+    local last = redis.call('GET', TURNS)
+    local at, taken = string.match(last or '', '^(%d+):(%d+)$')
+    turnsAt, turnsTaken = now, (tonumber(at) == now) and tonumber(taken) or 0
+  end
+  turnsTaken = math.min(turnsTaken + 1, TURN_SLOTS - 1)
+  return turnsTaken
+end
+local function saveTurns()
+  -- Only the current millisecond's count matters: the key goes by itself a second later.
+  if turnsAt then redis.call('SET', TURNS, turnsAt .. ':' .. turnsTaken, 'PX', 1000) end
+end
+
 local touchedGroups, touchedOrder = {}, {}
 local function groupTouch(name)
   if not touchedGroups[name] then
@@ -168,11 +204,13 @@ local function groupRecompute(name)
   local b = groupBucket(st, rate, per)
   local readyAt = groupReadyAt(headRunAt, st.servedAt, active, conc, b)
 
+  if not (readyAt and readyAt == st.servedAt) then st.turn = nil end
   local was = redis.call('ZSCORE', READY, name)
   was = was and tonumber(was)
   if readyAt then
-    if was ~= readyAt then redis.call('ZADD', READY, readyAt, name) end
-    if not was or readyAt < was then noteWake(readyAt) end
+    local score = readyScore(readyAt, st)
+    if was ~= score then redis.call('ZADD', READY, scoreText(score), name) end
+    if not was or readyAt < math.floor(was) then noteWake(readyAt) end
   elseif was then
     redis.call('ZREM', READY, name)
   end
@@ -209,7 +247,7 @@ local function groupRecompute(name)
   end
   -- A group that was never served and has no flow state of its own needs no field at all: its
   -- jobs and its place in READY say everything (a backlog of many small groups costs no state).
-  if not (st.servedAt or st.own or st.tokens or st.paused or st.held or st.idle) then
+  if not (st.servedAt or st.own or st.tokens or st.paused or st.held or st.idle or st.turn) then
     groupForget(st)
     return
   end
@@ -235,7 +273,10 @@ end
 local function partitionHead()
   local _, score = dueHead()
   local ready = redis.call('ZRANGE', READY, 0, 0, 'WITHSCORES')
-  if ready[1] and (not score or tonumber(ready[2]) < score) then score = tonumber(ready[2]) end
+  if ready[1] then
+    local readyAt = math.floor(tonumber(ready[2]))
+    if not score or readyAt < score then score = readyAt end
+  end
   return score
 end
 

@@ -3,11 +3,12 @@
 -- claim across partitions merges every partition's turns by the same numbers.
 --
 -- Two sources merge by one number: ungrouped due entries (include/ranked.lua) by claim rank,
--- and ready groups by readyAt (ties: ungrouped first, then group name, which READY's order
--- gives). Taking from a group starts its head, stamps servedAt = now and charges its bucket;
--- if it is still ready at `now` it goes behind every group already waiting at or before `now`:
--- a queue of its own ("again"), served after READY's entries up to `now`, in the order served.
--- So within one claim groups take one job per pass, in turn.
+-- and ready groups by readyAt (ties: ungrouped first, then group name, then groups ready again
+-- at the instant they were served, in the order served: READY's scores give all of it, see
+-- readyScore). Taking from a group starts its head, stamps servedAt = now and charges its
+-- bucket; if it is still ready at `now` it goes behind every group already waiting at or
+-- before `now`: a queue of its own ("again"), served after READY's entries up to `now`, in the
+-- order served. So within one claim groups take one job per pass, in turn.
 --@include ranked
 --@include groups
 
@@ -44,15 +45,17 @@ local function turnReadyAt(t, want)
 end
 
 -- Up to `limit` picks in claim order: { entry = due entry, value = rank } for an ungrouped one,
--- { turn = group, member, runAt, value, klass } for a group's head (klass 1: its first turn in
--- this claim, from READY; klass 2: a further turn). Also returns the groups looked at, by name.
+-- { turn = group, member, runAt, value, klass } for a group's head: klass 1 and 2 its first turn
+-- in this claim, from READY (2: it was ready again at the instant it was last served, and
+-- `value` carries that turn as its fraction), klass 3 a further turn in this claim (valued now).
+-- Also returns the groups looked at, by name.
 -- A READY entry the group's state no longer agrees with (its limits changed since) is skipped
 -- and its group touched, so commit() puts it right.
 local function planTurns(limit)
   local picks, turns = {}, {}
   if limit <= 0 then return picks, turns end
   local due = dueRanked(now, limit)
-  local ready = redis.call('ZRANGEBYSCORE', READY, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+  local ready = redis.call('ZRANGEBYSCORE', READY, '-inf', readyBy(now), 'WITHSCORES', 'LIMIT', 0, limit)
   local ui, ri = 1, 1
   local again, ai = {}, 1
   while #picks < limit do
@@ -78,9 +81,9 @@ local function planTurns(limit)
           groupTouch(rName)
           t = nil
         end
-        value, klass = rValue, 1
+        value, klass = rValue, rValue % 1 == 0 and 1 or 2
       else
-        t, value, klass = a, now, 2
+        t, value, klass = a, now, 3
         ai = ai + 1
       end
       if t then
