@@ -101,7 +101,7 @@ describe.skipIf(!single)("Redis store: groups", () => {
     }, 5000);
     expect(await store.groupState(queue, "g")).toMatchObject({ tokens: 2, pausedUntil: null });
     // The queue's default stays, in a key of its own.
-    expect(await groupKeys(queue)).toEqual([":gd"]);
+    expect(await groupKeys(queue)).toEqual([":gl"]);
   });
 
   it("serves groups ready again at the instant they were served in the order they were served, not by name", async () => {
@@ -122,6 +122,51 @@ describe.skipIf(!single)("Redis store: groups", () => {
     // sleep: pacing, so the next claim reads a later millisecond.
     await sleep(3);
     expect(await payloads()).toEqual(["c1", "b1"]);
+  });
+
+  it("keeps a big group's jobs in compact buckets, in due order and FIFO through splits", async () => {
+    const queue = "big-group";
+    const base = (await store.now()) - 60_000;
+    // 900 jobs of one group: shuffled instants, and a run of 200 at one instant, added in bulk
+    // and one by one (a keyed job takes the single-job path).
+    const instants = shuffle(Array.from({ length: 700 }, (_, i) => base + 1 + 2 * i));
+    const jobs = [
+      ...instants.map((runAt) => job(queue, { group: "big", when: { runAt }, payload: JSON.stringify([runAt, 0]) })),
+      ...Array.from({ length: 200 }, (_, i) =>
+        job(queue, { group: "big", when: { runAt: base + 700 }, payload: JSON.stringify([base + 700, i + 1]) }),
+      ),
+    ];
+    await store.add(jobs.slice(0, 500));
+    for (const each of jobs.slice(500, 600)) await store.add([{ ...each, key: each.payload }]);
+    await store.add(jobs.slice(600));
+    const groupKey = `${prefix}:{${queue}:0}:g:big`;
+    const directory = `${prefix}:{${queue}:0}:gd:big`;
+    expect(await raw.zcard(directory)).toBeGreaterThan(3);
+    expect(await raw.object("ENCODING", groupKey)).toBe("listpack");
+    expect(await store.groupState(queue, "big")).toMatchObject({ scheduled: 900 });
+    // One job from the middle of the backlog leaves by cancel, another moves to the end.
+    const listed = await store.list(queue, "scheduled", { limit: 1000 });
+    const middle = listed.jobs[450]!;
+    const moved = listed.jobs[451]!;
+    await store.cancel(queue, { id: middle.id });
+    await store.reschedule(queue, { id: moved.id }, { runAt: base + 5000 });
+
+    const claimed: [number, number][] = [];
+    for (;;) {
+      const { jobs: batch } = await store.claimDue(queue, { limit: 97, leaseMs: 60_000 });
+      if (batch.length === 0) break;
+      claimed.push(...batch.map((j) => JSON.parse(j.payload) as [number, number]));
+    }
+    expect(claimed).toHaveLength(899);
+    const expected = jobs
+      .map((j) => JSON.parse(j.payload) as [number, number])
+      .filter((p) => JSON.stringify(p) !== middle.payload)
+      .map((p): [number, number] => (JSON.stringify(p) === moved.payload ? [base + 5000, p[1]] : p))
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      .map((p): [number, number] => (p[0] === base + 5000 ? (JSON.parse(moved.payload) as [number, number]) : p));
+    expect(claimed).toEqual(expected);
+    expect(await raw.exists(groupKey, directory)).toBe(0);
+    expect((await groupKeys(queue)).filter((key) => key.startsWith(":gb:"))).toEqual([]);
   });
 
   it("keeps no state for a group that was never served and has no flow state", async () => {
@@ -293,3 +338,11 @@ describe.skipIf(!clustered)("Redis store on a cluster: groups", () => {
     }
   }
 });
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}

@@ -137,8 +137,8 @@ while #claimed < limit do
     end
   end
 
-  -- Groups' heads: each group's first `taken` jobs leave its set in one cut; the group is
-  -- charged what actually started (active count, servedAt, bucket) and recomputed.
+  -- Groups' heads: each group's first `taken` jobs leave its set, cut by rank per bucket; the
+  -- group is charged what actually started (active count, servedAt, bucket) and recomputed.
   if #groupPicks > 0 then
     local seqs, listed = {}, {}
     for k, i in ipairs(groupPicks) do
@@ -161,7 +161,9 @@ while #claimed < limit do
     indexRemoveMany(GROUPED, listed)
     for name, t in pairs(turns) do
       if t.taken > 0 then
-        redis.call('ZREMRANGEBYRANK', groupJobsKey(name), 0, t.taken - 1)
+        local taken = {}
+        for k = 1, t.taken do taken[k] = t.jobs[k] end
+        indexRemoveMany(groupIndex(name), taken)
         if t.started > 0 then
           local st = t.st
           local _, rate, per = groupLimits(st)

@@ -91,14 +91,13 @@ local function addJobs(first)
         fillTo(fields, F_PRIORITY)
         fields[F_GROUP] = group
         local m = member(seq)
-        local args = groupArgs[group]
-        if not args then
-          args = {}
-          groupArgs[group] = args
+        local entries = groupArgs[group]
+        if not entries then
+          entries = {}
+          groupArgs[group] = entries
           groupOrder[#groupOrder + 1] = group
         end
-        args[#args + 1] = runAt
-        args[#args + 1] = m
+        entries[#entries + 1] = { runAt, m }
         grouped[#grouped + 1] = { runAt, m }
       elseif priority ~= 0 then
         fillTo(fields, F_RESULT)
@@ -129,11 +128,14 @@ local function addJobs(first)
       dueAddSorted(due)
     end
     if #grouped > 0 then
+      local function byRunAt(a, b) return a[1] < b[1] end
       for _, group in ipairs(groupOrder) do
-        callChunked('ZADD', groupJobsKey(group), groupArgs[group])
+        local entries = groupArgs[group]
+        table.sort(entries, byRunAt)
+        indexAddSorted(groupIndex(group), entries)
         groupTouch(group)
       end
-      table.sort(grouped, function(a, b) return a[1] < b[1] end)
+      table.sort(grouped, byRunAt)
       indexAddSorted(GROUPED, grouped)
     end
     countChange(SCHEDULED, #saves)

@@ -15,13 +15,17 @@
 -- (Redis never converts a grown zset back). Entries with one identical score cannot be split
 -- apart: such a bucket simply grows (and costs what a plain zset costs).
 --
--- The same bucketed layout serves a second index, GROUPED: every scheduled job of a group
--- (include/groups.lua) at its runAt. Grouped jobs are claimed from their groups' own sets, never
--- from here; this index only lets list.lua walk them in due order with the others, at the
--- compact layout's ~20 bytes per job. The functions below take the index they work on.
+-- The same bucketed layout serves two more indexes (include/groups.lua): GROUPED, every
+-- scheduled job of a group at its runAt — grouped jobs are claimed from their groups' own sets,
+-- never from here; this index only lets list.lua walk them in due order with the others, at the
+-- compact layout's ~20 bytes per job — and each group's own set of jobs. A group's set starts
+-- as one bucket, a key of its own, and gains a directory only once it splits: most groups hold
+-- few jobs, and a directory per group would cost more than their jobs. The functions below take
+-- the index they work on; `keyOf` names its buckets, and with `zero` its first bucket ("0") is
+-- never in the directory but found whenever no start in it is low enough.
 local BUCKET_SIZE = 128
-local function bucketIndex(directory, bucketPrefix)
-  return { directory = directory, prefix = bucketPrefix, keys = {} }
+local function bucketIndex(directory, bucketPrefix, keyOf)
+  return { directory = directory, prefix = bucketPrefix, keys = {}, keyOf = keyOf, zero = keyOf and '0' or nil }
 end
 local DUE = bucketIndex(base .. ':t', base .. ':d:')
 local GROUPED = bucketIndex(base .. ':gt', base .. ':gx:')
@@ -57,7 +61,7 @@ end
 local function bucketKey(ix, start)
   local key = ix.keys[start]
   if not key then
-    key = ix.prefix .. start
+    key = ix.keyOf and ix.keyOf(start) or ix.prefix .. start
     ix.keys[start] = key
   end
   return key
@@ -66,7 +70,7 @@ end
 -- The start of the bucket that holds (or would hold) an entry with this score.
 local function bucketFor(ix, score)
   local found = redis.call('ZREVRANGEBYSCORE', ix.directory, score, '-inf', 'LIMIT', 0, 1)
-  return found[1]
+  return found[1] or ix.zero
 end
 
 local function splitBucket(ix, start)
@@ -288,6 +292,7 @@ local function indexWalk(ix, fromScore, fromMember, visit)
   local offset, chunk = 0, 16
   while true do
     local starts = redis.call('ZRANGEBYSCORE', ix.directory, first, '+inf', 'LIMIT', offset, chunk)
+    if offset == 0 and ix.zero and (first == '-inf' or first == ix.zero) then table.insert(starts, 1, ix.zero) end
     for _, start in ipairs(starts) do
       local items = redis.call('ZRANGEBYSCORE', bucketKey(ix, start), fromScore or '-inf', '+inf', 'WITHSCORES')
       for i = 1, #items, 2 do

@@ -3,7 +3,11 @@
 -- rule atomically. Per partition:
 --
 --   <base>:g:<group>  zset  the group's scheduled jobs: score runAt, member the 6-byte seq, so
---                           its head is its earliest job and one instant keeps FIFO (rule 1)
+--                           its head is its earliest job and one instant keeps FIFO (rule 1).
+--                           Bucketed like the due index once it outgrows one listpack (a plain
+--                           sorted set would cost ~95 bytes a job beyond 128): this is then its
+--                           first bucket, the others "<base>:gb:<start>:<group>", their starts
+--                           in the directory "<base>:gd:<group>" (see bucketIndex)
 --   <base>:gs         hash  group -> its packed state (servedAt, own limits, bucket, pause); a
 --                           group with no job and nothing worth keeping has no field (rule: a
 --                           group exists only while it holds work or flow state)
@@ -16,7 +20,7 @@
 --                           name (busiestGroups), and the one active count of a group
 --   <base>:gi         zset  groups kept only for a bucket still refilling or a pause, at the
 --                           instant they stop being worth keeping (claims sweep them)
---   <base>:gd         hash  the queue's default limits for groups (every partition has a copy)
+--   <base>:gl         hash  the queue's default limits for groups (every partition has a copy)
 --   <base>:gc         string  the last turn handed out, "<instant>:<turn>", for a second (readyScore)
 --
 -- plus GROUPED (include/due.lua), the due-ordered index of grouped jobs that list.lua walks.
@@ -31,17 +35,51 @@ local READY = base .. ':gr'
 local HELD = base .. ':gh'
 local BUSIEST = base .. ':ga'
 local IDLE = base .. ':gi'
-local GROUP_DEFAULTS = base .. ':gd'
+local GROUP_DEFAULTS = base .. ':gl'
 local TURNS = base .. ':gc'
 
-local groupKeys = {}
-local function groupJobsKey(name)
-  local key = groupKeys[name]
-  if not key then
-    key = base .. ':g:' .. name
-    groupKeys[name] = key
+local groupIndexes = {}
+local function groupIndex(name)
+  local ix = groupIndexes[name]
+  if not ix then
+    local first = base .. ':g:' .. name
+    ix = bucketIndex(base .. ':gd:' .. name, nil, function(start)
+      if start == '0' then return first end
+      return base .. ':gb:' .. start .. ':' .. name
+    end)
+    groupIndexes[name] = ix
   end
-  return key
+  return ix
+end
+
+-- The group's first `count` scheduled jobs, in order: { member, runAt, bucket start } each.
+local function groupJobsFirst(name, count)
+  local ix = groupIndex(name)
+  local out = {}
+  local function take(start)
+    local items = redis.call('ZRANGE', bucketKey(ix, start), 0, count - #out - 1, 'WITHSCORES')
+    for i = 1, #items, 2 do out[#out + 1] = { items[i], tonumber(items[i + 1]), start } end
+  end
+  take('0')
+  local offset = 0
+  while #out < count do
+    local starts = redis.call('ZRANGE', ix.directory, offset, offset + 15)
+    for _, start in ipairs(starts) do
+      if #out < count then take(start) end
+    end
+    if #starts < 16 then break end
+    offset = offset + 16
+  end
+  return out
+end
+
+-- How many scheduled jobs the group holds (a split group's buckets are counted one by one: only
+-- groups of more than 128 jobs have more than one).
+local function groupScheduled(name)
+  local ix = groupIndex(name)
+  local n = redis.call('ZCARD', bucketKey(ix, '0'))
+  for _, start in ipairs(redis.call('ZRANGE', ix.directory, 0, -1)) do n = n + redis.call('ZCARD', bucketKey(ix, start)) end
+  return n
 end
 
 -- A group's state, as read once per script and changed in place. Packed as one MessagePack
@@ -174,13 +212,13 @@ local function groupTouch(name)
 end
 
 local function groupJobAdd(name, m, runAt)
-  redis.call('ZADD', groupJobsKey(name), runAt, m)
+  indexAdd(groupIndex(name), m, runAt)
   indexAdd(GROUPED, m, runAt)
   groupTouch(name)
 end
 
 local function groupJobRemove(name, m, runAt)
-  redis.call('ZREM', groupJobsKey(name), m)
+  indexRemove(groupIndex(name), m, runAt)
   indexRemove(GROUPED, m, runAt)
   groupTouch(name)
 end
@@ -198,8 +236,8 @@ local function groupRecompute(name)
   local st = groupLoad(name)
   local conc, rate, per = groupLimits(st)
   if not rate then st.tokens, st.at = nil, nil end -- a lifted rate leaves no bucket behind
-  local head = redis.call('ZRANGE', groupJobsKey(name), 0, 0, 'WITHSCORES')
-  local headRunAt = head[1] and tonumber(head[2]) or nil
+  local head = groupJobsFirst(name, 1)[1]
+  local headRunAt = head and head[2] or nil
   local active = groupActive(name)
   local b = groupBucket(st, rate, per)
   local readyAt = groupReadyAt(headRunAt, st.servedAt, active, conc, b)
@@ -296,6 +334,6 @@ local function groupReply(name)
   local paused = st.paused and st.paused > now and st.paused or false
   return {
     name, st.own and 1 or 0, conc or false, rate or false, per or false, groupActive(name),
-    redis.call('ZCARD', groupJobsKey(name)), paused, tokens,
+    groupScheduled(name), paused, tokens,
   }
 end

@@ -19,24 +19,21 @@ local function turnOf(name)
   local conc, rate, per = groupLimits(st)
   return {
     name = name, st = st, conc = conc, rate = rate, per = per, active = groupActive(name),
-    bucket = groupBucket(st, rate, per), servedAt = st.servedAt, members = {}, scores = {}, taken = 0,
-    complete = false, started = 0,
+    bucket = groupBucket(st, rate, per), servedAt = st.servedAt, jobs = {}, taken = 0, complete = false,
+    started = 0,
   }
 end
 
--- The group's next job not yet taken: member and runAt, or nil.
+-- The group's next job not yet taken: member, runAt and bucket start, or nil.
 local function turnHead(t, want)
   local i = t.taken + 1
-  if i > #t.members and not t.complete then
-    local count = math.max(2, want)
-    local items = redis.call('ZRANGE', groupJobsKey(t.name), i - 1, i + count - 2, 'WITHSCORES')
-    for k = 1, #items, 2 do
-      t.members[#t.members + 1] = items[k]
-      t.scores[#t.scores + 1] = tonumber(items[k + 1])
-    end
-    if #items < count * 2 then t.complete = true end
+  if i > #t.jobs and not t.complete then
+    local count = t.taken + math.max(2, want)
+    t.jobs = groupJobsFirst(t.name, count)
+    if #t.jobs < count then t.complete = true end
   end
-  return t.members[i], t.scores[i]
+  local job = t.jobs[i]
+  if job then return job[1], job[2], job[3] end
 end
 
 local function turnReadyAt(t, want)
