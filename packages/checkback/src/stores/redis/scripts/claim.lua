@@ -164,6 +164,8 @@ while #claimed < limit do
         local taken = {}
         for k = 1, t.taken do taken[k] = t.jobs[k] end
         indexRemoveMany(groupIndex(name), taken)
+        -- The turns read the group's next job already (or found it has none).
+        knownHead[name] = t.jobs[t.taken + 1] or (t.complete and false) or nil
         if t.started > 0 then
           local st = t.st
           local _, rate, per = groupLimits(st)
@@ -174,8 +176,7 @@ while #claimed < limit do
           end
           st.servedAt = now
           st.turn = t.lastTurn
-          local score = tonumber(redis.call('ZINCRBY', BUSIEST, -t.started, name))
-          if score >= 0 then redis.call('ZREM', BUSIEST, name) end
+          groupActiveAdd(name, t.started)
         end
         groupTouch(name)
       end

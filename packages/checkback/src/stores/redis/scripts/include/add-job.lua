@@ -133,7 +133,7 @@ local function addJobs(first)
         local entries = groupArgs[group]
         table.sort(entries, byRunAt)
         indexAddSorted(groupIndex(group), entries)
-        groupTouch(group)
+        groupJobsChanged(group)
       end
       table.sort(grouped, byRunAt)
       indexAddSorted(GROUPED, grouped)

@@ -30,6 +30,13 @@
 -- which mark the group touched; commit() (include/state.lua) then recomputes each touched group
 -- once (groupRecompute: rule 6), whatever the script did to it.
 --@include limit
+-- READY, BUSIEST and GROUP_STATES change at every turn of every group. Small, Redis keeps them
+-- as listpacks, where each change scans the whole set (and READY parses every score on the way);
+-- one member (field) too long for a listpack, never a group's name (it holds a NUL, which names
+-- refuse), keeps them a skiplist (hashtable) for good, as ACTIVE's sentinel does: O(log n) a
+-- change, for a few hundred bytes per partition. READY's sits at +inf (never ready), BUSIEST's at
+-- +inf (last, never listed).
+local GROUP_SENTINEL = '\0' .. string.rep('~', 70)
 local GROUP_STATES = base .. ':gs'
 local READY = base .. ':gr'
 local HELD = base .. ':gh'
@@ -110,7 +117,7 @@ local function groupSave(st)
     st.at or false, st.paused or false, st.held, st.idle, st.turn or false,
   })
   if packed ~= st.packed then
-    redis.call('HSET', GROUP_STATES, st.name, packed)
+    redis.call('HSET', GROUP_STATES, st.name, packed, GROUP_SENTINEL, '')
     st.packed = packed
   end
 end
@@ -151,9 +158,19 @@ local function groupBucket(st, rate, per)
   return b
 end
 
+-- What this script already knows of a group, so a recompute does not read it again: its active
+-- count, its head ({ member, runAt, bucket start }, false: none) and its score in READY (false:
+-- not there). nil: not known; whatever changes one of them sets or forgets it.
+local knownActive, knownHead, knownReady = {}, {}, {}
+
 local function groupActive(name)
-  local score = redis.call('ZSCORE', BUSIEST, name)
-  return score and -tonumber(score) or 0
+  local active = knownActive[name]
+  if active == nil then
+    local score = redis.call('ZSCORE', BUSIEST, name)
+    active = score and -tonumber(score) or 0
+    knownActive[name] = active
+  end
+  return active
 end
 
 -- Rule 2: readyAt = max(head's runAt, servedAt, the bucket's next start, pausedUntil), nil when
@@ -211,21 +228,41 @@ local function groupTouch(name)
   end
 end
 
+-- The group's set of jobs changed (its head may have): recompute it.
+local function groupJobsChanged(name)
+  knownHead[name] = nil
+  groupTouch(name)
+end
+
 local function groupJobAdd(name, m, runAt)
   indexAdd(groupIndex(name), m, runAt)
   indexAdd(GROUPED, m, runAt)
-  groupTouch(name)
+  groupJobsChanged(name)
 end
 
 local function groupJobRemove(name, m, runAt)
   indexRemove(groupIndex(name), m, runAt)
   indexRemove(GROUPED, m, runAt)
-  groupTouch(name)
+  groupJobsChanged(name)
+end
+
+-- Adds `by` to the group's active count (BUSIEST); returns the new count.
+local busiestKept = false
+local function groupActiveAdd(name, by)
+  local score = tonumber(redis.call('ZINCRBY', BUSIEST, -by, name))
+  if score >= 0 then
+    redis.call('ZREM', BUSIEST, name)
+  elseif score == -by and not busiestKept then
+    -- The group just became active: BUSIEST may have been created by it.
+    redis.call('ZADD', BUSIEST, 'NX', 'inf', GROUP_SENTINEL)
+    busiestKept = true
+  end
+  knownActive[name] = math.max(0, -score)
+  return knownActive[name]
 end
 
 local function groupActiveChange(name, by)
-  local score = tonumber(redis.call('ZINCRBY', BUSIEST, -by, name))
-  if score >= 0 then redis.call('ZREM', BUSIEST, name) end
+  groupActiveAdd(name, by)
   groupTouch(name)
 end
 
@@ -236,21 +273,30 @@ local function groupRecompute(name)
   local st = groupLoad(name)
   local conc, rate, per = groupLimits(st)
   if not rate then st.tokens, st.at = nil, nil end -- a lifted rate leaves no bucket behind
-  local head = groupJobsFirst(name, 1)[1]
+  local head = knownHead[name]
+  if head == nil then
+    head = groupJobsFirst(name, 1)[1] or false
+    knownHead[name] = head
+  end
   local headRunAt = head and head[2] or nil
   local active = groupActive(name)
   local b = groupBucket(st, rate, per)
   local readyAt = groupReadyAt(headRunAt, st.servedAt, active, conc, b)
 
   if not (readyAt and readyAt == st.servedAt) then st.turn = nil end
-  local was = redis.call('ZSCORE', READY, name)
-  was = was and tonumber(was)
+  local was = knownReady[name]
+  if was == nil then
+    was = redis.call('ZSCORE', READY, name)
+    was = was and tonumber(was)
+  end
   if readyAt then
     local score = readyScore(readyAt, st)
-    if was ~= score then redis.call('ZADD', READY, scoreText(score), name) end
+    if was ~= score then redis.call('ZADD', READY, scoreText(score), name, 'inf', GROUP_SENTINEL) end
     if not was or readyAt < math.floor(was) then noteWake(readyAt) end
-  elseif was then
-    redis.call('ZREM', READY, name)
+    knownReady[name] = score
+  else
+    if was then redis.call('ZREM', READY, name) end
+    knownReady[name] = false
   end
   local held = headRunAt ~= nil and readyAt == nil
   if held ~= st.held then
@@ -311,7 +357,7 @@ end
 local function partitionHead()
   local _, score = dueHead()
   local ready = redis.call('ZRANGE', READY, 0, 0, 'WITHSCORES')
-  if ready[1] then
+  if ready[1] and ready[1] ~= GROUP_SENTINEL then
     local readyAt = math.floor(tonumber(ready[2]))
     if not score or readyAt < score then score = readyAt end
   end

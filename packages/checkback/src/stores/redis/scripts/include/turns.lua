@@ -24,11 +24,13 @@ local function turnOf(name)
   }
 end
 
--- The group's next job not yet taken: member, runAt and bucket start, or nil.
-local function turnHead(t, want)
+-- The group's next job not yet taken: member, runAt and bucket start, or nil. Its jobs are read
+-- two at first (most groups get one turn per claim, and the next head decides their readyAt),
+-- then twice as many each time they run out.
+local function turnHead(t)
   local i = t.taken + 1
   if i > #t.jobs and not t.complete then
-    local count = t.taken + math.max(2, want)
+    local count = math.max(2, 2 * #t.jobs)
     t.jobs = groupJobsFirst(t.name, count)
     if #t.jobs < count then t.complete = true end
   end
@@ -36,8 +38,8 @@ local function turnHead(t, want)
   if job then return job[1], job[2], job[3] end
 end
 
-local function turnReadyAt(t, want)
-  local _, runAt = turnHead(t, want)
+local function turnReadyAt(t)
+  local _, runAt = turnHead(t)
   return groupReadyAt(runAt, t.servedAt, t.active, t.conc, t.bucket)
 end
 
@@ -68,12 +70,13 @@ local function planTurns(limit)
       local t, value, klass
       if rName then
         ri = ri + 2
+        knownReady[rName] = rValue
         t = turns[rName]
         if not t then
           t = turnOf(rName)
           turns[rName] = t
         end
-        local at = turnReadyAt(t, limit - #picks)
+        local at = turnReadyAt(t)
         if not at or at > now then
           groupTouch(rName)
           t = nil
@@ -84,7 +87,7 @@ local function planTurns(limit)
         ai = ai + 1
       end
       if t then
-        local m, runAt = turnHead(t, limit - #picks)
+        local m, runAt = turnHead(t)
         t.taken = t.taken + 1
         t.active = t.active + 1
         t.servedAt = now
@@ -93,7 +96,7 @@ local function planTurns(limit)
           t.bucket.at = now
         end
         picks[#picks + 1] = { turn = t, member = m, runAt = runAt, value = value, klass = klass }
-        local at = turnReadyAt(t, limit - #picks)
+        local at = turnReadyAt(t)
         if at and at <= now then again[#again + 1] = t end
       end
     else
