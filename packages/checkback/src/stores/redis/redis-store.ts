@@ -102,7 +102,9 @@ const DEFAULT_CLUSTER_PARTITIONS = 6;
  * With one partition (a single Redis) every operation is one script call. With several (a
  * Redis Cluster) a queue's jobs spread over partitions in different slots; operations on one
  * job still are one script call, while claiming peeks at every partition and claims from each
- * its share of the earliest due jobs, so partitions are served fairly and in due order.
+ * its share of the earliest due jobs, so partitions are served fairly and in due order. A
+ * group's jobs all live in one partition (include/groups.lua), and the queue's rate limit and
+ * pause in a slot of their own, taken from before and given back to after a claim (take.lua).
  */
 export class RedisStore implements Store {
   readonly kind = "redis";
@@ -359,8 +361,16 @@ export class RedisStore implements Store {
     );
     const result = mergeClaims(plan, peeks, claims, (partition, seq) => this.layout.formatId(partition, seq));
     if (take?.[2] === 1) {
+      // The jobs are claimed: a give back that fails must not lose them. Its tokens are then
+      // lost instead, which only delays later starts (take.lua).
       const unstarted = take[1] - result.jobs.length;
-      const nextStart = unstarted > 0 ? (await this.take(queue, "give", unstarted))[3] : take[3];
+      const nextStart =
+        unstarted > 0
+          ? await this.take(queue, "give", unstarted).then(
+              (reply) => reply[3],
+              () => take[3],
+            )
+          : take[3];
       if (result.nextDueAt !== null && nextStart !== null) result.nextDueAt = Math.max(result.nextDueAt, nextStart);
     }
     return result;
