@@ -165,7 +165,12 @@ while #claimed < limit do
         for k = 1, t.taken do taken[k] = t.jobs[k] end
         indexRemoveMany(groupIndex(name), taken)
         -- The turns read the group's next job already (or found it has none).
-        knownHead[name] = t.jobs[t.taken + 1] or (t.complete and false) or nil
+        local nextJob = t.jobs[t.taken + 1]
+        if nextJob then
+          knownHead[name] = nextJob
+        elseif t.complete then
+          knownHead[name] = false
+        end
         if t.started > 0 then
           local st = t.st
           local _, rate, per = groupLimits(st)
