@@ -80,7 +80,8 @@ function kindOf(suffix: string): string {
   if (suffix === ":t") return "due-index directory";
   if (suffix.startsWith(":r:")) return "records (listpack hash buckets)";
   if (suffix === ":R") return "large records";
-  if (suffix.startsWith(":g:") || suffix.startsWith(":gb:")) return "groups' job sets and their buckets (listpack zsets)";
+  if (suffix.startsWith(":g:") || suffix.startsWith(":gb:"))
+    return "groups' job sets and their buckets (listpack zsets)";
   if (suffix.startsWith(":gd:")) return "directories of groups' buckets";
   if (suffix === ":gr") return "ready groups (zset)";
   if (suffix === ":gs") return "group states (hash)";
