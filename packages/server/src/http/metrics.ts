@@ -137,7 +137,7 @@ export class ServerMetrics {
     });
     new Gauge({
       name: "checkback_jobs_held_back",
-      help: `Due jobs a queue's pause or empty rate-limit bucket holds back at scrape time (among its first ${HELD_BACK_CAP} scheduled jobs)`,
+      help: `Due jobs a queue's pause or empty rate-limit bucket holds back at scrape time (among its first ${HELD_BACK_CAP} scheduled jobs; jobs held only by their group's limits or pause are not counted)`,
       labelNames: ["queue"] as const,
       registers: [this.registry],
       async collect() {
@@ -147,6 +147,36 @@ export class ServerMetrics {
         queues.forEach((queue, i) => {
           this.set({ queue }, held[i]!);
         });
+      },
+    });
+    // Both group gauges are answered by one read of each queue's busiest groups per scrape.
+    const busiest = coalesced(async () => {
+      const queues = await visibleQueues();
+      const found = await Promise.all(queues.map((queue) => store.busiestGroups(queue, BUSIEST_GROUPS_SHOWN)));
+      return queues.map((queue, i) => ({ queue, ...found[i]! }));
+    });
+    new Gauge({
+      name: "checkback_groups_active",
+      help: "Groups of a queue with at least one active job, at scrape time",
+      labelNames: ["queue"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const { queue, activeGroups } of await busiest()) {
+          if (activeGroups > 0) this.set({ queue }, activeGroups);
+        }
+      },
+    });
+    new Gauge({
+      name: "checkback_group_jobs_active",
+      help: `Active jobs of a queue's ${BUSIEST_GROUPS_SHOWN} busiest groups only, at scrape time (a bound on label cardinality: checkback_groups_active counts them all)`,
+      labelNames: ["queue", "group"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const { queue, groups } of await busiest()) {
+          for (const group of groups) this.set({ queue, group: group.group }, group.active);
+        }
       },
     });
     // Every place that counts an outcome feeds the dashboard's ring too, without knowing of it.
@@ -176,6 +206,23 @@ export class ServerMetrics {
     this.lateness.observe({ queue, delivery }, Math.max(0, lateMs) / 1000);
     this.samples.handedOut(queue, lateMs);
   }
+}
+
+/** Groups shown by name in /metrics, per queue: millions of groups must not become millions of series. */
+const BUSIEST_GROUPS_SHOWN = 20;
+
+/**
+ * A read shared by the callers that ask while it runs (the gauges of one scrape are collected
+ * together); the next call after it settles reads afresh, so nothing is ever served stale.
+ */
+function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => {
+    running ??= read().finally(() => {
+      running = null;
+    });
+    return running;
+  };
 }
 
 /**
