@@ -76,6 +76,8 @@ export function jobDetails(job: ApiJob & { outcome?: string }, now = Date.now())
     ["created", formatInstant(job.createdAt, now)],
     ["updated", formatInstant(job.updatedAt, now)],
   ];
+  // Older servers answer without a group: shown only when the job has one.
+  if (job.group) fields.splice(3, 0, ["group", job.group]);
   if (job.outcome) fields.unshift(["outcome", job.outcome]);
   const width = Math.max(...fields.map(([name]) => name.length));
   const lines = fields.map(([name, value]) => `${`${name}:`.padEnd(width + 1)}  ${value}`);
