@@ -3,6 +3,7 @@ import { ApiError, get, JOB_STATES, type Job, type Page, q } from "../api";
 import { ErrorNote, StateBadge } from "../components";
 import { relative, when } from "../format";
 import { usePoll } from "../hooks";
+import { GroupsPanel } from "./groups";
 import { QueuePicker, useQueues } from "./queue-picker";
 
 const PAGE_SIZE = 20;
@@ -28,7 +29,8 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
           ),
     [queue, state, cursor],
   );
-  const counts = queues.data?.queues.find((x) => x.name === queue)?.counts;
+  const shown = queues.data?.queues.find((x) => x.name === queue);
+  const counts = shown?.counts;
 
   const [search, setSearch] = useState("");
   const [searchError, setSearchError] = useState<Error | null>(null);
@@ -144,6 +146,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
           Next page
         </button>
       </nav>
+      {queue !== "" && <GroupsPanel queue={queue} groupLimits={shown?.flow?.groupLimits ?? null} />}
     </section>
   );
 }
