@@ -61,14 +61,19 @@ export class Check<I = unknown, R = unknown> {
   readonly probeRateKept: Promise<void>;
 
   /**
-   * The definition's probe rate becomes the check queue's rate limit in the store, shared by
-   * every process running the check. A store that refuses it (a partitioned Redis) is reported,
-   * not thrown: the check still runs, unlimited.
+   * The definition's probe rate becomes the check queue's rate limit in the store — or, for a
+   * check with a group, that group's own limits — shared by every process running the check. A
+   * store that refuses it (a partitioned Redis) is reported, not thrown: the check still runs,
+   * unlimited.
    */
   private keepProbeRate(): Promise<void> {
-    const { probeRate } = this.definition;
+    const { probeRate, group } = this.definition;
     if (probeRate === undefined) return Promise.resolve();
-    return this.store.setRateLimit(this.queueName, probeRate).catch((error: unknown) => {
+    const kept =
+      group === null
+        ? this.store.setRateLimit(this.queueName, probeRate)
+        : this.store.setGroupLimits(this.queueName, group, probeRate && { concurrency: null, limit: probeRate });
+    return kept.catch((error: unknown) => {
       const report = this.settings.onError ?? warningReporter(`check ${this.name}`);
       report(error instanceof Error ? error : new Error(String(error)));
     });
@@ -83,7 +88,7 @@ export class Check<I = unknown, R = unknown> {
     const text = serializePayload(payload, this.settings.maxPayloadBytes);
     const { deadlineMs, schedule } = this.definition;
     const firstDelayMs = Math.min(intervalAfter(schedule, 0)!, deadlineMs ?? Number.POSITIVE_INFINITY);
-    const jobs = [newProbeJob(this.queueName, key, text, firstDelayMs)];
+    const jobs = [newProbeJob(this.queueName, key, text, firstDelayMs, this.definition.group)];
     const tracing = jobTracing();
     const add = (marked: NewJob[]) => this.store.add(marked);
     const [added] = tracing ? await tracing.add(this.queueName, jobs, add) : await add(jobs);
