@@ -299,6 +299,25 @@ describe("a release that pauses the job's group", () => {
   });
 });
 
+describe("a release that pauses a group the job does not have", () => {
+  it("is refused with INVALID_OPTION and the job stays leased, nothing paused", async () => {
+    const queue = uniqueQueue();
+    await api.post(`/v1/queues/${queue}/jobs`, { payload: "plain" });
+    const [job] = await claim(queue, 1);
+    const refused = await consumer.post(`/v1/queues/${queue}/jobs/${job!.id}/release`, {
+      leaseToken: job!.leaseToken,
+      delay: "30s",
+      pauseGroup: true,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: "INVALID_OPTION", details: { field: "pauseGroup" } });
+    expect((await api.get(`/v1/queues/${queue}/jobs/${job!.id}`)).body).toMatchObject({ state: "active", attempts: 1 });
+    expect((await api.get(`/v1/queues/${queue}/flow`)).body.pausedUntil).toBeNull();
+    const done = await consumer.post(`/v1/queues/${queue}/jobs/${job!.id}/complete`, { leaseToken: job!.leaseToken });
+    expect(done.status).toBe(200);
+  });
+});
+
 describe("bad group limits and pauses", () => {
   const badLimits: [unknown, string][] = [
     [{ concurrency: 0 }, "concurrency"],

@@ -103,7 +103,7 @@ export function toCheckDefinition(
     },
     worker: { concurrency: http.concurrency },
     probeRate: http.probeRate ?? null,
-    ...(http.group ? { group: http.group } : {}),
+    group: http.group ?? null,
     async probe(context) {
       const request: ProbeRequest = {
         check: name,
