@@ -92,7 +92,7 @@ describe("CheckbackClient against a running server", () => {
     expect(await client.busiestGroups(queue, 5)).toMatchObject({ activeGroups: 1, groups: [{ group, active: 1 }] });
     expect((await client.limitGroup(queue, group, null)).ownLimits).toBe(false);
     const refused = await client.pauseGroup(queue, "", { delay: "1s" }).catch((error: unknown) => error);
-    expect(refused).toMatchObject({ status: 404 });
+    expect(refused).toMatchObject({ status: 400, code: "INVALID_OPTION" });
   });
 
   it("a long-poll claim answers when a job falls due", async () => {
