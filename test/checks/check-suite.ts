@@ -149,20 +149,27 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
     it("a check with a group: every probe job carries it, and the probe rate is the group's, not the queue's", async () => {
       const { store } = await setup();
       let probes = 0;
-      const { check, delivered } = define(store, {
-        schedule: ["10ms", "1h"],
-        probe: (c) => {
-          probes++;
-          return c.pending();
+      const name = `pay_${randomUUID().slice(0, 8)}`;
+      // The group's concurrency, set apart from the definition, is kept beside its probe rate.
+      await store.setGroupLimits(`check.${name}`, "alipay", { concurrency: 5, limit: null });
+      const { check, delivered } = define(
+        store,
+        {
+          schedule: ["10ms", "1h"],
+          probe: (c) => {
+            probes++;
+            return c.pending();
+          },
+          group: "alipay",
+          probeRate: { rate: 1, per: "1m" },
         },
-        group: "alipay",
-        probeRate: { rate: 1, per: "1m" },
-      });
+        name,
+      );
       await check.probeRateKept;
       expect((await store.flowSettings(check.queueName)).limit).toBeNull();
       expect(await store.groupState(check.queueName, "alipay")).toMatchObject({
         ownLimits: true,
-        limits: { concurrency: null, limit: { rate: 1, perMs: 60_000 } },
+        limits: { concurrency: 5, limit: { rate: 1, perMs: 60_000 } },
       });
       for (const key of ["G1", "G2", "G3"]) await check.start(key, { order: key });
       for (const key of ["G1", "G2", "G3"])
@@ -177,14 +184,19 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       await waitFor(() => delivered.length === 1, "the outcome delivered");
       expect(delivered[0]).toMatchObject({ key: waiting.key, state: "done", result: "paid" });
       expect(probes).toBe(1);
-      // Lifting the probe rate (null) lifts the group's own limits.
-      const lifted = define(
-        store,
-        { schedule: ["1h"], probe: (c) => c.pending(), group: "alipay", probeRate: null, worker: false },
-        check.name,
-      );
-      await lifted.check.probeRateKept;
-      expect((await store.groupState(check.queueName, "alipay")).ownLimits).toBe(false);
+      // Lifting the probe rate (null) lifts the group's rate; its concurrency stays.
+      const redefine = async (probeRate: null) => {
+        const again = define(
+          store,
+          { schedule: ["1h"], probe: (c) => c.pending(), group: "alipay", probeRate, worker: false },
+          check.name,
+        );
+        await again.check.probeRateKept;
+        return store.groupState(check.queueName, "alipay");
+      };
+      expect(await redefine(null)).toMatchObject({ ownLimits: true, limits: { concurrency: 5, limit: null } });
+      await store.setGroupLimits(check.queueName, "alipay", { concurrency: null, limit: { rate: 1, perMs: 1000 } });
+      expect(await redefine(null)).toMatchObject({ ownLimits: false, limits: { concurrency: null, limit: null } });
       expect(
         () => new Check("bad_group", store, { schedule: ["1s"], probe: (c) => c.pending(), group: "" }, SETTINGS),
       ).toThrow(ValidationError);

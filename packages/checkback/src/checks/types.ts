@@ -120,8 +120,8 @@ export interface CheckDefinition<I, R> {
    * At most `rate` starts per `per` in this check's queue, across every process: the other
    * side's query quota (`{ rate: 500, per: "1s" }`). It is the queue's rate limit
    * (docs/flow-control.md), so outcome deliveries count too — unless the check has a `group`:
-   * then it is that group's own rate limit and only probes count. Absent: the limit is left as
-   * it is; null lifts it.
+   * then it is the rate of that group's own limits (its concurrency in force is kept) and only
+   * probes count. Absent: the limit is left as it is; null lifts it.
    */
   probeRate?: RateLimitInput | null;
   /**

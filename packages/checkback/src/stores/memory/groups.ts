@@ -72,6 +72,11 @@ export class QueueGroups {
     return this.defaults;
   }
 
+  /** How many groups are kept (those with unfinished jobs or flow state worth keeping). */
+  get size(): number {
+    return this.groups.size;
+  }
+
   /**
    * A job of `group` went from `from` (null: it is new) to `to`; `entry` is its new place when
    * it waits (scheduled). Rule 6: the group is recomputed. Returns the group's readyAt when it
