@@ -30,6 +30,8 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
     [queue, state, cursor],
   );
   const shown = queues.data?.queues.find((x) => x.name === queue);
+  // The group column only where this page has a grouped job: most queues have none.
+  const grouped = list.data?.jobs.some((job) => job.group) ?? false;
   const counts = shown?.counts;
 
   const [search, setSearch] = useState("");
@@ -105,6 +107,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
             <tr>
               <th scope="col">Id</th>
               <th scope="col">Key</th>
+              {grouped && <th scope="col">Group</th>}
               <th scope="col">State</th>
               <th scope="col">Due</th>
               <th scope="col" class="num">
@@ -120,6 +123,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
                   <a href={`#/jobs/${q(queue)}/${q(job.id)}`}>{job.id}</a>
                 </td>
                 <td>{job.key ?? "—"}</td>
+                {grouped && <td>{job.group ?? "—"}</td>}
                 <td>
                   <StateBadge state={job.state} />
                 </td>
