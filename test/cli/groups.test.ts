@@ -108,6 +108,25 @@ describe("checkback add --group, groups, group-limit, group-pause, group-resume"
     expect((await api.groupState(queue, "a")).pausedUntil).toBeNull();
   });
 
+  it("imports grouped jobs from NDJSON, refusing a bad group before anything is sent, and lists them with a group column", async () => {
+    const queue = uniqueQueue();
+    const bad = '{"payload":1,"group":"a"}\n{"payload":2,"group":""}\n';
+    const refused = await runCli(["import", "-", "-q", queue, "--no-progress"], { url: server.url, input: bad });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/line 2/);
+    expect((await api.counts(queue)).scheduled).toBe(0);
+    const lines = '{"payload":1,"group":"a","key":"k1"}\n{"payload":2}\n';
+    const imported = await runCli(["import", "-", "-q", queue, "--no-progress"], { url: server.url, input: lines });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await api.get(queue, { key: "k1" })).group).toBe("a");
+    const listed = await cli(["ls", "-q", queue]);
+    expect(listed.stdout).toMatch(/^ID\s+KEY\s+GROUP\s+STATE/m);
+    expect(listed.stdout).toMatch(/\sk1\s+a\s+scheduled\s/);
+    const plain = uniqueQueue();
+    await api.add(plain, { payload: 1 });
+    expect((await cli(["ls", "-q", plain])).stdout).not.toContain("GROUP");
+  });
+
   it("usage errors exit 2 before any request", async () => {
     const queue = uniqueQueue();
     const usage = [

@@ -3,6 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { invalidOption } from "../../packages/checkback/src/core/errors.js";
+import { MemoryStore } from "../../packages/checkback/src/stores/memory/memory-store.js";
 import { type Api, snapshot, startTestServer, type TestServer, uniqueQueue, until } from "./helpers.js";
 
 /**
@@ -503,5 +505,33 @@ describe.each(STORES)("groups over HTTP on the $name store", ({ store }) => {
       }
       expect((await admin.get(`/v1/checks/${name}`)).status).toBe(404);
     });
+  });
+});
+
+describe("/metrics over a store that refuses groups for a queue", () => {
+  it("leaves that queue out of the group gauges, and the scrape still answers", async () => {
+    class RefusingStore extends MemoryStore {
+      override async busiestGroups(queue: string, limit: number) {
+        if (queue.startsWith("refused-")) throw invalidOption("groups are not kept for this queue");
+        return super.busiestGroups(queue, limit);
+      }
+    }
+    const refusing = await startTestServer({}, new RefusingStore());
+    try {
+      const refused = uniqueQueue("refused");
+      const kept = uniqueQueue("kept");
+      for (const queue of [refused, kept]) {
+        await refusing.api.post(`/v1/queues/${queue}/jobs`, { payload: 1, group: "g" });
+        await refusing.api.post(`/v1/queues/${queue}/claim`, {});
+      }
+      const answer = await fetch(`${refusing.api.base}/metrics`);
+      expect(answer.status).toBe(200);
+      const text = await answer.text();
+      expect(series(text, "checkback_groups_active", `queue="${kept}"`)).toBe(1);
+      expect(text).not.toContain(`queue="${refused}",group=`);
+      expect(series(text, "checkback_jobs", `queue="${refused}",state="active"`)).toBe(1);
+    } finally {
+      await refusing.close();
+    }
   });
 });

@@ -1,4 +1,11 @@
-import { type CounterName, METRIC_NAMES, type MetricsHook, type Store } from "checkback";
+import {
+  type CounterName,
+  type GroupState,
+  METRIC_NAMES,
+  type MetricsHook,
+  type Store,
+  ValidationError,
+} from "checkback";
 import { JOB_STATES, withDelivery } from "checkback/internal";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { SampleRing } from "./dashboard/samples.js";
@@ -152,7 +159,7 @@ export class ServerMetrics {
     // Both group gauges are answered by one read of each queue's busiest groups per scrape.
     const busiest = coalesced(async () => {
       const queues = await visibleQueues();
-      const found = await Promise.all(queues.map((queue) => store.busiestGroups(queue, BUSIEST_GROUPS_SHOWN)));
+      const found = await Promise.all(queues.map((queue) => busiestGroupsOf(store, queue)));
       return queues.map((queue, i) => ({ queue, ...found[i]! }));
     });
     new Gauge({
@@ -210,6 +217,20 @@ export class ServerMetrics {
 
 /** Groups shown by name in /metrics, per queue: millions of groups must not become millions of series. */
 const BUSIEST_GROUPS_SHOWN = 20;
+
+/**
+ * A queue's busiest groups; none where the store refuses groups for the queue (a store answers
+ * INVALID_OPTION for what it cannot keep, as a partitioned Redis does for queue limits), so one
+ * such queue does not fail the whole scrape.
+ */
+async function busiestGroupsOf(store: Store, queue: string): Promise<{ groups: GroupState[]; activeGroups: number }> {
+  try {
+    return await store.busiestGroups(queue, BUSIEST_GROUPS_SHOWN);
+  } catch (error) {
+    if (error instanceof ValidationError) return { groups: [], activeGroups: 0 };
+    throw error;
+  }
+}
 
 /**
  * A read shared by the callers that ask while it runs (the gauges of one scrape are collected
