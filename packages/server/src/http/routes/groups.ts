@@ -1,4 +1,4 @@
-import type { Duration, GroupLimitsInput, GroupState, Queue } from "checkback";
+import type { Duration, GroupLimits, GroupLimitsInput, GroupState, Queue } from "checkback";
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import {
@@ -165,7 +165,7 @@ export async function groupRoutes(app: FastifyInstance, ctx: ServerContext): Pro
   );
 }
 
-async function defaultLimits(queue: Queue): Promise<{ groupLimits: unknown }> {
+async function defaultLimits(queue: Queue): Promise<{ groupLimits: GroupLimits | null }> {
   return { groupLimits: (await queue.flowSettings()).groupLimits };
 }
 
