@@ -66,6 +66,35 @@ describe("CheckbackClient against a running server", () => {
     expect(refused).toMatchObject({ status: 400, code: "INVALID_REQUEST" });
   });
 
+  it("groups: a grouped job, a group named with any characters, and a release that pauses the job's group", async () => {
+    const queue = uniqueQueue("client");
+    const group = "merchant 7/Zürich?#";
+    await client.addBulk(queue, [
+      { payload: 1, group },
+      { payload: 2, group },
+    ]);
+    expect(await client.limitGroup(queue, group, { concurrency: 1 })).toMatchObject({
+      group,
+      ownLimits: true,
+      scheduled: 2,
+    });
+    const [job] = (await client.claim(queue, { limit: 10, lease: "10s" })).jobs;
+    expect(job).toMatchObject({ group, payload: 1 });
+    expect(await client.release(queue, job!.id, job!.leaseToken, "1h", { pauseGroup: true })).toEqual({
+      released: true,
+    });
+    const state = await client.groupState(queue, group);
+    expect(state.pausedUntil).toBeGreaterThan(Date.now() + 59 * 60_000);
+    expect((await client.flow(queue)).pausedUntil).toBeNull();
+    expect((await client.claim(queue, { limit: 10 })).jobs).toHaveLength(0);
+    expect((await client.resumeGroup(queue, group)).pausedUntil).toBeNull();
+    expect((await client.claim(queue, { limit: 10 })).jobs.map((j) => j.payload)).toEqual([2]);
+    expect(await client.busiestGroups(queue, 5)).toMatchObject({ activeGroups: 1, groups: [{ group, active: 1 }] });
+    expect((await client.limitGroup(queue, group, null)).ownLimits).toBe(false);
+    const refused = await client.pauseGroup(queue, "", { delay: "1s" }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400, code: "INVALID_OPTION" });
+  });
+
   it("a long-poll claim answers when a job falls due", async () => {
     const queue = uniqueQueue("client");
     const waiting = client.claim(queue, { wait: "10s", lease: "10s" });

@@ -51,6 +51,11 @@ async function seed(): Promise<void> {
     if (i < 7) await admin.post(`${path}/complete`, { leaseToken: job.leaseToken, result: { ok: true } });
     else await admin.post(`${path}/fail`, { leaseToken: job.leaseToken, error: `card declined (${i})` });
   }
+  // payouts: groups of at most 2 active jobs each; merchant m-1 has 2 of its 3 jobs active, m-2 its one.
+  expect((await admin.put("/v1/queues/payouts/group-limits", { concurrency: 2 })).status).toBe(200);
+  const payouts = ["m-1", "m-1", "m-1", "m-2"].map((group, i) => ({ payload: { payout: i }, group }));
+  expect((await admin.post("/v1/queues/payouts/jobs/bulk", { jobs: payouts })).status).toBe(201);
+  expect((await admin.post("/v1/queues/payouts/claim", { limit: 10, lease: "10m" })).body.jobs).toHaveLength(3);
   // A check probed once, still pending; and a sweep over 120 records, run to its end.
   const probe = await startReceiver((_req, _body, res) =>
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "pending" })),
@@ -172,6 +177,8 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
   it("jobs: pages through a state, finds a job by key, reschedules it", async () => {
     const page = await signIn(ADMIN);
     await page.getByRole("link", { name: "Jobs" }).click();
+    // The overview has a "Queue" picker of its own (its chart's): wait until the page has changed.
+    await page.getByRole("heading", { name: "Jobs" }).waitFor();
     await page.getByLabel("Queue").selectOption("orders");
     await expect.poll(() => page.locator('[data-testid="jobs"] tbody tr').count()).toBe(20);
     await shoot(page, "jobs");
@@ -199,9 +206,33 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
     await page.close();
   });
 
+  it("jobs: a queue that uses groups shows its limits for each group and its busiest groups", async () => {
+    const page = await signIn(ADMIN);
+    await page.goto(`${server.url}/ui/#/jobs?queue=payouts`);
+    const panel = page.locator('[data-testid="groups"]');
+    await expect.poll(() => panel.locator('[data-testid="group-limits"]').textContent()).toBe("2 active at once");
+    const row = (group: string) => panel.locator(`[data-testid="busiest-groups"] tr[data-group="${group}"]`);
+    await expect.poll(() => row("m-1").locator("td").allTextContents()).toEqual(["2", "1", "2 active at once", "no"]);
+    expect(await row("m-2").locator("td").allTextContents()).toEqual(["1", "0", "2 active at once", "no"]);
+    // A pause made elsewhere shows up without a reload.
+    await admin.post("/v1/queues/payouts/groups/m-2/pause", { delay: "1h" });
+    await expect.poll(() => row("m-2").locator("td").last().textContent(), { timeout: 8_000 }).toMatch(/^until in /);
+    // The waiting job's group is in the jobs table, which has a group column for this queue only.
+    expect(await page.locator('[data-testid="jobs"] tbody tr td').nth(2).textContent()).toBe("m-1");
+    await shoot(page, "groups");
+    await accessible(page, "groups");
+    // A queue without groups shows no groups section.
+    await page.getByLabel("Queue").selectOption("orders");
+    await expect.poll(() => page.locator('[data-testid="jobs"] tbody tr').count()).toBe(20);
+    expect(await panel.count()).toBe(0);
+    expect(await page.locator('[data-testid="jobs"] th', { hasText: "Group" }).count()).toBe(0);
+    await page.close();
+  });
+
   it("dead letters: select one, confirm, and it is redriven", async () => {
     const page = await signIn(ADMIN);
     await page.getByRole("link", { name: "Dead letters" }).click();
+    await page.getByRole("heading", { name: "Dead letters" }).waitFor();
     await page.getByLabel("Queue").selectOption("payments");
     await expect.poll(() => page.locator('[data-testid="dead"] tbody tr').count()).toBe(3);
     await page.getByLabel("Filter by id, key or error").fill("(8)");

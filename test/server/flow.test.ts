@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Api, startTestServer, type TestServer, uniqueQueue, until } from "./helpers.js";
 
-/** Flow control over HTTP (docs/flow-control.md): limits, pauses, their metrics, groups refused. */
+/** Flow control over HTTP (docs/flow-control.md): limits, pauses, their metrics (groups: groups.test.ts). */
 
 const PRODUCER = "producer-token-0001";
 const CONSUMER = "consumer-token-0001";
@@ -29,7 +29,7 @@ describe("rate limits and pauses over HTTP", () => {
     await api.post(`/v1/queues/${queue}/jobs`, { payload: 1 });
     const set = await api.put(`/v1/queues/${queue}/limit`, { rate: 5, per: "1s" });
     expect(set.status).toBe(200);
-    expect(set.body).toEqual({ limit: { rate: 5, perMs: 1000 }, pausedUntil: null, tokens: 5 });
+    expect(set.body).toEqual({ limit: { rate: 5, perMs: 1000 }, pausedUntil: null, tokens: 5, groupLimits: null });
     const read = await api.as(READER).get(`/v1/queues/${queue}/flow`);
     expect(read.status).toBe(200);
     expect(read.body.limit).toEqual({ rate: 5, perMs: 1000 });
@@ -37,7 +37,7 @@ describe("rate limits and pauses over HTTP", () => {
     expect(listed.flow.limit).toEqual({ rate: 5, perMs: 1000 });
     expect(gauge(await metricsText(), "checkback_queue_rate_limit_per_second", queue)).toBe(5);
     const lifted = await api.delete(`/v1/queues/${queue}/limit`);
-    expect(lifted.body).toEqual({ limit: null, pausedUntil: null, tokens: null });
+    expect(lifted.body).toEqual({ limit: null, pausedUntil: null, tokens: null, groupLimits: null });
     expect(gauge(await metricsText(), "checkback_queue_rate_limit_per_second", queue)).toBeUndefined();
   });
 
@@ -95,7 +95,12 @@ describe("rate limits and pauses over HTTP", () => {
     const pause = await api.post(`/v1/queues/${queue}/pause`, {});
     expect(pause.status).toBe(400);
     expect(pause.body.error.code).toBe("INVALID_OPTION");
-    expect((await api.get(`/v1/queues/${queue}/flow`)).body).toEqual({ limit: null, pausedUntil: null, tokens: null });
+    expect((await api.get(`/v1/queues/${queue}/flow`)).body).toEqual({
+      limit: null,
+      pausedUntil: null,
+      tokens: null,
+      groupLimits: null,
+    });
   });
 
   it("setting needs produce (or admin); reading needs any token", async () => {
@@ -124,21 +129,5 @@ describe("a check's probe rate over HTTP", () => {
     expect((await store.flowSettings(`check.${name}`)).limit).toEqual({ rate: 500, perMs: 1000 });
     expect((await admin.put(`/v1/checks/${name}`, definition)).status).toBe(200);
     await until(async () => (await store.flowSettings(`check.${name}`)).limit === null, "the probe rate lifted");
-  });
-});
-
-describe("groups are not built yet", () => {
-  it("refuses a job with a group, alone or in a bulk add, naming the field; nothing is added", async () => {
-    const queue = uniqueQueue();
-    const one = await api.post(`/v1/queues/${queue}/jobs`, { payload: 1, group: "merchant-7" });
-    expect(one.status).toBe(400);
-    expect(one.body.error).toMatchObject({ code: "INVALID_OPTION", details: { field: "group" } });
-    expect(one.body.error.message).toMatch(/group/);
-    const bulk = await api.post(`/v1/queues/${queue}/jobs/bulk`, {
-      jobs: [{ payload: 1 }, { payload: 2, group: "merchant-7" }],
-    });
-    expect(bulk.status).toBe(400);
-    expect(bulk.body.error).toMatchObject({ code: "INVALID_OPTION", details: { field: "group", index: 1 } });
-    expect((await api.get(`/v1/queues/${queue}/counts`)).body.scheduled).toBe(0);
   });
 });

@@ -96,7 +96,7 @@ describe("queues: happy paths", () => {
     expect(list.body.queues).toContainEqual({
       name: queue,
       counts: { scheduled: 1, active: 0, completed: 0, dead: 0, cancelled: 0 },
-      flow: { limit: null, pausedUntil: null, tokens: null },
+      flow: { limit: null, pausedUntil: null, tokens: null, groupLimits: null },
     });
   });
 

@@ -144,6 +144,9 @@ function bodyFor(operation: Operation, job: { id: string; leaseToken: string }, 
     "POST /v1/queues/{queue}/jobs/{id}/fail": { leaseToken, error: "forged" },
     "POST /v1/queues/{queue}/jobs/{id}/extend": { leaseToken, lease: "30s" },
     "POST /v1/queues/{queue}/jobs/{id}/release": { leaseToken },
+    "PUT /v1/queues/{queue}/group-limits": { concurrency: 1 },
+    "PUT /v1/queues/{queue}/groups/{group}/limits": { concurrency: 1, rate: { rate: 1, per: "1h" } },
+    "POST /v1/queues/{queue}/groups/{group}/pause": { delay: "1h" },
     "POST /v1/queues/{queue}/jobs/{id}/reschedule": { delay: 0 },
     "POST /v1/queues/{queue}/keys/{key}/reschedule": { delay: 0 },
     "PUT /v1/queues/{queue}/push": { url: pushUrl },
@@ -177,6 +180,9 @@ describe("scopes: every documented route × every credential", () => {
       "POST /v1/queues/{queue}/claim",
       "GET /v1/queues/{queue}/dead",
       "PUT /v1/queues/{queue}/push",
+      "PUT /v1/queues/{queue}/group-limits",
+      "GET /v1/queues/{queue}/groups",
+      "POST /v1/queues/{queue}/groups/{group}/pause",
       "PUT /v1/checks/{name}",
       "GET /v1/checks/{name}/{key}",
       "GET /v1/schedules",
@@ -195,7 +201,7 @@ describe("scopes: every documented route × every credential", () => {
     const queue = uniqueQueue();
     const added = await api.as(PRODUCER).post(`/v1/queues/${queue}/jobs`, { payload: 1, key: "K", delay: "1h" });
     expect(added.status).toBe(201);
-    const values = { queue, id: added.body.id, key: "absent-key", name: CHECK };
+    const values = { queue, id: added.body.id, key: "absent-key", name: CHECK, group: "merchant-7" };
     const job = { id: added.body.id as string, leaseToken: "not-a-lease" };
     const failures: string[] = [];
     for (const operation of operations) {
@@ -260,10 +266,12 @@ describe("reserved queues are out of reach of the generic routes", () => {
     const probeJob = (await server.checkback.store.getByKey(CHECK_QUEUE, `check:${CHECK_KEY}`))!;
     expect(probeJob.state).toBe("scheduled");
     const settingsJob = (await server.checkback.store.list("_checkback.settings", "scheduled", { limit: 1 })).jobs[0]!;
+    // The probe job's own group, when it has one: no group route may reach it either.
+    const group = probeJob.group ?? "merchant-7";
     const reserved = [
-      { queue: CHECK_QUEUE, id: probeJob.id, key: probeJob.key! },
-      { queue: `check.${uniqueQueue("undefined")}`, id: "1", key: "check:K" },
-      { queue: "_checkback.settings", id: settingsJob.id, key: settingsJob.key! },
+      { queue: CHECK_QUEUE, id: probeJob.id, key: probeJob.key!, group },
+      { queue: `check.${uniqueQueue("undefined")}`, id: "1", key: "check:K", group },
+      { queue: "_checkback.settings", id: settingsJob.id, key: settingsJob.key!, group },
     ];
     const beforeCheck = await snapshot(server.checkback.store, CHECK_QUEUE);
     const beforeSettings = await snapshot(server.checkback.store, "_checkback.settings");

@@ -1,10 +1,23 @@
 import { describe, expectTypeOf, it } from "vitest";
-import type { FlowSettings, Job, JobError, JobState } from "../../packages/checkback/src/index.js";
+import type {
+  FlowSettings,
+  GroupLimits,
+  GroupLimitsInput,
+  GroupState,
+  Job,
+  JobError,
+  JobState,
+} from "../../packages/checkback/src/index.js";
+import type { Queue } from "../../packages/checkback/src/queue/queue.js";
 import type {
   FlowSettings as ApiFlowSettings,
+  GroupLimits as ApiGroupLimits,
+  GroupLimitsInput as ApiGroupLimitsInput,
+  GroupState as ApiGroupState,
   ApiJob,
   JobError as ApiJobError,
   JobState as ApiJobState,
+  BusiestGroups,
 } from "../../packages/client/src/client.js";
 
 // The client declares the wire job itself so that it depends on nothing; the type-check
@@ -16,5 +29,12 @@ describe("the client's wire types", () => {
     expectTypeOf<ApiJobState>().toEqualTypeOf<JobState>();
     expectTypeOf<ApiJobError>().toEqualTypeOf<JobError>();
     expectTypeOf<ApiFlowSettings>().toEqualTypeOf<FlowSettings>();
+  });
+
+  it("are the library's group types", () => {
+    expectTypeOf<ApiGroupLimits>().toEqualTypeOf<GroupLimits>();
+    expectTypeOf<ApiGroupLimitsInput>().toEqualTypeOf<GroupLimitsInput>();
+    expectTypeOf<ApiGroupState>().toEqualTypeOf<GroupState>();
+    expectTypeOf<BusiestGroups>().toEqualTypeOf<Awaited<ReturnType<Queue["busiestGroups"]>>>();
   });
 });

@@ -33,7 +33,7 @@ export interface ApiJob<T = unknown> {
   maxAttempts: number;
   /** Order among due jobs, −10..10, higher first. */
   priority: number;
-  /** The job's group (its turn, concurrency, rate limit and pause are the group's); null when none. */
+  /** The job's group (docs/flow-control.md#groups); null when it has none. */
   group: string | null;
   errors: JobError[];
   result: unknown;
@@ -53,8 +53,10 @@ export interface JobInput {
   replace?: boolean;
   attempts?: number;
   backoff?: unknown;
-  /** Order among due jobs, −10..10, higher first (default 0). */
+  /** Order among due jobs, −10..10, higher first (default 0). A grouped job has priority 0. */
   priority?: number;
+  /** The job's group: 1 to 256 characters without control characters; groups take turns and may be limited. */
+  group?: string | null;
 }
 
 /** When to run again, as the API takes it: a duration from now, or an instant. Neither means now. */
@@ -79,7 +81,43 @@ export interface FlowSettings {
   /** Starts the bucket allows now; null without a limit. */
   tokens: number | null;
   /** The queue's default limits for each of its groups; null when none are set. */
-  groupLimits: { concurrency: number | null; limit: { rate: number; perMs: number } | null } | null;
+  groupLimits: GroupLimits | null;
+}
+
+/** Limits on each group of a queue, as the store keeps them. */
+export interface GroupLimits {
+  /** At most this many of a group's jobs active at once; null: no cap. */
+  concurrency: number | null;
+  /** Each group's starts: at most `rate` per `perMs`; null: none. */
+  limit: { rate: number; perMs: number } | null;
+}
+
+/** Limits for groups as sent: `{ concurrency: 2, rate: { rate: 10, per: "1s" } }`; an absent field is none. */
+export interface GroupLimitsInput {
+  concurrency?: number | null;
+  rate?: { rate: number; per: string | number } | null;
+}
+
+/** One group of a queue, as the store tells it. */
+export interface GroupState {
+  group: string;
+  /** The limits in force: the group's own, else the queue's default (`{ concurrency: null, limit: null }`: none). */
+  limits: GroupLimits;
+  /** True when `limits` are the group's own. */
+  ownLimits: boolean;
+  /** The group's jobs active now, and waiting (due or not). */
+  active: number;
+  scheduled: number;
+  /** When the group's pause ends (epoch ms, store clock); null when not paused. */
+  pausedUntil: number | null;
+  /** Starts the group's bucket allows now; null without a rate. */
+  tokens: number | null;
+}
+
+/** The groups with the most active jobs, and how many groups have one. */
+export interface BusiestGroups {
+  groups: GroupState[];
+  activeGroups: number;
 }
 
 /** Which dead jobs a redrive or purge touches, as the API takes it: listed ids, or all of them. */
@@ -265,6 +303,46 @@ export class CheckbackClient {
     return this.request("POST", `${queuePath(queue)}/resume`, {});
   }
 
+  // Groups (docs/flow-control.md#groups): a job's group takes turns with the queue's other
+  // groups, and each group may be limited and paused on its own.
+
+  /** The queue's default limits for each group (null: none). */
+  groupLimits(queue: string): Promise<{ groupLimits: GroupLimits | null }> {
+    return this.request("GET", `${queuePath(queue)}/group-limits`);
+  }
+
+  /** Limits every group of the queue without limits of its own; `null` lifts them. */
+  limitGroups(queue: string, limits: GroupLimitsInput | null): Promise<{ groupLimits: GroupLimits | null }> {
+    return limits === null
+      ? this.request("DELETE", `${queuePath(queue)}/group-limits`)
+      : this.request("PUT", `${queuePath(queue)}/group-limits`, limits);
+  }
+
+  /** At most `limit` groups (1–1000, default 20), most active first, and how many groups have an active job. */
+  busiestGroups(queue: string, limit?: number): Promise<BusiestGroups> {
+    return this.request("GET", `${queuePath(queue)}/groups${query({ limit })}`);
+  }
+
+  groupState(queue: string, group: string): Promise<GroupState> {
+    return this.request("GET", groupPath(queue, group));
+  }
+
+  /** Gives one group limits of its own; `null` drops them (the group takes the queue's default again). */
+  limitGroup(queue: string, group: string, limits: GroupLimitsInput | null): Promise<GroupState> {
+    return limits === null
+      ? this.request("DELETE", `${groupPath(queue, group)}/limits`)
+      : this.request("PUT", `${groupPath(queue, group)}/limits`, limits);
+  }
+
+  /** Starts none of the group's jobs until then: `{ delay }` from now or `{ runAt }`. */
+  pauseGroup(queue: string, group: string, until: { delay: string | number } | { runAt: number }): Promise<GroupState> {
+    return this.request("POST", `${groupPath(queue, group)}/pause`, until);
+  }
+
+  resumeGroup(queue: string, group: string): Promise<GroupState> {
+    return this.request("POST", `${groupPath(queue, group)}/resume`, {});
+  }
+
   add(queue: string, job: JobInput): Promise<AddedJob> {
     return this.request("POST", `${queuePath(queue)}/jobs`, job);
   }
@@ -340,19 +418,21 @@ export class CheckbackClient {
 
   /**
    * Gives the job back without spending an attempt, due again after `delay`. With
-   * `{ pauseQueue: true }` the queue is paused until then too: the other side said slow down.
+   * `{ pauseQueue: true }` the queue, with `{ pauseGroup: true }` the job's group, is paused
+   * until then too: the other side said slow down.
    */
   release(
     queue: string,
     id: string,
     leaseToken: string,
     delay?: string | number,
-    options: { pauseQueue?: boolean } = {},
+    options: { pauseQueue?: boolean; pauseGroup?: boolean } = {},
   ): Promise<{ released: boolean }> {
     return this.request("POST", `${jobPath(queue, id)}/release`, {
       leaseToken,
       ...(delay === undefined ? {} : { delay }),
       ...(options.pauseQueue ? { pauseQueue: true } : {}),
+      ...(options.pauseGroup ? { pauseGroup: true } : {}),
     });
   }
 
@@ -490,6 +570,10 @@ function sweepPath(name: string): string {
 
 function queuePath(queue: string): string {
   return `/v1/queues/${encodeURIComponent(queue)}`;
+}
+
+function groupPath(queue: string, group: string): string {
+  return `${queuePath(queue)}/groups/${encodeURIComponent(group)}`;
 }
 
 function jobPath(queue: string, id: string): string {

@@ -57,7 +57,8 @@ interface OpenApiParameter {
 }
 
 export interface JsonSchema {
-  type?: string;
+  /** One type, or several ("string or null"). */
+  type?: string | string[];
   enum?: unknown[];
   anyOf?: JsonSchema[];
   properties?: Record<string, JsonSchema>;
@@ -193,6 +194,9 @@ const selection = fc.oneof(
   ),
 );
 
+/** Groups the generated jobs and group routes name, so that limits, pauses and claims meet. */
+const GROUPS = ["g1", "g2", "merchant-7"] as const;
+
 /** Values for fields whose name says what they are; anything else follows its schema. */
 function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
   switch (name) {
@@ -289,6 +293,14 @@ function namedField(name: string): fc.Arbitrary<Tagged<unknown>> | null {
         { weight: 3, arbitrary: plain(fc.nat().map((n) => `@id:${n}`)) },
         { weight: 1, arbitrary: hostileText },
       );
+    case "group":
+      // Empty, over-long, control characters: the library's rule for a group, all of it.
+      return fc.oneof(
+        { weight: 2, arbitrary: plain(fc.constantFrom(...GROUPS, null)) },
+        { weight: 2, arbitrary: hostileText },
+      );
+    case "concurrency":
+      return fc.oneof(plain(fc.constantFrom(0, -1, 1.5, 1, 2, 1000, 1_000_001, null)), hostileNumber);
     default:
       return null;
   }
@@ -404,6 +416,8 @@ function validValue(name: string): fc.Arbitrary<unknown> | null {
       return selection;
     case "ids[]":
       return fc.nat().map((n) => `@id:${n}`);
+    case "group":
+      return fc.constantFrom(...GROUPS, null);
     case "secret":
       return fc.constant("a-push-secret-of-16+");
     default:
@@ -416,6 +430,8 @@ function validFromSchema(schema: JsonSchema | undefined, name: string): fc.Arbit
   if (named) return named;
   if (!schema) return fc.jsonValue({ maxDepth: 1 });
   if (schema.anyOf) return validFromSchema(schema.anyOf[0], name);
+  // "object or null" and the like: the first type is the one that does something.
+  if (Array.isArray(schema.type)) return validFromSchema({ ...schema, type: schema.type[0] }, name);
   if (schema.enum) return fc.constantFrom(...schema.enum);
   switch (schema.type) {
     case "integer":
@@ -438,6 +454,8 @@ function validFromSchema(schema: JsonSchema | undefined, name: string): fc.Arbit
         const record = value as Record<string, unknown>;
         if ("runAt" in record && "delay" in record) delete record.runAt;
         if ("ids" in record && "all" in record) delete record.all;
+        // A grouped job has priority 0: a valid job names one or the other.
+        if (typeof record.group === "string" && "priority" in record) delete record.priority;
         return record;
       });
     }
@@ -509,6 +527,8 @@ function pathParam(name: string, queues: readonly string[]): fc.Arbitrary<Tagged
         { weight: 4, arbitrary: plain(fc.nat().map((index): PoolRef => ({ pool: "key", index }))) },
         { weight: 3, arbitrary: segmentText(fc.constantFrom("k1", "k2", "k3")) },
       );
+    case "group":
+      return segmentText(fc.constantFrom(...GROUPS));
     default:
       return segmentText(fc.constantFrom("chk-a", "chk-b"));
   }

@@ -39,7 +39,8 @@ export async function releaseJob(
   if (release.pauseGroup) {
     await refusable(async () => {
       // A job that is gone is not paused for: the release below answers LEASE_LOST.
-      const name = group !== undefined ? group : ((await store.get(queue, id))?.group ?? undefined);
+      // (`?.group` of a job that is there is null when it has none: that is refused below.)
+      const name = group !== undefined ? group : (await store.get(queue, id))?.group;
       if (name === undefined) return;
       if (name === null) {
         throw invalidOption(`job ${id} has no group to pause: slow down its queue instead`, { field: "pauseGroup" });

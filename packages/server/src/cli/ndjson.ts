@@ -6,7 +6,7 @@ import { resolveAddOptions } from "checkback/internal";
 
 /**
  * Reading jobs from NDJSON: one JSON object per line, `{ "payload": …, "delay"?, "runAt"?,
- * "key"?, "replace"?, "attempts"?, "backoff"? }`; blank lines are skipped. Each line is checked
+ * "key"?, "replace"?, "attempts"?, "backoff"?, "group"? }`; blank lines are skipped. Each line is checked
  * with the library's own option rules, so a file with a typo is refused before anything is sent.
  */
 
@@ -18,7 +18,7 @@ export interface JobLine {
 
 export type LineResult = JobLine | { line: number; error: string };
 
-const FIELDS = new Set(["payload", "delay", "runAt", "key", "replace", "attempts", "backoff"]);
+const FIELDS = new Set(["payload", "delay", "runAt", "key", "replace", "attempts", "backoff", "group"]);
 
 export async function* readJobLines(input: Readable): AsyncGenerator<LineResult> {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });

@@ -51,11 +51,15 @@ export function formatInstant(ms: number, now = Date.now()): string {
 
 export function jobTable(jobs: ApiJob[], now = Date.now()): string {
   if (jobs.length === 0) return "(no jobs)";
+  // A GROUP column only when a job shown has a group: most queues have none.
+  const grouped = jobs.some((job) => job.group);
+  const headers = ["ID", "KEY", ...(grouped ? ["GROUP"] : []), "STATE", "RUN AT", "ATTEMPTS", "PAYLOAD"];
   return table(
-    ["ID", "KEY", "STATE", "RUN AT", "ATTEMPTS", "PAYLOAD"],
+    headers,
     jobs.map((job) => [
       job.id,
       job.key ?? "-",
+      ...(grouped ? [job.group ?? "-"] : []),
       job.state,
       formatInstant(job.runAt, now),
       `${job.attempts}/${job.maxAttempts}`,
@@ -76,6 +80,8 @@ export function jobDetails(job: ApiJob & { outcome?: string }, now = Date.now())
     ["created", formatInstant(job.createdAt, now)],
     ["updated", formatInstant(job.updatedAt, now)],
   ];
+  // Older servers answer without a group: shown only when the job has one.
+  if (job.group) fields.splice(3, 0, ["group", job.group]);
   if (job.outcome) fields.unshift(["outcome", job.outcome]);
   const width = Math.max(...fields.map(([name]) => name.length));
   const lines = fields.map(([name, value]) => `${`${name}:`.padEnd(width + 1)}  ${value}`);

@@ -6,6 +6,7 @@ import { registerCancel } from "./commands/cancel.js";
 import { registerDead } from "./commands/dead.js";
 import { registerFlow } from "./commands/flow.js";
 import { registerGet } from "./commands/get.js";
+import { registerGroups } from "./commands/groups.js";
 import { registerImport } from "./commands/import.js";
 import { registerLs } from "./commands/ls.js";
 import { registerReschedule } from "./commands/reschedule.js";
@@ -45,6 +46,7 @@ export function buildProgram(version: string): Command {
   registerSchedules(program);
   registerStats(program);
   registerFlow(program);
+  registerGroups(program);
   registerBackup(program);
   registerSweeps(program);
 

@@ -20,6 +20,7 @@ import { CHECK_SETTING, checkRoutes } from "./routes/checks.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { deadRoutes } from "./routes/dead.js";
 import { flowRoutes } from "./routes/flow.js";
+import { groupRoutes } from "./routes/groups.js";
 import { healthRoutes } from "./routes/health.js";
 import { pullRoutes } from "./routes/pull.js";
 import { PUSH_SETTING, pushRoutes } from "./routes/push.js";
@@ -196,6 +197,7 @@ export async function buildApp(
   await app.register(async (scope) => {
     await queueRoutes(scope, ctx);
     await flowRoutes(scope, ctx);
+    await groupRoutes(scope, ctx);
     await deadRoutes(scope, ctx);
     await pullRoutes(scope, ctx);
     await pushRoutes(scope, ctx);

@@ -1,4 +1,11 @@
-import { type CounterName, METRIC_NAMES, type MetricsHook, type Store } from "checkback";
+import {
+  type CounterName,
+  type GroupState,
+  METRIC_NAMES,
+  type MetricsHook,
+  type Store,
+  ValidationError,
+} from "checkback";
 import { JOB_STATES, withDelivery } from "checkback/internal";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { SampleRing } from "./dashboard/samples.js";
@@ -137,7 +144,7 @@ export class ServerMetrics {
     });
     new Gauge({
       name: "checkback_jobs_held_back",
-      help: `Due jobs a queue's pause or empty rate-limit bucket holds back at scrape time (among its first ${HELD_BACK_CAP} scheduled jobs)`,
+      help: `Due jobs a queue's pause or empty rate-limit bucket holds back at scrape time (among its first ${HELD_BACK_CAP} scheduled jobs; jobs held only by their group's limits or pause are not counted)`,
       labelNames: ["queue"] as const,
       registers: [this.registry],
       async collect() {
@@ -147,6 +154,36 @@ export class ServerMetrics {
         queues.forEach((queue, i) => {
           this.set({ queue }, held[i]!);
         });
+      },
+    });
+    // Both group gauges are answered by one read of each queue's busiest groups per scrape.
+    const busiest = coalesced(async () => {
+      const queues = await visibleQueues();
+      const found = await Promise.all(queues.map((queue) => busiestGroupsOf(store, queue)));
+      return queues.map((queue, i) => ({ queue, ...found[i]! }));
+    });
+    new Gauge({
+      name: "checkback_groups_active",
+      help: "Groups of a queue with at least one active job, at scrape time",
+      labelNames: ["queue"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const { queue, activeGroups } of await busiest()) {
+          if (activeGroups > 0) this.set({ queue }, activeGroups);
+        }
+      },
+    });
+    new Gauge({
+      name: "checkback_group_jobs_active",
+      help: `Active jobs of a queue's ${BUSIEST_GROUPS_SHOWN} busiest groups only, at scrape time (a bound on label cardinality: checkback_groups_active counts them all)`,
+      labelNames: ["queue", "group"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const { queue, groups } of await busiest()) {
+          for (const group of groups) this.set({ queue, group: group.group }, group.active);
+        }
       },
     });
     // Every place that counts an outcome feeds the dashboard's ring too, without knowing of it.
@@ -176,6 +213,37 @@ export class ServerMetrics {
     this.lateness.observe({ queue, delivery }, Math.max(0, lateMs) / 1000);
     this.samples.handedOut(queue, lateMs);
   }
+}
+
+/** Groups shown by name in /metrics, per queue: millions of groups must not become millions of series. */
+const BUSIEST_GROUPS_SHOWN = 20;
+
+/**
+ * A queue's busiest groups; none where the store refuses groups for the queue (a store answers
+ * INVALID_OPTION for what it cannot keep, as a partitioned Redis does for queue limits), so one
+ * such queue does not fail the whole scrape.
+ */
+async function busiestGroupsOf(store: Store, queue: string): Promise<{ groups: GroupState[]; activeGroups: number }> {
+  try {
+    return await store.busiestGroups(queue, BUSIEST_GROUPS_SHOWN);
+  } catch (error) {
+    if (error instanceof ValidationError) return { groups: [], activeGroups: 0 };
+    throw error;
+  }
+}
+
+/**
+ * A read shared by the callers that ask while it runs (the gauges of one scrape are collected
+ * together); the next call after it settles reads afresh, so nothing is ever served stale.
+ */
+function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => {
+    running ??= read().finally(() => {
+      running = null;
+    });
+    return running;
+  };
 }
 
 /**

@@ -57,6 +57,11 @@ const addOptions = {
     type: "integer",
     description: "order among due jobs, -10..10, higher first (default 0; see docs/flow-control.md)",
   },
+  group: {
+    type: ["string", "null"],
+    description:
+      "the job's group (docs/flow-control.md#groups): 1 to 256 characters without control characters; groups take turns and may be limited. A grouped job has priority 0",
+  },
   backoff: {
     description: 'retry back-off: a duration, a list of durations, or { type: "fixed" | "exponential" | "list", … }',
   },
@@ -97,6 +102,51 @@ export const pauseBody = {
   additionalProperties: false,
   properties: { delay: duration, runAt: instant },
   description: "until when: { delay } from now or the instant { runAt }",
+} as const;
+
+/**
+ * A group's name travels in the path; the library's rule for it (1 to 256 characters, no
+ * control character) answers INVALID_OPTION, so it is only typed here.
+ */
+export const groupParams = {
+  type: "object",
+  required: ["queue", "group"],
+  properties: {
+    queue: queueParams.properties.queue,
+    group: { type: "string", description: "group name: 1 to 256 characters without control characters" },
+  },
+} as const;
+
+/**
+ * Limits for groups: `{ concurrency?, rate? }`, an absent field being none. Numbers are typed
+ * loosely (the library's bounds answer INVALID_OPTION with the field named).
+ */
+export const groupLimitsBody = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    concurrency: {
+      type: ["number", "null"],
+      description: "at most this many of a group's jobs active at once: an integer 1..1000000 (null: no cap)",
+    },
+    rate: {
+      type: ["object", "null"],
+      required: ["rate", "per"],
+      additionalProperties: false,
+      properties: {
+        rate: { type: "number", description: "starts allowed per interval for each group: an integer 1..1000000" },
+        per: { ...duration, description: "the interval, 1 ms to 24 h" },
+      },
+      description: "each group's own token bucket (null: none)",
+    },
+  },
+  description: "{ concurrency?, rate? }: an absent field is none; with neither, the limits are lifted",
+} as const;
+
+export const groupsQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: { limit: { type: "integer", minimum: 1, maximum: 1000, default: 20 } },
 } as const;
 
 export const listQuery = {
@@ -179,6 +229,11 @@ export const releaseBody = {
       type: "boolean",
       description: "also pause the queue until the job is due again (the other side said slow down)",
     },
+    pauseGroup: {
+      type: "boolean",
+      description:
+        "also pause the job's group until the job is due again (the other side said slow down to this group)",
+    },
   },
 } as const;
 
@@ -258,17 +313,62 @@ export const pushBody = {
 
 // --- responses ---------------------------------------------------------------------------
 
+const rateLimitSchema = {
+  type: ["object", "null"],
+  properties: { rate: { type: "integer" }, perMs: { type: "integer" } },
+  description: "at most `rate` starts per `perMs`; null without a limit",
+} as const;
+
+export const groupLimitsSchema = {
+  type: ["object", "null"],
+  properties: {
+    concurrency: { type: ["integer", "null"], description: "a group's jobs active at once at most; null: no cap" },
+    limit: { ...rateLimitSchema, description: "each group's starts: at most `rate` per `perMs`; null: none" },
+  },
+  description: "limits for groups; null when none are set",
+} as const;
+
 export const flowSchema = {
   type: "object",
   required: ["limit", "pausedUntil", "tokens"],
   properties: {
-    limit: {
-      type: ["object", "null"],
-      properties: { rate: { type: "integer" }, perMs: { type: "integer" } },
-      description: "at most `rate` starts per `perMs`; null without a limit",
-    },
+    limit: rateLimitSchema,
     pausedUntil: { type: ["integer", "null"], description: "epoch ms the pause ends; null when not paused" },
     tokens: { type: ["integer", "null"], description: "starts the bucket allows now; null without a limit" },
+    groupLimits: { ...groupLimitsSchema, description: "the queue's default limits for each group; null: none" },
+  },
+} as const;
+
+export const groupLimitsAnswer = {
+  type: "object",
+  required: ["groupLimits"],
+  properties: { groupLimits: flowSchema.properties.groupLimits },
+} as const;
+
+export const groupStateSchema = {
+  type: "object",
+  required: ["group", "limits", "ownLimits", "active", "scheduled", "pausedUntil", "tokens"],
+  properties: {
+    group: { type: "string" },
+    limits: {
+      ...groupLimitsSchema,
+      type: "object",
+      description: "the limits in force: the group's own, else the queue's default (nulls: none)",
+    },
+    ownLimits: { type: "boolean", description: "true when `limits` are the group's own" },
+    active: { type: "integer", description: "the group's jobs active now" },
+    scheduled: { type: "integer", description: "the group's jobs waiting (due or not)" },
+    pausedUntil: { type: ["integer", "null"], description: "epoch ms the group's pause ends; null when not paused" },
+    tokens: { type: ["integer", "null"], description: "starts the group's bucket allows now; null without a rate" },
+  },
+} as const;
+
+export const busiestGroupsSchema = {
+  type: "object",
+  required: ["groups", "activeGroups"],
+  properties: {
+    groups: { type: "array", items: groupStateSchema, description: "most active first (ties: by name)" },
+    activeGroups: { type: "integer", description: "how many of the queue's groups have an active job" },
   },
 } as const;
 
@@ -285,6 +385,7 @@ export const jobSchema = {
     attempts: { type: "integer" },
     maxAttempts: { type: "integer" },
     priority: { type: "integer" },
+    group: { type: ["string", "null"], description: "the job's group; null when it has none" },
     errors: {
       type: "array",
       items: {

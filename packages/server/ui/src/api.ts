@@ -60,6 +60,7 @@ export interface Job {
   runAt: number;
   attempts: number;
   maxAttempts: number;
+  group?: string | null;
   errors: { attempt: number; at: number; message: string }[];
   result: unknown;
   leaseExpiresAt?: number | null;
@@ -70,4 +71,32 @@ export interface Job {
 export interface Page {
   jobs: Job[];
   next: string | null;
+}
+
+/** A queue's flow settings, as `GET /v1/queues` carries them (docs/flow-control.md). */
+export interface FlowSettings {
+  limit: { rate: number; perMs: number } | null;
+  pausedUntil: number | null;
+  tokens: number | null;
+  groupLimits?: GroupLimits | null;
+}
+
+export interface GroupLimits {
+  concurrency: number | null;
+  limit: { rate: number; perMs: number } | null;
+}
+
+export interface GroupState {
+  group: string;
+  limits: GroupLimits;
+  ownLimits: boolean;
+  active: number;
+  scheduled: number;
+  pausedUntil: number | null;
+  tokens: number | null;
+}
+
+export interface BusiestGroups {
+  groups: GroupState[];
+  activeGroups: number;
 }

@@ -14,6 +14,7 @@ interface AddOptions {
   replace?: boolean;
   attempts?: number;
   backoff?: unknown;
+  group?: string;
 }
 
 export function registerAdd(program: Command): void {
@@ -31,11 +32,13 @@ export function registerAdd(program: Command): void {
         backoffArg,
       ),
     )
+    .option("-g, --group <group>", "the job's group: groups take turns and may be limited (see group-limit)")
     .addHelpText(
       "after",
       `
 Examples:
   $ checkback add -q orders '{"orderId":42}' --delay 30m --key order-42
+  $ checkback add -q payments '{"paymentId":"P-9"}' --group merchant-7
   $ echo '{"orderId":42}' | checkback add -q orders - --run-at 2026-12-01T09:00:00Z`,
     )
     .action(async (payloadText: string, options: AddOptions, command: Command) => {
@@ -47,6 +50,7 @@ Examples:
       if (options.replace) job.replace = true;
       if (options.attempts !== undefined) job.attempts = options.attempts;
       if (options.backoff !== undefined) job.backoff = options.backoff;
+      if (options.group !== undefined) job.group = options.group;
       const added: AddedJob = await client.add(options.queue, job);
       out.result(added, () => jobDetails(added));
       if (added.outcome === "existing")

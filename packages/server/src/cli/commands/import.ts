@@ -48,7 +48,7 @@ export function registerImport(program: Command): void {
       `
 Each line is a JSON object:
   {"payload": {...}, "delay"?: "30s", "runAt"?: <ISO date | epoch ms>, "key"?: "...",
-   "replace"?: true, "attempts"?: 5, "backoff"?: "1m" | ["10s","1m"] | {...}}
+   "replace"?: true, "attempts"?: 5, "backoff"?: "1m" | ["10s","1m"] | {...}, "group"?: "..."}
 The whole file is checked before anything is sent; a bad line stops the import with its
 line number. Jobs are sent in chunks; each chunk is added atomically, so after a failure
 "--skip <n>" resumes exactly where it stopped. --json prints a summary object.

@@ -37,6 +37,11 @@ export interface HttpCheck {
    * deliveries per `per`, across every server. Absent or null: none (a redefinition lifts it).
    */
   probeRate?: RateLimitInput | null;
+  /**
+   * The group every probe job of the check carries (docs/flow-control.md#groups); with it,
+   * `probeRate` limits that group instead of the whole check queue. Absent or null: none.
+   */
+  group?: string | null;
 }
 
 /** What the probe URL receives. */
@@ -98,6 +103,7 @@ export function toCheckDefinition(
     },
     worker: { concurrency: http.concurrency },
     probeRate: http.probeRate ?? null,
+    group: http.group ?? null,
     async probe(context) {
       const request: ProbeRequest = {
         check: name,

@@ -61,7 +61,13 @@ const defineBody = {
       required: ["rate", "per"],
       additionalProperties: false,
       properties: { rate: { type: "integer" }, per: duration },
-      description: "the check queue's rate limit: at most `rate` probes and outcome deliveries per `per` (null: none)",
+      description:
+        "the check queue's rate limit (the group's, with `group`): at most `rate` probes and outcome deliveries per `per` (null: none)",
+    },
+    group: {
+      type: ["string", "null"],
+      description:
+        "the group every probe job of the check carries (docs/flow-control.md#groups): 1 to 256 characters without control characters",
     },
   },
 } as const;
@@ -83,6 +89,7 @@ const definitionSchema = {
       type: ["object", "null"],
       properties: { rate: { type: "integer" }, per: { type: ["integer", "string"] } },
     },
+    group: { type: ["string", "null"] },
   },
 } as const;
 
@@ -122,6 +129,7 @@ type DefineBody = {
   outcomeBackoff?: BackoffOption;
   secret?: string;
   probeRate?: RateLimitInput | null;
+  group?: string | null;
 };
 type NameParams = { name: string };
 type KeyParams = { name: string; key: string };
@@ -165,6 +173,7 @@ export function checkRoutes(registry: CheckRegistry) {
           outcomeAttempts: body.outcomeAttempts,
           outcomeBackoff: body.outcomeBackoff ?? null,
           probeRate: body.probeRate ?? null,
+          group: body.group ?? null,
           secret: body.secret ?? ctx.config.pushSecret ?? randomBytes(24).toString("base64url"),
         };
         return saveDefinition(ctx.settings, CHECK_SETTING, registry, name, http, ["probeUrl", "callbackUrl"] as const);

@@ -196,14 +196,17 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
   );
 
-  app.post<{ Params: JobParams; Body: { leaseToken: string; delay?: Duration; pauseQueue?: boolean } }>(
+  app.post<{
+    Params: JobParams;
+    Body: { leaseToken: string; delay?: Duration; pauseQueue?: boolean; pauseGroup?: boolean };
+  }>(
     "/v1/queues/:queue/jobs/:id/release",
     {
       config: { scope: "consume" },
       schema: {
         tags,
         summary:
-          "Give a claimed job back without counting the attempt, due again after `delay`; with `pauseQueue`, the queue is paused until then too (the other side said slow down)",
+          "Give a claimed job back without counting the attempt, due again after `delay`; with `pauseQueue` the queue, with `pauseGroup` the job's group, is paused until then too (the other side said slow down)",
         params: jobParams,
         body: releaseBody,
         response: {
@@ -214,9 +217,9 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
-      const { leaseToken, pauseQueue = false } = request.body;
+      const { leaseToken, pauseQueue = false, pauseGroup = false } = request.body;
       const delayMs = request.body.delay === undefined ? 0 : parseDuration(request.body.delay, "delay");
-      await settle.release(queue, request.params.id, leaseToken, delayMs, pauseQueue);
+      await settle.release(queue, request.params.id, leaseToken, delayMs, { pauseQueue, pauseGroup });
       return { released: true };
     },
   );

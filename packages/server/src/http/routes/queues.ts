@@ -1,5 +1,5 @@
 import type { Added, AddOptions, BackoffOption, JobState } from "checkback";
-import { invalidOption, JobNotFoundError } from "checkback";
+import { JobNotFoundError } from "checkback";
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.js";
 import {
@@ -73,7 +73,6 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     "/v1/queues/:queue/jobs",
     {
       config: { scope: "produce" },
-      preValidation: async (request) => refuseGroups([request.body]),
       schema: {
         tags,
         summary: "Add a job (201), or get the unfinished job already holding its key (200, outcome existing)",
@@ -95,7 +94,6 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     "/v1/queues/:queue/jobs/bulk",
     {
       config: { scope: "produce" },
-      preValidation: async (request) => refuseGroups((request.body as { jobs?: unknown } | undefined)?.jobs),
       schema: {
         tags,
         summary: "Add several jobs atomically: all of them or none",
@@ -238,21 +236,4 @@ export async function queueRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     },
     async (request) => ctx.queue(request.params.queue).reschedule({ key: request.params.key }, request.body),
   );
-}
-
-/**
- * Groups (per-group limits and concurrency, docs/flow-control.md) are not built yet: a job that
- * names one is refused with a message that says so, rather than the schema's bare "additional
- * properties", so a producer does not take its group for honoured.
- */
-function refuseGroups(jobs: unknown): void {
-  if (!Array.isArray(jobs)) return;
-  jobs.forEach((job, index) => {
-    if (job !== null && typeof job === "object" && "group" in job) {
-      throw invalidOption("job groups are not supported yet (docs/flow-control.md): remove `group`", {
-        field: "group",
-        index,
-      });
-    }
-  });
 }

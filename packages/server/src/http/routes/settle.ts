@@ -26,10 +26,18 @@ export interface Settle {
     error: string,
   ): Promise<{ job: JobRecord; retryAt: number | null }>;
   extend(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number>;
-  /** With `pauseQueue`, the queue is paused until the job is due again (the other side said slow down). */
-  release(queue: string, id: string, leaseToken: string, delayMs: number, pauseQueue?: boolean): Promise<void>;
+  /**
+   * With `pauseQueue` the queue, with `pauseGroup` the job's group, is paused until the job is
+   * due again (the other side said slow down).
+   */
+  release(queue: string, id: string, leaseToken: string, delayMs: number, pause?: Pauses): Promise<void>;
   /** Keeps the queue's completed jobs to the newest few, at most once a second. */
   trimCompleted(queue: string): void;
+}
+
+export interface Pauses {
+  pauseQueue?: boolean;
+  pauseGroup?: boolean;
 }
 
 export function settleOperations(
@@ -59,8 +67,8 @@ export function settleOperations(
     extend(queue, id, leaseToken, leaseMs) {
       return ctx.store.extendLease(queue, id, leaseToken, leaseMs);
     },
-    async release(queue, id, leaseToken, delayMs, pauseQueue = false) {
-      await releaseJob(ctx.store, queue, id, leaseToken, { delayMs, pauseQueue });
+    async release(queue, id, leaseToken, delayMs, pause = {}) {
+      await releaseJob(ctx.store, queue, id, leaseToken, { delayMs, ...pause });
       processed(queue, leaseToken, "released");
     },
     trimCompleted,

@@ -42,6 +42,8 @@ export function JobPage({ queue, id }: { queue: string; id: string }) {
             <dd>{job.queue}</dd>
             <dt>Key</dt>
             <dd>{job.key ?? "—"}</dd>
+            <dt>Group</dt>
+            <dd>{job.group ?? "—"}</dd>
             <dt>Due</dt>
             <dd data-testid="due">
               {when(job.runAt)} ({relative(job.runAt)})

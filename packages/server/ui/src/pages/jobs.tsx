@@ -3,6 +3,7 @@ import { ApiError, get, JOB_STATES, type Job, type Page, q } from "../api";
 import { ErrorNote, StateBadge } from "../components";
 import { relative, when } from "../format";
 import { usePoll } from "../hooks";
+import { GroupsPanel } from "./groups";
 import { QueuePicker, useQueues } from "./queue-picker";
 
 const PAGE_SIZE = 20;
@@ -28,7 +29,10 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
           ),
     [queue, state, cursor],
   );
-  const counts = queues.data?.queues.find((x) => x.name === queue)?.counts;
+  const shown = queues.data?.queues.find((x) => x.name === queue);
+  // The group column only where this page has a grouped job: most queues have none.
+  const grouped = list.data?.jobs.some((job) => job.group) ?? false;
+  const counts = shown?.counts;
 
   const [search, setSearch] = useState("");
   const [searchError, setSearchError] = useState<Error | null>(null);
@@ -103,6 +107,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
             <tr>
               <th scope="col">Id</th>
               <th scope="col">Key</th>
+              {grouped && <th scope="col">Group</th>}
               <th scope="col">State</th>
               <th scope="col">Due</th>
               <th scope="col" class="num">
@@ -118,6 +123,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
                   <a href={`#/jobs/${q(queue)}/${q(job.id)}`}>{job.id}</a>
                 </td>
                 <td>{job.key ?? "—"}</td>
+                {grouped && <td>{job.group ?? "—"}</td>}
                 <td>
                   <StateBadge state={job.state} />
                 </td>
@@ -144,6 +150,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
           Next page
         </button>
       </nav>
+      {queue !== "" && <GroupsPanel queue={queue} groupLimits={shown?.flow?.groupLimits ?? null} />}
     </section>
   );
 }

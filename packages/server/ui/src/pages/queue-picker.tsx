@@ -1,9 +1,9 @@
-import { type Counts, get } from "../api";
+import { type Counts, type FlowSettings, get } from "../api";
 import { usePoll } from "../hooks";
 
 /** The queues the server knows, for the pickers of the Jobs and Dead letters pages. */
 export function useQueues() {
-  return usePoll(() => get<{ queues: { name: string; counts: Counts }[] }>("/v1/queues"), []);
+  return usePoll(() => get<{ queues: { name: string; counts: Counts; flow?: FlowSettings }[] }>("/v1/queues"), []);
 }
 
 export function QueuePicker(props: { id: string; value: string; names: string[]; onChange: (name: string) => void }) {
