@@ -64,8 +64,7 @@ export class Check<I = unknown, R = unknown> {
   /**
    * The definition's probe rate becomes the check queue's rate limit in the store — or, for a
    * check with a group, the rate of that group's own limits — shared by every process running
-   * the check. A store that refuses it (a partitioned Redis) is reported, not thrown: the check
-   * still runs, unlimited.
+   * the check. A store that refuses it is reported, not thrown: the check still runs, unlimited.
    */
   private keepProbeRate(): Promise<void> {
     const { probeRate, group } = this.definition;

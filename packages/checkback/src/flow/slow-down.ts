@@ -15,8 +15,8 @@ export interface ReleaseJobOptions {
  * the two steps; then the job is released without spending an attempt. Written once for the
  * worker and the pull route, on top of store operations every store has.
  *
- * A pause that cannot be kept — a store that refuses pauses (a partitioned Redis answers
- * INVALID_OPTION), or a group pause for a job without a group — changes nothing on the pause:
+ * A pause that cannot be kept — a group pause for a job without a group (INVALID_OPTION), or a
+ * store that refuses pauses — changes nothing on the pause:
  * `onRefused` decides — the worker reports it and still releases; the HTTP route passes none, so
  * the refusal is the answer and the job stays leased.
  */

@@ -39,8 +39,8 @@ export function later(delay: Duration, payload?: unknown): Release {
  * `Retry-After`, a gateway's busy code). The job is released without spending an attempt AND its
  * group — or its queue, when it has no group or `scope` is "queue" — is paused until then, so no
  * worker of any process starts another of its group's (queue's) jobs before
- * (docs/flow-control.md). A store that refuses the pause (a partitioned Redis), or a "group"
- * scope on a job without a group, still releases the job; the worker reports the refusal.
+ * (docs/flow-control.md). A "group" scope on a job without a group (or a store that refuses the
+ * pause) still releases the job; the worker reports the refusal.
  */
 export function slowDown(delay: Duration, options: SlowDownOptions = {}): Release {
   const delayMs = parseDuration(delay, "slowDown");
