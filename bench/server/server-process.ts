@@ -13,8 +13,11 @@ export interface Server {
   dir: string;
 }
 
-/** `store`: sqlite (a file in the temporary directory), memory, or a store URL. `nodeArgs`: e.g. --cpu-prof. */
-export async function startServer(store: string, nodeArgs: string[] = []): Promise<Server> {
+/**
+ * `store`: sqlite (a file in the temporary directory), memory, or a store URL. `nodeArgs`: e.g.
+ * --cpu-prof. `root`: the checkout whose server runs (another one, to compare two versions in one run).
+ */
+export async function startServer(store: string, nodeArgs: string[] = [], root = process.cwd()): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "checkback-bench-"));
   const storeUrl = store === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : store === "memory" ? "memory:" : store;
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "packages/server/src/cli/main.ts", "serve"], {
@@ -25,6 +28,7 @@ export async function startServer(store: string, nodeArgs: string[] = []): Promi
       CHECKBACK_LOG_LEVEL: "info",
       CHECKBACK_TOKENS: "",
     },
+    cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolve, reject) => {
