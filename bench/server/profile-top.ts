@@ -3,10 +3,12 @@
  * functions taking the most time in a window of it: self time (the function itself) and total
  * time (the function and what it called), as shares of the samples in the window.
  *
- *   npx tsx bench/server/profile-top.ts FILE.cpuprofile [--last 5] [--top 30] [--match TEXT]
+ *   npx tsx bench/server/profile-top.ts FILE.cpuprofile [--last 5 | --from S --to S] [--top 30]
+ *       [--match TEXT]
  *
  * `--last S`: only the last S seconds of the profile (the steady part of a run, after start-up
- * and prefill); `--match TEXT`: total time only of functions whose name or file contains TEXT.
+ * and prefill); `--from S --to S`: seconds from the profile's start instead (one phase of a
+ * longer run); `--match TEXT`: total time only of functions whose name or file contains TEXT.
  */
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
@@ -27,6 +29,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     last: { type: "string", default: "5" },
+    from: { type: "string" },
+    to: { type: "string" },
     top: { type: "string", default: "30" },
     match: { type: "string" },
   },
@@ -52,13 +56,14 @@ for (const delta of profile.timeDeltas) {
   clock += delta;
   at.push(clock);
 }
-const from = clock - Number(values.last) * 1e6;
+const from = values.from !== undefined ? Number(values.from) * 1e6 : clock - Number(values.last) * 1e6;
+const to = values.to !== undefined ? Number(values.to) * 1e6 : clock;
 
 const self = new Map<string, number>();
 const total = new Map<string, number>();
 let counted = 0;
 for (let i = 0; i < profile.samples.length; i++) {
-  if (at[i]! < from) continue;
+  if (at[i]! < from || at[i]! > to) continue;
   counted++;
   const leaf = byId.get(profile.samples[i]!)!;
   self.set(label(leaf), (self.get(label(leaf)) ?? 0) + 1);
@@ -80,7 +85,9 @@ const rows = (map: Map<string, number>, keep: (name: string) => boolean = () => 
     .slice(0, top)
     .map(([name, n]) => ({ share: share(n), function: name }));
 
-console.log(`# ${counted} samples in the last ${values.last} s of ${(clock / 1e6).toFixed(1)} s`);
+console.log(
+  `# ${counted} samples from ${(from / 1e6).toFixed(1)} s to ${(to / 1e6).toFixed(1)} s of ${(clock / 1e6).toFixed(1)} s`,
+);
 console.log("## self");
 console.table(rows(self));
 console.log("## total");

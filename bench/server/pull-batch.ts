@@ -20,12 +20,11 @@
  * this one's, each run on a fresh server, in turn; `--rounds N` repeats the pairs, alternating
  * which goes first. bench/server/profile-top.ts reads a profile.
  */
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { CheckbackClient } from "@checkback/client";
-import { type Server, startServer, stopServer } from "./server-process.js";
+import { cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -84,12 +83,6 @@ function poster(base: string, sockets: number) {
       outgoing.on("error", reject);
       outgoing.end(text);
     });
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc; clock ticks are 100/s). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function prefill(client: CheckbackClient, queue: string, total: number): Promise<number> {

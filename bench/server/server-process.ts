@@ -3,7 +3,7 @@
  * on a fresh store in a temporary directory, no tokens, its URL read from the start-up line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -53,4 +53,10 @@ export async function stopServer(server: Server): Promise<void> {
   server.child.kill("SIGTERM");
   await exited;
   rmSync(server.dir, { recursive: true, force: true });
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc; clock ticks are 100/s). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
