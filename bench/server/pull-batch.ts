@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/server/pull-batch.ts [--store sqlite|memory] [--duration 10] [--connections 16]
  *       [--batch 100] [--consumers 4] [--only single|batched] [--profile DIR]
- *       [--base DIR] [--rounds 1]
+ *       [--base DIR] [--rounds 1] [--compiled]
  *
  * single: `--connections` loops, each `POST …/claim {limit: 1}` then `POST …/jobs/:id/complete`,
  * over node:http with keep-alive (a light load generator: the figure is the server's).
@@ -18,13 +18,15 @@
  * `--profile DIR` starts the server with `node --cpu-prof --cpu-prof-dir DIR` (written at exit).
  * `--base DIR` measures the server of another checkout (DIR, with its own node_modules) beside
  * this one's, each run on a fresh server, in turn; `--rounds N` repeats the pairs, alternating
- * which goes first. bench/server/profile-top.ts reads a profile.
+ * which goes first. bench/server/profile-top.ts reads a profile. `--compiled` builds each
+ * checkout's packages to dist/ and runs the server from there, as an installed one runs
+ * (server-process.ts says why that matters).
  */
 import { Agent, request } from "node:http";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { CheckbackClient } from "@checkback/client";
-import { cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
+import { buildServer, cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     profile: { type: "string" },
     base: { type: "string" },
+    compiled: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
   },
 });
@@ -182,6 +185,7 @@ async function batched(server: Server, client: CheckbackClient) {
   return report(`batched (claim ${batch} + completeMany)`, prefillRate, run);
 }
 
+const compiled = values.compiled!;
 /** The servers to measure: this checkout's, and with `--base DIR` the one in DIR beside it. */
 const versions = [
   ...(values.base ? [{ name: "base", root: values.base, nodeArgs: [] as string[] }] : []),
@@ -191,6 +195,7 @@ const versions = [
     nodeArgs: values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [],
   },
 ];
+if (compiled) for (const version of versions) buildServer(version.root);
 const kinds = [
   ...(values.only !== "batched" ? [{ name: "single", run: single }] : []),
   ...(values.only !== "single" ? [{ name: "batched", run: batched }] : []),
@@ -205,7 +210,7 @@ for (let round = 0; round < rounds; round++) {
     // Alternate which version goes first, so neither always meets the machine's state first.
     const order = round % 2 === 0 ? versions : [...versions].reverse();
     for (const version of order) {
-      const server = await startServer(values.store!, version.nodeArgs, version.root);
+      const server = await startServer(values.store!, { nodeArgs: version.nodeArgs, root: version.root, compiled });
       try {
         const row = await kind.run(server, new CheckbackClient({ url: server.url }));
         rows.push({ ...(version.name ? { server: version.name } : {}), ...row, load: loadavg()[0]!.toFixed(2) });

@@ -6,20 +6,21 @@
  * `runAt` (claim + signed POST + transit). Each phase ends when every job has arrived.
  *
  *   npx tsx bench/server/push.ts [--store sqlite] [--seconds 10] [--targets 4] [--rate 1000]
- *     [--concurrent-rate 1500] [--concurrency 32] [--profile DIR] [--base DIR]
+ *     [--concurrent-rate 1500] [--concurrency 32] [--profile DIR] [--base DIR] [--compiled]
  *
  * Phases: one target at --rate jobs/s; --targets targets at --concurrent-rate jobs/s each; then
  * --targets bursts of (concurrent-rate × seconds / 2) jobs each, all due at one instant
  * (deliveries/s = jobs over the time from the due instant to the last arrival).
  * `--profile DIR`: the server runs under `node --cpu-prof --cpu-prof-dir DIR` (profile-top.ts
  * reads it). `--base DIR`: the phases run first against the server of another checkout (DIR,
- * with its own node_modules), then against this one's.
+ * with its own node_modules), then against this one's. `--compiled`: each server runs from
+ * its packages' dist/, built first, as an installed one runs (server-process.ts).
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
+import { buildServer, cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "32" },
     profile: { type: "string" },
     base: { type: "string" },
+    compiled: { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -131,6 +133,7 @@ async function phase(server: Server, name: string, count: number, perTarget: num
   }
 }
 
+const compiled = values.compiled!;
 /** The servers to measure: this checkout's, and with `--base DIR` the one in DIR before it. */
 const versions = [
   ...(values.base ? [{ name: "base", root: values.base, nodeArgs: [] as string[] }] : []),
@@ -140,6 +143,7 @@ const versions = [
     nodeArgs: values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [],
   },
 ];
+if (compiled) for (const version of versions) buildServer(version.root);
 console.log(
   `# push on ${values.store}; ${availableParallelism()} CPUs, load ${loadavg()
     .map((l) => l.toFixed(2))
@@ -149,7 +153,7 @@ const rate = Number(values.rate);
 const concurrentRate = Number(values["concurrent-rate"]);
 const results = [];
 for (const version of versions) {
-  const server = await startServer(values.store!, version.nodeArgs, version.root);
+  const server = await startServer(values.store!, { nodeArgs: version.nodeArgs, root: version.root, compiled });
   try {
     const phases = [
       await phase(server, `${rate}/s, 1 target`, 1, rate * seconds, seconds * 1000),
