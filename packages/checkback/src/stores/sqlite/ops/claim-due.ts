@@ -4,6 +4,7 @@ import { claimRank, PRIORITY_LEVELS } from "../../../flow/priority.js";
 import { allowedStarts, charge, limitedNextDue } from "../../../flow/rate-limit.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
+import { firstRows } from "../first-rows.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 import { readBucket, saveBucket } from "./flow.js";
 
@@ -36,11 +37,11 @@ import { readBucket, saveBucket } from "./flow.js";
  * instead — priority 0 from jobs_due, each other level from jobs_due_ranked, each up to the
  * number wanted — and merged by claim rank. Without such a job the read is the plain one above.
  */
+// The due-row reads have no LIMIT: firstRows stops after the rows wanted (first-rows.ts says why).
 const SELECT_DUE = `
   SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND due_at IS NOT NULL AND due_at <= ?
-  ORDER BY due_at, id
-  LIMIT ?`;
+  ORDER BY due_at, id`;
 
 const CLAIM = `
   UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_token = ?, lease_expires_at = ?,
@@ -64,14 +65,12 @@ const ANY_RANKED = `
 const SELECT_DUE_LEVEL_0 = `
   SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND due_at IS NOT NULL AND due_at <= ? AND priority = 0
-  ORDER BY due_at, id
-  LIMIT ?`;
+  ORDER BY due_at, id`;
 
 const SELECT_DUE_LEVEL = `
   SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND priority = ? AND due_at IS NOT NULL AND priority <> 0 AND due_at <= ?
-  ORDER BY due_at, id
-  LIMIT ?`;
+  ORDER BY due_at, id`;
 
 export const SELECT_NEXT_DUE = `
   SELECT due_at FROM jobs WHERE queue = ? AND due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`;
@@ -92,7 +91,7 @@ export function claimDue(
   const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
   while (jobs.length < allowed) {
     const wanted = allowed - jobs.length;
-    const due = ranked ? selectRanked(ctx, queue, now, wanted) : selectDue.all(queue, now, wanted);
+    const due = ranked ? selectRanked(ctx, queue, now, wanted) : firstRows(selectDue, [queue, now], wanted);
     const tokens = leaseTokens(due.length);
     for (let i = 0; i < due.length; i++) {
       const row = due[i]!;
@@ -130,9 +129,9 @@ export function claimDue(
 
 /** The `wanted` due rows of lowest claim rank: each level's due head, merged. */
 function selectRanked(ctx: SqliteContext, queue: string, now: number, wanted: number): JobRow[] {
-  const rows = ctx.statement<JobRow>(SELECT_DUE_LEVEL_0).all(queue, now, wanted);
+  const rows = firstRows(ctx.statement<JobRow>(SELECT_DUE_LEVEL_0), [queue, now], wanted);
   const level = ctx.statement<JobRow>(SELECT_DUE_LEVEL);
-  for (const priority of PRIORITY_LEVELS) rows.push(...level.all(queue, priority, now, wanted));
+  for (const priority of PRIORITY_LEVELS) rows.push(...firstRows(level, [queue, priority, now], wanted));
   const rank = (row: JobRow) => claimRank(row.state === "active" ? row.lease_expires_at! : row.run_at, row.priority);
   rows.sort((a, b) => rank(a) - rank(b) || a.id - b.id);
   return rows.length > wanted ? rows.slice(0, wanted) : rows;
