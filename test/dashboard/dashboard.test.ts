@@ -172,6 +172,8 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
   it("jobs: pages through a state, finds a job by key, reschedules it", async () => {
     const page = await signIn(ADMIN);
     await page.getByRole("link", { name: "Jobs" }).click();
+    // The overview has a "Queue" select too: look for the page's own once it has replaced it.
+    await page.getByRole("heading", { name: "Jobs" }).waitFor();
     await page.getByLabel("Queue").selectOption("orders");
     await expect.poll(() => page.locator('[data-testid="jobs"] tbody tr').count()).toBe(20);
     await shoot(page, "jobs");
@@ -202,6 +204,7 @@ describe.skipIf(!available)("the dashboard in chromium", () => {
   it("dead letters: select one, confirm, and it is redriven", async () => {
     const page = await signIn(ADMIN);
     await page.getByRole("link", { name: "Dead letters" }).click();
+    await page.getByRole("heading", { name: "Dead letters" }).waitFor();
     await page.getByLabel("Queue").selectOption("payments");
     await expect.poll(() => page.locator('[data-testid="dead"] tbody tr').count()).toBe(3);
     await page.getByLabel("Filter by id, key or error").fill("(8)");
