@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/server/pull-batch.ts [--store sqlite|memory] [--duration 10] [--connections 16]
  *       [--batch 100] [--consumers 4] [--only single|batched] [--profile DIR]
+ *       [--base DIR] [--rounds 1] [--compiled]
  *
  * single: `--connections` loops, each `POST …/claim {limit: 1}` then `POST …/jobs/:id/complete`,
  * over node:http with keep-alive (a light load generator: the figure is the server's).
@@ -15,13 +16,17 @@
  * and counts the jobs answered completed. CPU seconds of the server process (from /proc) and
  * of this process are reported per run, so the split between them is visible.
  * `--profile DIR` starts the server with `node --cpu-prof --cpu-prof-dir DIR` (written at exit).
+ * `--base DIR` measures the server of another checkout (DIR, with its own node_modules) beside
+ * this one's, each run on a fresh server, in turn; `--rounds N` repeats the pairs, alternating
+ * which goes first. bench/server/profile-top.ts reads a profile. `--compiled` builds each
+ * checkout's packages to dist/ and runs the server from there, as an installed one runs
+ * (server-process.ts says why that matters).
  */
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { CheckbackClient } from "@checkback/client";
-import { type Server, startServer, stopServer } from "./server-process.js";
+import { buildServer, cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -32,12 +37,16 @@ const { values } = parseArgs({
     consumers: { type: "string", default: "4" },
     only: { type: "string" },
     profile: { type: "string" },
+    base: { type: "string" },
+    compiled: { type: "boolean", default: false },
+    rounds: { type: "string", default: "1" },
   },
 });
 const durationMs = Number(values.duration) * 1000;
 const connections = Number(values.connections);
 const batch = Number(values.batch);
 const consumers = Number(values.consumers);
+const rounds = Number(values.rounds);
 
 interface RunResult {
   jobs: number;
@@ -77,12 +86,6 @@ function poster(base: string, sockets: number) {
       outgoing.on("error", reject);
       outgoing.end(text);
     });
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc; clock ticks are 100/s). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function prefill(client: CheckbackClient, queue: string, total: number): Promise<number> {
@@ -182,17 +185,40 @@ async function batched(server: Server, client: CheckbackClient) {
   return report(`batched (claim ${batch} + completeMany)`, prefillRate, run);
 }
 
-const server = await startServer(values.store!, values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : []);
-try {
-  const client = new CheckbackClient({ url: server.url });
-  console.log(
-    `# server on ${values.store}; ${availableParallelism()} CPUs, load ${loadavg()[0]!.toFixed(2)}; ${durationMs / 1000} s per run; single: ${connections} connections; batched: ${consumers} consumers × ${batch}; ${process.version}`,
-  );
-  const rows = [];
-  if (values.only !== "batched") rows.push(await single(server, client));
-  if (values.only !== "single") rows.push(await batched(server, client));
-  console.table(rows);
-  console.log(`# load at the end ${loadavg()[0]!.toFixed(2)}`);
-} finally {
-  await stopServer(server);
+const compiled = values.compiled!;
+/** The servers to measure: this checkout's, and with `--base DIR` the one in DIR beside it. */
+const versions = [
+  ...(values.base ? [{ name: "base", root: values.base, nodeArgs: [] as string[] }] : []),
+  {
+    name: values.base ? "this" : "",
+    root: process.cwd(),
+    nodeArgs: values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [],
+  },
+];
+if (compiled) for (const version of versions) buildServer(version.root);
+const kinds = [
+  ...(values.only !== "batched" ? [{ name: "single", run: single }] : []),
+  ...(values.only !== "single" ? [{ name: "batched", run: batched }] : []),
+];
+
+console.log(
+  `# server on ${values.store}; ${availableParallelism()} CPUs, load ${loadavg()[0]!.toFixed(2)}; ${durationMs / 1000} s per run; single: ${connections} connections; batched: ${consumers} consumers × ${batch}; ${process.version}`,
+);
+const rows = [];
+for (let round = 0; round < rounds; round++) {
+  for (const kind of kinds) {
+    // Alternate which version goes first, so neither always meets the machine's state first.
+    const order = round % 2 === 0 ? versions : [...versions].reverse();
+    for (const version of order) {
+      const server = await startServer(values.store!, { nodeArgs: version.nodeArgs, root: version.root, compiled });
+      try {
+        const row = await kind.run(server, new CheckbackClient({ url: server.url }));
+        rows.push({ ...(version.name ? { server: version.name } : {}), ...row, load: loadavg()[0]!.toFixed(2) });
+      } finally {
+        await stopServer(server);
+      }
+    }
+  }
 }
+console.table(rows);
+console.log(`# load at the end ${loadavg()[0]!.toFixed(2)}`);

@@ -6,17 +6,21 @@
  * `runAt` (claim + signed POST + transit). Each phase ends when every job has arrived.
  *
  *   npx tsx bench/server/push.ts [--store sqlite] [--seconds 10] [--targets 4] [--rate 1000]
- *     [--concurrent-rate 1500] [--concurrency 32]
+ *     [--concurrent-rate 1500] [--concurrency 32] [--profile DIR] [--base DIR] [--compiled]
  *
  * Phases: one target at --rate jobs/s; --targets targets at --concurrent-rate jobs/s each; then
  * --targets bursts of (concurrent-rate × seconds / 2) jobs each, all due at one instant
  * (deliveries/s = jobs over the time from the due instant to the last arrival).
+ * `--profile DIR`: the server runs under `node --cpu-prof --cpu-prof-dir DIR` (profile-top.ts
+ * reads it). `--base DIR`: the phases run first against the server of another checkout (DIR,
+ * with its own node_modules), then against this one's. `--compiled`: each server runs from
+ * its packages' dist/, built first, as an installed one runs (server-process.ts).
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { type Server, startServer, stopServer } from "./server-process.js";
+import { buildServer, cpuSecondsOf, type Server, startServer, stopServer } from "./server-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +30,9 @@ const { values } = parseArgs({
     rate: { type: "string", default: "1000" },
     "concurrent-rate": { type: "string", default: "1500" },
     concurrency: { type: "string", default: "32" },
+    profile: { type: "string" },
+    base: { type: "string" },
+    compiled: { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -98,6 +105,7 @@ async function phase(server: Server, name: string, count: number, perTarget: num
       }
     }
     if (Date.now() > start) console.warn(`# ${name}: adding overran the first due instant`);
+    const serverCpu = cpuSecondsOf(server.child.pid!);
     const deadline = start + spreadMs + 120_000;
     const received = () => receivers.reduce((sum, r) => sum + r.lateness.length, 0);
     while (received() < count * perTarget && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -115,6 +123,8 @@ async function phase(server: Server, name: string, count: number, perTarget: num
       "max ms": sorted.at(-1),
       // First due instant to last arrival: the offered rate when lateness stays low.
       "deliveries/s": Math.round(sorted.length / (drainMs / 1000)),
+      // From just before the first due instant to the last arrival (the adds are not in it).
+      "server CPU µs/delivery": Math.round(((cpuSecondsOf(server.child.pid!) - serverCpu) * 1e6) / sorted.length),
       load: `${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
     };
   } finally {
@@ -123,26 +133,41 @@ async function phase(server: Server, name: string, count: number, perTarget: num
   }
 }
 
-const server = await startServer(values.store!);
-try {
-  console.log(
-    `# push on ${values.store}; ${availableParallelism()} CPUs, load ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}; push concurrency ${concurrency} per target; ${process.version}`,
-  );
-  const rate = Number(values.rate);
-  const concurrentRate = Number(values["concurrent-rate"]);
-  const results = [
-    await phase(server, `${rate}/s, 1 target`, 1, rate * seconds, seconds * 1000),
-    await phase(server, `${concurrentRate}/s per target`, targets, concurrentRate * seconds, seconds * 1000),
-    await phase(server, "burst, due at once", targets, (concurrentRate * seconds) / 2, 0),
-  ];
-  console.table(results);
-  console.log(
-    `# load at the end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
-} finally {
-  await stopServer(server);
+const compiled = values.compiled!;
+/** The servers to measure: this checkout's, and with `--base DIR` the one in DIR before it. */
+const versions = [
+  ...(values.base ? [{ name: "base", root: values.base, nodeArgs: [] as string[] }] : []),
+  {
+    name: values.base ? "this" : "",
+    root: process.cwd(),
+    nodeArgs: values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [],
+  },
+];
+if (compiled) for (const version of versions) buildServer(version.root);
+console.log(
+  `# push on ${values.store}; ${availableParallelism()} CPUs, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}; push concurrency ${concurrency} per target; ${process.version}`,
+);
+const rate = Number(values.rate);
+const concurrentRate = Number(values["concurrent-rate"]);
+const results = [];
+for (const version of versions) {
+  const server = await startServer(values.store!, { nodeArgs: version.nodeArgs, root: version.root, compiled });
+  try {
+    const phases = [
+      await phase(server, `${rate}/s, 1 target`, 1, rate * seconds, seconds * 1000),
+      await phase(server, `${concurrentRate}/s per target`, targets, concurrentRate * seconds, seconds * 1000),
+      await phase(server, "burst, due at once", targets, (concurrentRate * seconds) / 2, 0),
+    ];
+    results.push(...phases.map((row) => (version.name ? { server: version.name, ...row } : row)));
+  } finally {
+    await stopServer(server);
+  }
 }
+console.table(results);
+console.log(
+  `# load at the end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);

@@ -10,6 +10,7 @@ export { toJob } from "./core/job-view.js";
 export { rejectUnknown, resolveAddOptions, validateQueueName } from "./core/options.js";
 export { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
 export { failureMessage, IDENTIFIER_PATTERN, MAX_ID_LENGTH, MAX_KEY_LENGTH, NAME_PATTERN } from "./core/text.js";
+export { unmarked } from "./core/trace-mark.js";
 export {
   checkGroupPriority,
   MAX_GROUP_CONCURRENCY,

@@ -32,6 +32,7 @@ import type { StoreHealth } from "./store/guard.js";
 import type { HttpSweep } from "./sweeps/http-sweep.js";
 import { registerSweepMetrics } from "./sweeps/metrics.js";
 import { SweepRegistry } from "./sweeps/registry.js";
+import { syncHook } from "./sync-hook.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -112,6 +113,7 @@ export async function buildApp(
   // Before any route (and before swagger, which reads each route's schema as it is added).
   documentScopes(app);
   guardReservedQueues(app);
+  acceptEmptyBodies(app);
   // The API speaks JSON only; a text body is 415, not a string that fails validation later.
   app.removeContentTypeParser("text/plain");
   // Many clients send Content-Type: application/json on every request, DELETEs included: an
@@ -144,27 +146,31 @@ export async function buildApp(
     app.log.warn("no tokens configured: the API is open to anyone who can reach it (set CHECKBACK_TOKENS)");
   }
 
-  app.addHook("onRequest", async (request) => {
-    authorizer.check(request, request.routeOptions.config.scope);
-  });
+  // Without tokens every request passes: no hook at all then.
+  if (!authorizer.open) {
+    app.addHook(
+      "onRequest",
+      syncHook((request) => authorizer.check(request, request.routeOptions.config.scope)),
+    );
+  }
   // A producer's traceparent header: the jobs its request adds continue its trace.
   app.addHook("preHandler", (request, _reply, done) => withTraceparent(request.headers.traceparent, done));
-  app.addHook("preValidation", async (request) => {
-    if (request.routeOptions.config.optionalBody && request.body === undefined) request.body = {};
-  });
-  app.addHook("onResponse", async (request, reply) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    metrics.httpDuration.observe(
-      { method: request.method, route, status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-    if (reply.statusCode >= 400) {
-      request.log.info(
-        { method: request.method, url: redactRequestUrl(request.url), status: reply.statusCode },
-        "request refused",
+  app.addHook(
+    "onResponse",
+    syncHook((request, reply) => {
+      const route = request.routeOptions.url ?? "unmatched";
+      metrics.httpDuration.observe(
+        { method: request.method, route, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
       );
-    }
-  });
+      if (reply.statusCode >= 400) {
+        request.log.info(
+          { method: request.method, url: redactRequestUrl(request.url), status: reply.statusCode },
+          "request refused",
+        );
+      }
+    }),
+  );
 
   await app.register(swagger, {
     openapi: {
@@ -234,4 +240,21 @@ export async function buildApp(
   });
 
   return app;
+}
+
+/** Routes marked `optionalBody` take a POST without a body as {} (a hook on those routes only). */
+function acceptEmptyBodies(app: FastifyInstance): void {
+  const emptyAsObject = syncHook((request) => {
+    if (request.body === undefined) request.body = {};
+  });
+  app.addHook("onRoute", (route) => {
+    if (!route.config?.optionalBody) return;
+    const own =
+      route.preValidation === undefined
+        ? []
+        : Array.isArray(route.preValidation)
+          ? route.preValidation
+          : [route.preValidation];
+    route.preValidation = [emptyAsObject, ...own];
+  });
 }

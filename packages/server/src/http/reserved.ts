@@ -6,7 +6,8 @@ import {
   SWEEP_ITEMS_QUEUE_PREFIX,
   SWEEP_QUEUE_PREFIX,
 } from "checkback/internal";
-import type { FastifyInstance, onRequestHookHandler } from "fastify";
+import type { FastifyInstance } from "fastify";
+import { syncHook } from "./sync-hook.js";
 
 /**
  * Queues the server keeps for itself, out of reach of every route that names a queue:
@@ -65,10 +66,10 @@ export function refuseReservedQueue(name: string): void {
 
 /** Every route with a :queue parameter, present and future, refuses reserved names. */
 export function guardReservedQueues(app: FastifyInstance): void {
-  const guard: onRequestHookHandler = async (request) => {
+  const guard = syncHook((request) => {
     const { queue } = (request.params ?? {}) as { queue?: unknown };
     if (typeof queue === "string") refuseReservedQueue(queue);
-  };
+  });
   app.addHook("onRoute", (route) => {
     if (!route.url.includes(":queue")) return;
     const own =

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { urlToHttpOptions } from "node:url";
 import { SIGNATURE_HEADER, signBody } from "@checkback/client/signature";
 import { activeTraceparent } from "checkback/internal";
 
@@ -15,6 +16,24 @@ const agents = {
   "http:": new HttpAgent({ keepAlive: true }),
   "https:": new HttpsAgent({ keepAlive: true }),
 };
+
+/**
+ * Receiver URLs as request options, parsed once: a push target or check posts to the same URL
+ * again and again, and parsing it each time was a visible share of a delivery. Bounded, so
+ * many distinct URLs (a sweep's items) cannot grow it: it starts afresh when full.
+ */
+const MAX_PARSED_URLS = 1_000;
+const parsedUrls = new Map<string, ReturnType<typeof urlToHttpOptions>>();
+
+function requestOptionsOf(url: string): ReturnType<typeof urlToHttpOptions> {
+  let options = parsedUrls.get(url);
+  if (!options) {
+    if (parsedUrls.size >= MAX_PARSED_URLS) parsedUrls.clear();
+    options = urlToHttpOptions(new URL(url));
+    parsedUrls.set(url, options);
+  }
+  return options;
+}
 
 export type PostFailureKind = "http_error" | "timeout" | "network_error";
 
@@ -48,9 +67,9 @@ export interface SignedPost {
  */
 export function postSigned(post: SignedPost): Promise<{ status: number; text: string; truncated: boolean }> {
   const maxAnswerBytes = post.maxAnswerBytes ?? MAX_ANSWER_BYTES;
-  const url = new URL(post.url);
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-  const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+  const target = requestOptionsOf(post.url);
+  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  const agent = target.protocol === "https:" ? agents["https:"] : agents["http:"];
   // A delivery runs inside its job's span: the receiver continues the producer's trace.
   const traceparent = activeTraceparent();
   return new Promise((resolve, reject) => {
@@ -66,8 +85,8 @@ export function postSigned(post: SignedPost): Promise<{ status: number; text: st
       finish(new PostFailure(`could not reach receiver: ${error.code ?? error.message}`, "network_error"));
 
     const request = send(
-      url,
       {
+        ...target,
         method: "POST",
         agent,
         headers: {

@@ -1,10 +1,10 @@
-import type { JobRecord } from "checkback";
 import { invalidOption, parseDuration } from "checkback";
 import type { ClaimResult } from "checkback/internal";
 import { toJob } from "checkback/internal";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { claimWaiting } from "../claim-wait.js";
 import type { ServerContext } from "../context.js";
+import { claimedJobsJson } from "../job-json.js";
 import {
   claimBody,
   claimedJobSchema,
@@ -30,6 +30,7 @@ const KEEP_COMPLETED = 1_000;
 const TRIM_EVERY_MS = 1_000;
 /** Claim times by lease token, for the processing-time metric; bounded so abandoned leases cannot grow it. */
 const MAX_TRACKED_LEASES = 100_000;
+const JSON_TYPE = "application/json; charset=utf-8";
 
 /**
  * Pull delivery: claim due jobs under a lease (optionally waiting for one), then complete,
@@ -47,15 +48,15 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     ctx.metrics.processing.observe({ queue, delivery: "pull", outcome }, (performance.now() - at) / 1000);
   };
 
-  /** Records lateness and claim times of claimed jobs, and shapes them for the answer. */
-  const handOut = (queue: string, claimed: ClaimResult) => {
+  /** Records lateness and claim times of claimed jobs, and writes the answer (job-json.ts). */
+  const handOut = (queue: string, claimed: ClaimResult, reply: FastifyReply) => {
     const local = performance.now();
     if (claimed.jobs.length > 0) ctx.metrics.claimed.inc({ queue, delivery: "pull" }, claimed.jobs.length);
     for (const job of claimed.jobs) {
       ctx.metrics.observeLateness(queue, "pull", claimed.now - job.runAt);
       track(claimedAt, job.leaseToken!, local);
     }
-    return claimed.jobs.map(claimedView);
+    return reply.type(JSON_TYPE).send(claimedJobsJson(claimed.jobs));
   };
 
   const trimCompleted = (queue: string) => {
@@ -92,7 +93,7 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       if (waitMs === 0) {
         // No wait: one claim, nothing to subscribe to or abort.
         const claimed = await ctx.store.claimDue(queue, { limit, leaseMs });
-        return { jobs: handOut(queue, claimed) };
+        return handOut(queue, claimed, reply);
       }
       // Ends the wait early when the client leaves or the server begins to close.
       const stop = new AbortController();
@@ -120,7 +121,7 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         );
         return reply.code(499).send({ jobs: [] });
       }
-      return { jobs: handOut(queue, claimed) };
+      return handOut(queue, claimed, reply);
     },
   );
 
@@ -225,10 +226,6 @@ export async function pullRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   );
 
   await pullBatchRoutes(app, ctx, settle);
-}
-
-function claimedView(record: JobRecord) {
-  return { ...toJob(record), leaseToken: record.leaseToken!, leaseExpiresAt: record.leaseExpiresAt! };
 }
 
 function track(map: Map<string, number>, leaseToken: string, at: number): void {

@@ -4,6 +4,7 @@ import { claimRank, PRIORITY_LEVELS } from "../../../flow/priority.js";
 import { allowedStarts, charge, limitedNextDue } from "../../../flow/rate-limit.js";
 import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
+import { firstRows } from "../first-rows.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 import { readBucket, saveBucket } from "./flow.js";
 import { changeGroup, loadGroup, type ReadyPlace, sweepIdleGroups } from "./groups.js";
@@ -53,11 +54,11 @@ import { changeGroup, loadGroup, type ReadyPlace, sweepIdleGroups } from "./grou
  * its group; gone dead, it frees its group's place, and a group ready by now at that takes its
  * turn in this claim, in its place.
  */
+// The due-row reads have no LIMIT: firstRows stops after the rows wanted (first-rows.ts says why).
 const SELECT_DUE = `
   SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND due_at IS NOT NULL AND due_at <= ?
-  ORDER BY due_at, id
-  LIMIT ?`;
+  ORDER BY due_at, id`;
 
 const CLAIM = `
   UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_token = ?, lease_expires_at = ?,
@@ -81,14 +82,12 @@ const ANY_RANKED = `
 const SELECT_DUE_LEVEL_0 = `
   SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND due_at IS NOT NULL AND due_at <= ? AND priority = 0
-  ORDER BY due_at, id
-  LIMIT ?`;
+  ORDER BY due_at, id`;
 
 const SELECT_DUE_LEVEL = `
   SELECT ${JOB_COLUMNS} FROM jobs
   WHERE queue = ? AND priority = ? AND due_at IS NOT NULL AND priority <> 0 AND due_at <= ?
-  ORDER BY due_at, id
-  LIMIT ?`;
+  ORDER BY due_at, id`;
 
 const SELECT_NEXT_DUE = `
   SELECT due_at FROM jobs WHERE queue = ? AND due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`;
@@ -160,7 +159,7 @@ export function claimDue(
   while (jobs.length < allowed) {
     if (dueAt === due.length && moreDue) {
       const wanted = allowed - jobs.length;
-      due = ranked ? selectRanked(ctx, queue, now, wanted) : selectDue.all(queue, now, wanted);
+      due = ranked ? selectRanked(ctx, queue, now, wanted) : firstRows(selectDue, [queue, now], wanted);
       dueAt = 0;
       moreDue = due.length === wanted;
     }
@@ -268,9 +267,9 @@ function takeTurn(
 
 /** The `wanted` due rows of lowest claim rank: each level's due head, merged. */
 function selectRanked(ctx: SqliteContext, queue: string, now: number, wanted: number): JobRow[] {
-  const rows = ctx.statement<JobRow>(SELECT_DUE_LEVEL_0).all(queue, now, wanted);
+  const rows = firstRows(ctx.statement<JobRow>(SELECT_DUE_LEVEL_0), [queue, now], wanted);
   const level = ctx.statement<JobRow>(SELECT_DUE_LEVEL);
-  for (const priority of PRIORITY_LEVELS) rows.push(...level.all(queue, priority, now, wanted));
+  for (const priority of PRIORITY_LEVELS) rows.push(...firstRows(level, [queue, priority, now], wanted));
   const rank = (row: JobRow) => claimRank(row.state === "active" ? row.lease_expires_at! : row.run_at, row.priority);
   rows.sort((a, b) => rank(a) - rank(b) || a.id - b.id);
   return rows.length > wanted ? rows.slice(0, wanted) : rows;
@@ -328,15 +327,29 @@ function before(a: Turn, b: Turn): boolean {
 }
 
 /**
- * Lease tokens for a whole batch from one call to the random source (a call per job was a
- * tenth of a claim's cost): 12 random bytes per token, the same strength as core/token.ts, and
- * 12 bytes are exactly 16 base64url characters, so the batch's text splits cleanly.
+ * Lease tokens for a whole batch, cut from a pool of random bytes: 12 random bytes per token,
+ * the same strength as core/token.ts, and 12 bytes are exactly 16 base64url characters, so the
+ * batch's text splits cleanly. A call to the random source costs about as much for a few KiB as
+ * for 12 bytes (one call per claim was a tenth of a single-job claim's cost), so the pool is
+ * filled POOL_TOKENS at a time and a byte is never handed out twice.
  */
 const TOKEN_BYTES = 12;
 const TOKEN_CHARS = 16;
+const POOL_TOKENS = 256;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
 
 function leaseTokens(count: number): string {
-  return count === 0 ? "" : randomBytes(TOKEN_BYTES * count).toString("base64url");
+  if (count === 0) return "";
+  const bytes = TOKEN_BYTES * count;
+  if (bytes > TOKEN_BYTES * POOL_TOKENS) return randomBytes(bytes).toString("base64url");
+  if (poolOffset + bytes > pool.length) {
+    pool = randomBytes(TOKEN_BYTES * POOL_TOKENS);
+    poolOffset = 0;
+  }
+  const text = pool.toString("base64url", poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return text;
 }
 
 /** Hands out a claim's lease tokens, drawing as many as are still wanted whenever it runs out. */
