@@ -1,8 +1,9 @@
 import { MB } from "./lib/rss.js";
 import type { ScenarioName } from "./report.js";
-import type { BenchSystem } from "./runners/system.js";
+import type { BenchSystem, FlowVariant } from "./runners/system.js";
 import { runBurst } from "./scenarios/burst.js";
 import { runLight } from "./scenarios/light.js";
+import { runOverhead } from "./scenarios/overhead.js";
 import { runPending } from "./scenarios/pending.js";
 import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
 import type { StoreKind } from "./stores.js";
@@ -19,6 +20,8 @@ export interface ChildSpec {
   settings: ScenarioSettings;
   /** Far-future jobs for this system in the pending scenario. */
   pendingCount: number;
+  /** Flow control on the scenario's queues (runners/system.ts); none when absent. */
+  flow?: FlowVariant;
 }
 
 export type ChildReply = { ok: true; label: string; metrics: Metrics } | { ok: false; label: string; error: string };
@@ -30,8 +33,12 @@ async function main(spec: ChildSpec): Promise<ChildReply> {
     // Imported on demand, so a checkback process never loads BullMQ (and its RSS shows it).
     const opened: BenchSystem =
       spec.system === "bullmq"
-        ? await (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl)
-        : await (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl });
+        ? await (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl, spec.flow)
+        : await (await import("./runners/checkback.js")).openCheckback(
+            spec.store,
+            { redisUrl: spec.redisUrl },
+            spec.flow,
+          );
     system = opened;
     const runId = `${process.pid}-${Date.now().toString(36)}`;
     // What the process holds before any job exists (Node, tsx, the libraries, connections).
@@ -41,7 +48,9 @@ async function main(spec: ChildSpec): Promise<ChildReply> {
         ? await runBurst(opened, spec.settings, runId)
         : spec.scenario === "light"
           ? await runLight(opened, spec.settings, runId)
-          : await runPending(opened, spec.settings, runId, spec.pendingCount);
+          : spec.scenario === "flow-overhead"
+            ? await runOverhead(opened, spec.settings, runId)
+            : await runPending(opened, spec.settings, runId, spec.pendingCount);
     await opened.close();
     return { ok: true, label: opened.label, metrics: { ...scenarioMetrics, rssBaselineMB } };
   } catch (error) {

@@ -2,15 +2,30 @@ import { Checkback } from "../../packages/checkback/src/checkback.js";
 import type { Queue } from "../../packages/checkback/src/queue/queue.js";
 import type { Worker } from "../../packages/checkback/src/worker/worker.js";
 import { openBenchStore, type StoreContext, type StoreKind } from "../stores.js";
-import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "./system.js";
+import {
+  type BenchQueue,
+  type BenchSystem,
+  type FlowVariant,
+  NON_BINDING_RATE,
+  payloadOf,
+  type WorkerHooks,
+} from "./system.js";
 
 /** checkback through its public API (Checkback, Queue, Worker) on one of the bench stores. */
-export async function openCheckback(kind: StoreKind, context: StoreContext): Promise<BenchSystem> {
+export async function openCheckback(
+  kind: StoreKind,
+  context: StoreContext,
+  flow: FlowVariant = "none",
+): Promise<BenchSystem> {
   const bench = await openBenchStore(kind, context);
   const checkback = new Checkback({ store: bench.store });
   return {
     label: `checkback (${kind})`,
-    openQueue: async (name) => new CheckbackQueue(checkback, name),
+    openQueue: async (name) => {
+      const queue = new CheckbackQueue(checkback, name);
+      if (flow !== "none") await queue.limitWithoutBinding();
+      return queue;
+    },
     footprint: () => bench.footprint(),
     close: async () => {
       await checkback.close();
@@ -29,6 +44,11 @@ class CheckbackQueue implements BenchQueue {
     private readonly name: string,
   ) {
     this.queue = checkback.queue(name);
+  }
+
+  /** A queue limit and group limits no run here can reach: what they cost when they do not bind. */
+  async limitWithoutBinding(): Promise<void> {
+    await this.queue.limit({ rate: NON_BINDING_RATE, per: "1s" });
   }
 
   async addBulk(delaysMs: number[]): Promise<void> {
