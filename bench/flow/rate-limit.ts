@@ -108,10 +108,11 @@ async function main(options: Options): Promise<void> {
     "min / max 1-s window",
     "first window",
     `busiest 1-s window, any start (bound: ${formatNumber(options.rate + bucket)})`,
+    "busiest 1-s window after the first second",
     `burst above refill (bound: bucket ${formatNumber(bucket)})`,
     "handlers begun, busiest 1-s window",
     "worker processes CPU (cores)",
-    "store CPU (cores)",
+    "store CPU (cores; Redis: the whole server)",
   ];
   const rows = results.map((r) => {
     const w = r.windows;
@@ -125,6 +126,7 @@ async function main(options: Options): Promise<void> {
       `${formatNumber(w.steadyMin)} / ${formatNumber(w.steadyMax)}`,
       formatNumber(w.perWindow[0]),
       formatNumber(w.slidingMax),
+      formatNumber(w.steadySlidingMax),
       formatNumber(w.burst, 0),
       formatNumber(r.handlerSlidingMax),
       r.workerCores.toFixed(2),
@@ -293,7 +295,10 @@ async function runProcesses(
   }
   const elapsed = (performance.now() - go) / 1000;
   const workerCores = cpuUsedBetween(workerCpu, cpuSnapshot(pids)) / elapsed;
-  const storeCores = serverPids.length === 0 ? null : cpuUsedBetween(serverCpu, cpuSnapshot(serverPids)) / elapsed;
+  // Connections opened during the run (a pool grows) count too, from 0.
+  const serverPidsNow = [...new Set([...serverPids, ...(target ? await storePids(target) : serverPids)])];
+  const storeCores =
+    serverPidsNow.length === 0 ? null : cpuUsedBetween(serverCpu, cpuSnapshot(serverPidsNow)) / elapsed;
   const loadEnd = loadavg()[0]!;
   for (const c of children) c.child.send("stop");
   const all = await Promise.all(children.map((c) => c.result));

@@ -16,6 +16,8 @@ export interface WindowReport {
   steadyMax: number | null;
   /** Most starts in any window of windowMs, wherever it begins (not only at whole seconds). */
   slidingMax: number;
+  /** The same among windows that begin after the first window: once a full bucket's first burst is spent. */
+  steadySlidingMax: number;
   /**
    * Most starts beyond the steady refill in any span [a, b]: max over spans of
    * starts(a..b) − rate × (b − a) / windowMs. A token bucket of size B keeps this ≤ B.
@@ -43,6 +45,10 @@ export function startsPerWindow(
     steadyMin: steady.length === 0 ? null : Math.min(...steady),
     steadyMax: steady.length === 0 ? null : Math.max(...steady),
     slidingMax: slidingMax(sorted, windowMs),
+    steadySlidingMax: slidingMax(
+      sorted.filter((t) => t >= from + windowMs),
+      windowMs,
+    ),
     burst: burstAboveRefill(sorted, rate / windowMs),
   };
 }
@@ -73,4 +79,33 @@ export function burstAboveRefill(sorted: readonly number[], perMs: number): numb
     if (f - lowest > best) best = f - lowest;
   }
   return 1 + best;
+}
+
+/**
+ * The lateness a rate limit itself forces: each job started, in due order, at the earliest
+ * instant a token bucket (`bucket` tokens, full at the first due instant, refilled at
+ * `rate` per `perMs`) allows, and never before it is due. Measured lateness minus this is
+ * what the engine adds beyond the quota: when demand exceeds the limit, the queue's wait is
+ * arithmetic, not slowness. Returns each job's forced lateness (ms), in due order.
+ */
+export function quotaLateness(
+  dues: readonly number[],
+  { rate, perMs, bucket }: { rate: number; perMs: number; bucket: number },
+): number[] {
+  const sorted = [...dues].sort((a, b) => a - b);
+  const perToken = perMs / rate;
+  let tokens = bucket;
+  let at = sorted[0] ?? 0;
+  return sorted.map((due) => {
+    if (due > at) {
+      tokens = Math.min(bucket, tokens + (due - at) / perToken);
+      at = due;
+    }
+    if (tokens < 1) {
+      at += (1 - tokens) * perToken;
+      tokens = 1;
+    }
+    tokens -= 1;
+    return at - due;
+  });
 }

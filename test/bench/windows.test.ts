@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { burstAboveRefill, slidingMax, startsPerWindow } from "../../bench/lib/windows.js";
+import { burstAboveRefill, quotaLateness, slidingMax, startsPerWindow } from "../../bench/lib/windows.js";
 
 describe("starts per window", () => {
   it("counts whole windows from the first instant, and leaves out what falls outside the span", () => {
@@ -13,6 +13,7 @@ describe("starts per window", () => {
     expect(report.starts).toBe(6);
     expect(report.steadyMean).toBe(1.5);
     expect([report.steadyMin, report.steadyMax]).toEqual([1, 2]);
+    expect([report.slidingMax, report.steadySlidingMax]).toEqual([3, 2]);
   });
 
   it("finds the busiest window wherever it begins", () => {
@@ -28,5 +29,20 @@ describe("starts per window", () => {
     expect(burstAboveRefill([0, 0, 0, 0, 0, 1, 2], 1)).toBe(5);
     // A burst later in the run counts against what the quiet stretch before it refilled.
     expect(burstAboveRefill([0, 10, 10, 10], 0.1)).toBeCloseTo(3);
+  });
+});
+
+describe("the lateness a quota forces", () => {
+  it("is none while demand stays under the limit", () => {
+    expect(quotaLateness([0, 10, 20, 30], { rate: 1, perMs: 10, bucket: 1 })).toEqual([0, 0, 0, 0]);
+  });
+
+  it("spends the bucket at once, then spaces the rest at the rate", () => {
+    // Bucket of 2, one token per 10 ms, six due together: two at once, then one every 10 ms.
+    expect(quotaLateness([0, 0, 0, 0, 0, 0], { rate: 1, perMs: 10, bucket: 2 })).toEqual([0, 0, 10, 20, 30, 40]);
+  });
+
+  it("lets the bucket refill while nothing is due, up to its size", () => {
+    expect(quotaLateness([0, 0, 100, 100, 100], { rate: 1, perMs: 10, bucket: 2 })).toEqual([0, 0, 0, 0, 10]);
   });
 });
