@@ -233,6 +233,8 @@ interface ProbeLimitFigures {
   windowsAboveRate: { index: number; probes: number }[];
   /** Lateness the quota alone forces on the same probes (a bucket full at the first). */
   quotaLateness: LatenessSummary;
+  /** Each probe's lateness minus what the quota forced on its place in due order: what the engine added. */
+  beyondQuota: LatenessSummary;
 }
 
 function probeLimitFigures(
@@ -244,18 +246,24 @@ function probeLimitFigures(
   const from = Math.min(...starts);
   const windows = Math.floor((Math.max(...starts) - from) / limit.perMs);
   const report = startsPerWindow(starts, { from, windows, windowMs: limit.perMs, rate: limit.rate });
-  const forced = new LatenessRecorder();
-  for (const ms of quotaLateness(dues, { ...limit, bucket: limit.rate })) forced.record(ms);
+  const forced = quotaLateness(dues, { ...limit, bucket: limit.rate });
+  const forcedRecorder = new LatenessRecorder();
+  for (const ms of forced) forcedRecorder.record(ms);
+  // Probes in due order (ties by start), paired with the forced lateness of the same place.
+  const order = dues.map((_, i) => i).sort((a, b) => dues[a]! - dues[b]! || starts[a]! - starts[b]!);
+  const beyond = new LatenessRecorder();
+  order.forEach((probe, place) => beyond.record(starts[probe]! - dues[probe]! - forced[place]!));
   return {
     limit,
     windows: report,
     windowsAboveRate: report.perWindow.map((probes, index) => ({ index, probes })).filter((w) => w.probes > limit.rate),
-    quotaLateness: forced.summary(),
+    quotaLateness: forcedRecorder.summary(),
+    beyondQuota: beyond.summary(),
   };
 }
 
 function describeLimit(figures: ProbeLimitFigures): string {
-  const { limit, windows: w, quotaLateness: q } = figures;
+  const { limit, windows: w, quotaLateness: q, beyondQuota: b } = figures;
   const above = figures.windowsAboveRate;
   return [
     `probe rate limit ${limit.rate} per ${limit.perMs} ms: ${w.perWindow.length} whole windows, ` +
@@ -263,6 +271,7 @@ function describeLimit(figures: ProbeLimitFigures): string {
     `busiest window anywhere ${w.slidingMax} (bound: rate + bucket = ${limit.rate * 2}); burst above refill ${formatNumber(w.burst, 1)} (bound: bucket ${limit.rate})`,
     `windows above the rate: ${above.length === 0 ? "none" : above.map((a) => `#${a.index}: ${a.probes}`).join(", ")}`,
     `lateness the quota alone forces p50 / p95 / p99 / max: ${q.p50} / ${q.p95} / ${q.p99} / ${q.max} ms`,
+    `lateness beyond it (each probe against its place in due order) p50 / p95 / p99 / max: ${b.p50} / ${b.p95} / ${b.p99} / ${b.max} ms (${b.early} earlier than the quota's schedule)`,
   ].join("\n");
 }
 
