@@ -252,7 +252,7 @@ function probeLimitFigures(
   // Probes in due order (ties by start), paired with the forced lateness of the same place.
   const order = dues.map((_, i) => i).sort((a, b) => dues[a]! - dues[b]! || starts[a]! - starts[b]!);
   const beyond = new LatenessRecorder();
-  order.forEach((probe, place) => beyond.record(starts[probe]! - dues[probe]! - forced[place]!));
+  for (const [place, probe] of order.entries()) beyond.record(starts[probe]! - dues[probe]! - forced[place]!);
   return {
     limit,
     windows: report,
