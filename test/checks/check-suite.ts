@@ -146,6 +146,62 @@ export function runCheckSuite(backend: string, open: () => Promise<CheckStoreHan
       ).toThrow(ValidationError);
     });
 
+    it("a check with a group: every probe job carries it, and the probe rate is the group's, not the queue's", async () => {
+      const { store } = await setup();
+      let probes = 0;
+      const name = `pay_${randomUUID().slice(0, 8)}`;
+      // The group's concurrency, set apart from the definition, is kept beside its probe rate.
+      await store.setGroupLimits(`check.${name}`, "alipay", { concurrency: 5, limit: null });
+      const { check, delivered } = define(
+        store,
+        {
+          schedule: ["10ms", "1h"],
+          probe: (c) => {
+            probes++;
+            return c.pending();
+          },
+          group: "alipay",
+          probeRate: { rate: 1, per: "1m" },
+        },
+        name,
+      );
+      await check.probeRateKept;
+      expect((await store.flowSettings(check.queueName)).limit).toBeNull();
+      expect(await store.groupState(check.queueName, "alipay")).toMatchObject({
+        ownLimits: true,
+        limits: { concurrency: 5, limit: { rate: 1, perMs: 60_000 } },
+      });
+      for (const key of ["G1", "G2", "G3"]) await check.start(key, { order: key });
+      for (const key of ["G1", "G2", "G3"])
+        expect((await store.getByKey(check.queueName, `check:${key}`))!.group).toBe("alipay");
+      await waitFor(() => probes === 1, "the one probe the group's bucket allows");
+      await waitFor(async () => (await store.groupState(check.queueName, "alipay")).tokens === 0, "an empty bucket");
+      const statuses = await Promise.all(["G1", "G2", "G3"].map((key) => check.status(key)));
+      expect(statuses.map((status) => status!.probes).sort()).toEqual([0, 0, 1]);
+      // An outcome is not a probe: its delivery is outside the group, so the empty bucket does not hold it.
+      const waiting = statuses.find((status) => status!.probes === 0)!;
+      expect(await check.resolve(waiting.key, "paid")).toBe(true);
+      await waitFor(() => delivered.length === 1, "the outcome delivered");
+      expect(delivered[0]).toMatchObject({ key: waiting.key, state: "done", result: "paid" });
+      expect(probes).toBe(1);
+      // Lifting the probe rate (null) lifts the group's rate; its concurrency stays.
+      const redefine = async (probeRate: null) => {
+        const again = define(
+          store,
+          { schedule: ["1h"], probe: (c) => c.pending(), group: "alipay", probeRate, worker: false },
+          check.name,
+        );
+        await again.check.probeRateKept;
+        return store.groupState(check.queueName, "alipay");
+      };
+      expect(await redefine(null)).toMatchObject({ ownLimits: true, limits: { concurrency: 5, limit: null } });
+      await store.setGroupLimits(check.queueName, "alipay", { concurrency: null, limit: { rate: 1, perMs: 1000 } });
+      expect(await redefine(null)).toMatchObject({ ownLimits: false, limits: { concurrency: null, limit: null } });
+      expect(
+        () => new Check("bad_group", store, { schedule: ["1s"], probe: (c) => c.pending(), group: "" }, SETTINGS),
+      ).toThrow(ValidationError);
+    });
+
     it("probes on a list schedule, keeps each probe in the history, and gives up when it runs out", async () => {
       const { store } = await setup();
       const { check, delivered } = define(store, { schedule: ["20ms", "40ms", "20ms"], probe: (c) => c.pending() });

@@ -3,6 +3,7 @@ import { Checkback } from "../../packages/checkback/src/checkback.js";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import type { JobRecord } from "../../packages/checkback/src/core/job.js";
 import type { NewJob, Store } from "../../packages/checkback/src/stores/store.js";
+import { type SlowDownOptions, slowDown } from "../../packages/checkback/src/worker/answers.js";
 import { sleep, waitFor } from "../support/wait.js";
 
 /**
@@ -323,6 +324,104 @@ export function describeGroups(getStore: () => Store, newQueue: () => string): v
       const claimed = await claim(store, queue, 10);
       expect(payloads(claimed.jobs)).toEqual(["a0", "b0", "a1"]);
       expect((await claim(store, queue, 10)).jobs).toHaveLength(0);
+    });
+
+    /**
+     * A worker (one job at a time, nothing prefetched) whose handler answers slowDown for the
+     * jobs of group "slow" and completes every other: returns the payloads it started, the
+     * errors it reported and the first job of "slow".
+     */
+    const slowDownRun = async (store: Store, queue: string, options?: SlowDownOptions) => {
+      const cb = new Checkback({ store });
+      const now = await store.now();
+      const started: string[] = [];
+      const reported: Error[] = [];
+      const worker = cb.worker(
+        queue,
+        async (active) => {
+          started.push(active.payload as string);
+          return active.group === "slow" ? slowDown("30s", options) : "ok";
+        },
+        { concurrency: 1, prefetch: 0 },
+      );
+      worker.on("error", (error) => reported.push(error));
+      const released = new Promise<void>((resolve) => worker.on("released", () => resolve()));
+      try {
+        const [first] = await store.add([
+          ...groupJobs(queue, "slow", 2, now - 3000),
+          ...groupJobs(queue, "fast", 2, now - 2000),
+          job(queue, { payload: '"plain"', when: { runAt: now - 1000 } }),
+        ]);
+        await released;
+        return { now, started, reported, worker, slow: first!.job };
+      } catch (error) {
+        await worker.close();
+        throw error;
+      }
+    };
+
+    it("a handler's slowDown on a grouped job pauses its group, not the queue", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      const { now, started, reported, worker, slow } = await slowDownRun(store, queue);
+      try {
+        // The other group and the ungrouped job go on; the paused group's second job waits.
+        await waitFor(async () => (await store.counts(queue)).completed === 3, 10_000);
+        expect(started.sort()).toEqual(["fast0", "fast1", "plain", "slow0"]);
+        const back = (await store.get(queue, slow.id))!;
+        expect(back).toMatchObject({ state: "scheduled", attempts: 0 });
+        expect(back.runAt).toBeGreaterThanOrEqual(now + 29_000);
+        const state = await store.groupState(queue, "slow");
+        expect(state.pausedUntil!).toBeGreaterThanOrEqual(now + 29_000);
+        expect(Math.abs(state.pausedUntil! - back.runAt)).toBeLessThan(1000);
+        expect(state).toMatchObject({ active: 0, scheduled: 2 });
+        expect((await store.flowSettings(queue)).pausedUntil).toBeNull();
+        expect(reported).toEqual([]);
+      } finally {
+        await worker.close();
+      }
+    });
+
+    it("a handler's slowDown with scope queue pauses the whole queue, group or not", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      const { now, started, worker } = await slowDownRun(store, queue, { scope: "queue" });
+      try {
+        const flow = await store.flowSettings(queue);
+        if (flow.pausedUntil === null) {
+          // A store that refuses queue pauses (partitioned Redis) says so in flow-suite.ts.
+          return;
+        }
+        expect(flow.pausedUntil).toBeGreaterThanOrEqual(now + 29_000);
+        expect((await store.groupState(queue, "slow")).pausedUntil).toBeNull();
+        // sleep: the paused queue must NOT start anything else meanwhile.
+        await sleep(200);
+        expect(started).toEqual(["slow0"]);
+      } finally {
+        await worker.close();
+      }
+    });
+
+    it("a handler's slowDown with scope group on a job without a group releases it and reports the refusal", async () => {
+      const store = getStore();
+      const queue = newQueue();
+      const cb = new Checkback({ store });
+      const reported: Error[] = [];
+      const worker = cb.worker(queue, async () => slowDown("30s", { scope: "group" }), { concurrency: 1, prefetch: 0 });
+      worker.on("error", (error) => reported.push(error));
+      const released = new Promise<void>((resolve) => worker.on("released", () => resolve()));
+      try {
+        const now = await store.now();
+        const [added] = await store.add([job(queue, { payload: '"plain"' })]);
+        await released;
+        expect(reported[0]).toMatchObject({ code: "INVALID_OPTION" });
+        const back = (await store.get(queue, added!.job.id))!;
+        expect(back).toMatchObject({ state: "scheduled", attempts: 0 });
+        expect(back.runAt).toBeGreaterThanOrEqual(now + 29_000);
+        expect((await store.flowSettings(queue)).pausedUntil).toBeNull();
+      } finally {
+        await worker.close();
+      }
     });
 
     it("refuses a bad group, a group with a priority, and bad group limits, storing nothing", async () => {

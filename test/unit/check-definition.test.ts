@@ -15,6 +15,7 @@ describe("check definitions", () => {
       outcomeAttempts: 10,
       outcomeBackoff: { type: "exponential" },
       worker: { concurrency: 10 },
+      group: null,
     });
     const custom = resolveDefinition({
       schedule: ["1s"],
@@ -22,12 +23,14 @@ describe("check definitions", () => {
       probeTimeout: "5s",
       outcomeRetry: { attempts: 3, backoff: ["1s", "1m"] },
       worker: false,
+      group: "alipay",
     });
     expect(custom).toMatchObject({
       probeTimeoutMs: 5_000,
       outcomeAttempts: 3,
       outcomeBackoff: { type: "list", delaysMs: [1_000, 60_000] },
       worker: false,
+      group: "alipay",
     });
   });
 
@@ -44,6 +47,9 @@ describe("check definitions", () => {
     [{ schedule: ["1s"], probe, outcomeRetry: { tries: 3 } }, /unknown outcomeRetry option "tries"/],
     [{ schedule: ["1s"], probe, worker: "yes" }, /worker must be/],
     [{ schedule: { every: "1s" }, probe }, /needs a deadline/],
+    [{ schedule: ["1s"], probe, group: "" }, /group must be a string/],
+    [{ schedule: ["1s"], probe, group: 7 }, /group must be a string/],
+    [{ schedule: ["1s"], probe, group: "a\u0000b" }, /control characters/],
     [null, /must be an object/],
   ])("refuses %o", (definition, message) => {
     expect(() => resolveDefinition(definition as never)).toThrow(ValidationError);

@@ -9,6 +9,7 @@ function probeJob(overrides: Partial<JobRecord>): JobRecord {
     queue: "check.payment",
     key: "check:T1",
     priority: 0,
+    group: null,
     payload: JSON.stringify({
       kind: "probe",
       input: { order: "o1" },

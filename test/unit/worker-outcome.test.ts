@@ -6,13 +6,14 @@ import { decideOutcome } from "../../packages/checkback/src/worker/outcome.js";
 
 const MAX = 1024;
 
-function job(attempts: number, maxAttempts = 3): JobRecord {
+function job(attempts: number, maxAttempts = 3, group: string | null = null): JobRecord {
   return {
     id: "1",
     queue: "q",
     key: null,
     payload: "{}",
     priority: 0,
+    group,
     state: "active",
     runAt: 0,
     attempts,
@@ -68,6 +69,26 @@ describe("the outcome rule", () => {
       pauseQueue: true,
     });
     expect(() => slowDown("soon")).toThrow();
+  });
+
+  it("pauses a grouped job's group by default, and the scope chooses otherwise", () => {
+    const grouped = job(1, 3, "merchant-7");
+    const paused = (value: unknown) => decideOutcome(grouped, { ok: true, value }, MAX);
+    expect(paused(slowDown("30s"))).toEqual({ kind: "release", delayMs: 30_000, payload: undefined, pauseGroup: true });
+    expect(paused(slowDown("30s", { scope: "queue" }))).toEqual({
+      kind: "release",
+      delayMs: 30_000,
+      payload: undefined,
+      pauseQueue: true,
+    });
+    // "group" on a job without one still asks for it: releaseJob refuses it and the worker reports that.
+    expect(decideOutcome(job(1), { ok: true, value: slowDown(5, { scope: "group" }) }, MAX)).toMatchObject({
+      pauseGroup: true,
+    });
+    expect(paused(later("30s"))).toEqual({ kind: "release", delayMs: 30_000, payload: undefined });
+    for (const options of [{ scope: "merchant" }, { scope: null }, { scop: "group" }, "group", null]) {
+      expect(() => slowDown("1s", options as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTION" }));
+    }
   });
 
   it("fails an attempt with the job's back-off while attempts remain, and makes it dead on the last", () => {

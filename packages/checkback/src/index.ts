@@ -9,6 +9,7 @@ export * from "./core/errors.js";
 export type { JobError, JobRecord, JobRef, JobState } from "./core/job.js";
 export type { Job } from "./core/job-view.js";
 export type { AddOptions, JobDefaults } from "./core/options.js";
+export type { GroupLimits, GroupLimitsInput, GroupState } from "./flow/groups.js";
 export type { FlowSettings, RateLimit, RateLimitInput } from "./flow/rate-limit.js";
 export { type Added, type JobLookup, Queue, type WhenOptions } from "./queue/queue.js";
 export * from "./scans/index.js";
@@ -26,7 +27,14 @@ export {
   type MetricsHook,
   otelMetrics,
 } from "./telemetry/metrics.js";
-export { CompleteWith, later, Release, slowDown } from "./worker/answers.js";
+export {
+  CompleteWith,
+  later,
+  Release,
+  type SlowDownOptions,
+  type SlowDownScope,
+  slowDown,
+} from "./worker/answers.js";
 export type { ActiveJob } from "./worker/leased-job.js";
 export type { WorkerOptions } from "./worker/options.js";
 export { type Handler, Worker, type WorkerEvents } from "./worker/worker.js";

@@ -10,8 +10,15 @@ export { toJob } from "./core/job-view.js";
 export { rejectUnknown, resolveAddOptions, validateQueueName } from "./core/options.js";
 export { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from "./core/payload.js";
 export { failureMessage, IDENTIFIER_PATTERN, MAX_ID_LENGTH, MAX_KEY_LENGTH, NAME_PATTERN } from "./core/text.js";
+export {
+  checkGroupPriority,
+  MAX_GROUP_CONCURRENCY,
+  MAX_GROUP_LENGTH,
+  resolveGroup,
+  resolveGroupLimits,
+} from "./flow/groups.js";
 export { resolveRateLimit } from "./flow/rate-limit.js";
-export { releaseJob } from "./flow/slow-down.js";
+export { type ReleaseJobOptions, releaseJob } from "./flow/slow-down.js";
 export {
   MAX_SCHEDULE_NAME_LENGTH,
   resolveScheduleDefinition,

@@ -33,6 +33,8 @@ export interface ApiJob<T = unknown> {
   maxAttempts: number;
   /** Order among due jobs, −10..10, higher first. */
   priority: number;
+  /** The job's group (its turn, concurrency, rate limit and pause are the group's); null when none. */
+  group: string | null;
   errors: JobError[];
   result: unknown;
   createdAt: number;
@@ -76,6 +78,8 @@ export interface FlowSettings {
   pausedUntil: number | null;
   /** Starts the bucket allows now; null without a limit. */
   tokens: number | null;
+  /** The queue's default limits for each of its groups; null when none are set. */
+  groupLimits: { concurrency: number | null; limit: { rate: number; perMs: number } | null } | null;
 }
 
 /** Which dead jobs a redrive or purge touches, as the API takes it: listed ids, or all of them. */

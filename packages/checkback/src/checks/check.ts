@@ -2,6 +2,7 @@ import { describeValue } from "../core/describe.js";
 import { invalidOption, JobNotFoundError } from "../core/errors.js";
 import { parsePayload, serializePayload } from "../core/payload.js";
 import { carryTrace } from "../core/trace-mark.js";
+import type { RateLimit } from "../flow/rate-limit.js";
 import type { NewJob, Store } from "../stores/store.js";
 import { METRIC_NAMES, type MetricsHook } from "../telemetry/metrics.js";
 import { jobTracing, TRACE_ATTRIBUTES } from "../telemetry/tracing.js";
@@ -61,17 +62,33 @@ export class Check<I = unknown, R = unknown> {
   readonly probeRateKept: Promise<void>;
 
   /**
-   * The definition's probe rate becomes the check queue's rate limit in the store, shared by
-   * every process running the check. A store that refuses it (a partitioned Redis) is reported,
-   * not thrown: the check still runs, unlimited.
+   * The definition's probe rate becomes the check queue's rate limit in the store — or, for a
+   * check with a group, the rate of that group's own limits — shared by every process running
+   * the check. A store that refuses it (a partitioned Redis) is reported, not thrown: the check
+   * still runs, unlimited.
    */
   private keepProbeRate(): Promise<void> {
-    const { probeRate } = this.definition;
+    const { probeRate, group } = this.definition;
     if (probeRate === undefined) return Promise.resolve();
-    return this.store.setRateLimit(this.queueName, probeRate).catch((error: unknown) => {
+    const kept =
+      group === null ? this.store.setRateLimit(this.queueName, probeRate) : this.keepGroupRate(group, probeRate);
+    return kept.catch((error: unknown) => {
       const report = this.settings.onError ?? warningReporter(`check ${this.name}`);
       report(error instanceof Error ? error : new Error(String(error)));
     });
+  }
+
+  /**
+   * The probe rate as the group's own rate limit. The concurrency in force (the group's own, or
+   * the queue's default for groups) is kept beside it: the definition says how fast, not how
+   * many at once. A null rate lifts the group's own limits only when nothing else is left in them.
+   */
+  private async keepGroupRate(group: string, probeRate: RateLimit | null): Promise<void> {
+    const { ownLimits, limits } = await this.store.groupState(this.queueName, group);
+    if (probeRate === null && !ownLimits) return;
+    const { concurrency } = limits;
+    const own = probeRate === null && concurrency === null ? null : { concurrency, limit: probeRate };
+    await this.store.setGroupLimits(this.queueName, group, own);
   }
 
   /**
@@ -83,7 +100,7 @@ export class Check<I = unknown, R = unknown> {
     const text = serializePayload(payload, this.settings.maxPayloadBytes);
     const { deadlineMs, schedule } = this.definition;
     const firstDelayMs = Math.min(intervalAfter(schedule, 0)!, deadlineMs ?? Number.POSITIVE_INFINITY);
-    const jobs = [newProbeJob(this.queueName, key, text, firstDelayMs)];
+    const jobs = [newProbeJob(this.queueName, key, text, firstDelayMs, this.definition.group)];
     const tracing = jobTracing();
     const add = (marked: NewJob[]) => this.store.add(marked);
     const [added] = tracing ? await tracing.add(this.queueName, jobs, add) : await add(jobs);

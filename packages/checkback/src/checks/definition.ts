@@ -2,6 +2,7 @@ import { type BackoffPolicy, resolveBackoff } from "../core/backoff.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { invalidOption } from "../core/errors.js";
 import { rejectUnknown, resolveAttempts } from "../core/options.js";
+import { resolveGroup } from "../flow/groups.js";
 import { type RateLimit, resolveRateLimit } from "../flow/rate-limit.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { type ResolvedSchedule, resolveSchedule } from "./schedule.js";
@@ -18,6 +19,7 @@ const DEFINITION_NAMES = new Set([
   "outcomeRetry",
   "worker",
   "probeRate",
+  "group",
 ]);
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
@@ -47,8 +49,13 @@ export interface ResolvedDefinition<I, R> {
   outcomeAttempts: number;
   outcomeBackoff: BackoffPolicy;
   worker: WorkerOptions | false;
-  /** The check queue's rate limit to keep: set, lifted (null), or left as it is (undefined). */
+  /**
+   * The rate limit to keep — the check queue's, or its group's when `group` is set: set, lifted
+   * (null), or left as it is (undefined).
+   */
   probeRate: RateLimit | null | undefined;
+  /** The group every probe job of the check is added to; null for none. */
+  group: string | null;
 }
 
 export function resolveDefinition<I, R>(definition: CheckDefinition<I, R>): ResolvedDefinition<I, R> {
@@ -85,6 +92,7 @@ export function resolveDefinition<I, R>(definition: CheckDefinition<I, R>): Reso
     outcomeBackoff: retry.backoff === undefined ? DEFAULT_OUTCOME_BACKOFF : resolveBackoff(retry.backoff),
     worker: workerOptions,
     probeRate: definition.probeRate === undefined ? undefined : resolveRateLimit(definition.probeRate),
+    group: resolveGroup(definition.group),
   };
 }
 

@@ -79,7 +79,13 @@ export function outcomeJobKey(checkId: string): string {
   return OUTCOME_KEY_PREFIX + checkId;
 }
 
-export function newProbeJob(queue: string, key: string, payload: string, firstDelayMs: number): NewJob {
+export function newProbeJob(
+  queue: string,
+  key: string,
+  payload: string,
+  firstDelayMs: number,
+  group: string | null,
+): NewJob {
   return {
     queue,
     key: checkJobKey(key),
@@ -88,5 +94,6 @@ export function newProbeJob(queue: string, key: string, payload: string, firstDe
     maxAttempts: CHECK_JOB_ATTEMPTS,
     backoff: DEFAULT_BACKOFF,
     onDuplicate: "keep",
+    group,
   };
 }

@@ -119,10 +119,17 @@ export interface CheckDefinition<I, R> {
   /**
    * At most `rate` starts per `per` in this check's queue, across every process: the other
    * side's query quota (`{ rate: 500, per: "1s" }`). It is the queue's rate limit
-   * (docs/flow-control.md), so outcome deliveries count too. Absent: the queue's limit is left
-   * as it is; null lifts it.
+   * (docs/flow-control.md), so outcome deliveries count too — unless the check has a `group`:
+   * then it is the rate of that group's own limits (its concurrency in force is kept) and only
+   * probes count. Absent: the limit is left as it is; null lifts it.
    */
   probeRate?: RateLimitInput | null;
+  /**
+   * The group every probe job of this check is added to (docs/flow-control.md): its probes then
+   * wait their group's turn, and its `probeRate`, pauses (a probe's slowDown) and concurrency
+   * are the group's. Set when a check starts: a check already running keeps the group it started with.
+   */
+  group?: string | null;
 }
 
 /** A check as `status()` reports it. */

@@ -13,6 +13,8 @@ export interface Job<T = unknown> {
   maxAttempts: number;
   /** Order among due jobs, −10..10, higher first (docs/flow-control.md). */
   priority: number;
+  /** The job's group, null when it has none (docs/flow-control.md). */
+  group: string | null;
   errors: JobError[];
   result: unknown;
   createdAt: number;
@@ -30,6 +32,7 @@ export function toJob<T>(record: JobRecord): Job<T> {
     attempts: record.attempts,
     maxAttempts: record.maxAttempts,
     priority: record.priority,
+    group: record.group,
     errors: record.errors,
     result: record.result === null ? null : parsePayload(record.result),
     createdAt: record.createdAt,

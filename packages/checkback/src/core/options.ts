@@ -1,3 +1,4 @@
+import { checkGroupPriority, resolveGroup } from "../flow/groups.js";
 import { resolvePriority } from "../flow/priority.js";
 import { type BackoffOption, type BackoffPolicy, resolveBackoff } from "./backoff.js";
 import { describeValue } from "./describe.js";
@@ -19,6 +20,11 @@ export interface AddOptions {
   backoff?: BackoffOption;
   /** Order among due jobs, MIN_PRIORITY..MAX_PRIORITY (−10..10), higher first; 0 by default (see flow/priority.ts). */
   priority?: number;
+  /**
+   * The job's group (a merchant, a user, a gateway): groups take turns and may have their own
+   * concurrency, rate limit and pause (docs/flow-control.md). A grouped job has priority 0.
+   */
+  group?: string | null;
 }
 
 export interface JobDefaults {
@@ -29,7 +35,7 @@ export interface JobDefaults {
 export const DEFAULT_ATTEMPTS = 3;
 export const MAX_ATTEMPTS = 10_000;
 
-const ADD_OPTION_NAMES = new Set(["delay", "runAt", "key", "replace", "attempts", "backoff", "priority"]);
+const ADD_OPTION_NAMES = new Set(["delay", "runAt", "key", "replace", "attempts", "backoff", "priority", "group"]);
 
 export interface ResolvedAddOptions {
   when: When;
@@ -38,6 +44,7 @@ export interface ResolvedAddOptions {
   maxAttempts: number;
   backoff: BackoffPolicy;
   priority: number;
+  group: string | null;
 }
 
 export function resolveAddOptions(options: AddOptions | undefined, defaults: JobDefaults = {}): ResolvedAddOptions {
@@ -46,13 +53,17 @@ export function resolveAddOptions(options: AddOptions | undefined, defaults: Job
     throw invalidOption("options must be an object");
   rejectUnknown(opts, ADD_OPTION_NAMES, "add");
   if (opts.delay !== undefined && opts.runAt !== undefined) throw invalidOption("give delay or runAt, not both");
+  const priority = resolvePriority(opts.priority);
+  const group = resolveGroup(opts.group);
+  checkGroupPriority(group, priority);
   return {
     when: resolveWhen(opts.delay, opts.runAt),
     key: resolveKey(opts.key),
     onDuplicate: resolveReplace(opts.replace),
     maxAttempts: resolveAttempts(opts.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS),
     backoff: resolveBackoff(opts.backoff ?? defaults.backoff),
-    priority: resolvePriority(opts.priority),
+    priority,
+    group,
   };
 }
 

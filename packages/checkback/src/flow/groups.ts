@@ -42,11 +42,12 @@ import {
  *
  * 3. A claim at `now` takes, in one atomic step, from two sources merged by a single number:
  *    ungrouped due entries by claim rank (priority.ts), and ready groups with readyAt ≤ now by
- *    readyAt (ties: ungrouped first, then group name). Taking from a group starts ONE job
- *    (its head), sets servedAt = now, recomputes its readyAt (which is now ≥ now) and puts it
- *    back behind every group already waiting at or before that instant: within one claim the
- *    groups are served one job per pass, in turn — round-robin. The claim stops at `limit`, at
- *    the queue's bucket, or when nothing is ready.
+ *    readyAt (ties: ungrouped first, then groups by name — except that a group whose readyAt is
+ *    its servedAt goes behind those, in the order the groups were served). Taking from a group
+ *    starts ONE job (its head), sets servedAt = now, recomputes its readyAt (which is now ≥ now)
+ *    and puts it back behind every group already waiting at or before that instant: within one
+ *    claim the groups are served one job per pass, in turn — round-robin. The claim stops at
+ *    `limit`, at the queue's bucket, or when nothing is ready.
  *
  * 4. The claim's nextDueAt is the earliest of the ordinary due head (including leases that
  *    expire) and the lowest readyAt of the ready index, then bounded by the queue's bucket. A

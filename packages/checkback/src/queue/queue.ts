@@ -8,6 +8,13 @@ import { serializePayload } from "../core/payload.js";
 import type { Selection } from "../core/selection.js";
 import { MAX_ID_LENGTH, MAX_KEY_LENGTH, validateIdentifier } from "../core/text.js";
 import type { When } from "../core/when.js";
+import {
+  type GroupLimitsInput,
+  type GroupState,
+  MAX_GROUP_LENGTH,
+  resolveGroup,
+  resolveGroupLimits,
+} from "../flow/groups.js";
 import { type FlowSettings, type RateLimitInput, resolveRateLimit } from "../flow/rate-limit.js";
 import type { AddOutcome, FinishedState, NewJob, Store } from "../stores/store.js";
 import { jobTracing } from "../telemetry/tracing.js";
@@ -114,10 +121,7 @@ export class Queue<T = unknown> {
 
   /** Holds every start of this queue until the given time (`{ delay }` from now or `{ runAt }`). */
   async pause(until: WhenOptions): Promise<void> {
-    if (until === null || typeof until !== "object" || (until.delay === undefined && until.runAt === undefined)) {
-      throw invalidOption("pause takes { delay } or { runAt }", { field: "until" });
-    }
-    await this.store.pauseQueue(this.name, resolveWhen(until.delay, until.runAt));
+    await this.store.pauseQueue(this.name, pauseUntil(until));
   }
 
   /** Lifts a pause. */
@@ -125,9 +129,49 @@ export class Queue<T = unknown> {
     await this.store.pauseQueue(this.name, null);
   }
 
-  /** The queue's rate limit and pause, as the store keeps them. */
+  /** The queue's rate limit and pause, and its default limits for groups, as the store keeps them. */
   flowSettings(): Promise<FlowSettings> {
     return this.store.flowSettings(this.name);
+  }
+
+  /**
+   * Groups (docs/flow-control.md): the default limits of every group of this queue without its
+   * own — at most `concurrency` of a group's jobs active at once, at most `rate` starts per
+   * `per` for each group — kept by the store across every worker. `null` (or a field null) lifts them.
+   * `queue.limitGroups({ concurrency: 2, rate: { rate: 10, per: "1s" } })`.
+   */
+  async limitGroups(limits: GroupLimitsInput | null): Promise<void> {
+    await this.store.setGroupLimits(this.name, null, resolveGroupLimits(limits));
+  }
+
+  /** One group's own limits, in place of the queue's default for groups; `null` returns it to the default. */
+  async limitGroup(group: string, limits: GroupLimitsInput | null): Promise<void> {
+    const name = requireGroup(group);
+    await this.store.setGroupLimits(this.name, name, resolveGroupLimits(limits));
+  }
+
+  /** Holds every start of one group until the given time (`{ delay }` from now or `{ runAt }`); the other groups go on. */
+  async pauseGroup(group: string, until: WhenOptions): Promise<void> {
+    const name = requireGroup(group);
+    await this.store.pauseGroup(this.name, name, pauseUntil(until));
+  }
+
+  /** Lifts a group's pause. */
+  async resumeGroup(group: string): Promise<void> {
+    await this.store.pauseGroup(this.name, requireGroup(group), null);
+  }
+
+  /** One group's limits in force, pause, tokens, and active and scheduled jobs. */
+  async groupState(group: string): Promise<GroupState> {
+    return this.store.groupState(this.name, requireGroup(group));
+  }
+
+  /** The groups with the most active jobs (at most `limit`, 1..1000), and how many groups have an active job. */
+  async busiestGroups(limit = 20): Promise<{ groups: GroupState[]; activeGroups: number }> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw invalidOption("limit must be an integer from 1 to 1000", { field: "limit", value: limit });
+    }
+    return this.store.busiestGroups(this.name, limit);
   }
 
   counts(): Promise<Record<JobState, number>> {
@@ -156,6 +200,7 @@ export class Queue<T = unknown> {
       backoff: resolved.backoff,
       onDuplicate: resolved.onDuplicate,
       priority: resolved.priority,
+      group: resolved.group,
     };
   }
 }
@@ -167,6 +212,23 @@ export function toRef(lookup: JobLookup): JobRef {
     if ("key" in lookup) return { key: validateIdentifier(lookup.key, "key", MAX_KEY_LENGTH) };
   }
   throw invalidOption("name a job by its id or by { key }", { lookup });
+}
+
+/** A group named by a call that acts on one: a group name, never absent. */
+function requireGroup(group: unknown): string {
+  const name = resolveGroup(group);
+  if (name === null) {
+    throw invalidOption(`name a group: a string of 1 to ${MAX_GROUP_LENGTH} characters`, { field: "group" });
+  }
+  return name;
+}
+
+/** A pause's end: `{ delay }` from now or `{ runAt }`. */
+function pauseUntil(until: WhenOptions): When {
+  if (until === null || typeof until !== "object" || (until.delay === undefined && until.runAt === undefined)) {
+    throw invalidOption("pause takes { delay } or { runAt }", { field: "until" });
+  }
+  return resolveWhen(until.delay, until.runAt);
 }
 
 function whenOf(when: WhenOptions): When {

@@ -317,6 +317,7 @@ function toRecord(job: ActiveJob<RunCheckpoint>): JobRecord {
     maxAttempts: job.maxAttempts,
     backoff: { type: "fixed", delayMs: 0, jitter: 0 },
     priority: 0,
+    group: job.group,
     errors: job.errors,
     result: null,
     createdAt: job.createdAt,

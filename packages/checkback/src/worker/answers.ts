@@ -1,5 +1,15 @@
+import { describeValue } from "../core/describe.js";
 import { type Duration, parseDuration } from "../core/duration.js";
+import { invalidOption } from "../core/errors.js";
 import type { NewJob } from "../stores/store.js";
+
+/** What a slowDown pauses: the job's group (only that group's jobs wait) or its whole queue. */
+export type SlowDownScope = "queue" | "group";
+
+export interface SlowDownOptions {
+  /** Default: "group" when the job has a group, else "queue". */
+  scope?: SlowDownScope;
+}
 
 /**
  * Returned by a handler to release its job: run it again after `delayMs` without spending an
@@ -10,8 +20,8 @@ export class Release {
   constructor(
     readonly delayMs: number,
     readonly payload?: unknown,
-    /** Also pause the whole queue until the job is due again (slowDown). */
-    readonly pauseQueue = false,
+    /** A slowDown: also pause the job's group or queue until the job is due again; null for later(). */
+    readonly slowDown: SlowDownOptions | null = null,
   ) {}
 }
 
@@ -27,12 +37,24 @@ export function later(delay: Duration, payload?: unknown): Release {
 /**
  * `return slowDown("30s")` from a handler: the other side said "slow down" (HTTP 429 with
  * `Retry-After`, a gateway's busy code). The job is released without spending an attempt AND its
- * queue is paused until then, so no worker of any process starts another of its jobs before
- * (docs/flow-control.md). A store that refuses pauses (a partitioned Redis) still releases the
- * job; the worker reports the refusal.
+ * group — or its queue, when it has no group or `scope` is "queue" — is paused until then, so no
+ * worker of any process starts another of its group's (queue's) jobs before
+ * (docs/flow-control.md). A store that refuses the pause (a partitioned Redis), or a "group"
+ * scope on a job without a group, still releases the job; the worker reports the refusal.
  */
-export function slowDown(delay: Duration): Release {
-  return new Release(parseDuration(delay, "slowDown"), undefined, true);
+export function slowDown(delay: Duration, options: SlowDownOptions = {}): Release {
+  const delayMs = parseDuration(delay, "slowDown");
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidOption("slowDown options are { scope }", { field: "options" });
+  }
+  for (const name of Object.keys(options)) {
+    if (name !== "scope") throw invalidOption(`unknown slowDown option ${describeValue(name)} (known: scope)`);
+  }
+  const { scope } = options;
+  if (scope !== undefined && scope !== "queue" && scope !== "group") {
+    throw invalidOption(`scope must be "queue" or "group", not ${describeValue(scope)}`, { field: "scope" });
+  }
+  return new Release(delayMs, undefined, scope === undefined ? {} : { scope });
 }
 
 /**

@@ -24,6 +24,7 @@ export class LeasedJob<T> implements ActiveJob<T> {
   readonly attempts: number;
   readonly maxAttempts: number;
   readonly priority: number;
+  readonly group: string | null;
   readonly errors: Job<T>["errors"];
   readonly result: unknown;
   readonly createdAt: number;
@@ -45,6 +46,7 @@ export class LeasedJob<T> implements ActiveJob<T> {
     this.attempts = job.attempts;
     this.maxAttempts = job.maxAttempts;
     this.priority = job.priority;
+    this.group = job.group;
     this.errors = job.errors;
     this.result = job.result;
     this.createdAt = job.createdAt;

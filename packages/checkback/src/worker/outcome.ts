@@ -24,7 +24,8 @@ export type FailOutcome<E = Error> = Failure & { kind: "fail"; cause: E | Error 
 
 /**
  * The outcome rule, written once for every way a job is consumed (a library worker, the HTTP
- * pull route): later() releases, an answer completes, an error fails the attempt, and a failed
+ * pull route): later() releases, slowDown() releases and pauses the job's group (or queue), an
+ * answer completes, an error fails the attempt, and a failed
  * last attempt makes the job dead. An answer the store could not keep as given (a value JSON
  * cannot carry, or over `maxPayloadBytes`) is a failed attempt with that error, never silently
  * recorded as something else.
@@ -43,7 +44,10 @@ export function decideOutcome<E>(job: JobRecord, handled: Handled<E>, maxPayload
         const payload =
           value.payload === undefined ? undefined : serializePayload(value.payload, maxPayloadBytes, "later() payload");
         const release = { kind: "release" as const, delayMs: value.delayMs, payload };
-        return value.pauseQueue ? { ...release, pauseQueue: true } : release;
+        if (!value.slowDown) return release;
+        // A slowDown pauses the job's group by default, its queue when it has none.
+        const scope = value.slowDown.scope ?? (job.group === null ? "queue" : "group");
+        return scope === "group" ? { ...release, pauseGroup: true } : { ...release, pauseQueue: true };
       }
       if (value instanceof CompleteWith) {
         const result = value.result === undefined ? null : serializePayload(value.result, maxPayloadBytes, "result");

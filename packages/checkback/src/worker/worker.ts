@@ -418,9 +418,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
     }
     this.handlerMs = average(this.handlerMs, performance.now() - startedAt);
     const outcome = lease.abandoned ? null : decideOutcome(lease.record, handled, this.limits.maxPayloadBytes);
-    // A slowDown pauses the queue before this slot is free again: freed first, its next claim
-    // could start another of the queue's jobs before the pause is kept.
-    const pausing = outcome?.kind === "release" && outcome.pauseQueue === true;
+    // A slowDown pauses the group (or queue) before this slot is free again: freed first, its
+    // next claim could start another of the group's jobs before the pause is kept.
+    const pausing = outcome?.kind === "release" && (outcome.pauseQueue === true || outcome.pauseGroup === true);
     const free = () => {
       this.busy--;
       this.slotFreed();
@@ -477,7 +477,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents<T>> {
   private async storeOutcome(view: LeasedJob<T>, outcome: Outcome): Promise<void> {
     switch (outcome.kind) {
       case "release":
-        await releaseJob(this.store, this.queue, view.id, view.leaseToken, outcome, (refused) => this.report(refused));
+        await releaseJob(this.store, this.queue, view.id, view.leaseToken, outcome, {
+          group: view.group,
+          onRefused: (refused) => this.report(refused),
+        });
         this.emit("released", view, outcome.delayMs);
         return;
       case "complete":

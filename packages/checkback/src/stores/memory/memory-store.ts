@@ -1,7 +1,8 @@
 import { LeaseLostError, StoreClosedError } from "../../core/errors.js";
-import { MinHeap } from "../../core/heap.js";
+import type { MinHeap } from "../../core/heap.js";
 import { isUnfinished, JOB_STATES, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
 import { newLeaseToken } from "../../core/token.js";
+import type { GroupLimits, GroupState } from "../../flow/groups.js";
 import { claimRank } from "../../flow/priority.js";
 import {
   allowedStarts,
@@ -34,21 +35,18 @@ import type {
   Store,
   When,
 } from "../store.js";
+import { dueHeap, type DueEntry as Entry } from "./due-entry.js";
+import { QueueGroups } from "./groups.js";
 
 /**
  * The memory store: a due heap per queue with lazy deletion. Each job carries a `dueVersion`
  * that changes whenever its due instant or state changes; heap entries with an old version are
  * skipped when they surface. Everything is O(log n) and nothing survives the process: for tests
  * and ephemeral use. A job with a priority other than 0 waits in its level's own heap; a claim
- * merges the level heads by claim rank (flow/priority.ts).
+ * merges the level heads by claim rank (flow/priority.ts). A grouped job waits in its group
+ * (groups.ts, the reference of the rule in flow/groups.ts) and, once started, holds its lease in
+ * the ordinary due heap like any other.
  */
-interface Entry {
-  dueAt: number;
-  seq: number;
-  id: string;
-  version: number;
-}
-
 interface Slot {
   job: JobRecord;
   seq: number;
@@ -62,6 +60,7 @@ interface QueueState {
   levels: Map<number, MinHeap<Entry>>;
   jobs: Map<string, Slot>;
   keys: Map<string, string>;
+  groups: QueueGroups;
 }
 
 export interface MemoryStoreOptions {
@@ -117,16 +116,14 @@ export class MemoryStore implements Store {
         backoff: input.backoff,
         updatedAt: now,
       });
-      this.index(q, holder, runAt);
-      noteWake(woken, input.queue, runAt);
+      noteWake(woken, input.queue, this.index(q, holder, runAt, "scheduled", now));
       return { job: copy(holder.job), outcome: "replaced" };
     }
     const job = createdRecord(input, String(this.nextId++), runAt, now);
     const slot: Slot = { job, seq: this.nextSeq++, dueVersion: 0 };
     q.jobs.set(job.id, slot);
     if (job.key !== null) q.keys.set(job.key, job.id);
-    this.index(q, slot, runAt);
-    noteWake(woken, input.queue, runAt);
+    noteWake(woken, input.queue, this.index(q, slot, runAt, null, now));
     return { job: copy(job), outcome: "created" };
   }
 
@@ -150,7 +147,7 @@ export class MemoryStore implements Store {
     if (!q || !slot) return { job: null, changed: false };
     const { job } = slot;
     if (!isUnfinished(job.state)) return { job: copy(job), changed: false };
-    this.finish(slot, "cancelled");
+    this.finish(q, slot, "cancelled");
     return { job: copy(job), changed: true };
   }
 
@@ -163,8 +160,7 @@ export class MemoryStore implements Store {
     const now = this.clock();
     slot.job.runAt = resolveWhen(when, now);
     slot.job.updatedAt = now;
-    this.index(q, slot, slot.job.runAt);
-    this.wake(queue, slot.job.runAt);
+    this.wakeAt(queue, this.index(q, slot, slot.job.runAt, "scheduled", now));
     return { job: copy(slot.job), changed: true };
   }
 
@@ -176,28 +172,34 @@ export class MemoryStore implements Store {
     if (!q) return { jobs, nextDueAt: null, now };
     const bucket = this.buckets.get(queue);
     const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
+    q.groups.sweep(now);
     while (jobs.length < allowed) {
-      const entry = q.levels.size === 0 ? this.head(q.due, q) : this.rankedHead(q, now);
-      if (!entry || entry.dueAt > now) break;
+      // Rule 3 of flow/groups.ts: ungrouped due entries by claim rank and ready groups by
+      // readyAt, merged by that one number (ties: ungrouped first).
+      const entry = q.levels.size === 0 ? this.dueHead(q, now) : this.rankedHead(q, now);
+      const readyAt = q.groups.nextReadyAt();
+      if (
+        readyAt !== null &&
+        readyAt <= now &&
+        (!entry || readyAt < claimRank(entry.dueAt, q.jobs.get(entry.id)!.job.priority))
+      ) {
+        jobs.push(this.start(q, q.jobs.get(q.groups.take(now))!, now, leaseMs));
+        continue;
+      }
+      if (!entry) break;
       this.heapOf(q, q.jobs.get(entry.id)!.job.priority).pop();
       const slot = q.jobs.get(entry.id)!;
       const { job } = slot;
       if (job.state === "active") {
-        // The previous holder's lease ran out: that attempt counts as failed.
+        // The previous holder's lease ran out: that attempt counts as failed. A grouped job
+        // keeps counting in its group's active jobs and is not charged to its bucket (rule 5).
         job.errors.push({ attempt: job.attempts, at: now, message: "lease expired" });
         if (job.attempts >= job.maxAttempts) {
-          this.finish(slot, "dead");
+          this.finish(q, slot, "dead");
           continue;
         }
       }
-      job.state = "active";
-      job.attempts += 1;
-      job.leaseToken = newLeaseToken();
-      job.leaseExpiresAt = now + leaseMs;
-      job.updatedAt = now;
-      if (job.runAt > now) job.runAt = now;
-      this.index(q, slot, job.leaseExpiresAt);
-      jobs.push(copy(job));
+      jobs.push(this.start(q, slot, now, leaseMs));
     }
     if (!bucket) return { jobs, nextDueAt: this.nextDue(q), now };
     const charged = charge(bucket, now, jobs.length);
@@ -218,7 +220,29 @@ export class MemoryStore implements Store {
 
   async flowSettings(queue: string): Promise<FlowSettings> {
     this.ensureOpen();
-    return flowSettings(this.buckets.get(queue) ?? null, this.clock());
+    const groupLimits = this.queuesByName.get(queue)?.groups.defaultLimits ?? null;
+    return flowSettings(this.buckets.get(queue) ?? null, this.clock(), groupLimits);
+  }
+
+  async setGroupLimits(queue: string, group: string | null, limits: GroupLimits | null): Promise<void> {
+    this.ensureOpen();
+    this.wakeAt(queue, this.queue(queue).groups.setLimits(group, limits, this.clock()));
+  }
+
+  async pauseGroup(queue: string, group: string, until: When | null): Promise<void> {
+    this.ensureOpen();
+    const now = this.clock();
+    this.wakeAt(queue, this.queue(queue).groups.pause(group, until && resolveWhen(until, now), now));
+  }
+
+  async groupState(queue: string, group: string): Promise<GroupState> {
+    this.ensureOpen();
+    return this.groupsOf(queue).state(group, this.clock());
+  }
+
+  async busiestGroups(queue: string, limit: number): Promise<{ groups: GroupState[]; activeGroups: number }> {
+    this.ensureOpen();
+    return this.groupsOf(queue).busiest(limit, this.clock());
   }
 
   private keepBucket(queue: string, bucket: Bucket | null): void {
@@ -232,15 +256,15 @@ export class MemoryStore implements Store {
     const now = this.clock();
     slot.job.leaseExpiresAt = now + leaseMs;
     slot.job.updatedAt = now;
-    this.index(q, slot, slot.job.leaseExpiresAt);
+    this.index(q, slot, slot.job.leaseExpiresAt, "active", now);
     return slot.job.leaseExpiresAt;
   }
 
   async complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void> {
     this.ensureOpen();
     checkFollowUps(queue, completion);
-    const { slot } = this.held(queue, id, leaseToken);
-    this.completeWith(slot, completion);
+    const { q, slot } = this.held(queue, id, leaseToken);
+    this.completeWith(q, slot, completion);
   }
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
@@ -250,13 +274,13 @@ export class MemoryStore implements Store {
     const slot = q && this.find(q, ref);
     if (!q || !slot) return { job: null, changed: false };
     if (!isUnfinished(slot.job.state)) return { job: copy(slot.job), changed: false };
-    this.completeWith(slot, completion);
+    this.completeWith(q, slot, completion);
     return { job: copy(slot.job), changed: true };
   }
 
-  private completeWith(slot: Slot, { result, enqueue }: Completion): void {
+  private completeWith(q: QueueState, slot: Slot, { result, enqueue }: Completion): void {
     slot.job.result = result;
-    this.finish(slot, "completed");
+    this.finish(q, slot, "completed");
     if (enqueue && enqueue.length > 0) {
       const woken = new Map<string, number>();
       const now = this.clock();
@@ -272,7 +296,7 @@ export class MemoryStore implements Store {
     const now = this.clock();
     job.errors.push({ attempt: job.attempts, at: now, message: failure.error });
     if (failure.retryDelayMs === null) {
-      this.finish(slot, "dead");
+      this.finish(q, slot, "dead");
     } else {
       this.scheduleAgain(q, slot, now + failure.retryDelayMs, now);
     }
@@ -397,14 +421,23 @@ export class MemoryStore implements Store {
     for (const wake of this.subscribers.get(queue) ?? []) wake(runAt);
   }
 
+  private wakeAt(queue: string, runAt: number | null): void {
+    if (runAt !== null) this.wake(queue, runAt);
+  }
+
   private queue(name: string): QueueState {
     let q = this.queuesByName.get(name);
     if (!q) {
+      const jobs = new Map<string, Slot>();
       q = {
         due: dueHeap(),
         levels: new Map(),
-        jobs: new Map(),
+        jobs,
         keys: new Map(),
+        groups: new QueueGroups((entry) => {
+          const slot = jobs.get(entry.id);
+          return slot !== undefined && slot.dueVersion === entry.version && slot.job.state === "scheduled";
+        }),
       };
       this.queuesByName.set(name, q);
     }
@@ -414,6 +447,17 @@ export class MemoryStore implements Store {
   private find(q: QueueState, ref: JobRef): Slot | undefined {
     const id = "id" in ref ? ref.id : q.keys.get(ref.key);
     return id === undefined ? undefined : q.jobs.get(id);
+  }
+
+  /** A queue's groups, without creating the queue: an unknown queue answers an empty set. */
+  private groupsOf(queue: string): QueueGroups {
+    return this.queuesByName.get(queue)?.groups ?? EMPTY_GROUPS;
+  }
+
+  /** The ordinary due head if it is due by `now`. */
+  private dueHead(q: QueueState, now: number): Entry | undefined {
+    const entry = this.head(q.due, q);
+    return entry && entry.dueAt <= now ? entry : undefined;
   }
 
   /** The live head of a due heap, dropping stale entries on the way. */
@@ -446,12 +490,15 @@ export class MemoryStore implements Store {
     return best;
   }
 
+  /** Rule 4 of flow/groups.ts: the earliest ordinary due head (leases included) or group readyAt. */
   private nextDue(q: QueueState): number | null {
     let next = this.head(q.due, q)?.dueAt ?? null;
     for (const heap of q.levels.values()) {
       const top = this.head(heap, q);
       if (top && (next === null || top.dueAt < next)) next = top.dueAt;
     }
+    const readyAt = q.groups.nextReadyAt();
+    if (readyAt !== null && (next === null || readyAt < next)) next = readyAt;
     return next;
   }
 
@@ -465,21 +512,48 @@ export class MemoryStore implements Store {
     return heap;
   }
 
-  private index(q: QueueState, slot: Slot, dueAt: number): void {
+  /**
+   * Puts the job (in its new state) at `dueAt`: a waiting grouped job in its group, anything
+   * else (a lease included) in its level's due heap. `from` is its state before (null: new).
+   * Returns the instant sleeping workers should wake for (null: none is sooner than before).
+   */
+  private index(q: QueueState, slot: Slot, dueAt: number, from: JobState | null, now: number): number | null {
     slot.dueVersion += 1;
-    this.heapOf(q, slot.job.priority).push({ dueAt, seq: slot.seq, id: slot.job.id, version: slot.dueVersion });
+    const entry: Entry = { dueAt, seq: slot.seq, id: slot.job.id, version: slot.dueVersion };
+    const { group, state } = slot.job;
+    if (group !== null && state === "scheduled") return q.groups.moved(group, from, state, entry, now);
+    this.heapOf(q, slot.job.priority).push(entry);
+    return dueAt;
+  }
+
+  /** Starts a due job: a fresh lease, one more attempt. */
+  private start(q: QueueState, slot: Slot, now: number, leaseMs: number): JobRecord {
+    const { job } = slot;
+    job.state = "active";
+    job.attempts += 1;
+    job.leaseToken = newLeaseToken();
+    job.leaseExpiresAt = now + leaseMs;
+    job.updatedAt = now;
+    if (job.runAt > now) job.runAt = now;
+    this.index(q, slot, job.leaseExpiresAt, "active", now);
+    return copy(job);
   }
 
   private scheduleAgain(q: QueueState, slot: Slot, runAt: number, now: number): void {
+    const from = slot.job.state;
     Object.assign(slot.job, { state: "scheduled", runAt, leaseToken: null, leaseExpiresAt: null, updatedAt: now });
-    this.index(q, slot, runAt);
-    this.wake(slot.job.queue, runAt);
+    this.wakeAt(slot.job.queue, this.index(q, slot, runAt, from, now));
   }
 
-  private finish(slot: Slot, state: JobState): void {
+  private finish(q: QueueState, slot: Slot, state: JobState): void {
     const { job } = slot;
-    Object.assign(job, { state, leaseToken: null, leaseExpiresAt: null, updatedAt: this.clock() });
+    const from = job.state;
+    const now = this.clock();
+    Object.assign(job, { state, leaseToken: null, leaseExpiresAt: null, updatedAt: now });
     slot.dueVersion += 1; // drops it from the due heap
+    // A grouped job that leaves active frees a place in its group (rule 6): workers held by
+    // the group's concurrency wake for it.
+    if (job.group !== null) this.wakeAt(job.queue, q.groups.moved(job.group, from, state, null, now));
     // The key stays pointing at this job until another takes it: getByKey finds the newest.
   }
 
@@ -509,11 +583,11 @@ export class MemoryStore implements Store {
   }
 }
 
-function dueHeap(): MinHeap<Entry> {
-  return new MinHeap((a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq));
-}
+/** The groups of a queue the store has never seen: no group, the default limits none. */
+const EMPTY_GROUPS = new QueueGroups(() => false);
 
-function noteWake(woken: Map<string, number>, queue: string, runAt: number): void {
+function noteWake(woken: Map<string, number>, queue: string, runAt: number | null): void {
+  if (runAt === null) return;
   const known = woken.get(queue);
   if (known === undefined || runAt < known) woken.set(queue, runAt);
 }
