@@ -74,6 +74,15 @@ export class SqliteContext {
     return this.enqueue(run, "read");
   }
 
+  /**
+   * Runs `fn` inside the running operation as a SAVEPOINT, atomic on its own: for an operation
+   * queued with writeOne that finds, once running, that it must write more than one statement
+   * (a grouped job's change also updates its group, ops/groups.ts).
+   */
+  atomic<T>(fn: () => T): T {
+    return this.transaction(fn) as T;
+  }
+
   /** Notes that a job in `queue` became due at `runAt` (announced after the commit). */
   wake(queue: string, runAt: number): void {
     this.wakes ??= new Map();

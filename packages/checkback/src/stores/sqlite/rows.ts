@@ -13,6 +13,7 @@ export interface JobRow {
   attempts: number;
   max_attempts: number;
   priority: number;
+  group_name: string | null;
   backoff: string;
   errors: string;
   result: string | null;
@@ -24,7 +25,7 @@ export interface JobRow {
 
 /** The columns a JobRecord is built from (due_at is the store's own bookkeeping). */
 export const JOB_COLUMNS =
-  "id, queue, key, payload, state, run_at, attempts, max_attempts, priority, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
+  "id, queue, key, payload, state, run_at, attempts, max_attempts, priority, group_name, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
 
 export function toRecord(row: JobRow): JobRecord {
   return {
@@ -38,6 +39,7 @@ export function toRecord(row: JobRow): JobRecord {
     maxAttempts: row.max_attempts,
     backoff: parseStoredBackoff(row.backoff),
     priority: row.priority,
+    group: row.group_name,
     errors: row.errors === "[]" ? [] : (JSON.parse(row.errors) as JobError[]),
     result: row.result,
     createdAt: row.created_at,

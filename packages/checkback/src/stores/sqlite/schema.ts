@@ -27,6 +27,22 @@ import type Database from "better-sqlite3";
  *                      rank (flow/priority.ts); empty, and free, for queues without priorities
  *
  * queue_flow (migration 3) holds a row per queue with a rate limit or a pause (flow/rate-limit.ts).
+ *
+ * Groups (migration 4, flow/groups.ts; ops/groups.ts keeps the rule). `group_name` is a job's
+ * group. A grouped job while SCHEDULED has due_at NULL: it waits in its group, outside
+ * jobs_due, so no claim can take it past its group's turn, concurrency or bucket. While ACTIVE
+ * it has due_at = lease expiry like any job, so an expired lease is found by the ordinary path.
+ *   jobs_group_waiting (queue, group_name, run_at, id) partial over scheduled grouped jobs: a
+ *                      group's head in (runAt, insertion) order, one seek
+ * job_groups holds a row per (queue, group) while the group has an unfinished job or state
+ * worth keeping (own limits, a pause, a bucket not yet full): its active and scheduled counts,
+ * servedAt, readyAt (NULL: not ready), its own limits, its bucket (tokens NULL: full), and
+ * idle_at, the instant a row with nothing left to hold may be deleted.
+ *   job_groups_ready   (queue, ready_at, name) partial over ready groups: the turn order
+ *   job_groups_busiest (queue, active DESC, name) partial over groups with an active job
+ *   job_groups_idle    (queue, idle_at) partial: rows waiting only for their bucket to refill
+ *                      or their pause to end, swept once that instant has passed
+ * group_defaults holds a queue's default limits for its groups (a row only when set).
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -69,12 +85,46 @@ const MIGRATIONS: readonly string[] = [
     paused_until INTEGER
   ) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE jobs ADD COLUMN group_name TEXT;
+  CREATE INDEX jobs_group_waiting ON jobs (queue, group_name, run_at, id)
+    WHERE group_name IS NOT NULL AND state = 'scheduled';
+  CREATE TABLE job_groups (
+    queue        TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    active       INTEGER NOT NULL,
+    scheduled    INTEGER NOT NULL,
+    served_at    INTEGER,
+    ready_at     INTEGER,
+    idle_at      INTEGER,
+    own_limits   INTEGER NOT NULL,
+    concurrency  INTEGER,
+    rate         INTEGER,
+    per_ms       INTEGER,
+    tokens       REAL,
+    refilled_at  INTEGER,
+    paused_until INTEGER,
+    PRIMARY KEY (queue, name)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_groups_ready ON job_groups (queue, ready_at, name) WHERE ready_at IS NOT NULL;
+  CREATE INDEX job_groups_busiest ON job_groups (queue, active DESC, name) WHERE active > 0;
+  CREATE INDEX job_groups_idle ON job_groups (queue, idle_at) WHERE idle_at IS NOT NULL;
+  CREATE TABLE group_defaults (
+    queue       TEXT    PRIMARY KEY,
+    concurrency INTEGER,
+    rate        INTEGER,
+    per_ms      INTEGER
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the file's schema up to SCHEMA_VERSION; refuses a file written by a newer version. */
-export function migrate(db: Database.Database): void {
+/**
+ * Brings the file's schema up to SCHEMA_VERSION; refuses a file written by a newer version.
+ * `target` stops earlier: how a test makes a file as an older checkback left it.
+ */
+export function migrate(db: Database.Database, target = SCHEMA_VERSION): void {
   const run = db.transaction(() => {
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
@@ -82,10 +132,10 @@ export function migrate(db: Database.Database): void {
         `the database has schema version ${version}, newer than this checkback supports (${SCHEMA_VERSION}); upgrade checkback`,
       );
     }
-    for (let next = version; next < SCHEMA_VERSION; next++) {
+    for (let next = version; next < target; next++) {
       db.exec(MIGRATIONS[next]!);
     }
-    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    if (version < target) db.pragma(`user_version = ${target}`);
   });
   run.immediate();
 }

@@ -4,6 +4,7 @@ import type Database from "better-sqlite3";
 import { CheckbackError, invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import type { GroupLimits, GroupState } from "../../flow/groups.js";
 import type { FlowSettings, RateLimit } from "../../flow/rate-limit.js";
 import { loadBetterSqlite3 } from "../drivers.js";
 import { checkFollowUps } from "../follow-ups.js";
@@ -28,13 +29,14 @@ import { Checkpointer } from "./checkpointer.js";
 import { SqliteContext } from "./context.js";
 import { addJobs } from "./ops/add-jobs.js";
 import { cancelJob } from "./ops/cancel-job.js";
-import { claimDue, SELECT_NEXT_DUE } from "./ops/claim-due.js";
+import { claimDue, headDueAt } from "./ops/claim-due.js";
 import { completeJob } from "./ops/complete-job.js";
 import { countJobs, listQueues } from "./ops/counts.js";
 import { extendLease } from "./ops/extend-lease.js";
 import { failJob } from "./ops/fail-job.js";
 import { pauseQueue, readFlowSettings, setRateLimit } from "./ops/flow.js";
 import { findById, findByKey } from "./ops/get-job.js";
+import { busiestGroups, pauseGroup, readGroupState, setGroupLimits } from "./ops/group-flow.js";
 import { listJobs } from "./ops/list-jobs.js";
 import { purge } from "./ops/purge.js";
 import { redrive } from "./ops/redrive.js";
@@ -63,6 +65,8 @@ export interface SqliteStoreOptions {
 }
 
 const OPTION_NAMES = new Set(["path", "clock", "synchronous", "busyTimeoutMs"]);
+/** The most groups busiestGroups answers (Store.busiestGroups). */
+const MAX_BUSIEST_GROUPS = 1_000;
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /**
  * Page cache per connection, in KiB (SQLite's negative cache_size). What a claim, a completion
@@ -187,6 +191,29 @@ export class SqliteStore implements Store {
     return ctx.read(() => readFlowSettings(ctx, queue, this.clock()));
   }
 
+  async setGroupLimits(queue: string, group: string | null, limits: GroupLimits | null): Promise<void> {
+    const ctx = this.open();
+    return ctx.write(() => setGroupLimits(ctx, queue, group, limits, this.clock()));
+  }
+
+  async pauseGroup(queue: string, group: string, until: When | null): Promise<void> {
+    const ctx = this.open();
+    return ctx.write(() => pauseGroup(ctx, queue, group, until, this.clock()));
+  }
+
+  async groupState(queue: string, group: string): Promise<GroupState> {
+    const ctx = this.open();
+    return ctx.read(() => readGroupState(ctx, queue, group, this.clock()));
+  }
+
+  async busiestGroups(queue: string, limit: number): Promise<{ groups: GroupState[]; activeGroups: number }> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BUSIEST_GROUPS) {
+      throw invalidOption(`limit must be an integer from 1 to ${MAX_BUSIEST_GROUPS}`, { field: "limit", value: limit });
+    }
+    const ctx = this.open();
+    return ctx.read(() => busiestGroups(ctx, queue, limit, this.clock()));
+  }
+
   async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {
     const ctx = this.open();
     return ctx.writeOne(() => extendLease(ctx, queue, id, leaseToken, leaseMs, this.clock()));
@@ -301,10 +328,9 @@ export class SqliteStore implements Store {
     const ctx = new SqliteContext(db, (queue, runAt) => this.hub.announce(queue, runAt));
     this.ctx = ctx;
     this.checkpointer = this.startCheckpointer(db);
-    const nextDue = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE);
     this.hub.watchOthers({
       dataVersion: () => db.pragma("data_version", { simple: true }) as number,
-      headDueAt: (queue) => nextDue.get(queue)?.due_at ?? null,
+      headDueAt: (queue) => headDueAt(ctx, queue),
     });
     return ctx;
   }

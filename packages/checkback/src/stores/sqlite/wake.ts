@@ -6,7 +6,10 @@ import { basename, dirname } from "node:path";
  *
  * In-process: every write transaction that makes a job due (add, reschedule, release, a
  * failure with a retry, redrive, a completion's follow-ups) announces (queue, runAt) after it
- * commits, and the subscribers of that queue in this process are called at once.
+ * commits, and the subscribers of that queue in this process are called at once. For a grouped
+ * job the instant is its group's readyAt, announced whenever a change makes a group ready
+ * earlier (ops/groups.ts): a finish that frees a place in a group held by its concurrency
+ * wakes the workers that slept with nothing to take.
  *
  * Across processes (several workers on one database file): SQLite has no notification
  * channel, but in WAL mode every commit appends to the `<db>-wal` file. We watch the
@@ -14,7 +17,8 @@ import { basename, dirname } from "node:path";
  * file; a burst of them is coalesced into one check a few milliseconds later. The check asks
  * `PRAGMA data_version`, which changes only when *another* connection committed, so this
  * process's own writes cost one pragma and nothing more. When it did change, the head of each
- * subscribed queue's due index is read and its subscribers are called with that instant; a
+ * subscribed queue's due index and of its ready groups is read (two seeks) and its subscribers
+ * are called with the earlier instant; a
  * worker that already waits for it ignores the call. The WAL write is seen slightly before the
  * commit is published in the shared index, so a check that finds nothing new is confirmed once
  * more a little later.
@@ -31,7 +35,7 @@ const CONFIRM_MS = 50;
 export interface WakeSource {
   /** `PRAGMA data_version` of the store's connection. */
   dataVersion(): number;
-  /** Earliest due instant in the queue, or null. */
+  /** Earliest due instant in the queue (a due job or a ready group), or null. */
   headDueAt(queue: string): number | null;
 }
 

@@ -1,8 +1,10 @@
+import { checkGroupPriority } from "../../../flow/groups.js";
 import { createdRecord, resolveWhen } from "../../new-job.js";
 import type { AddOutcome, NewJob } from "../../store.js";
 import { storedBackoffText } from "../../stored-backoff.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
+import { changeGroup } from "./groups.js";
 
 /**
  * add: inserts jobs, honouring business keys.
@@ -18,6 +20,10 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  * active holder is never replaced: a worker is running it.
  *
  * A new job's record is built from its input rather than read back (see new-job.ts).
+ *
+ * A grouped job (flow/groups.ts) is inserted with due_at NULL, waiting in its group, and its
+ * group is recomputed (ops/groups.ts), which wakes workers if the group became ready earlier.
+ * A replace keeps the holder's group, and recomputes it since its head may have moved.
  */
 const SELECT_HOLDER = `
   SELECT ${JOB_COLUMNS} FROM jobs
@@ -30,8 +36,8 @@ const REPLACE = `
 
 const INSERT = `
   INSERT INTO jobs (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff, errors,
-                    created_at, updated_at, priority)
-  VALUES (?, ?, ?, 'scheduled', ?, ?, 0, ?, ?, '[]', ?, ?, ?)`;
+                    created_at, updated_at, priority, group_name)
+  VALUES (?, ?, ?, 'scheduled', ?, ?, 0, ?, ?, '[]', ?, ?, ?, ?)`;
 
 /** Runs inside a write transaction. */
 export function addJobs(ctx: SqliteContext, jobs: NewJob[], now: number): AddOutcome[] {
@@ -48,13 +54,26 @@ function addOne(ctx: SqliteContext, input: NewJob, now: number): AddOutcome {
       if (input.onDuplicate !== "replace" || holder.state !== "scheduled") {
         return { job: toRecord(holder), outcome: "existing" };
       }
+      const group = holder.group_name;
       const replaced = ctx
         .statement<JobRow>(REPLACE)
-        .get(input.payload, runAt, runAt, input.maxAttempts, storedBackoffText(input.backoff), now, holder.id)!;
-      ctx.wake(input.queue, runAt);
+        .get(
+          input.payload,
+          runAt,
+          group === null ? runAt : null,
+          input.maxAttempts,
+          storedBackoffText(input.backoff),
+          now,
+          holder.id,
+        )!;
+      if (group === null) ctx.wake(input.queue, runAt);
+      else changeGroup(ctx, input.queue, group, now, {});
       return { job: toRecord(replaced), outcome: "replaced" };
     }
   }
+  const group = input.group ?? null;
+  const priority = input.priority ?? 0;
+  if (group !== null) checkGroupPriority(group, priority);
   const { lastInsertRowid } = ctx
     .statement(INSERT)
     .run(
@@ -62,13 +81,15 @@ function addOne(ctx: SqliteContext, input: NewJob, now: number): AddOutcome {
       input.key,
       input.payload,
       runAt,
-      runAt,
+      group === null ? runAt : null,
       input.maxAttempts,
       storedBackoffText(input.backoff),
       now,
       now,
-      input.priority ?? 0,
+      priority,
+      group,
     );
-  ctx.wake(input.queue, runAt);
+  if (group === null) ctx.wake(input.queue, runAt);
+  else changeGroup(ctx, input.queue, group, now, { scheduled: 1 });
   return { job: createdRecord(input, String(lastInsertRowid), runAt, now), outcome: "created" };
 }

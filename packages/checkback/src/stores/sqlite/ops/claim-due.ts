@@ -6,6 +6,7 @@ import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 import { readBucket, saveBucket } from "./flow.js";
+import { changeGroup, readGroup } from "./groups.js";
 
 /**
  * claimDue: hands out up to `limit` due jobs under fresh leases, in one IMMEDIATE transaction.
@@ -35,6 +36,19 @@ import { readBucket, saveBucket } from "./flow.js";
  * than 0 (one seek in the partial index jobs_due_ranked tells), the due rows are read per level
  * instead — priority 0 from jobs_due, each other level from jobs_due_ranked, each up to the
  * number wanted — and merged by claim rank. Without such a job the read is the plain one above.
+ *
+ * Groups (flow/groups.ts, ops/groups.ts): a grouped job waits outside jobs_due, in its group;
+ * the groups that are ready are the rows of job_groups_ready, in turn order (readyAt, name).
+ * One seek there tells whether any group is ready now; without one the claim is the ordinary
+ * one above, plus that seek. With one, the ready groups (up to the number wanted) are read and
+ * merged with the ordinary due rows by one number, claim rank against readyAt (ties: the
+ * ordinary row first, rule 3). Taking a group's turn claims its head (one seek in
+ * jobs_group_waiting), charges the group (ops/groups.ts) and, when the group is ready again
+ * at once (readyAt = now), puts it at the back of this claim's turns, behind every group that
+ * was already waiting: one job per group per pass, round-robin. Every group read is ready, so
+ * each yields a job, and the groups read are enough for the number wanted. An active grouped
+ * job whose lease ran out comes through jobs_due like any other (rule 5): reclaimed, it keeps
+ * its group's count and is not charged to its group; gone dead, it frees its group's place.
  */
 const SELECT_DUE = `
   SELECT ${JOB_COLUMNS} FROM jobs
@@ -73,8 +87,26 @@ const SELECT_DUE_LEVEL = `
   ORDER BY due_at, id
   LIMIT ?`;
 
-export const SELECT_NEXT_DUE = `
+const SELECT_NEXT_DUE = `
   SELECT due_at FROM jobs WHERE queue = ? AND due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`;
+
+const SELECT_FIRST_READY = `
+  SELECT ready_at FROM job_groups WHERE queue = ? AND ready_at IS NOT NULL ORDER BY ready_at LIMIT 1`;
+
+const SELECT_READY_GROUPS = `
+  SELECT name, ready_at FROM job_groups WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, name LIMIT ?`;
+
+const SELECT_GROUP_HEAD = `
+  SELECT ${JOB_COLUMNS} FROM jobs
+  WHERE queue = ? AND group_name = ? AND state = 'scheduled'
+  ORDER BY run_at, id
+  LIMIT 1`;
+
+/** A ready group waiting for its turn in this claim. */
+interface Turn {
+  name: string;
+  ready_at: number;
+}
 
 /** Runs inside a write transaction. */
 export function claimDue(
@@ -90,42 +122,121 @@ export function claimDue(
   const ranked = ctx.statement(ANY_RANKED).get(queue) !== undefined;
   const bucket = readBucket(ctx, queue);
   const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
+  const tokens = new LeaseTokens();
+  let firstReady = firstReadyAt(ctx, queue);
+  const turns =
+    firstReady !== null && firstReady <= now && allowed > 0
+      ? ctx.statement<Turn>(SELECT_READY_GROUPS).all(queue, now, allowed)
+      : [];
+  let groupsChanged = false;
+  let due: JobRow[] = [];
+  let dueAt = 0;
+  let moreDue = true;
+  let turnAt = 0;
   while (jobs.length < allowed) {
-    const wanted = allowed - jobs.length;
-    const due = ranked ? selectRanked(ctx, queue, now, wanted) : selectDue.all(queue, now, wanted);
-    const tokens = leaseTokens(due.length);
-    for (let i = 0; i < due.length; i++) {
-      const row = due[i]!;
-      const token = tokens.slice(i * TOKEN_CHARS, (i + 1) * TOKEN_CHARS);
-      if (row.state === "active") {
-        if (row.attempts >= row.max_attempts) {
-          ctx.statement(EXPIRE_TO_DEAD).run(now, now, row.id);
-        } else {
-          const reclaimed = ctx
-            .statement<JobRow>(RECLAIM_EXPIRED)
-            .get(now, token, leaseExpiresAt, leaseExpiresAt, now, row.id)!;
-          jobs.push(toRecord(reclaimed));
-        }
-        continue;
-      }
-      claim.run(token, leaseExpiresAt, leaseExpiresAt, now, now, row.id);
-      const job = toRecord(row);
-      job.state = "active";
-      job.attempts += 1;
-      job.leaseToken = token;
-      job.leaseExpiresAt = leaseExpiresAt;
-      job.updatedAt = now;
-      if (job.runAt > now) job.runAt = now;
-      jobs.push(job);
+    if (dueAt === due.length && moreDue) {
+      const wanted = allowed - jobs.length;
+      due = ranked ? selectRanked(ctx, queue, now, wanted) : selectDue.all(queue, now, wanted);
+      dueAt = 0;
+      moreDue = due.length === wanted;
     }
-    if (due.length < wanted) break;
+    const row = due[dueAt];
+    const turn = turns[turnAt];
+    if (row !== undefined && (turn === undefined || rankOf(row) <= turn.ready_at)) {
+      dueAt += 1;
+      if (row.state === "scheduled") {
+        const token = tokens.next(allowed - jobs.length);
+        claim.run(token, leaseExpiresAt, leaseExpiresAt, now, now, row.id);
+        jobs.push(claimedRecord(row, token, leaseExpiresAt, now));
+      } else if (row.attempts < row.max_attempts) {
+        const reclaimed = ctx
+          .statement<JobRow>(RECLAIM_EXPIRED)
+          .get(now, tokens.next(allowed - jobs.length), leaseExpiresAt, leaseExpiresAt, now, row.id)!;
+        jobs.push(toRecord(reclaimed));
+      } else {
+        ctx.statement(EXPIRE_TO_DEAD).run(now, now, row.id);
+        if (row.group_name !== null) {
+          changeGroup(ctx, queue, row.group_name, now, { active: -1 });
+          groupsChanged = true;
+        }
+      }
+      continue;
+    }
+    // Nothing due and no group ready: done.
+    if (turn === undefined) break;
+    turnAt += 1;
+    groupsChanged = true;
+    const started = takeTurn(ctx, queue, turn.name, now, () => tokens.next(allowed - jobs.length), leaseExpiresAt);
+    if (!started) continue;
+    jobs.push(started.job);
+    // Ready again at once: behind every group already waiting (round-robin within the claim).
+    if (started.readyAt !== null && started.readyAt <= now) turns.push({ name: turn.name, ready_at: started.readyAt });
   }
-  const next = ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue);
-  const nextDueAt = next?.due_at ?? null;
+  if (groupsChanged) firstReady = firstReadyAt(ctx, queue);
+  const nextDueAt = earliest(ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue)?.due_at ?? null, firstReady);
   if (!bucket) return { jobs, nextDueAt, now };
   const charged = charge(bucket, now, jobs.length);
   saveBucket(ctx, queue, charged);
   return { jobs, nextDueAt: limitedNextDue(nextDueAt, charged, now), now };
+}
+
+/** The earliest instant anything of the queue is due: its ordinary due head or its first ready group (rule 4). */
+export function headDueAt(ctx: SqliteContext, queue: string): number | null {
+  return earliest(
+    ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue)?.due_at ?? null,
+    firstReadyAt(ctx, queue),
+  );
+}
+
+function firstReadyAt(ctx: SqliteContext, queue: string): number | null {
+  return ctx.statement<{ ready_at: number }>(SELECT_FIRST_READY).get(queue)?.ready_at ?? null;
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null || a <= b ? a : b;
+}
+
+/** A due row's claim rank: when it became due (its lease expiry, if active), less its priority. */
+function rankOf(row: JobRow): number {
+  return claimRank(row.state === "active" ? row.lease_expires_at! : row.run_at, row.priority);
+}
+
+/** The record of a scheduled row just claimed: the row read plus what CLAIM changed. */
+function claimedRecord(row: JobRow, token: string, leaseExpiresAt: number, now: number): JobRecord {
+  const job = toRecord(row);
+  job.state = "active";
+  job.attempts += 1;
+  job.leaseToken = token;
+  job.leaseExpiresAt = leaseExpiresAt;
+  job.updatedAt = now;
+  if (job.runAt > now) job.runAt = now;
+  return job;
+}
+
+/**
+ * One turn of a ready group: its head starts, the group is charged and recomputed. Null when
+ * the group is no longer ready (a change earlier in this claim) or, never expected, has no head.
+ */
+function takeTurn(
+  ctx: SqliteContext,
+  queue: string,
+  name: string,
+  now: number,
+  token: () => string,
+  leaseExpiresAt: number,
+): { job: JobRecord; readyAt: number | null } | null {
+  const group = readGroup(ctx, queue, name);
+  if (!group || group.ready_at === null || group.ready_at > now) return null;
+  const head = ctx.statement<JobRow>(SELECT_GROUP_HEAD).get(queue, name);
+  if (!head || head.run_at > now) {
+    changeGroup(ctx, queue, name, now, {}, group);
+    return null;
+  }
+  const leaseToken = token();
+  ctx.statement(CLAIM).run(leaseToken, leaseExpiresAt, leaseExpiresAt, now, now, head.id);
+  const readyAt = changeGroup(ctx, queue, name, now, { active: 1, scheduled: -1, started: true }, group);
+  return { job: claimedRecord(head, leaseToken, leaseExpiresAt, now), readyAt };
 }
 
 /** The `wanted` due rows of lowest claim rank: each level's due head, merged. */
@@ -148,4 +259,20 @@ const TOKEN_CHARS = 16;
 
 function leaseTokens(count: number): string {
   return count === 0 ? "" : randomBytes(TOKEN_BYTES * count).toString("base64url");
+}
+
+/** Hands out a claim's lease tokens, drawing as many as are still wanted whenever it runs out. */
+class LeaseTokens {
+  private text = "";
+  private at = 0;
+
+  next(wanted: number): string {
+    if (this.at === this.text.length) {
+      this.text = leaseTokens(Math.max(1, wanted));
+      this.at = 0;
+    }
+    const token = this.text.slice(this.at, this.at + TOKEN_CHARS);
+    this.at += TOKEN_CHARS;
+    return token;
+  }
 }

@@ -9,6 +9,7 @@ import {
 import { resolveWhen } from "../../new-job.js";
 import type { When } from "../../store.js";
 import type { SqliteContext } from "../context.js";
+import { readGroupDefaults } from "./groups.js";
 
 /**
  * A queue's rate limit and pause (flow/rate-limit.ts): one row of queue_flow per queue that has
@@ -67,5 +68,5 @@ export function pauseQueue(ctx: SqliteContext, queue: string, until: When | null
 }
 
 export function readFlowSettings(ctx: SqliteContext, queue: string, now: number): FlowSettings {
-  return flowSettings(readBucket(ctx, queue), now);
+  return flowSettings(readBucket(ctx, queue), now, readGroupDefaults(ctx, queue));
 }

@@ -8,7 +8,8 @@ import { selectRows } from "./selection.js";
  *
  * Mode: select and delete in one write transaction, by primary key. Unfinished jobs are never
  * selected (the state is one of the finished three), so a purge cannot pull a job from under
- * a worker. Ids are AUTOINCREMENT: a purged id is never handed to a new job.
+ * a worker. Ids are AUTOINCREMENT: a purged id is never handed to a new job. A finished job
+ * no longer counts in its group (ops/groups.ts), so a purge leaves every group as it was.
  */
 const DELETE = "DELETE FROM jobs WHERE id = ?";
 

@@ -8,12 +8,13 @@ import { parseId } from "../rows.js";
  * each once, or the oldest `limit` jobs in `state` (all of them without a limit), through
  * jobs_state. Runs inside the operation's transaction so the selection cannot go stale.
  */
-const SELECT_ONE = "SELECT id, key FROM jobs WHERE id = ? AND queue = ? AND state = ?";
-const SELECT_OLDEST = "SELECT id, key FROM jobs WHERE queue = ? AND state = ? ORDER BY id LIMIT ?";
+const SELECT_ONE = "SELECT id, key, group_name FROM jobs WHERE id = ? AND queue = ? AND state = ?";
+const SELECT_OLDEST = "SELECT id, key, group_name FROM jobs WHERE queue = ? AND state = ? ORDER BY id LIMIT ?";
 
 export interface SelectedRow {
   id: number;
   key: string | null;
+  group_name: string | null;
 }
 
 export function selectRows(ctx: SqliteContext, queue: string, state: JobState, selection: Selection): SelectedRow[] {

@@ -4,6 +4,7 @@ import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 import { addJobs } from "./add-jobs.js";
 import { findByRef } from "./get-job.js";
+import { changeGroup } from "./groups.js";
 
 /**
  * settle: completes an unfinished job from outside, without a lease — a check resolved by the
@@ -13,6 +14,8 @@ import { findByRef } from "./get-job.js";
  * lease holder's complete commits first wins: a holder arriving later finds its token cleared
  * and gets LeaseLostError; a settle arriving later finds the job finished and reports
  * `changed: false`. Follow-ups are added in the same transaction, exactly as for complete.
+ * A grouped job's group is recounted and recomputed (ops/groups.ts): settling an active one
+ * frees a place, which may make the group ready and wake workers.
  */
 const SETTLE = `
   UPDATE jobs SET state = 'completed', result = ?, lease_token = NULL, lease_expires_at = NULL,
@@ -32,6 +35,9 @@ export function settleJob(
   if (!row) return { job: null, changed: false };
   if (!isUnfinished(row.state)) return { job: toRecord(row), changed: false };
   const settled = ctx.statement<JobRow>(SETTLE).get(result, now, row.id)!;
+  if (row.group_name !== null) {
+    changeGroup(ctx, queue, row.group_name, now, row.state === "active" ? { active: -1 } : { scheduled: -1 });
+  }
   if (enqueue && enqueue.length > 0) addJobs(ctx, enqueue, now);
   return { job: toRecord(settled), changed: true };
 }
