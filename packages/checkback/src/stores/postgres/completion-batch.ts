@@ -1,5 +1,6 @@
 import { LeaseLostError } from "../../core/errors.js";
 import { type Queryable, run, type SchemaSql } from "./context.js";
+import { groupsFinished } from "./ops/group-changes.js";
 import { parseId } from "./rows.js";
 
 /**
@@ -16,15 +17,22 @@ import { parseId } from "./rows.js";
  * one won) — batches otherwise run side by side on the pool, and could overtake each other. If the statement itself
  * fails, every caller in it gets the error and nothing was written.
  *
+ * A completed grouped job frees its place in its group in the same statement (group_change, one
+ * call per group, in group-name order; ops/group-changes.ts).
+ *
  * The store's pool uses this; a transactional view completes directly on the caller's client.
  */
-const COMPLETE_MANY = ({ jobs, now }: SchemaSql) => `
-  WITH clock AS (SELECT ${now} AS now)
-  UPDATE ${jobs} j SET state = 'completed', result = c.result, lease_token = NULL, lease_expires_at = NULL,
-                     due_at = NULL, updated_at = clock.now
-  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(id, queue, token, result), clock
-  WHERE j.id = c.id AND j.queue = c.queue AND j.state = 'active' AND j.lease_token = c.token
-  RETURNING j.id`;
+const COMPLETE_MANY = ({ jobs, now, schema }: SchemaSql) => `
+  WITH clock AS (SELECT ${now} AS now),
+  done AS (
+    UPDATE ${jobs} j SET state = 'completed', result = c.result, lease_token = NULL, lease_expires_at = NULL,
+                       due_at = NULL, updated_at = clock.now
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(id, queue, token, result), clock
+    WHERE j.id = c.id AND j.queue = c.queue AND j.state = 'active' AND j.lease_token = c.token
+    RETURNING j.id, j.queue, j.group_name
+  ),
+  ${groupsFinished(schema, "done")}
+  SELECT id, (SELECT count(*) FROM touched) AS groups_touched FROM done`;
 
 const MAX_BATCH = 1000;
 

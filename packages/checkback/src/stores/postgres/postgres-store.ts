@@ -2,6 +2,7 @@ import type pg from "pg";
 import { invalidOption, StoreClosedError } from "../../core/errors.js";
 import type { JobRecord, JobRef, JobState } from "../../core/job.js";
 import { rejectUnknown } from "../../core/options.js";
+import type { GroupLimits, GroupState } from "../../flow/groups.js";
 import type { FlowSettings, RateLimit } from "../../flow/rate-limit.js";
 import { loadPg } from "../drivers.js";
 import { checkFollowUps } from "../follow-ups.js";
@@ -35,6 +36,7 @@ import { extendLease } from "./ops/extend-lease.js";
 import { failJob } from "./ops/fail-job.js";
 import { pauseQueue, readFlowSettings, setRateLimit } from "./ops/flow.js";
 import { findById, findByKey } from "./ops/get-job.js";
+import { busiestGroups, groupState, pauseGroup, setGroupLimits } from "./ops/groups.js";
 import { listJobs } from "./ops/list-jobs.js";
 import { purge } from "./ops/purge.js";
 import { redrive } from "./ops/redrive.js";
@@ -133,6 +135,22 @@ abstract class PostgresOperations implements Store {
 
   async flowSettings(queue: string): Promise<FlowSettings> {
     return this.guard(async () => readFlowSettings(await this.context(), queue));
+  }
+
+  async setGroupLimits(queue: string, group: string | null, limits: GroupLimits | null): Promise<void> {
+    return this.guard(async () => setGroupLimits(await this.context(), queue, group, limits));
+  }
+
+  async pauseGroup(queue: string, group: string, until: When | null): Promise<void> {
+    return this.guard(async () => pauseGroup(await this.context(), queue, group, until));
+  }
+
+  async groupState(queue: string, group: string): Promise<GroupState> {
+    return this.guard(async () => groupState(await this.context(), queue, group));
+  }
+
+  async busiestGroups(queue: string, limit: number): Promise<{ groups: GroupState[]; activeGroups: number }> {
+    return this.guard(async () => busiestGroups(await this.context(), queue, limit));
   }
 
   async extendLease(queue: string, id: string, leaseToken: string, leaseMs: number): Promise<number> {

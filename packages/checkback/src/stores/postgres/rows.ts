@@ -16,6 +16,7 @@ export interface JobRow {
   attempts: number;
   max_attempts: number;
   priority: number;
+  group_name: string | null;
   backoff: string;
   errors: StoredError[];
   result: string | null;
@@ -27,7 +28,7 @@ export interface JobRow {
 
 /** The columns a JobRecord is built from (due_at is the store's own bookkeeping). */
 export const JOB_COLUMNS =
-  "id, queue, key, payload, state, run_at, attempts, max_attempts, priority, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
+  "id, queue, key, payload, state, run_at, attempts, max_attempts, priority, group_name, backoff, errors, result, created_at, updated_at, lease_token, lease_expires_at";
 
 /** JOB_COLUMNS qualified by a table alias, for statements that join. */
 export function jobColumns(alias: string): string {
@@ -48,6 +49,7 @@ export function toRecord(row: JobRow): JobRecord {
     maxAttempts: row.max_attempts,
     backoff: parseStoredBackoff(row.backoff),
     priority: row.priority,
+    group: row.group_name,
     errors: row.errors.map(readError),
     result: row.result,
     createdAt: Number(row.created_at),

@@ -1,5 +1,6 @@
 import { PRIORITY_LEVELS, PRIORITY_STEP_MS } from "../../flow/priority.js";
 import type { Queryable } from "./context.js";
+import { groupsMigration } from "./group-schema.js";
 
 /**
  * The PostgreSQL schema, versioned in a `migrations` table inside the store's own schema
@@ -55,6 +56,11 @@ import type { Queryable } from "./context.js";
  *
  * Migration 3, rate limits and pauses (flow/rate-limit.ts): queue_flow, a row per queue that has
  * either (ops/flow.ts).
+ *
+ * Migration 4, job groups (flow/groups.ts): a `group_name` column; a grouped job waits with
+ * due_at NULL while scheduled (out of jobs_due) in its own partial index, and a row per group in
+ * job_groups holds its counts, turn and bucket; group_defaults holds a queue's default group
+ * limits. group-schema.ts says how, and how the claim serves groups in turn.
  */
 function migrations(schema: string): string[] {
   const s = quoteIdent(schema);
@@ -174,6 +180,7 @@ function migrations(schema: string): string[] {
       paused_until bigint
     );
     `,
+    groupsMigration(s, channel),
   ];
 }
 

@@ -24,32 +24,54 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  *
  * When: a relative delay is resolved on the server's clock in the same statement (`clock`
  * CTE); an absolute runAt is taken as given.
+ *
+ * Groups (group-schema.ts): a grouped job is inserted with due_at NULL (it waits in its group,
+ * not in jobs_due), and the same statement calls group_change once per group it added to (or
+ * whose holder it replaced), in group-name order: the group's row and turn are part of the add,
+ * never a step apart from it. A batch without grouped jobs pays one empty pass over its own
+ * returned rows.
  */
 function insertSql(onDuplicate: NewJob["onDuplicate"]) {
   const scheduledThen = (column: string) =>
     `${column} = CASE WHEN j.state = 'scheduled' THEN EXCLUDED.${column} ELSE j.${column} END`;
+  // A replaced holder keeps its group, so its due_at follows the holder's group, not the new job's.
   const onConflict =
     onDuplicate === "keep"
       ? "key = EXCLUDED.key"
-      : ["payload", "run_at", "due_at", "max_attempts", "backoff", "updated_at"].map(scheduledThen).join(", ");
-  return ({ jobs, now }: SchemaSql) => `
+      : [
+          ...["payload", "run_at", "max_attempts", "backoff", "updated_at"].map(scheduledThen),
+          "due_at = CASE WHEN j.state = 'scheduled' THEN CASE WHEN j.group_name IS NULL THEN EXCLUDED.run_at END ELSE j.due_at END",
+        ].join(", ");
+  // Which returned rows changed a group: new rows, and (replace) scheduled holders given a new run_at.
+  const changed = onDuplicate === "keep" ? "a.inserted" : "(a.inserted OR a.state = 'scheduled')";
+  return ({ jobs, now, schema }: SchemaSql) => `
     WITH clock AS (SELECT ${now} AS now),
     input AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[], $8::smallint[])
-        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, priority, ord)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[],
+                           $8::smallint[], $9::text[])
+        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, priority, group_name, ord)
+    ),
+    added AS (
+      INSERT INTO ${jobs} AS j (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff,
+                                created_at, updated_at, priority, group_name)
+      SELECT i.queue, i.key, i.payload, 'scheduled', coalesce(i.run_at, clock.now + i.delay_ms),
+             CASE WHEN i.group_name IS NULL THEN coalesce(i.run_at, clock.now + i.delay_ms) END,
+             0, i.max_attempts, i.backoff, clock.now, clock.now, i.priority, i.group_name
+      FROM input i CROSS JOIN clock
+      ORDER BY i.ord
+      ON CONFLICT (queue, key) WHERE key IS NOT NULL AND state IN ('scheduled', 'active')
+      DO UPDATE SET ${onConflict}
+      RETURNING ${JOB_COLUMNS.split(", ")
+        .map((column) => `j.${column}`)
+        .join(", ")}, (j.xmax = 0) AS inserted
+    ),
+    touched AS (
+      SELECT ${schema}.group_change(a.queue, a.group_name, 0, (count(*) FILTER (WHERE a.inserted))::integer,
+                                    array_agg(a.id) FILTER (WHERE NOT a.inserted), min(a.run_at))
+      FROM added a WHERE a.group_name IS NOT NULL AND ${changed}
+      GROUP BY a.queue, a.group_name ORDER BY a.queue, a.group_name
     )
-    INSERT INTO ${jobs} AS j (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff,
-                              created_at, updated_at, priority)
-    SELECT i.queue, i.key, i.payload, 'scheduled', coalesce(i.run_at, clock.now + i.delay_ms),
-           coalesce(i.run_at, clock.now + i.delay_ms), 0, i.max_attempts, i.backoff, clock.now, clock.now,
-           i.priority
-    FROM input i CROSS JOIN clock
-    ORDER BY i.ord
-    ON CONFLICT (queue, key) WHERE key IS NOT NULL AND state IN ('scheduled', 'active')
-    DO UPDATE SET ${onConflict}
-    RETURNING ${JOB_COLUMNS.split(", ")
-      .map((column) => `j.${column}`)
-      .join(", ")}, (j.xmax = 0) AS inserted`;
+    SELECT added.*, (SELECT count(*) FROM touched) AS groups_touched FROM added`;
 }
 
 const INSERT_KEEP = insertSql("keep");
@@ -122,6 +144,7 @@ function toColumns(jobs: NewJob[]): unknown[] {
   const maxAttempts: number[] = [];
   const backoffs: string[] = [];
   const priorities: number[] = [];
+  const groups: (string | null)[] = [];
   for (const job of jobs) {
     queues.push(job.queue);
     keys.push(job.key);
@@ -132,8 +155,9 @@ function toColumns(jobs: NewJob[]): unknown[] {
     maxAttempts.push(job.maxAttempts);
     backoffs.push(storedBackoffText(job.backoff));
     priorities.push(job.priority ?? 0);
+    groups.push(job.group ?? null);
   }
-  return [queues, keys, payloads, runAts, delays, maxAttempts, backoffs, priorities];
+  return [queues, keys, payloads, runAts, delays, maxAttempts, backoffs, priorities, groups];
 }
 
 /** [absolute runAt, relative delay]: exactly one is set; SQL resolves `coalesce(runAt, now + delay)`. */

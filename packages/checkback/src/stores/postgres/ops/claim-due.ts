@@ -23,10 +23,19 @@ import { lockBucket, saveBucket } from "./flow.js";
  * instead and is not handed out. Dead ones use up places of `limit` in the statement, so the
  * claim repeats in that (rare) case until `limit` jobs are claimed or none are due.
  *
- * Rate limits (flow/rate-limit.ts): the statement also probes queue_flow. A queue with a row is
- * claimed nothing by it (lock_due gets a limit of 0) and is claimed again in a transaction that
- * locks the row first, takes what the bucket allows and charges it (claimDue below); a queue
- * without one is claimed in this one statement, as before.
+ * Rate limits (flow/rate-limit.ts) and groups (flow/groups.ts, group-schema.ts): the statement
+ * also probes queue_flow and the first entry of job_groups_ready, two index seeks. A queue with
+ * a bucket, or with a group ready now, is claimed nothing by it (lock_due gets a limit of 0) and
+ * is claimed again by claim_turns, which merges the ordinary due entries with the groups' turns;
+ * a queue with a bucket does that in a transaction that locks the bucket row first, takes what
+ * it allows and charges it (claimDue below). Any other queue is claimed in this one statement,
+ * as before groups existed: its grouped jobs, if any, are not ready, and their earliest ready_at
+ * is folded into the next due instant (rule 4).
+ *
+ * A grouped job found here is an expired lease (scheduled grouped jobs are not in jobs_due): it
+ * is claimed again without touching its group (rule 5), or buried, which frees its place in the
+ * group (group_change, in group-name order). A claim that buried a grouped job reports the next
+ * due instant as now: the group may have become ready, and the worker looks again at once.
  *
  * The next due instant is read in the same statement. Its SELECT sees the snapshot from before
  * the UPDATE, so it skips the rows just taken; their new due instant is the lease expiry, which
@@ -35,10 +44,15 @@ import { lockBucket, saveBucket } from "./flow.js";
  */
 const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
   WITH clock AS (SELECT ${now} AS now),
-  flow AS (SELECT NOT $4::boolean AND EXISTS (SELECT 1 FROM ${schema}.queue_flow f WHERE f.queue = $1) AS limited),
+  flow AS (
+    SELECT EXISTS (SELECT 1 FROM ${schema}.queue_flow f WHERE f.queue = $1) AS limited,
+      (SELECT g.ready_at FROM ${schema}.job_groups g WHERE g.queue = $1 AND g.ready_at IS NOT NULL
+       ORDER BY g.ready_at LIMIT 1) AS group_ready_at
+  ),
+  gate AS (SELECT flow.limited OR coalesce(flow.group_ready_at <= clock.now, false) AS turns FROM flow, clock),
   due AS (
     SELECT d.id, d.due_at, (d.state = 'active') AS expired, (d.state = 'active' AND d.attempts >= d.max_attempts) AS bury
-    FROM clock, flow, ${schema}.lock_due($1, clock.now, CASE WHEN flow.limited THEN 0 ELSE $2 END) d
+    FROM clock, gate, ${schema}.lock_due($1, clock.now, CASE WHEN gate.turns THEN 0 ELSE $2 END) d
   ),
   claimed AS (
     UPDATE ${jobs} j SET
@@ -56,10 +70,15 @@ const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
     WHERE j.id = due.id
     RETURNING ${jobColumns("j")}, due.due_at AS claimed_due_at
   ),
+  buried AS (
+    SELECT ${schema}.group_change(b.queue, b.group_name, -count(*)::integer, 0, NULL, NULL)
+    FROM claimed b WHERE b.state = 'dead' AND b.group_name IS NOT NULL
+    GROUP BY b.queue, b.group_name ORDER BY b.group_name
+  ),
   next AS (SELECT ${schema}.next_due($1, coalesce((SELECT array_agg(id) FROM due), '{}')) AS due_at)
-  SELECT claimed.*, clock.now AS claimed_now, (SELECT due_at FROM next) AS next_due_at,
-    (SELECT limited FROM flow) AS limited
-  FROM clock LEFT JOIN claimed ON true
+  SELECT claimed.*, clock.now AS claimed_now, least((SELECT due_at FROM next), flow.group_ready_at) AS next_due_at,
+    flow.limited, gate.turns, (SELECT count(*) FROM buried)::integer AS buried_groups
+  FROM clock CROSS JOIN flow CROSS JOIN gate LEFT JOIN claimed ON true
   ORDER BY claimed.claimed_due_at - claimed.priority * ${PRIORITY_STEP_MS}::bigint, claimed.id`;
 
 type ClaimRow = Partial<JobRow> & {
@@ -67,16 +86,27 @@ type ClaimRow = Partial<JobRow> & {
   claimed_now: string;
   next_due_at: string | null;
   limited: boolean;
+  turns: boolean;
+  buried_groups: number;
 };
 
+/** A row of claim_turns: the job as a composite, flattened by the statement below. */
+type TurnRow = Partial<JobRow> & { ord: number; claim_now: string; next_due_at: string | null };
+
+const CLAIM_TURNS = ({ schema }: SchemaSql) => `
+  SELECT ${jobColumns("(c.job)")}, c.ord, c.claim_now, c.next_due_at
+  FROM ${schema}.claim_turns($1, $2, $3) c
+  ORDER BY c.ord`;
+
 export async function claimDue(ctx: PgContext, queue: string, options: ClaimOptions): Promise<ClaimResult> {
-  const plain = await claimRows(ctx.db, ctx, queue, options, false);
+  const plain = await claimRows(ctx.db, ctx, queue, options);
+  if (plain === "turns") return claimTurns(ctx.db, ctx, queue, options);
   if (plain !== "limited") return plain;
   // The queue has a rate limit or a pause: lock its bucket, claim what it allows, charge it.
   return ctx.transaction(async (db) => {
     const { bucket, now } = await lockBucket(db, ctx, queue);
     const allowed = bucket ? allowedStarts(bucket, now, options.limit) : options.limit;
-    const result = (await claimRows(db, ctx, queue, { ...options, limit: allowed }, true)) as ClaimResult;
+    const result = await claimTurns(db, ctx, queue, { ...options, limit: allowed });
     if (!bucket) return result;
     const charged = charge(bucket, result.now, result.jobs.length);
     await saveBucket(db, ctx, queue, charged);
@@ -84,33 +114,60 @@ export async function claimDue(ctx: PgContext, queue: string, options: ClaimOpti
   });
 }
 
-/** The claim itself; "limited" (nothing claimed) when the queue has a bucket the caller has not locked. */
+/**
+ * The plain claim; "limited" (nothing claimed) when the queue has a bucket, "turns" when a group
+ * is ready: then claim_turns claims instead.
+ */
 async function claimRows(
   db: Queryable,
   ctx: PgContext,
   queue: string,
   { limit, leaseMs }: ClaimOptions,
-  bucketLocked: boolean,
-): Promise<ClaimResult | "limited"> {
+): Promise<ClaimResult | "limited" | "turns"> {
   const jobs: JobRecord[] = [];
   let now = 0;
   let nextDueAt: number | null = null;
   // At least once, so that even a claim of nothing reports the clock and the next due instant.
   for (;;) {
     const wanted = Math.max(0, limit - jobs.length);
-    const rows = await run<ClaimRow>(db, ctx.sql, CLAIM, [queue, wanted, leaseMs, bucketLocked]);
-    if (rows[0]!.limited) return "limited";
-    now = Number(rows[0]!.claimed_now);
-    nextDueAt = rows[0]!.next_due_at === null ? null : Number(rows[0]!.next_due_at);
+    const rows = await run<ClaimRow>(db, ctx.sql, CLAIM, [queue, wanted, leaseMs]);
+    const first = rows[0]!;
+    now = Number(first.claimed_now);
+    if (first.limited || first.turns) {
+      if (jobs.length === 0) return first.limited ? "limited" : "turns";
+      // A repeat found a group ready (one this claim freed): hand out what it has, look again at once.
+      nextDueAt = now;
+      break;
+    }
+    nextDueAt = first.next_due_at === null ? null : Number(first.next_due_at);
     let taken = 0;
     for (const row of rows) {
       if (row.id === null || row.id === undefined) continue;
       taken += 1;
       if (row.state === "active") jobs.push(toRecord(row as JobRow));
     }
+    if (first.buried_groups > 0) nextDueAt = now; // a group's place came free: it may be ready now
     if (taken < wanted || jobs.length >= limit) break;
   }
-  // The leases just given out are due again when they expire.
+  return withLeases(jobs, nextDueAt, now);
+}
+
+/** claim_turns (group-schema.ts): ordinary entries and group turns merged, in one statement. */
+async function claimTurns(
+  db: Queryable,
+  ctx: PgContext,
+  queue: string,
+  { limit, leaseMs }: ClaimOptions,
+): Promise<ClaimResult> {
+  const rows = await run<TurnRow>(db, ctx.sql, CLAIM_TURNS, [queue, limit, leaseMs]);
+  // Every row carries the clock and the next due instant; one (ord 0, first) carries no job.
+  const first = rows[0]!;
+  const jobs = rows.filter((row) => row.id !== null && row.id !== undefined).map((row) => toRecord(row as JobRow));
+  return withLeases(jobs, first.next_due_at === null ? null : Number(first.next_due_at), Number(first.claim_now));
+}
+
+/** The leases just given out are due again when they expire. */
+function withLeases(jobs: JobRecord[], nextDueAt: number | null, now: number): ClaimResult {
   if (jobs.length > 0) {
     const leaseExpiresAt = jobs[0]!.leaseExpiresAt!;
     if (nextDueAt === null || leaseExpiresAt < nextDueAt) nextDueAt = leaseExpiresAt;

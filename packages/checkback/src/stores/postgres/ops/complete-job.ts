@@ -3,6 +3,7 @@ import type { Completion } from "../../store.js";
 import { type PgContext, type Queryable, run, type SchemaSql, within } from "../context.js";
 import { parseId } from "../rows.js";
 import { addJobs } from "./add-jobs.js";
+import { groupsFinished } from "./group-changes.js";
 
 /**
  * complete: active → completed for the lease holder, plus the completion's follow-up jobs.
@@ -18,12 +19,18 @@ import { addJobs } from "./add-jobs.js";
  * so the follow-ups exist if and only if this completion committed: never delivered twice by
  * two racing completions, never lost between the completion and the enqueue. That costs a few
  * round trips more, and happens once per check, not once per job.
+ *
+ * A grouped job's group gets its place back in the same statement (ops/group-changes.ts).
  */
-const COMPLETE = ({ jobs, now }: SchemaSql) => `
-  UPDATE ${jobs} SET state = 'completed', result = $4, lease_token = NULL, lease_expires_at = NULL,
-                   due_at = NULL, updated_at = ${now}
-  WHERE id = $1::bigint AND queue = $2 AND state = 'active' AND lease_token = $3
-  RETURNING id`;
+const COMPLETE = ({ jobs, now, schema }: SchemaSql) => `
+  WITH done AS (
+    UPDATE ${jobs} SET state = 'completed', result = $4, lease_token = NULL, lease_expires_at = NULL,
+                     due_at = NULL, updated_at = ${now}
+    WHERE id = $1::bigint AND queue = $2 AND state = 'active' AND lease_token = $3
+    RETURNING id, queue, group_name
+  ),
+  ${groupsFinished(schema, "done")}
+  SELECT id, (SELECT count(*) FROM touched) AS groups_touched FROM done`;
 
 export async function completeJob(
   ctx: PgContext,

@@ -9,6 +9,7 @@ import {
 import { resolveWhen } from "../../new-job.js";
 import type { When } from "../../store.js";
 import { type PgContext, type Queryable, run, type SchemaSql } from "../context.js";
+import { type DefaultsRow, defaultGroupLimits } from "./groups.js";
 
 /**
  * A queue's rate limit and pause (flow/rate-limit.ts): one row of queue_flow per queue that has
@@ -30,8 +31,11 @@ const LOCK = ({ schema, now }: SchemaSql) => `
   FROM ${schema}.queue_flow f WHERE f.queue = $1
   FOR UPDATE`;
 const READ = ({ schema, now }: SchemaSql) => `
-  SELECT ${now} AS now, f.rate, f.per_ms, f.tokens, f.refilled_at, f.paused_until
-  FROM (SELECT 1) one LEFT JOIN ${schema}.queue_flow f ON f.queue = $1`;
+  SELECT ${now} AS now, f.rate, f.per_ms, f.tokens, f.refilled_at, f.paused_until,
+    d.queue IS NOT NULL AS has_defaults, d.concurrency AS default_concurrency, d.rate AS default_rate,
+    d.per_ms AS default_per_ms
+  FROM (SELECT 1) one LEFT JOIN ${schema}.queue_flow f ON f.queue = $1
+    LEFT JOIN ${schema}.group_defaults d ON d.queue = $1`;
 const UPSERT = ({ schema }: SchemaSql) => `
   INSERT INTO ${schema}.queue_flow (queue, rate, per_ms, tokens, refilled_at, paused_until) VALUES ($1, $2, $3, $4, $5, $6)
   ON CONFLICT (queue) DO UPDATE SET rate = excluded.rate, per_ms = excluded.per_ms, tokens = excluded.tokens,
@@ -93,6 +97,7 @@ export function pauseQueue(ctx: PgContext, queue: string, until: When | null): P
 }
 
 export async function readFlowSettings(ctx: PgContext, queue: string): Promise<FlowSettings> {
-  const { bucket, now } = toBucket((await run<FlowRow>(ctx.db, ctx.sql, READ, [queue]))[0]!);
-  return flowSettings(bucket, now);
+  const [row] = await run<FlowRow & DefaultsRow>(ctx.db, ctx.sql, READ, [queue]);
+  const { bucket, now } = toBucket(row!);
+  return flowSettings(bucket, now, defaultGroupLimits(row!));
 }

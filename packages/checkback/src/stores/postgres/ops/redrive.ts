@@ -1,6 +1,7 @@
 import type { Selection, When } from "../../store.js";
 import { type PgContext, run, type SchemaSql } from "../context.js";
 import { whenColumns } from "./add-jobs.js";
+import { groupsRescheduled } from "./group-changes.js";
 import { selectedRows, selectionParams } from "./selection.js";
 
 /**
@@ -14,9 +15,10 @@ import { selectedRows, selectionParams } from "./selection.js";
  * unique index refuse the redrive with an error rather than ever holding two: redrive is a
  * person's action, and running it again settles it.
  *
- * The moved jobs are scheduled again, so the notify trigger wakes workers at commit.
+ * The moved jobs are scheduled again, so the notify trigger wakes workers at commit. Grouped
+ * ones wait in their groups again (due_at NULL), which count them in the same statement.
  */
-const REDRIVE = ({ jobs, now }: SchemaSql) => `
+const REDRIVE = ({ jobs, now, schema }: SchemaSql) => `
   WITH clock AS (SELECT ${now} AS now),
   selected AS (${selectedRows(jobs, "dead")}),
   movable AS (
@@ -27,13 +29,15 @@ const REDRIVE = ({ jobs, now }: SchemaSql) => `
   ),
   moved AS (
     UPDATE ${jobs} j SET state = 'scheduled', attempts = 0,
-      run_at = coalesce($4::bigint, clock.now + $5::bigint), due_at = coalesce($4::bigint, clock.now + $5::bigint),
+      run_at = coalesce($4::bigint, clock.now + $5::bigint),
+      due_at = CASE WHEN j.group_name IS NULL THEN coalesce($4::bigint, clock.now + $5::bigint) END,
       lease_token = NULL, lease_expires_at = NULL, updated_at = clock.now
     FROM movable, clock
     WHERE j.id = movable.id
-    RETURNING j.id
-  )
-  SELECT count(*)::integer AS moved FROM moved`;
+    RETURNING j.id, j.queue, j.group_name, j.run_at
+  ),
+  ${groupsRescheduled(schema, "moved")}
+  SELECT count(*)::integer AS moved, (SELECT count(*) FROM touched) AS groups_touched FROM moved`;
 
 export async function redrive(ctx: PgContext, queue: string, selection: Selection, when: When): Promise<number> {
   const rows = await run<{ moved: number }>(ctx.db, ctx.sql, REDRIVE, [
