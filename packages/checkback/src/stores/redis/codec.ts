@@ -1,5 +1,6 @@
 import type { BackoffPolicy } from "../../core/backoff.js";
 import type { JobError, JobRecord, JobState } from "../../core/job.js";
+import type { GroupLimits, GroupState } from "../../flow/groups.js";
 import type { NewJob, When } from "../store.js";
 import { parseStoredBackoff, storedBackoffText } from "../stored-backoff.js";
 
@@ -23,6 +24,7 @@ export type RecordReply = [
   errors: string | null,
   result: string | null,
   priority: number,
+  group: string | null,
 ];
 
 /**
@@ -43,6 +45,7 @@ export type ClaimedReply = [
   errors: string | null,
   result: string | null,
   priority: number,
+  group: string | null,
 ];
 
 export interface ClaimContext {
@@ -55,7 +58,8 @@ export interface ClaimContext {
 }
 
 export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobRecord {
-  const [seq, runAt, attempts, maxAttempts, backoffId, payload, key, createdAt, errors, result, priority] = reply;
+  const [seq, runAt, attempts, maxAttempts, backoffId, payload, key, createdAt, errors, result, priority, group] =
+    reply;
   const backoff = claim.backoffs.get(backoffId);
   if (!backoff) throw new Error(`claim reply names back-off policy ${backoffId} without sending it`);
   return {
@@ -69,6 +73,7 @@ export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobReco
     maxAttempts,
     backoff,
     priority,
+    group,
     errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
     result,
     createdAt,
@@ -80,7 +85,7 @@ export function decodeClaimed(reply: ClaimedReply, claim: ClaimContext): JobReco
 
 export function decodeRecord(queue: string, id: (seq: number) => string, reply: RecordReply): JobRecord {
   const [seq, state, runAt, attempts, maxAttempts, backoff, payload, key] = reply;
-  const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result, priority] = reply.slice(8) as [
+  const [createdAt, updatedAt, leaseToken, leaseExpiresAt, errors, result, priority, group] = reply.slice(8) as [
     number,
     number,
     string | null,
@@ -88,6 +93,7 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
     string | null,
     string | null,
     number,
+    string | null,
   ];
   return {
     id: id(seq),
@@ -100,6 +106,7 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
     maxAttempts,
     backoff: parseStoredBackoff(backoff),
     priority,
+    group,
     errors: errors === null ? [] : (JSON.parse(errors) as JobError[]),
     result,
     createdAt,
@@ -111,10 +118,11 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
 
 /**
  * New jobs as the ARGV entries add-job.lua reads: the distinct back-off policies once, then
- * JOB_FIELDS = 9 entries per job that name their policy by index. Jobs of one queue usually
- * share one policy object: its text is looked up only when the object changes.
+ * JOB_FIELDS = 11 entries per job that name their policy by index. Jobs of one queue usually
+ * share one policy object: its text is looked up only when the object changes. `visiting`
+ * marks jobs sent to a partition only for their key's holder there (redis-store.ts add).
  */
-export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[]): string[] {
+export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[], visiting?: boolean[]): string[] {
   const byText = new Map<string, number>();
   const policies: string[] = [];
   const fields: string[] = [];
@@ -137,6 +145,8 @@ export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[]): string[]
       job.onDuplicate,
       seq === null ? "" : String(seq),
       String(job.priority ?? 0),
+      job.group ?? "",
+      visiting?.[i] ? "1" : "",
     );
   });
   return [String(policies.length), ...policies, ...fields];
@@ -162,4 +172,55 @@ export function decodeCounts(flat: string[]): Record<JobState, number> {
     if (state) counts[state] += Number(flat[i + 1]);
   }
   return counts;
+}
+
+/** A group as group.lua replies (groupReply in include/groups.lua). */
+export type GroupReply = [
+  group: string,
+  own: 0 | 1,
+  concurrency: number | null,
+  rate: number | null,
+  perMs: number | null,
+  active: number,
+  scheduled: number,
+  pausedUntil: number | null,
+  tokens: number | null,
+];
+
+export function decodeGroupState([
+  group,
+  own,
+  concurrency,
+  rate,
+  perMs,
+  active,
+  scheduled,
+  pausedUntil,
+  tokens,
+]: GroupReply): GroupState {
+  return {
+    group,
+    limits: { concurrency, limit: rate === null || perMs === null ? null : { rate, perMs } },
+    ownLimits: own === 1,
+    active,
+    scheduled,
+    pausedUntil,
+    tokens,
+  };
+}
+
+/** The queue's default group limits as group.lua replies: [] when none are set. */
+export function decodeGroupLimits(reply: [number | null, number | null, number | null] | []): GroupLimits | null {
+  if (reply.length === 0) return null;
+  const [concurrency, rate, perMs] = reply;
+  return { concurrency, limit: rate === null || perMs === null ? null : { rate, perMs } };
+}
+
+/** Group limits as group.lua's arguments: concurrency, rate, per ('' for none). */
+export function encodeGroupLimits(limits: GroupLimits): [string, string, string] {
+  return [
+    limits.concurrency === null ? "" : String(limits.concurrency),
+    limits.limit ? String(limits.limit.rate) : "",
+    limits.limit ? String(limits.limit.perMs) : "",
+  ];
 }

@@ -12,7 +12,8 @@ const SLOTS = 16_384;
  * would leave a 3-master cluster with no partition of a 6-partition queue on some master
  * about one time in four, while a cluster assigns slots to masters in contiguous ranges. A job with a business key lives in the partition its key
  * hashes to, so add-with-key can check uniqueness atomically there; a job without one goes
- * round-robin. Follow-up jobs of a complete or settle stay beside their parent (one atomic step).
+ * round-robin. A grouped job lives in its group's partition, whatever its key (see add in
+ * redis-store.ts). Follow-up jobs of a complete or settle stay beside their parent (one atomic step).
  *
  * Job ids carry their partition: "<seq>" when there is one partition, "<p>-<seq>" otherwise,
  * so any operation by id goes straight to the right slot. Changing a queue's partition count
@@ -55,6 +56,15 @@ export class RedisLayout {
     return `${this.prefix}:{${queue}}:seq`;
   }
 
+  /**
+   * Where the queue's rate limit and pause live (include/limit.lua): partition 0 of a
+   * single-partition queue, where claim.lua charges it; the queue's own slot (beside its
+   * sequence counter) on a partitioned one, where take.lua does.
+   */
+  flowBase(queue: string): string {
+    return this.partitions === 1 ? this.base(queue, 0) : `${this.prefix}:{${queue}}`;
+  }
+
   /** Every queue name that ever held a job, for queues(). */
   get registry(): string {
     return `${this.prefix}:queues`;
@@ -66,6 +76,11 @@ export class RedisLayout {
 
   partitionOfKey(key: string): number {
     return this.partitions === 1 ? 0 : fnv1a(key) % this.partitions;
+  }
+
+  /** Every job of a group lives in one partition, so each group script is atomic in one slot. */
+  partitionOfGroup(group: string): number {
+    return this.partitions === 1 ? 0 : fnv1a(group) % this.partitions;
   }
 
   formatId(partition: number, seq: number): string {

@@ -1,4 +1,5 @@
 import { isUnfinished, type JobRecord, type JobState } from "../../core/job.js";
+import type { GroupState } from "../../flow/groups.js";
 import type { ClaimResult } from "../store.js";
 
 /**
@@ -7,49 +8,110 @@ import type { ClaimResult } from "../store.js";
  * promises for the whole queue: pure functions, no Redis (see redis-store.ts for the calls).
  */
 
-/** A due entry a peek found: its partition, its queue-wide seq and its claim rank (its due instant when it has no priority, flow/priority.ts). */
-export interface DueEntry {
+/**
+ * A turn a peek found: one job a claim of that partition would start (include/turns.lua), with
+ * the numbers a single claim orders turns by. `value` is an ungrouped job's claim rank (its due
+ * instant when it has no priority, flow/priority.ts) or a group's readyAt; `klass` 0 for an
+ * ungrouped job, 1 for a group's first turn in the claim, 2 for a further turn; `group` "" for none.
+ */
+export interface Turn {
   partition: number;
   seq: number;
-  score: number;
+  value: number;
+  klass: number;
+  group: string;
 }
 
-/** What peek.lua found in one partition: its clock, its earliest due instant, its due entries. */
+/** What peek.lua found in one partition: its clock, its earliest due instant, its turns, and whether the queue has a bucket. */
 export interface PartitionPeek {
   partition: number;
   now: number;
   head: number | null;
-  due: DueEntry[];
+  turns: Turn[];
+  flow: boolean;
 }
 
-/** A peek reply, [now, head, flat (seq, score) pairs], as a PartitionPeek. */
-export function decodePeek(partition: number, [now, head, flat]: [number, number | null, number[]]): PartitionPeek {
-  const due: DueEntry[] = [];
-  for (let i = 0; i < flat.length; i += 2) due.push({ partition, seq: flat[i]!, score: flat[i + 1]! });
-  return { partition, now, head, due };
+/** A peek reply, [now, head, flat (seq, value, klass, group) quadruples, flow], as a PartitionPeek. */
+export function decodePeek(
+  partition: number,
+  [now, head, flat, flow]: [number, number | null, (number | string)[], number?],
+): PartitionPeek {
+  const turns: Turn[] = [];
+  for (let i = 0; i < flat.length; i += 4) {
+    turns.push({
+      partition,
+      seq: Number(flat[i]),
+      value: Number(flat[i + 1]),
+      klass: Number(flat[i + 2]),
+      group: String(flat[i + 3]),
+    });
+  }
+  return { partition, now, head, turns, flow: flow === 1 };
 }
 
-/** Which due entries a claim takes queue-wide, and how many of them each partition gives. */
+/** Which turns a claim takes queue-wide, and how many of them each partition gives. */
 export interface ClaimPlan {
   /** The latest of the partitions' clocks: every claim runs "as of" this instant. */
   now: number;
-  /** The chosen entries, best claim rank first (ties by seq, which is queue-wide). */
-  chosen: DueEntry[];
-  /** Per partition, how many of the chosen entries it holds; partitions holding none are absent. */
+  /** The chosen turns, in claim order. */
+  chosen: Turn[];
+  /** Per partition, how many of the chosen turns it holds; partitions holding none are absent. */
   shares: Map<number, number>;
 }
 
-/** The best-ranked `limit` due entries across all peeks, so partitions are served fairly and in rank order. */
+/**
+ * The first `limit` turns queue-wide, in the order one claim over every partition would take
+ * them (flow/groups.ts rule 3): by value; at one value ungrouped jobs first (by seq, which is
+ * queue-wide), then groups' first turns (by name, in bytes, as a sorted set orders them), then
+ * further turns in the order their groups were last served. Each partition's turns come in its
+ * own order, and a merge of those lists (never a re-sort) keeps it, so each partition's share is
+ * exactly the first turns its own claim will take.
+ */
 export function planClaim(peeks: PartitionPeek[], limit: number): ClaimPlan {
   let now = Number.NEGATIVE_INFINITY;
   for (const peek of peeks) now = Math.max(now, peek.now);
-  const chosen = peeks
-    .flatMap((peek) => peek.due)
-    .sort((a, b) => a.score - b.score || a.seq - b.seq)
-    .slice(0, limit);
+  const next = peeks.map(() => 0);
+  /** Per group, the position in `chosen` of its latest turn. */
+  const lastServed = new Map<string, number>();
+  const chosen: Turn[] = [];
+  const before = (a: Turn, b: Turn): boolean => {
+    if (a.value !== b.value) return a.value < b.value;
+    if (a.klass !== b.klass) return a.klass < b.klass;
+    if (a.klass === 0 && a.seq !== b.seq) return a.seq < b.seq;
+    if (a.klass === 1 && a.group !== b.group) return Buffer.compare(Buffer.from(a.group), Buffer.from(b.group)) < 0;
+    if (a.klass === 2) {
+      const servedA = lastServed.get(a.group) ?? -1;
+      const servedB = lastServed.get(b.group) ?? -1;
+      if (servedA !== servedB) return servedA < servedB;
+    }
+    return a.partition < b.partition;
+  };
+  while (chosen.length < limit) {
+    let best = -1;
+    peeks.forEach((peek, p) => {
+      const turn = peek.turns[next[p]!];
+      if (turn && (best < 0 || before(turn, peeks[best]!.turns[next[best]!]!))) best = p;
+    });
+    if (best < 0) break;
+    const turn = peeks[best]!.turns[next[best]!]!;
+    next[best]! += 1;
+    if (turn.klass > 0) lastServed.set(turn.group, chosen.length);
+    chosen.push(turn);
+  }
+  return { now, chosen, shares: sharesOf(chosen) };
+}
+
+/** The plan cut to its first `count` turns: what a claim does when the queue's bucket grants fewer. */
+export function cutPlan(plan: ClaimPlan, count: number): ClaimPlan {
+  if (count >= plan.chosen.length) return plan;
+  const chosen = plan.chosen.slice(0, Math.max(0, count));
+  return { now: plan.now, chosen, shares: sharesOf(chosen) };
+}
+
+function sharesOf(chosen: Turn[]): Map<number, number> {
   const shares = new Map<number, number>();
-  for (const entry of chosen) shares.set(entry.partition, (shares.get(entry.partition) ?? 0) + 1);
-  return { now, chosen, shares };
+  for (const turn of chosen) shares.set(turn.partition, (shares.get(turn.partition) ?? 0) + 1);
+  return shares;
 }
 
 /**
@@ -155,4 +217,21 @@ export function keyHolder(found: (JobRecord | null)[]): JobRecord | null {
   return (
     candidates.find((job) => isUnfinished(job.state)) ?? candidates.sort((a, b) => b.updatedAt - a.updatedAt)[0] ?? null
   );
+}
+
+/**
+ * busiestGroups across partitions: every group lives in one partition, so the queue's busiest
+ * are among each partition's busiest; most active first, ties by name (in bytes, as a sorted
+ * set orders them), and the active groups summed.
+ */
+export function busiestOf(
+  parts: { activeGroups: number; groups: GroupState[] }[],
+  limit: number,
+): { groups: GroupState[]; activeGroups: number } {
+  if (parts.length === 1) return parts[0]!;
+  const groups = parts
+    .flatMap((part) => part.groups)
+    .sort((a, b) => b.active - a.active || Buffer.compare(Buffer.from(a.group), Buffer.from(b.group)))
+    .slice(0, limit);
+  return { groups, activeGroups: parts.reduce((sum, part) => sum + part.activeGroups, 0) };
 }

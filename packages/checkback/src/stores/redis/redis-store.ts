@@ -3,6 +3,7 @@ import type { Cluster, ClusterNode, ClusterOptions, Redis } from "ioredis";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { invalidOption, LeaseLostError } from "../../core/errors.js";
 import { isUnfinished, type JobRecord, type JobRef, type JobState } from "../../core/job.js";
+import { checkGroupPriority, type GroupLimits, type GroupState } from "../../flow/groups.js";
 import type { FlowSettings, RateLimit } from "../../flow/rate-limit.js";
 import { checkFollowUps } from "../follow-ups.js";
 import { decodeListCursor, encodeListCursor } from "../list-cursor.js";
@@ -29,9 +30,13 @@ import {
   type ClaimedReply,
   decodeClaimed,
   decodeCounts,
+  decodeGroupLimits,
+  decodeGroupState,
   decodeRecord,
+  encodeGroupLimits,
   encodeNewJobs,
   encodeWhen,
+  type GroupReply,
   type RecordReply,
   STATE_CODES,
 } from "./codec.js";
@@ -40,6 +45,8 @@ import { DEFAULT_TIMEOUT_MS, isCluster, openRedisClient, RedisGate } from "./con
 import { checkDurability, type DurabilityProblem, describeProblems } from "./durability.js";
 import { RedisLayout } from "./layout.js";
 import {
+  busiestOf,
+  cutPlan,
   decodePeek,
   earliest,
   keepLastCut,
@@ -80,6 +87,9 @@ export interface RedisStoreOptions {
 }
 
 const ALL = Number.MAX_SAFE_INTEGER;
+
+/** take.lua's reply: the bucket's clock, the starts granted, whether there is a bucket, its next start. */
+type TakeReply = [now: number, granted: number, exists: 0 | 1, nextStart: number | null];
 const DEFAULT_ADMIN_BATCH = 1000;
 const DEFAULT_CLUSTER_PARTITIONS = 6;
 
@@ -179,31 +189,66 @@ export class RedisStore implements Store {
   async add(jobs: NewJob[]): Promise<AddOutcome[]> {
     this.gate.ensureOpen();
     if (jobs.length === 0) return [];
+    for (const job of jobs) checkGroupPriority(job.group ?? null, job.priority ?? 0);
     await this.register(jobs);
     const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
-    // Group by (queue, partition): one script call each, all in flight at once.
-    const groups = new Map<string, { queue: string; partition: number; indexes: number[] }>();
-    jobs.forEach((job, index) => {
-      const partition = job.key === null ? this.roundRobin() : this.layout.partitionOfKey(job.key);
-      const name = `${job.queue}\n${partition}`;
-      const group = groups.get(name) ?? { queue: job.queue, partition, indexes: [] };
-      groups.set(name, group);
-      group.indexes.push(index);
-    });
+    const visits = await this.keyHoldersElsewhere(jobs);
+    const homeOf = (job: NewJob): number => {
+      if (job.group) return this.layout.partitionOfGroup(job.group);
+      return job.key === null ? this.roundRobin() : this.layout.partitionOfKey(job.key);
+    };
     const outcomes: AddOutcome[] = new Array(jobs.length);
+    // A job visiting its key's holder in another partition comes back "moved" if that holder
+    // finished meanwhile, and is then added in its group's partition: a second, last pass.
+    let pending = jobs.map((_, index) => index);
+    for (let pass = 0; pending.length > 0 && pass < 2; pass++) {
+      const placed = pending.map((index) => {
+        const visit = pass === 0 ? visits.get(index) : undefined;
+        return { index, partition: visit ?? homeOf(jobs[index]!), visiting: visit !== undefined };
+      });
+      pending = await this.addPlaced(placed, resolved, seqs, outcomes);
+    }
+    return outcomes;
+  }
+
+  /**
+   * Writes jobs to the partitions chosen for them: one script call per (queue, partition), all
+   * in flight at once. Returns the indexes of visiting jobs that came back "moved".
+   */
+  private async addPlaced(
+    placed: { index: number; partition: number; visiting: boolean }[],
+    resolved: NewJob[],
+    seqs: (number | null)[],
+    outcomes: AddOutcome[],
+  ): Promise<number[]> {
+    const batches = new Map<string, { queue: string; partition: number; indexes: number[]; visiting: boolean[] }>();
+    for (const { index, partition, visiting } of placed) {
+      const queue = resolved[index]!.queue;
+      const name = `${queue}\n${partition}`;
+      const batch = batches.get(name) ?? { queue, partition, indexes: [], visiting: [] };
+      batches.set(name, batch);
+      batch.indexes.push(index);
+      batch.visiting.push(visiting);
+    }
+    const moved: number[] = [];
     await Promise.all(
-      [...groups.values()].map(async ({ queue, partition, indexes }) => {
+      [...batches.values()].map(async ({ queue, partition, indexes, visiting }) => {
         const args = encodeNewJobs(
           indexes.map((i) => resolved[i]!),
           indexes.map((i) => seqs[i] ?? null),
+          visiting,
         );
         const [now, replies] = (await this.run("add", queue, partition, args)) as [
           number,
-          [AddOutcome["outcome"], number, RecordReply?][],
+          [AddOutcome["outcome"] | "moved", number, RecordReply?][],
         ];
         replies.forEach(([outcome, seq, record], k) => {
           const index = indexes[k]!;
           const input = resolved[index]!;
+          if (outcome === "moved") {
+            moved.push(index);
+            return;
+          }
           // A created job comes back as its seq only: its record is what was sent, at the script's clock.
           const job = record
             ? this.decode(queue, partition, record)
@@ -212,7 +257,36 @@ export class RedisStore implements Store {
         });
       }),
     );
-    return outcomes;
+    return moved;
+  }
+
+  /**
+   * On a partitioned queue a grouped job lives in its group's partition, not its key's. For each
+   * keyed grouped job, the partition outside its group's where an unfinished job holds its key,
+   * if any: the job is sent there, so the holder is kept or replaced as the add asks. Asked of
+   * every partition at once, and only for adds that carry keyed grouped jobs.
+   */
+  private async keyHoldersElsewhere(jobs: NewJob[]): Promise<Map<number, number>> {
+    const visits = new Map<number, number>();
+    if (this.layout.partitions === 1) return visits;
+    const byQueue = new Map<string, number[]>();
+    jobs.forEach((job, index) => {
+      if (job.group && job.key !== null) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), index]);
+    });
+    await Promise.all(
+      [...byQueue].map(async ([queue, indexes]) => {
+        const keys = indexes.map((i) => jobs[i]!.key!);
+        const found = await Promise.all(
+          this.partitionList().map(async (p) => (await this.run("holders", queue, p, keys)) as number[]),
+        );
+        indexes.forEach((index, k) => {
+          const home = this.layout.partitionOfGroup(jobs[index]!.group!);
+          const holder = found.findIndex((seqs, p) => p !== home && seqs[k] !== 0);
+          if (holder >= 0 && found[home]![k] === 0) visits.set(index, holder);
+        });
+      }),
+    );
+    return visits;
   }
 
   async get(queue: string, id: string): Promise<JobRecord | null> {
@@ -247,7 +321,10 @@ export class RedisStore implements Store {
 
   async settle(queue: string, ref: JobRef, completion: Completion): Promise<ChangeOutcome> {
     checkFollowUps(queue, completion);
-    return this.changeByRef("settle", queue, ref, () => this.completionArgs(completion));
+    return this.changeByRef("settle", queue, ref, (partition) => {
+      this.checkGroupedFollowUps(partition, completion);
+      return this.completionArgs(completion);
+    });
   }
 
   // --- claiming and leases ---------------------------------------------------------------
@@ -264,11 +341,37 @@ export class RedisStore implements Store {
         ),
       ),
     );
-    const plan = planClaim(peeks, limit);
+    let plan = planClaim(peeks, limit);
+    // The queue's rate limit and pause (in a slot of their own): take what the plan would
+    // start, claim no more than was granted, give back what did not start (take.lua says why
+    // that is sound). The claims run at the bucket's instant too, so their clock never reads
+    // earlier than the one the tokens were counted by.
+    let take: TakeReply | null = null;
+    if (plan.chosen.length > 0 && peeks.some((peek) => peek.flow)) {
+      take = await this.take(queue, "take", plan.chosen.length);
+      plan = { ...cutPlan(plan, take[1]), now: Math.max(plan.now, take[0]) };
+    }
+    const at = plan.now;
     const claims = await Promise.all(
-      [...plan.shares].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs, plan.now)),
+      [...plan.shares].map(([partition, count]) => this.claimPartition(queue, partition, count, leaseMs, at)),
     );
-    return mergeClaims(plan, peeks, claims, (partition, seq) => this.layout.formatId(partition, seq));
+    const result = mergeClaims(plan, peeks, claims, (partition, seq) => this.layout.formatId(partition, seq));
+    if (take?.[2] === 1) {
+      const unstarted = take[1] - result.jobs.length;
+      const nextStart = unstarted > 0 ? (await this.take(queue, "give", unstarted))[3] : take[3];
+      if (result.nextDueAt !== null && nextStart !== null) result.nextDueAt = Math.max(result.nextDueAt, nextStart);
+    }
+    return result;
+  }
+
+  private async take(queue: string, op: "take" | "give", count: number): Promise<TakeReply> {
+    return (await this.runOn(
+      "take",
+      this.layout.flowBase(queue),
+      queue,
+      [op, String(count)],
+      this.leases(),
+    )) as TakeReply;
   }
 
   private async claimPartition(
@@ -313,6 +416,7 @@ export class RedisStore implements Store {
   async complete(queue: string, id: string, leaseToken: string, completion: Completion): Promise<void> {
     checkFollowUps(queue, completion);
     const where = this.held(id);
+    this.checkGroupedFollowUps(where.partition, completion);
     let done: boolean;
     if (completion.enqueue && completion.enqueue.length > 0) {
       // Alone in its call: the follow-ups belong to this completion only.
@@ -377,45 +481,96 @@ export class RedisStore implements Store {
   }
 
   async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
-    // Lifting a limit a partitioned queue cannot have changes nothing (a check without a probe rate).
-    if (limit === null && this.layout.partitions > 1) return;
-    this.refuseFlowOnPartitions();
-    await this.run("flow", queue, 0, limit ? ["limit", String(limit.rate), String(limit.perMs)] : ["unlimit"]);
+    await this.changeFlow(queue, limit ? ["limit", String(limit.rate), String(limit.perMs)] : ["unlimit"]);
   }
 
   async pauseQueue(queue: string, until: When | null): Promise<void> {
-    if (until === null && this.layout.partitions > 1) return;
-    this.refuseFlowOnPartitions();
-    if (until === null) {
-      await this.run("flow", queue, 0, ["resume"]);
-      return;
-    }
-    await this.run("flow", queue, 0, ["pause", ...encodeWhen(until)]);
-  }
-
-  async flowSettings(queue: string): Promise<FlowSettings> {
-    if (this.layout.partitions > 1) return { limit: null, pausedUntil: null, tokens: null };
-    const [, rate, per, paused, tokens] = (await this.run("flow", queue, 0, ["get"])) as [
-      number,
-      number | null,
-      number | null,
-      number | null,
-      number | null,
-    ];
-    const limit = rate === null || per === null ? null : { rate, perMs: per };
-    return { limit, pausedUntil: paused, tokens: limit ? tokens : null };
+    await this.changeFlow(queue, until === null ? ["resume"] : ["pause", ...encodeWhen(until)]);
   }
 
   /**
-   * A partitioned queue's claim runs one script per partition, in different slots: a bucket
-   * shared by them would need a claim split into reserve, claim and refund steps, which is not
-   * built yet (docs/flow-control.md). Refused rather than ignored.
+   * A change of the queue's bucket. On a partitioned queue the bucket lives in the queue's own
+   * slot (layout.flowBase), and each partition keeps a flag saying whether there is one, so
+   * that a claim of a queue without one takes no extra step (peek.lua, flowflag.lua).
    */
-  private refuseFlowOnPartitions(): void {
-    if (this.layout.partitions > 1) {
-      throw invalidOption("rate limits and pauses are not supported on a partitioned Redis store yet", {
-        field: "limit",
-      });
+  private async changeFlow(queue: string, op: string[]): Promise<void> {
+    const partitioned = this.layout.partitions > 1;
+    const reply = (await this.runOn("flow", this.layout.flowBase(queue), queue, [partitioned ? "1" : "", ...op])) as [
+      number,
+      ...unknown[],
+    ];
+    if (!partitioned) return;
+    const [version, exists] = reply.slice(5) as [number, number];
+    await Promise.all(
+      this.partitionList().map((p) => this.run("flowflag", queue, p, [String(version), String(exists)])),
+    );
+  }
+
+  async flowSettings(queue: string): Promise<FlowSettings> {
+    const [flow, groupLimits] = await Promise.all([
+      this.runOn("flow", this.layout.flowBase(queue), queue, ["", "get"]) as Promise<
+        [number, number | null, number | null, number | null, number | null]
+      >,
+      this.run("group", queue, 0, ["get-defaults"]) as Promise<[number | null, number | null, number | null] | []>,
+    ]);
+    const [, rate, per, paused, tokens] = flow;
+    const limit = rate === null || per === null ? null : { rate, perMs: per };
+    return { limit, pausedUntil: paused, tokens: limit ? tokens : null, groupLimits: decodeGroupLimits(groupLimits) };
+  }
+
+  // --- groups (include/groups.lua) --------------------------------------------------------
+
+  async setGroupLimits(queue: string, group: string | null, limits: GroupLimits | null): Promise<void> {
+    this.gate.ensureOpen();
+    if (group === null) {
+      // Every partition keeps a copy of the queue's default, read by its own scripts.
+      const args = limits ? ["defaults", "1", ...encodeGroupLimits(limits)] : ["defaults", "0"];
+      await Promise.all(this.partitionList().map((p) => this.run("group", queue, p, args)));
+      return;
+    }
+    const args = limits ? ["limits", group, "1", ...encodeGroupLimits(limits)] : ["limits", group, "0", "", "", ""];
+    await this.run("group", queue, this.layout.partitionOfGroup(group), args);
+  }
+
+  async pauseGroup(queue: string, group: string, until: When | null): Promise<void> {
+    this.gate.ensureOpen();
+    const args = until === null ? ["resume", group] : ["pause", group, ...encodeWhen(until)];
+    await this.run("group", queue, this.layout.partitionOfGroup(group), args);
+  }
+
+  async groupState(queue: string, group: string): Promise<GroupState> {
+    this.gate.ensureOpen();
+    const reply = (await this.run("group", queue, this.layout.partitionOfGroup(group), ["state", group])) as GroupReply;
+    return decodeGroupState(reply);
+  }
+
+  async busiestGroups(queue: string, limit: number): Promise<{ groups: GroupState[]; activeGroups: number }> {
+    this.gate.ensureOpen();
+    const parts = await Promise.all(
+      this.partitionList().map(
+        async (p) => (await this.run("group", queue, p, ["busiest", String(limit)])) as [number, GroupReply[]],
+      ),
+    );
+    return busiestOf(
+      parts.map(([activeGroups, replies]) => ({ activeGroups, groups: replies.map(decodeGroupState) })),
+      limit,
+    );
+  }
+
+  /**
+   * On a partitioned queue a grouped follow-up job must live in its group's partition, and a
+   * follow-up lives beside the job it follows (one atomic step): one in another partition is
+   * refused before anything changes.
+   */
+  private checkGroupedFollowUps(partition: number, { enqueue = [] }: Completion): void {
+    for (const job of enqueue) {
+      checkGroupPriority(job.group ?? null, job.priority ?? 0);
+      if (job.group && this.layout.partitionOfGroup(job.group) !== partition) {
+        throw invalidOption(
+          `a follow-up job's group ${JSON.stringify(job.group)} lives in another partition than the job it follows`,
+          { field: "group", group: job.group },
+        );
+      }
     }
   }
 
@@ -505,8 +660,19 @@ export class RedisStore implements Store {
     args: string[],
     connection: Redis | Cluster = this.client,
   ): Promise<unknown> {
+    return this.runOn(script, this.layout.base(queue, partition), queue, args, connection);
+  }
+
+  /** Runs a script on a base key of the queue's: a partition's, or the queue's own slot (flow). */
+  private runOn(
+    script: ScriptName,
+    base: string,
+    queue: string,
+    args: string[],
+    connection: Redis | Cluster = this.client,
+  ): Promise<unknown> {
     return this.gate.send(connection, () =>
-      runScript(connection, script, this.layout.base(queue, partition), [this.layout.wakeChannel(queue), ...args]),
+      runScript(connection, script, base, [this.layout.wakeChannel(queue), ...args]),
     );
   }
 
@@ -540,7 +706,7 @@ export class RedisStore implements Store {
     script: "cancel" | "reschedule" | "settle",
     queue: string,
     ref: JobRef,
-    extra: string[] | (() => Promise<string[]>),
+    extra: string[] | ((partition: number) => Promise<string[]>),
   ): Promise<ChangeOutcome> {
     this.gate.ensureOpen();
     let target: { partition: number; ref: [string, string] } | null;
@@ -557,7 +723,7 @@ export class RedisStore implements Store {
       target = where && { partition: where.partition, ref: ["i", String(where.seq)] };
     }
     if (!target) return { job: null, changed: false };
-    const args = typeof extra === "function" ? await extra() : extra;
+    const args = typeof extra === "function" ? await extra(target.partition) : extra;
     const reply = (await this.run(script, queue, target.partition, [...target.ref, ...args])) as
       | []
       | [0 | 1, RecordReply];

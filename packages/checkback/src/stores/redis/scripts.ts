@@ -31,6 +31,10 @@ export const SCRIPT_NAMES = [
   "tail",
   "sequence",
   "flow",
+  "flowflag",
+  "take",
+  "group",
+  "holders",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

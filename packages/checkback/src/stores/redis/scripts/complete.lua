@@ -24,6 +24,9 @@ for i = 1, n do
   if a and a[F_STATE] == ACTIVE_STATE and a[F_LEASE] and (a[F_LEASE] .. '.' .. seq) == ARGV[at + 1] then
     local createdAt = a[F_CREATED]
     local m = member(seq)
+    -- Rule 6: a grouped job leaving active frees its place; commit() recomputes the group and,
+    -- if that makes it ready, wakes the workers sleeping while it was held.
+    if a[F_GROUP] then groupActiveChange(a[F_GROUP], -1) end
     activeMembers[#activeMembers + 1] = m
     finishedArgs[#finishedArgs + 1] = now
     finishedArgs[#finishedArgs + 1] = m

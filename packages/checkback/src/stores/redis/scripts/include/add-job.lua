@@ -3,9 +3,10 @@
 -- JOB_FIELDS consecutive ARGV entries per job:
 --   key ('' for none), payload, when kind ('d' delay | 'a' runAt), when value, maxAttempts,
 --   back-off (1-based index into the policies), on duplicate ('keep' | 'replace'),
---   seq ('' to draw one here), priority (an integer, 0 for none)
+--   seq ('' to draw one here), priority (an integer, 0 for none), group ('' for none),
+--   visiting ('1': the job was sent here only because its key's holder lives here, see below)
 -- Sending each policy once keeps a batch of a thousand jobs from repeating the same json.
-local JOB_FIELDS = 9
+local JOB_FIELDS = 11
 local batchBackoffs = {}
 
 -- Sequence numbers for the batch's new jobs come from one INCRBY sized for every job left in
@@ -39,17 +40,23 @@ local function addJob(offset)
       return 'replaced', holder
     end
   end
+  -- A grouped job lives in its group's partition. On a partitioned queue the client sends a
+  -- keyed grouped job to another partition only when its key's unfinished holder lives there;
+  -- if that holder finished meanwhile, the job is not created here but sent back to its group's.
+  if ARGV[offset + 10] == '1' then return 'moved', nil end
 
+  local group = ARGV[offset + 9]
+  if group == '' then group = false end
   local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
   local r = {
     priority = tonumber(ARGV[offset + 8]), seq = seq, state = SCHEDULED, createdAt = now, updatedAt = now, runAt = runAt, attempts = 0,
-    maxAttempts = maxAttempts, backoff = backoff, payload = payload, key = key,
+    maxAttempts = maxAttempts, backoff = backoff, payload = payload, key = key, group = group,
     leaseToken = false, leaseExpiresAt = false, errors = false, result = false,
   }
   enter(r)
   saveRecord(r)
   if key then redis.call('HSET', KEY_INDEX, key, seq) end
-  noteWake(runAt)
+  if not group then noteWake(runAt) end
   return 'created', r
 end
 
@@ -63,8 +70,9 @@ local function addJobs(first)
   local out = {}
   -- Jobs without a business key cannot meet another job, so they are added in bulk: packed
   -- straight into records, written one HSET per record bucket, and entered into the due index
-  -- together (dueAddSorted). A keyed job is looked up and added on its own, in order.
-  local saves, due = {}, {}
+  -- together (dueAddSorted); grouped ones into their groups' sets, one ZADD per group, and the
+  -- grouped jobs' index together. A keyed job is looked up and added on its own, in order.
+  local saves, due, grouped, groupArgs, groupOrder = {}, {}, {}, {}, {}
   local earliest
   for offset = first + policies + 1, #ARGV, JOB_FIELDS do
     if ARGV[offset] == '' then
@@ -77,31 +85,59 @@ local function addJobs(first)
         ARGV[offset + 1],
       }
       local priority = tonumber(ARGV[offset + 8])
-      if priority ~= 0 then
+      local group = ARGV[offset + 9]
+      if group ~= '' then
+        -- Rule 1: a grouped job waits in its group (its priority is 0: checked by the client).
+        fillTo(fields, F_PRIORITY)
+        fields[F_GROUP] = group
+        local m = member(seq)
+        local args = groupArgs[group]
+        if not args then
+          args = {}
+          groupArgs[group] = args
+          groupOrder[#groupOrder + 1] = group
+        end
+        args[#args + 1] = runAt
+        args[#args + 1] = m
+        grouped[#grouped + 1] = { runAt, m }
+      elseif priority ~= 0 then
         fillTo(fields, F_RESULT)
         fields[F_PRIORITY] = priority
         levelAdd(member(seq), runAt, priority)
+        if not earliest or runAt < earliest then earliest = runAt end
       else
         due[#due + 1] = { runAt, member(seq) }
+        if not earliest or runAt < earliest then earliest = runAt end
       end
       saves[#saves + 1] = { seq, cmsgpack.pack(fields) }
-      if not earliest or runAt < earliest then earliest = runAt end
       out[#out + 1] = { 'created', seq }
     else
       local outcome, r = addJob(offset)
       if outcome == 'created' then
         out[#out + 1] = { outcome, r.seq }
-      else
+      elseif r then
         out[#out + 1] = { outcome, r.seq, reply(r) }
+      else
+        out[#out + 1] = { outcome, 0 }
       end
     end
   end
   if #saves > 0 then
     savePackedMany(saves)
-    table.sort(due, function(a, b) return a[1] < b[1] end)
-    dueAddSorted(due)
+    if #due > 0 then
+      table.sort(due, function(a, b) return a[1] < b[1] end)
+      dueAddSorted(due)
+    end
+    if #grouped > 0 then
+      for _, group in ipairs(groupOrder) do
+        callChunked('ZADD', groupJobsKey(group), groupArgs[group])
+        groupTouch(group)
+      end
+      table.sort(grouped, function(a, b) return a[1] < b[1] end)
+      indexAddSorted(GROUPED, grouped)
+    end
     countChange(SCHEDULED, #saves)
-    noteWake(earliest)
+    if earliest then noteWake(earliest) end
   end
   return out
 end

@@ -14,8 +14,17 @@
 -- A full bucket splits at its median score before it would grow past the listpack limit
 -- (Redis never converts a grown zset back). Entries with one identical score cannot be split
 -- apart: such a bucket simply grows (and costs what a plain zset costs).
-local DIRECTORY = base .. ':t'
+--
+-- The same bucketed layout serves a second index, GROUPED: every scheduled job of a group
+-- (include/groups.lua) at its runAt. Grouped jobs are claimed from their groups' own sets, never
+-- from here; this index only lets list.lua walk them in due order with the others, at the
+-- compact layout's ~20 bytes per job. The functions below take the index they work on.
 local BUCKET_SIZE = 128
+local function bucketIndex(directory, bucketPrefix)
+  return { directory = directory, prefix = bucketPrefix, keys = {} }
+end
+local DUE = bucketIndex(base .. ':t', base .. ':d:')
+local GROUPED = bucketIndex(base .. ':gt', base .. ':gx:')
 
 -- Prioritized jobs (priority other than 0, see flow/priority.ts) wait outside the buckets, in
 -- one plain sorted set per level, "<base>:p:<level>", score = runAt; LEVELS is the set of
@@ -45,24 +54,23 @@ local function levelRemove(m, level)
   end
 end
 
-local bucketKeys = {}
-local function bucketKey(start)
-  local key = bucketKeys[start]
+local function bucketKey(ix, start)
+  local key = ix.keys[start]
   if not key then
-    key = base .. ':d:' .. start
-    bucketKeys[start] = key
+    key = ix.prefix .. start
+    ix.keys[start] = key
   end
   return key
 end
 
 -- The start of the bucket that holds (or would hold) an entry with this score.
-local function bucketFor(score)
-  local found = redis.call('ZREVRANGEBYSCORE', DIRECTORY, score, '-inf', 'LIMIT', 0, 1)
+local function bucketFor(ix, score)
+  local found = redis.call('ZREVRANGEBYSCORE', ix.directory, score, '-inf', 'LIMIT', 0, 1)
   return found[1]
 end
 
-local function splitBucket(start)
-  local key = bucketKey(start)
+local function splitBucket(ix, start)
+  local key = bucketKey(ix, start)
   local lowest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   local middle = redis.call('ZRANGE', key, BUCKET_SIZE / 2, BUCKET_SIZE / 2, 'WITHSCORES')
   local at = middle[2]
@@ -78,36 +86,44 @@ local function splitBucket(start)
     args[#args + 1] = moving[i + 1]
     args[#args + 1] = moving[i]
   end
-  callChunked('ZADD', bucketKey(at), args)
+  callChunked('ZADD', bucketKey(ix, at), args)
   redis.call('ZREMRANGEBYSCORE', key, at, '+inf')
-  redis.call('ZADD', DIRECTORY, at, at)
+  redis.call('ZADD', ix.directory, at, at)
+end
+
+local function indexAdd(ix, m, score)
+  local start = bucketFor(ix, score)
+  if not start then
+    start = '0'
+    redis.call('ZADD', ix.directory, 0, start)
+  elseif redis.call('ZCARD', bucketKey(ix, start)) >= BUCKET_SIZE then
+    splitBucket(ix, start)
+    start = bucketFor(ix, score)
+  end
+  redis.call('ZADD', bucketKey(ix, start), score, m)
+end
+
+local function indexRemove(ix, m, score)
+  local start = bucketFor(ix, score)
+  if not start then return end
+  local key = bucketKey(ix, start)
+  redis.call('ZREM', key, m)
+  if redis.call('EXISTS', key) == 0 then redis.call('ZREM', ix.directory, start) end
 end
 
 local function dueAdd(m, score, priority)
   if priority and priority ~= 0 then return levelAdd(m, score, priority) end
-  local start = bucketFor(score)
-  if not start then
-    start = '0'
-    redis.call('ZADD', DIRECTORY, 0, start)
-  elseif redis.call('ZCARD', bucketKey(start)) >= BUCKET_SIZE then
-    splitBucket(start)
-    start = bucketFor(score)
-  end
-  redis.call('ZADD', bucketKey(start), score, m)
+  indexAdd(DUE, m, score)
 end
 
 local function dueRemove(m, score, priority)
   if priority and priority ~= 0 then return levelRemove(m, priority) end
-  local start = bucketFor(score)
-  if not start then return end
-  local key = bucketKey(start)
-  redis.call('ZREM', key, m)
-  if redis.call('EXISTS', key) == 0 then redis.call('ZREM', DIRECTORY, start) end
+  indexRemove(DUE, m, score)
 end
 
 -- The start of the bucket after `start`, as a number (math.huge for the last bucket).
-local function nextBucketStart(start)
-  local after = redis.call('ZRANGEBYSCORE', DIRECTORY, '(' .. start, '+inf', 'LIMIT', 0, 1)[1]
+local function nextBucketStart(ix, start)
+  local after = redis.call('ZRANGEBYSCORE', ix.directory, '(' .. start, '+inf', 'LIMIT', 0, 1)[1]
   return after and tonumber(after) or math.huge
 end
 
@@ -115,7 +131,7 @@ end
 -- size, the first under `start` (already in the directory), each following one under its
 -- first score. A cut only falls between two different scores, so a bucket keeps holding
 -- exactly the scores from its start to the next one's.
-local function writeBuckets(start, entries)
+local function writeBuckets(ix, start, entries)
   local half = BUCKET_SIZE / 2
   local i = 1
   while i <= #entries do
@@ -126,14 +142,14 @@ local function writeBuckets(start, entries)
     local chunkStart = start
     if i > 1 then
       chunkStart = string.format('%d', entries[i][1])
-      redis.call('ZADD', DIRECTORY, chunkStart, chunkStart)
+      redis.call('ZADD', ix.directory, chunkStart, chunkStart)
     end
     local args = {}
     for k = i, j do
       args[#args + 1] = entries[k][1]
       args[#args + 1] = entries[k][2]
     end
-    callChunked('ZADD', bucketKey(chunkStart), args)
+    callChunked('ZADD', bucketKey(ix, chunkStart), args)
     i = j + 1
   end
 end
@@ -141,18 +157,18 @@ end
 -- Adds many entries ({ score, member }, sorted by score) with a few commands per bucket they
 -- land in, rather than a lookup and an insert per entry. A bucket that would outgrow the
 -- listpack limit is read, merged with its new entries and written out again split.
-local function dueAddSorted(entries)
+local function indexAddSorted(ix, entries)
   local i = 1
   while i <= #entries do
-    local start = bucketFor(entries[i][1])
+    local start = bucketFor(ix, entries[i][1])
     if not start then
       start = '0'
-      redis.call('ZADD', DIRECTORY, 0, start)
+      redis.call('ZADD', ix.directory, 0, start)
     end
-    local stop = nextBucketStart(start)
+    local stop = nextBucketStart(ix, start)
     local j = i
     while j < #entries and entries[j + 1][1] < stop do j = j + 1 end
-    local key = bucketKey(start)
+    local key = bucketKey(ix, start)
     local held = redis.call('ZCARD', key)
     if held + (j - i + 1) <= BUCKET_SIZE then
       local args = {}
@@ -168,7 +184,7 @@ local function dueAddSorted(entries)
       for k = i, j do merged[#merged + 1] = entries[k] end
       table.sort(merged, function(a, b) return a[1] < b[1] end)
       redis.call('DEL', key)
-      writeBuckets(start, merged)
+      writeBuckets(ix, start, merged)
     end
     i = j + 1
   end
@@ -181,7 +197,7 @@ end
 -- Entries dueUpTo gave are the first of their bucket by rank, so a bucket that lost only
 -- such entries is cut with one ZREMRANGEBYRANK: a listpack removes a run in one move, where
 -- ZREM scans the bucket for every member.
-local function dueRemoveMany(entries)
+local function indexRemoveMany(ix, entries)
   local buckets, order, startOf, byRank = {}, {}, {}, {}
   for _, entry in ipairs(entries) do
     local start = entry[3] or startOf[entry[2]]
@@ -191,7 +207,7 @@ local function dueRemoveMany(entries)
     elseif entry[4] then
       start = false
     elseif start == nil then
-      start = bucketFor(entry[2]) or false
+      start = bucketFor(ix, entry[2]) or false
       startOf[entry[2]] = start
     end
     if start then
@@ -207,23 +223,25 @@ local function dueRemoveMany(entries)
     end
   end
   for _, start in ipairs(order) do
-    local key = bucketKey(start)
+    local key = bucketKey(ix, start)
     if byRank[start] then
       redis.call('ZREMRANGEBYRANK', key, 0, #buckets[start] - 1)
     else
       callChunked('ZREM', key, buckets[start])
     end
-    if redis.call('EXISTS', key) == 0 then redis.call('ZREM', DIRECTORY, start) end
+    if redis.call('EXISTS', key) == 0 then redis.call('ZREM', ix.directory, start) end
   end
 end
+local function dueAddSorted(entries) indexAddSorted(DUE, entries) end
+local function dueRemoveMany(entries) indexRemoveMany(DUE, entries) end
 
 -- The earliest instant something is due: a scheduled job's runAt or an active job's lease
 -- expiry. Returns member and score, or nil.
 local function dueHead()
   local m, score
-  local first = redis.call('ZRANGE', DIRECTORY, 0, 0)
+  local first = redis.call('ZRANGE', DUE.directory, 0, 0)
   if first[1] then
-    local head = redis.call('ZRANGE', bucketKey(first[1]), 0, 0, 'WITHSCORES')
+    local head = redis.call('ZRANGE', bucketKey(DUE, first[1]), 0, 0, 'WITHSCORES')
     m, score = head[1], tonumber(head[2])
   end
   if levelsInUse() then
@@ -248,12 +266,12 @@ local function dueUpTo(upTo, limit, uncut)
   local out = {}
   local expired = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, limit)
   for i = 1, #expired, 2 do out[#out + 1] = { expired[i], tonumber(expired[i + 1]), false, true } end
-  local starts = redis.call('ZRANGEBYSCORE', DIRECTORY, '-inf', upTo, 'LIMIT', 0, limit)
+  local starts = redis.call('ZRANGEBYSCORE', DUE.directory, '-inf', upTo, 'LIMIT', 0, limit)
   for _, start in ipairs(starts) do
     -- Both sources are read up to `limit`, then merged and cut.
     local need = limit + #expired / 2 - #out
     if need <= 0 then break end
-    local items = redis.call('ZRANGEBYSCORE', bucketKey(start), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, need)
+    local items = redis.call('ZRANGEBYSCORE', bucketKey(DUE, start), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, need)
     for i = 1, #items, 2 do out[#out + 1] = { items[i], tonumber(items[i + 1]), start } end
   end
   if #expired > 0 and not uncut then
@@ -263,15 +281,15 @@ local function dueUpTo(upTo, limit, uncut)
   return out
 end
 
--- Entries in order starting after (score, member) — or from the start when score is nil —
--- calling visit(member, score) until it returns false.
-local function dueWalk(fromScore, fromMember, visit)
-  local first = fromScore and (bucketFor(fromScore) or '-inf') or '-inf'
+-- An index's entries in order starting after (score, member) — or from the start when score is
+-- nil — calling visit(member, score) until it returns false.
+local function indexWalk(ix, fromScore, fromMember, visit)
+  local first = fromScore and (bucketFor(ix, fromScore) or '-inf') or '-inf'
   local offset, chunk = 0, 16
   while true do
-    local starts = redis.call('ZRANGEBYSCORE', DIRECTORY, first, '+inf', 'LIMIT', offset, chunk)
+    local starts = redis.call('ZRANGEBYSCORE', ix.directory, first, '+inf', 'LIMIT', offset, chunk)
     for _, start in ipairs(starts) do
-      local items = redis.call('ZRANGEBYSCORE', bucketKey(start), fromScore or '-inf', '+inf', 'WITHSCORES')
+      local items = redis.call('ZRANGEBYSCORE', bucketKey(ix, start), fromScore or '-inf', '+inf', 'WITHSCORES')
       for i = 1, #items, 2 do
         local m, s = items[i], tonumber(items[i + 1])
         if not fromScore or s > fromScore or m > fromMember then
@@ -284,17 +302,24 @@ local function dueWalk(fromScore, fromMember, visit)
   end
 end
 
--- dueWalk over the buckets and the priority levels together, in (due instant, seq) order:
--- the first `want` entries of each source after the cursor, merged.
+-- Every scheduled job in (due instant, seq) order — the buckets, the priority levels and the
+-- grouped jobs' index together: the first `want` entries of each source after the cursor,
+-- merged. A partition with neither levels nor groups walks its buckets alone.
 local function dueWalkAll(fromScore, fromMember, want, visit)
-  if not levelsInUse() then return dueWalk(fromScore, fromMember, visit) end
+  local grouped = redis.call('EXISTS', GROUPED.directory) == 1
+  if not levelsInUse() and not grouped then return indexWalk(DUE, fromScore, fromMember, visit) end
   local merged = {}
-  local function collect(m, s)
-    merged[#merged + 1] = { s, m }
-    return #merged % want ~= 0
+  local function collectFrom(ix)
+    local taken = 0
+    indexWalk(ix, fromScore, fromMember, function(m, s)
+      merged[#merged + 1] = { s, m }
+      taken = taken + 1
+      return taken < want
+    end)
   end
-  dueWalk(fromScore, fromMember, collect)
-  for _, level in ipairs(redis.call('SMEMBERS', LEVELS)) do
+  collectFrom(DUE)
+  if grouped then collectFrom(GROUPED) end
+  for _, level in ipairs(levelsInUse() and redis.call('SMEMBERS', LEVELS) or {}) do
     local taken, offset = 0, 0
     while taken < want do
       local items =
@@ -316,14 +341,10 @@ local function dueWalkAll(fromScore, fromMember, want, visit)
   end
 end
 
--- Wake-ups: the lowest due time this script created. Published at the end only if it is the
--- head of this partition, i.e. earlier than anything a sleeping worker already waits for.
+-- Wake-ups: the lowest due time this script created. Published at the end (publishWake, in
+-- include/groups.lua, which knows the ready groups too) only if it is the head of this
+-- partition, i.e. earlier than anything a sleeping worker already waits for.
 local wakeAt = nil
 local function noteWake(runAt)
   if not wakeAt or runAt < wakeAt then wakeAt = runAt end
-end
-local function publishWake()
-  if not wakeAt then return end
-  local _, headScore = dueHead()
-  if headScore and wakeAt <= headScore then redis.call('PUBLISH', WAKE_CHANNEL, wakeAt) end
 end

@@ -1,7 +1,9 @@
 -- A queue's rate limit and pause: the token bucket of flow/rate-limit.ts, the same arithmetic in
--- Lua, kept in one hash per queue (single-partition queues only: a partitioned queue refuses a
--- limit). Fields: rate, per (ms), tokens, at (when tokens were counted), paused (until, ms).
--- A queue without a limit or a pause has no hash; a claim pays one HMGET inside the script.
+-- Lua, kept in one hash per queue: in partition 0 of a single-partition queue (charged by
+-- claim.lua), in the queue's own slot of a partitioned one (charged by take.lua). Fields:
+-- rate, per (ms), tokens, at (when tokens were counted), paused (until, ms). A queue without
+-- a limit or a pause has no hash; a claim pays one HMGET inside the script. The functions
+-- below also serve each group's bucket (include/groups.lua), a table of the same shape.
 local FLOW = base .. ':l'
 
 local function flowBucket()

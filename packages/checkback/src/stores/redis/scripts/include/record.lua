@@ -53,17 +53,19 @@ end
 -- when unset. A lease is kept small, so that an active job with a small payload still fits a
 -- listpack value: the token as its random part only (the full token is "<part>.<seq>") and
 -- the expiry as a delta from createdAt, like every other instant.
+-- A job's group (flow/groups.ts) is its name, last: it is set once, when the job is created,
+-- and an ungrouped record leaves the field off (the fields before it cost a byte each when unset).
 local F_STATE, F_CREATED, F_UPDATED, F_RUN_AT, F_ATTEMPTS = 1, 2, 3, 4, 5
-local F_KEY, F_LEASE, F_EXPIRES, F_ERRORS, F_RESULT, F_PRIORITY = 9, 10, 11, 12, 13, 14
+local F_KEY, F_LEASE, F_EXPIRES, F_ERRORS, F_RESULT, F_PRIORITY, F_GROUP = 9, 10, 11, 12, 13, 14, 15
 
 local function packRecord(r)
   local leased = r.leaseToken and true or false
   local fields = {
     r.state, r.createdAt, r.updatedAt - r.createdAt, r.runAt - r.createdAt, r.attempts, r.maxAttempts,
     r.backoff, r.payload, r.key, leased and r.leasePart, leased and (r.leaseExpiresAt - r.createdAt), r.errors,
-    r.result, r.priority ~= 0 and r.priority,
+    r.result, r.priority ~= 0 and r.priority, r.group,
   }
-  local n = 14
+  local n = 15
   while n > 8 and not fields[n] do n = n - 1 end
   local packed = {}
   for i = 1, n do packed[i] = fields[i] or false end
@@ -92,7 +94,7 @@ local function recordOf(seq, a, big)
     attempts = a[5], maxAttempts = a[6], backoff = a[7], payload = a[8],
     key = a[9] or false, leasePart = leasePart, leaseToken = leasePart and (leasePart .. '.' .. seq),
     leaseExpiresAt = leasePart and (a[2] + a[11]), errors = a[12] or false, result = a[13] or false,
-    priority = a[14] or 0,
+    priority = a[14] or 0, group = a[15] or false,
   }
 end
 
@@ -213,7 +215,7 @@ end
 local function reply(r)
   return {
     r.seq, STATE_NAMES[r.state], r.runAt, r.attempts, r.maxAttempts, backoffJson(r.backoff), r.payload,
-    r.key, r.createdAt, r.updatedAt, r.leaseToken, r.leaseExpiresAt, r.errors, r.result, r.priority,
+    r.key, r.createdAt, r.updatedAt, r.leaseToken, r.leaseExpiresAt, r.errors, r.result, r.priority, r.group,
   }
 end
 

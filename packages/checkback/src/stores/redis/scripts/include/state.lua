@@ -1,9 +1,11 @@
 -- State changes. Each state keeps its own index; leave() and enter() are the only places that
 -- touch them, so the indexes and the per-state counts cannot drift apart. Count changes are
 -- summed here and written once by commit(), which every script that changes jobs ends with.
---   scheduled: due index at runAt
---   active:    ACTIVE at leaseExpiresAt (an expired lease is found like a due job)
+--   scheduled: due index at runAt; a grouped job in its group's set instead (include/groups.lua)
+--   active:    ACTIVE at leaseExpiresAt (an expired lease is found like a due job), grouped or not;
+--              a grouped job also counts in its group's active count
 --   finished:  finishedKey(state), score = updatedAt
+--@include groups
 local countChanges = {}
 local function countChange(state, by)
   countChanges[state] = (countChanges[state] or 0) + by
@@ -14,15 +16,21 @@ local function commit()
     if by ~= 0 then redis.call('HINCRBY', COUNTS, state, by) end
   end
   countChanges = {}
+  groupsSettle()
   publishWake()
 end
 
 local function leave(r)
   local m = memberOf(r)
   if r.state == SCHEDULED then
-    dueRemove(m, r.runAt, r.priority)
+    if r.group then
+      groupJobRemove(r.group, m, r.runAt)
+    else
+      dueRemove(m, r.runAt, r.priority)
+    end
   elseif r.state == ACTIVE_STATE then
     redis.call('ZREM', ACTIVE, m)
+    if r.group then groupActiveChange(r.group, -1) end
   else
     redis.call('ZREM', finishedKey(r.state), m)
   end
@@ -32,9 +40,14 @@ end
 local function enter(r)
   local m = memberOf(r)
   if r.state == SCHEDULED then
-    dueAdd(m, r.runAt, r.priority)
+    if r.group then
+      groupJobAdd(r.group, m, r.runAt)
+    else
+      dueAdd(m, r.runAt, r.priority)
+    end
   elseif r.state == ACTIVE_STATE then
     redis.call('ZADD', ACTIVE, r.leaseExpiresAt, m, 'inf', ACTIVE_SENTINEL)
+    if r.group then groupActiveChange(r.group, 1) end
   else
     redis.call('ZADD', finishedKey(r.state), r.updatedAt, m)
   end
@@ -53,7 +66,8 @@ local function moveTo(r, state, fields)
   end
   enter(r)
   saveRecord(r)
-  if state == SCHEDULED then noteWake(r.runAt) end
+  -- A grouped job wakes workers through its group's readyAt (groupRecompute), not its own runAt.
+  if state == SCHEDULED and not r.group then noteWake(r.runAt) end
 end
 
 local function finish(r, state, result)
@@ -61,12 +75,12 @@ local function finish(r, state, result)
   moveTo(r, state)
 end
 
--- Renews the lease of an active job (same token) and re-indexes it at the new expiry.
+-- Renews the lease of an active job (same token) and re-indexes it at the new expiry. The job
+-- stays active throughout: no count and no group changes.
 local function renewLease(r, expiresAt)
-  leave(r)
   r.updatedAt = now
   r.leaseExpiresAt = expiresAt
-  enter(r)
+  redis.call('ZADD', ACTIVE, expiresAt, memberOf(r))
   saveRecord(r)
 end
 
