@@ -51,6 +51,7 @@ export interface Footprint {
 export type FlowVariant = "none" | "limits" | "groups";
 export const FLOW_VARIANTS: readonly FlowVariant[] = ["none", "limits", "groups"];
 export const NON_BINDING_RATE = 1_000_000;
+export const NON_BINDING_CONCURRENCY = 1_000_000;
 export const GROUPS_IN_FLOW_RUN = 100;
 
 /** The payload every benchmark job carries. */
