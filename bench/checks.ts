@@ -36,6 +36,7 @@ interface Options {
   measure: string;
   probeRate?: number;
   probePer: string;
+  group?: string;
   store: "memory" | "sqlite" | "redis";
   redisUrl: string;
   concurrency: number;
@@ -53,6 +54,7 @@ const program = new Command("bench-checks")
   .option("--measure <duration>", "measurement window, after ramp and warm-up", "60s")
   .option("--probe-rate <n>", "probe rate limit: at most n probes per --probe-per (the check's probeRate)", positiveInt)
   .option("--probe-per <duration>", "the probe rate limit's interval", "1s")
+  .option("--group <name>", "every probe in this group: --probe-rate then limits the group (outcomes are outside it)")
   .addOption(new Option("--store <kind>", "store").choices(["memory", "sqlite", "redis"]).default("memory"))
   .option("--redis-url <url>", "Redis for --store redis (use a private instance)", "redis://127.0.0.1:6460")
   .option("--concurrency <n>", "worker concurrency (probes in flight)", positiveInt, 500)
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
           ? { every: everyMs, times: 10_000 }
           : [firstMs, ...Array.from({ length: 9_999 }, () => everyMs)],
       ...(probeLimit ? { probeRate: { rate: probeLimit.rate, per: probeLimit.perMs } } : {}),
+      ...(options.group ? { group: options.group } : {}),
       probe: async ({ runAt, startedAt, pending }) => {
         if (measuring) {
           probes += 1;
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
   const result = {
     machine: await describeMachine(null),
     store: options.store,
+    group: options.group ?? null,
     checks: options.checks,
     every: options.every,
     concurrency: options.concurrency,
