@@ -26,7 +26,9 @@ import type { RateProcessMessage, RateProcessSpec } from "./protocol.js";
  *
  *   npm run bench -- --scenario rate-limit [--stores sqlite,redis,postgres] [--seconds 60] [--no-bullmq]
  */
-const STORE_NAMES = ["sqlite", "redis", "postgres"] as const;
+/** cluster: a queue partitioned over a Redis Cluster (--cluster), whose limit is taken, claimed and given back per partition. */
+const STORE_NAMES = ["sqlite", "redis", "postgres", "cluster"] as const;
+const DEFAULT_STORES: StoreName[] = ["sqlite", "redis", "postgres"];
 type StoreName = (typeof STORE_NAMES)[number];
 
 interface Options {
@@ -38,6 +40,7 @@ interface Options {
   processes: number;
   concurrency: number;
   redisUrl: string;
+  cluster: string;
   out?: string;
 }
 
@@ -59,7 +62,7 @@ function storeList(value: string): StoreName[] {
 
 const program = new Command("bench-rate-limit")
   .description("rate-limit accuracy: starts per 1-s window under a limit, several worker processes, beside BullMQ")
-  .option("--stores <list>", `checkback stores (${STORE_NAMES.join(", ")})`, storeList, [...STORE_NAMES])
+  .option("--stores <list>", `checkback stores (${STORE_NAMES.join(", ")})`, storeList, DEFAULT_STORES)
   .option("--no-bullmq", "skip the BullMQ side")
   .option("--rate <n>", "the limit: starts per second", positiveInt, 1_000)
   .option("--seconds <n>", "how long each system runs under the limit", positiveInt, 60)
@@ -70,6 +73,11 @@ const program = new Command("bench-rate-limit")
     new Option("--redis-url <url>", "Redis for the Redis store and BullMQ").default(
       process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     ),
+  )
+  .option(
+    "--cluster <nodes>",
+    "Redis Cluster seed nodes for --stores cluster",
+    "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003",
   )
   .option("--out <json>", "also write every figure, with the per-window counts, here");
 
@@ -212,6 +220,13 @@ function makeTarget(kind: StoreName, options: Options): { target: Target; remove
   }
   if (kind === "redis") {
     return { target: { kind: "redis", url: options.redisUrl, prefix: `checkback-rate-${runId}` }, remove: () => {} };
+  }
+  if (kind === "cluster") {
+    const nodes = options.cluster.split(",").map((hostPort) => {
+      const [host, port] = hostPort.split(":");
+      return { host: host!, port: Number(port) };
+    });
+    return { target: { kind: "cluster", nodes, prefix: `checkback-rate-${runId}` }, remove: () => {} };
   }
   return { target: postgresTarget(runId), remove: () => {} };
 }
