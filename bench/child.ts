@@ -20,11 +20,32 @@ export interface ChildSpec {
   settings: ScenarioSettings;
   /** Far-future jobs for this system in the pending scenario. */
   pendingCount: number;
-  /** Flow control on the scenario's queues (runners/system.ts); none when absent. */
-  flow?: FlowVariant;
+  /** flow-overhead: the variants to alternate in this process (runners/system.ts), and their rounds. */
+  flowVariants?: FlowVariant[];
+  rounds?: number;
 }
 
-export type ChildReply = { ok: true; label: string; metrics: Metrics } | { ok: false; label: string; error: string };
+export type ChildReply =
+  | { ok: true; label: string; metrics: Metrics; variants?: Record<string, Metrics[]> }
+  | { ok: false; label: string; error: string };
+
+/** flow-overhead: one system per variant in this one process, alternated (scenarios/overhead.ts). */
+async function overheadChild(spec: ChildSpec): Promise<ChildReply> {
+  const label = spec.system === "bullmq" ? "BullMQ" : `checkback (${spec.store})`;
+  try {
+    const open =
+      spec.system === "bullmq"
+        ? async (variant: FlowVariant) => (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl, variant)
+        : async (variant: FlowVariant) =>
+            (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl }, variant);
+    const runId = `${process.pid}-${Date.now().toString(36)}`;
+    const variants = await runOverhead(open, spec.flowVariants ?? ["none"], spec.rounds ?? 1, spec.settings, runId);
+    return { ok: true, label, metrics: {}, variants };
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    return { ok: false, label, error: message };
+  }
+}
 
 async function main(spec: ChildSpec): Promise<ChildReply> {
   let system: BenchSystem | undefined;
@@ -33,12 +54,8 @@ async function main(spec: ChildSpec): Promise<ChildReply> {
     // Imported on demand, so a checkback process never loads BullMQ (and its RSS shows it).
     const opened: BenchSystem =
       spec.system === "bullmq"
-        ? await (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl, spec.flow)
-        : await (await import("./runners/checkback.js")).openCheckback(
-            spec.store,
-            { redisUrl: spec.redisUrl },
-            spec.flow,
-          );
+        ? await (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl)
+        : await (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl });
     system = opened;
     const runId = `${process.pid}-${Date.now().toString(36)}`;
     // What the process holds before any job exists (Node, tsx, the libraries, connections).
@@ -48,9 +65,7 @@ async function main(spec: ChildSpec): Promise<ChildReply> {
         ? await runBurst(opened, spec.settings, runId)
         : spec.scenario === "light"
           ? await runLight(opened, spec.settings, runId)
-          : spec.scenario === "flow-overhead"
-            ? await runOverhead(opened, spec.settings, runId)
-            : await runPending(opened, spec.settings, runId, spec.pendingCount);
+          : await runPending(opened, spec.settings, runId, spec.pendingCount);
     await opened.close();
     return { ok: true, label: opened.label, metrics: { ...scenarioMetrics, rssBaselineMB } };
   } catch (error) {
@@ -65,5 +80,5 @@ if (!spec || typeof process.send !== "function") {
   process.stderr.write("bench/child.ts is started by bench/run.ts\n");
   process.exit(2);
 }
-const reply = await main(spec);
+const reply = spec.scenario === "flow-overhead" ? await overheadChild(spec) : await main(spec);
 process.send(reply, () => process.exit(reply.ok ? 0 : 1));

@@ -66,7 +66,7 @@ const program = new Command("bench")
     flowVariants,
     ["none", "limits"],
   )
-  .option("--repeat <n>", "flow-overhead: runs of each variant, alternated", positiveInt, 2)
+  .option("--repeat <n>", "flow-overhead: rounds, each running every variant once", positiveInt, 4)
   .option("--jobs <n>", "jobs in the burst scenario", positiveInt, 50_000)
   .option("--concurrency <n>", "worker concurrency", positiveInt, 50)
   .option("--pending <n>", "far-future jobs in the pending scenario", positiveInt, 1_000_000)
@@ -182,10 +182,11 @@ function renderTables(
 }
 
 /**
- * Flow-control overhead: the same burst and light load on a queue set up each way of
- * --flow-variants, each run a fresh process, the variants alternated (ABBA…) so that a change in
- * the machine's load falls on both sides. BullMQ has only its per-queue limiter (groups are in
- * its paid edition): its variants other than none are its limiter.
+ * Flow-control overhead: the drain and the light load on a queue set up each way of
+ * --flow-variants, alternated --repeat rounds inside one process per system
+ * (scenarios/overhead.ts), so that a change in the machine's load falls on every variant. BullMQ
+ * has only its per-queue limiter (groups are in its paid edition): its variants other than none
+ * are its limiter.
  */
 async function measureFlowOverhead(
   options: CliOptions,
@@ -196,47 +197,45 @@ async function measureFlowOverhead(
 ): Promise<void> {
   const groups: VariantRuns[] = [];
   const systems = withBullmq ? (["checkback", "bullmq"] as const) : (["checkback"] as const);
+  let failed = false;
   for (const system of systems) {
     const variants = system === "bullmq" ? options.flowVariants.filter((v) => v !== "groups") : options.flowVariants;
-    const label = system === "bullmq" ? "BullMQ" : `checkback (${options.store})`;
-    const mine = variants.map((variant) => ({ system: label, variant, runs: [] as VariantRuns["runs"] }));
-    groups.push(...mine);
-    for (let r = 0; r < options.repeat; r++) {
-      for (const group of r % 2 === 0 ? mine : [...mine].reverse()) {
-        note(`\n== flow-overhead: ${label}, ${group.variant}, run ${r + 1} of ${options.repeat}`);
-        const run = await runChild(
-          launch,
-          {
-            scenario: "flow-overhead",
-            system,
-            store: options.store,
-            redisUrl: options.redisUrl,
-            settings,
-            pendingCount: 0,
-            flow: group.variant as FlowVariant,
-          },
-          undefined,
-        );
-        group.runs.push(run.metrics);
-      }
-    }
+    note(
+      `\n== flow-overhead: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}: ${variants.join(", ")} × ${options.repeat} rounds`,
+    );
+    const run = await runChild(
+      launch,
+      {
+        scenario: "flow-overhead",
+        system,
+        store: options.store,
+        redisUrl: options.redisUrl,
+        settings,
+        pendingCount: 0,
+        flowVariants: variants,
+        rounds: options.repeat,
+      },
+      undefined,
+    );
+    if (run.error) failed = true;
+    for (const variant of variants) groups.push({ system: run.label, variant, runs: run.variants?.[variant] ?? [] });
   }
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ machine, settings, options, groups }, null, 2)}\n`);
-    return;
+  } else {
+    process.stdout.write(
+      [
+        `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGB} GB, Node ${machine.node}` +
+          (machine.redis ? `, Redis ${machine.redis}` : ""),
+        `Settings: store ${options.store}, drain ${options.jobs} jobs, concurrency ${options.concurrency}, delays 0–${options.maxDelay} ms, ` +
+          `light ${options.rate} jobs/s for ${options.lightSeconds} s, runtime ${options.runtime}, ${options.repeat} rounds, the variants alternated in one process`,
+        "",
+        overheadTable(groups),
+        "",
+      ].join("\n"),
+    );
   }
-  process.stdout.write(
-    [
-      `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGB} GB, Node ${machine.node}` +
-        (machine.redis ? `, Redis ${machine.redis}` : ""),
-      `Settings: store ${options.store}, burst ${options.jobs} jobs, concurrency ${options.concurrency}, delays 0–${options.maxDelay} ms, ` +
-        `light ${options.rate} jobs/s for ${options.lightSeconds} s, runtime ${options.runtime}, ${options.repeat} runs per variant, alternated`,
-      "",
-      overheadTable(groups),
-      "",
-    ].join("\n"),
-  );
-  process.exitCode = groups.some((g) => g.runs.some((m) => m === null)) ? 1 : 0;
+  process.exitCode = failed ? 1 : 0;
 }
 
 interface Launch {
@@ -287,7 +286,7 @@ function forkChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefin
       reply = message as ChildReply;
     });
     child.on("exit", (code, signal) => {
-      if (reply?.ok) done({ label: reply.label, metrics: reply.metrics });
+      if (reply?.ok) done({ label: reply.label, metrics: reply.metrics, variants: reply.variants });
       else {
         const error = reply?.error ?? `benchmark process exited with ${signal ?? `code ${code}`}`;
         note(error);
