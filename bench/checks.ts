@@ -233,6 +233,8 @@ interface ProbeLimitFigures {
   limit: { rate: number; perMs: number };
   /** Probes per window of the limit's interval, on the store's clock, from the window's first probe. */
   windows: WindowReport;
+  /** The same per 1-s window, the unit of a gateway's quota (for a limit per 1 s, the same as `windows`). */
+  perSecond: WindowReport;
   /** Windows with more probes than the rate, and their positions (0: the first). */
   windowsAboveRate: { index: number; probes: number }[];
   /** Lateness the quota alone forces on the same probes (a bucket full at the first). */
@@ -250,6 +252,12 @@ function probeLimitFigures(
   const from = Math.min(...starts);
   const windows = Math.floor((Math.max(...starts) - from) / limit.perMs);
   const report = startsPerWindow(starts, { from, windows, windowMs: limit.perMs, rate: limit.rate });
+  const perSecond = startsPerWindow(starts, {
+    from,
+    windows: Math.floor((Math.max(...starts) - from) / 1_000),
+    windowMs: 1_000,
+    rate: (limit.rate * 1_000) / limit.perMs,
+  });
   const forced = quotaLateness(dues, { ...limit, bucket: limit.rate });
   const forcedRecorder = new LatenessRecorder();
   for (const ms of forced) forcedRecorder.record(ms);
@@ -260,6 +268,7 @@ function probeLimitFigures(
   return {
     limit,
     windows: report,
+    perSecond,
     windowsAboveRate: report.perWindow.map((probes, index) => ({ index, probes })).filter((w) => w.probes > limit.rate),
     quotaLateness: forcedRecorder.summary(),
     beyondQuota: beyond.summary(),
@@ -267,9 +276,11 @@ function probeLimitFigures(
 }
 
 function describeLimit(figures: ProbeLimitFigures): string {
-  const { limit, windows: w, quotaLateness: q, beyondQuota: b } = figures;
+  const { limit, windows: w, quotaLateness: q, beyondQuota: b, perSecond: s } = figures;
   const above = figures.windowsAboveRate;
   return [
+    `per 1-s window: ${s.perWindow.length} whole windows, steady mean ${formatNumber(s.steadyMean, 1)}, ` +
+      `min / max ${s.steadyMin} / ${s.steadyMax}, first ${s.perWindow[0]}, busiest anywhere ${s.slidingMax}, after the first second ${s.steadySlidingMax}`,
     `probe rate limit ${limit.rate} per ${limit.perMs} ms: ${w.perWindow.length} whole windows, ` +
       `steady mean ${formatNumber(w.steadyMean, 1)}, min / max ${w.steadyMin} / ${w.steadyMax}, first ${w.perWindow[0]}`,
     `busiest window anywhere ${w.slidingMax} (bound: rate + bucket = ${limit.rate * 2}); burst above refill ${formatNumber(w.burst, 1)} (bound: bucket ${limit.rate})`,
