@@ -6,7 +6,7 @@ import { ALIPAY_QUERY_RATE } from "../../examples/payment/payment-service/trade-
 import { waitFor } from "../../examples/payment/shared/wait-for.js";
 import { SANDBOX_APP_ID } from "../../examples/payment/system.js";
 import { Checkback } from "../../packages/checkback/src/checkback.js";
-import { Harness } from "./payment-harness.js";
+import { Harness, type Purchase } from "./payment-harness.js";
 
 /**
  * Alipay's query quota on the trade check: every probe joins the app's group, whose rate
@@ -44,7 +44,7 @@ describe("payment example: Alipay's query quota", () => {
     // 30 s) come 83, 83 and 250 ms apart in real time: four unpaid checks unlimited would
     // probe a dozen times in half a second.
     harness = await Harness.start({ speed: 120, alipayQueryRate: { rate: 1, per: "1s" } });
-    const purchases = [];
+    const purchases: Purchase[] = [];
     for (let i = 0; i < 4; i++) purchases.push(await harness.buy({ pay: "never" }));
     const snapshots = await waitFor(
       () => Promise.all(purchases.map((p) => harness!.snapshot(p))),
