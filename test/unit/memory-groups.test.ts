@@ -33,6 +33,19 @@ describe("memory store groups: what a group costs after its work is done", () =>
     expect(groups.state("user-7", 1000)).toMatchObject({ active: 0, scheduled: 0, ownLimits: false, tokens: null });
   });
 
+  it("keeps a group that got a job again while it waited to be forgotten", () => {
+    const groups = new QueueGroups(() => true);
+    // Paused with no job: kept until the pause ends, then forgotten by a sweep...
+    groups.pause("g", 1000, 0);
+    // ...unless a job arrived meanwhile.
+    const entry: DueEntry = { dueAt: 500, seq: 1, id: "1", version: 0 };
+    groups.moved("g", null, "scheduled", entry, 500);
+    groups.sweep(2000);
+    expect(groups.size).toBe(1);
+    expect(groups.state("g", 2000)).toMatchObject({ scheduled: 1 });
+    expect(groups.nextReadyAt()).toBe(1000);
+  });
+
   it("keeps a group whose bucket is refilling until it is full, then the next sweep forgets it", () => {
     const { groups, runOne } = setup();
     groups.setLimits(null, { concurrency: null, limit: { rate: 10, perMs: 1000 } }, 0);

@@ -168,7 +168,8 @@ export class QueueGroups {
     for (let top = this.idle.peek(); top && top.at <= now; top = this.idle.peek()) {
       this.idle.pop();
       const g = this.groups.get(top.name);
-      if (g && g.idleVersion === top.version) this.retire(g, now);
+      // A group that got a job again since it went idle is not idle any more.
+      if (g && g.idleVersion === top.version && g.scheduled === 0 && g.active === 0) this.retire(g, now);
     }
   }
 

@@ -36,13 +36,18 @@ import type Database from "better-sqlite3";
  *                      group's head in (runAt, insertion) order, one seek
  * job_groups holds a row per (queue, group) while the group has an unfinished job or state
  * worth keeping (own limits, a pause, a bucket not yet full): its active and scheduled counts,
- * servedAt, readyAt (NULL: not ready), its own limits, its bucket (tokens NULL: full), and
- * idle_at, the instant a row with nothing left to hold may be deleted.
- *   job_groups_ready   (queue, ready_at, name) partial over ready groups: the turn order
+ * servedAt and the serve's turn, readyAt (NULL: not ready) and ready_turn (the serve's turn
+ * when readyAt is servedAt, else 0: a group served at an instant goes behind the groups already
+ * waiting at it), its own limits, its bucket (tokens NULL: no rate limit), and idle_at, the
+ * instant a row with nothing left to hold may be deleted.
+ *   job_groups_ready   (queue, ready_at, ready_turn, name) partial over ready groups: the turn
+ *                      order
  *   job_groups_busiest (queue, active DESC, name) partial over groups with an active job
  *   job_groups_idle    (queue, idle_at) partial: rows waiting only for their bucket to refill
  *                      or their pause to end, swept once that instant has passed
- * group_defaults holds a queue's default limits for its groups (a row only when set).
+ * queue_groups holds a row per queue that has set default limits for its groups or served
+ * one: those limits (defaulted 1: set, even to none), and the count of serves that numbers the
+ * turns.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -95,7 +100,9 @@ const MIGRATIONS: readonly string[] = [
     active       INTEGER NOT NULL,
     scheduled    INTEGER NOT NULL,
     served_at    INTEGER,
+    served_turn  INTEGER NOT NULL,
     ready_at     INTEGER,
+    ready_turn   INTEGER NOT NULL,
     idle_at      INTEGER,
     own_limits   INTEGER NOT NULL,
     concurrency  INTEGER,
@@ -106,14 +113,16 @@ const MIGRATIONS: readonly string[] = [
     paused_until INTEGER,
     PRIMARY KEY (queue, name)
   ) WITHOUT ROWID;
-  CREATE INDEX job_groups_ready ON job_groups (queue, ready_at, name) WHERE ready_at IS NOT NULL;
+  CREATE INDEX job_groups_ready ON job_groups (queue, ready_at, ready_turn, name) WHERE ready_at IS NOT NULL;
   CREATE INDEX job_groups_busiest ON job_groups (queue, active DESC, name) WHERE active > 0;
   CREATE INDEX job_groups_idle ON job_groups (queue, idle_at) WHERE idle_at IS NOT NULL;
-  CREATE TABLE group_defaults (
+  CREATE TABLE queue_groups (
     queue       TEXT    PRIMARY KEY,
+    defaulted   INTEGER NOT NULL,
     concurrency INTEGER,
     rate        INTEGER,
-    per_ms      INTEGER
+    per_ms      INTEGER,
+    turns       INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
 ];

@@ -6,7 +6,7 @@ import type { ClaimOptions, ClaimResult } from "../../store.js";
 import type { SqliteContext } from "../context.js";
 import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
 import { readBucket, saveBucket } from "./flow.js";
-import { changeGroup, readGroup } from "./groups.js";
+import { changeGroup, loadGroup, type ReadyPlace, sweepIdleGroups } from "./groups.js";
 
 /**
  * claimDue: hands out up to `limit` due jobs under fresh leases, in one IMMEDIATE transaction.
@@ -38,17 +38,20 @@ import { changeGroup, readGroup } from "./groups.js";
  * number wanted — and merged by claim rank. Without such a job the read is the plain one above.
  *
  * Groups (flow/groups.ts, ops/groups.ts): a grouped job waits outside jobs_due, in its group;
- * the groups that are ready are the rows of job_groups_ready, in turn order (readyAt, name).
- * One seek there tells whether any group is ready now; without one the claim is the ordinary
- * one above, plus that seek. With one, the ready groups (up to the number wanted) are read and
+ * the groups that are ready are the rows of job_groups_ready, in turn order (readyAt, turn,
+ * name). One statement first asks for the earliest readyAt and whether rows of idle groups
+ * wait to be swept (two seeks, both empty for a queue without groups, which is then claimed as
+ * above). When a group is ready by now, the ready groups (up to the number wanted) are read and
  * merged with the ordinary due rows by one number, claim rank against readyAt (ties: the
  * ordinary row first, rule 3). Taking a group's turn claims its head (one seek in
- * jobs_group_waiting), charges the group (ops/groups.ts) and, when the group is ready again
- * at once (readyAt = now), puts it at the back of this claim's turns, behind every group that
- * was already waiting: one job per group per pass, round-robin. Every group read is ready, so
- * each yields a job, and the groups read are enough for the number wanted. An active grouped
- * job whose lease ran out comes through jobs_due like any other (rule 5): reclaimed, it keeps
- * its group's count and is not charged to its group; gone dead, it frees its group's place.
+ * jobs_group_waiting), numbers the serve from the queue's count (queue_groups.turns, read once
+ * and saved once per claim) and charges the group (ops/groups.ts); a group ready again at once
+ * (readyAt = now, the latest turn) goes behind every group already waiting: one job per group
+ * per pass, round-robin. Every group read is ready, so each yields a job, and the groups read
+ * are enough for the number wanted. An active grouped job whose lease ran out comes through
+ * jobs_due like any other (rule 5): reclaimed, it keeps its group's count and is not charged to
+ * its group; gone dead, it frees its group's place, and a group ready by now at that takes its
+ * turn in this claim, in its place.
  */
 const SELECT_DUE = `
   SELECT ${JOB_COLUMNS} FROM jobs
@@ -93,8 +96,23 @@ const SELECT_NEXT_DUE = `
 const SELECT_FIRST_READY = `
   SELECT ready_at FROM job_groups WHERE queue = ? AND ready_at IS NOT NULL ORDER BY ready_at LIMIT 1`;
 
+/** What a claim asks of the queue's groups first, in one statement: two seeks, empty for a queue without groups. */
+const PROBE_GROUPS = `
+  SELECT (SELECT ready_at FROM job_groups WHERE queue = ? AND ready_at IS NOT NULL ORDER BY ready_at LIMIT 1) AS first_ready,
+         EXISTS (SELECT 1 FROM job_groups WHERE queue = ? AND idle_at <= ?) AS idle
+`;
+
 const SELECT_READY_GROUPS = `
-  SELECT name, ready_at FROM job_groups WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, name LIMIT ?`;
+  SELECT name, ready_at AS at, ready_turn AS turn FROM job_groups
+  WHERE queue = ? AND ready_at <= ?
+  ORDER BY ready_at, ready_turn, name
+  LIMIT ?`;
+
+const SELECT_TURNS = "SELECT turns FROM queue_groups WHERE queue = ?";
+
+const SAVE_TURNS = `
+  INSERT INTO queue_groups (queue, defaulted, turns) VALUES (?, 0, ?)
+  ON CONFLICT (queue) DO UPDATE SET turns = excluded.turns`;
 
 const SELECT_GROUP_HEAD = `
   SELECT ${JOB_COLUMNS} FROM jobs
@@ -102,11 +120,8 @@ const SELECT_GROUP_HEAD = `
   ORDER BY run_at, id
   LIMIT 1`;
 
-/** A ready group waiting for its turn in this claim. */
-interface Turn {
-  name: string;
-  ready_at: number;
-}
+/** The most rows of idle groups a claim sweeps before it claims (ops/groups.ts). */
+const SWEEP_LIMIT = 1_000;
 
 /** Runs inside a write transaction. */
 export function claimDue(
@@ -123,16 +138,25 @@ export function claimDue(
   const bucket = readBucket(ctx, queue);
   const allowed = bucket ? allowedStarts(bucket, now, limit) : limit;
   const tokens = new LeaseTokens();
-  let firstReady = firstReadyAt(ctx, queue);
-  const turns =
+  const probe = ctx.statement<{ first_ready: number | null; idle: number }>(PROBE_GROUPS).get(queue, queue, now)!;
+  // Rows of idle groups hold no job, so sweeping them leaves the ready index as it was.
+  if (probe.idle) sweepIdleGroups(ctx, queue, now, SWEEP_LIMIT);
+  let firstReady = probe.first_ready;
+  let groupsChanged = false;
+  const turns = new Turns(
     firstReady !== null && firstReady <= now && allowed > 0
       ? ctx.statement<Turn>(SELECT_READY_GROUPS).all(queue, now, allowed)
-      : [];
-  let groupsChanged = false;
+      : [],
+  );
   let due: JobRow[] = [];
   let dueAt = 0;
   let moreDue = true;
-  let turnAt = 0;
+  /** The queue's count of serves, read at the first serve and saved once at the end. */
+  let served: number | null = null;
+  const nextTurn = () => {
+    served = (served ?? ctx.statement<{ turns: number }>(SELECT_TURNS).get(queue)?.turns ?? 0) + 1;
+    return served;
+  };
   while (jobs.length < allowed) {
     if (dueAt === due.length && moreDue) {
       const wanted = allowed - jobs.length;
@@ -141,8 +165,8 @@ export function claimDue(
       moreDue = due.length === wanted;
     }
     const row = due[dueAt];
-    const turn = turns[turnAt];
-    if (row !== undefined && (turn === undefined || rankOf(row) <= turn.ready_at)) {
+    const turn = turns.first();
+    if (row !== undefined && (turn === undefined || rankOf(row) <= turn.at)) {
       dueAt += 1;
       if (row.state === "scheduled") {
         const token = tokens.next(allowed - jobs.length);
@@ -156,7 +180,9 @@ export function claimDue(
       } else {
         ctx.statement(EXPIRE_TO_DEAD).run(now, now, row.id);
         if (row.group_name !== null) {
-          changeGroup(ctx, queue, row.group_name, now, { active: -1 });
+          // Its place is free: the group may be ready now, and then takes its turn in this claim.
+          const place = changeGroup(ctx, queue, row.group_name, now, { active: -1 });
+          if (place && place.at <= now) turns.offer(row.group_name, place);
           groupsChanged = true;
         }
       }
@@ -164,14 +190,15 @@ export function claimDue(
     }
     // Nothing due and no group ready: done.
     if (turn === undefined) break;
-    turnAt += 1;
+    turns.take();
     groupsChanged = true;
-    const started = takeTurn(ctx, queue, turn.name, now, () => tokens.next(allowed - jobs.length), leaseExpiresAt);
+    const started = takeTurn(ctx, queue, turn.name, now, tokens.next(allowed - jobs.length), nextTurn, leaseExpiresAt);
     if (!started) continue;
     jobs.push(started.job);
-    // Ready again at once: behind every group already waiting (round-robin within the claim).
-    if (started.readyAt !== null && started.readyAt <= now) turns.push({ name: turn.name, ready_at: started.readyAt });
+    // Ready again at once (at now, its turn the latest): behind every group already waiting.
+    if (started.place && started.place.at <= now) turns.offer(turn.name, started.place);
   }
+  if (served !== null) ctx.statement(SAVE_TURNS).run(queue, served);
   if (groupsChanged) firstReady = firstReadyAt(ctx, queue);
   const nextDueAt = earliest(ctx.statement<{ due_at: number }>(SELECT_NEXT_DUE).get(queue)?.due_at ?? null, firstReady);
   if (!bucket) return { jobs, nextDueAt, now };
@@ -223,20 +250,20 @@ function takeTurn(
   queue: string,
   name: string,
   now: number,
-  token: () => string,
+  leaseToken: string,
+  nextTurn: () => number,
   leaseExpiresAt: number,
-): { job: JobRecord; readyAt: number | null } | null {
-  const group = readGroup(ctx, queue, name);
-  if (!group || group.ready_at === null || group.ready_at > now) return null;
+): { job: JobRecord; place: ReadyPlace | null } | null {
+  const group = loadGroup(ctx, queue, name);
+  if (group.row.ready_at === null || group.row.ready_at > now) return null;
   const head = ctx.statement<JobRow>(SELECT_GROUP_HEAD).get(queue, name);
   if (!head || head.run_at > now) {
     changeGroup(ctx, queue, name, now, {}, group);
     return null;
   }
-  const leaseToken = token();
   ctx.statement(CLAIM).run(leaseToken, leaseExpiresAt, leaseExpiresAt, now, now, head.id);
-  const readyAt = changeGroup(ctx, queue, name, now, { active: 1, scheduled: -1, started: true }, group);
-  return { job: claimedRecord(head, leaseToken, leaseExpiresAt, now), readyAt };
+  const place = changeGroup(ctx, queue, name, now, { active: 1, scheduled: -1, turn: nextTurn() }, group);
+  return { job: claimedRecord(head, leaseToken, leaseExpiresAt, now), place };
 }
 
 /** The `wanted` due rows of lowest claim rank: each level's due head, merged. */
@@ -247,6 +274,57 @@ function selectRanked(ctx: SqliteContext, queue: string, now: number, wanted: nu
   const rank = (row: JobRow) => claimRank(row.state === "active" ? row.lease_expires_at! : row.run_at, row.priority);
   rows.sort((a, b) => rank(a) - rank(b) || a.id - b.id);
   return rows.length > wanted ? rows.slice(0, wanted) : rows;
+}
+
+/** A ready group waiting for its turn in this claim, at its place in the turn order. */
+interface Turn extends ReadyPlace {
+  name: string;
+}
+
+/**
+ * The ready groups (readyAt ≤ now) of one claim not yet served, in turn order (readyAt, turn,
+ * name), as the ready index holds them: read once, then kept here as the claim changes them. A
+ * group served and ready again at once comes back at (now, the latest turn), so behind all;
+ * one freed by an expired lease comes in at its place.
+ */
+class Turns {
+  private readonly waiting: Turn[];
+  private readonly names: Set<string>;
+
+  constructor(loaded: Turn[]) {
+    // Kept in reverse, so the first in turn is taken from the end.
+    this.waiting = loaded.reverse();
+    this.names = new Set(loaded.map((turn) => turn.name));
+  }
+
+  first(): Turn | undefined {
+    return this.waiting.at(-1);
+  }
+
+  take(): void {
+    this.names.delete(this.waiting.pop()!.name);
+  }
+
+  /** A group ready by now at `place`: into its place, unless it is waiting already. */
+  offer(name: string, place: ReadyPlace): void {
+    if (this.names.has(name)) return;
+    const turn: Turn = { name, at: place.at, turn: place.turn };
+    let low = 0;
+    let high = this.waiting.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (before(turn, this.waiting[middle]!)) low = middle + 1;
+      else high = middle;
+    }
+    this.waiting.splice(low, 0, turn);
+    this.names.add(name);
+  }
+}
+
+function before(a: Turn, b: Turn): boolean {
+  if (a.at !== b.at) return a.at < b.at;
+  if (a.turn !== b.turn) return a.turn < b.turn;
+  return a.name < b.name;
 }
 
 /**

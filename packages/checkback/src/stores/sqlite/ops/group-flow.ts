@@ -1,18 +1,9 @@
 import type { GroupLimits, GroupState } from "../../../flow/groups.js";
-import { refill, withLimit, withPause } from "../../../flow/rate-limit.js";
+import { type Bucket, type RateLimit, refill, withLimit, withPause } from "../../../flow/rate-limit.js";
 import { resolveWhen } from "../../new-job.js";
 import type { When } from "../../store.js";
 import type { SqliteContext } from "../context.js";
-import {
-  bucketOf,
-  emptyGroup,
-  GROUP_COLUMNS,
-  type GroupRow,
-  limitsOf,
-  readGroup,
-  readGroupDefaults,
-  saveGroup,
-} from "./groups.js";
+import { bucketOf, GROUP_COLUMNS, type GroupRow, limitsOf, loadGroup, readGroupDefaults, saveGroup } from "./groups.js";
 
 /**
  * Group limits, pauses and what is shown of groups (flow/groups.ts; the rows are ops/groups.ts's).
@@ -23,7 +14,7 @@ import {
  *   limits are kept even while the group has no job) and recomputes it. Tokens carry over,
  *   capped at the new bucket (flow/rate-limit.ts withLimit), so changing a limit never hands
  *   out a fresh bucket.
- * - setGroupLimits for the queue's default (`group` null) writes group_defaults and then
+ * - setGroupLimits for the queue's default (`group` null) writes queue_groups and then
  *   recomputes every row of the queue that has no limits of its own, a page of names at a
  *   time: O(groups of the queue) in one transaction, which is the price of a default that
  *   changes readiness (a concurrency lifted frees every held group at once). Limits are set
@@ -34,11 +25,11 @@ import {
  *   the first `limit` and counts the groups with an active job in the same partial index:
  *   O(active groups), which the workers' concurrency bounds.
  */
-const UPSERT_DEFAULTS = `
-  INSERT INTO group_defaults (queue, concurrency, rate, per_ms) VALUES (?, ?, ?, ?)
-  ON CONFLICT (queue) DO UPDATE SET concurrency = excluded.concurrency, rate = excluded.rate, per_ms = excluded.per_ms`;
-
-const DELETE_DEFAULTS = "DELETE FROM group_defaults WHERE queue = ?";
+/** The row also keeps the queue's count of serves (claim-due.ts), so lifting the default leaves it. */
+const SAVE_DEFAULTS = `
+  INSERT INTO queue_groups (queue, defaulted, concurrency, rate, per_ms, turns) VALUES (?, ?, ?, ?, ?, 0)
+  ON CONFLICT (queue) DO UPDATE SET defaulted = excluded.defaulted, concurrency = excluded.concurrency,
+    rate = excluded.rate, per_ms = excluded.per_ms`;
 
 const SELECT_DEFAULTED_PAGE = `
   SELECT ${GROUP_COLUMNS} FROM job_groups
@@ -68,27 +59,23 @@ export function setGroupLimits(
     setDefaultLimits(ctx, queue, limits, now);
     return;
   }
-  const before = readGroup(ctx, queue, group);
-  const row = before ? { ...before } : emptyGroup(group);
-  const defaults = readGroupDefaults(ctx, queue);
+  const { row: before, stored, defaults } = loadGroup(ctx, queue, group);
+  const row = { ...before };
   const previous = limitsOf(row, defaults);
   row.own_limits = limits ? 1 : 0;
   row.concurrency = limits?.concurrency ?? null;
   row.rate = limits?.limit?.rate ?? null;
   row.per_ms = limits?.limit?.perMs ?? null;
   const next = limitsOf(row, defaults);
-  const bucket = withLimit(bucketOf(row, previous.limit, now), next.limit, now);
-  saveGroup(ctx, queue, row, next, bucket, before?.ready_at ?? null, now);
+  const bucket = rebase(bucketOf(row, previous.limit, now), previous.limit, next.limit, now);
+  saveGroup(ctx, queue, row, stored, next, bucket, before.ready_at, now);
 }
 
 function setDefaultLimits(ctx: SqliteContext, queue: string, limits: GroupLimits | null, now: number): void {
   const previous = readGroupDefaults(ctx, queue);
-  if (limits === null) ctx.statement(DELETE_DEFAULTS).run(queue);
-  else {
-    ctx
-      .statement(UPSERT_DEFAULTS)
-      .run(queue, limits.concurrency, limits.limit?.rate ?? null, limits.limit?.perMs ?? null);
-  }
+  ctx
+    .statement(SAVE_DEFAULTS)
+    .run(queue, limits ? 1 : 0, limits?.concurrency ?? null, limits?.limit?.rate ?? null, limits?.limit?.perMs ?? null);
   const next = limits ?? { concurrency: null, limit: null };
   const page = ctx.statement<GroupRow>(SELECT_DEFAULTED_PAGE);
   let after = "";
@@ -96,8 +83,9 @@ function setDefaultLimits(ctx: SqliteContext, queue: string, limits: GroupLimits
     const rows = page.all(queue, after, PAGE);
     for (const before of rows) {
       const row = { ...before };
-      const bucket = withLimit(bucketOf(row, previous?.limit ?? null, now), next.limit, now);
-      saveGroup(ctx, queue, row, next, bucket, before.ready_at, now);
+      const from = previous?.limit ?? null;
+      const bucket = rebase(bucketOf(row, from, now), from, next.limit, now);
+      saveGroup(ctx, queue, row, true, next, bucket, before.ready_at, now);
     }
     if (rows.length < PAGE) return;
     after = rows.at(-1)!.name;
@@ -106,15 +94,16 @@ function setDefaultLimits(ctx: SqliteContext, queue: string, limits: GroupLimits
 
 /** Runs inside a write transaction. */
 export function pauseGroup(ctx: SqliteContext, queue: string, group: string, until: When | null, now: number): void {
-  const before = readGroup(ctx, queue, group);
-  const row = before ? { ...before } : emptyGroup(group);
-  const limits = limitsOf(row, readGroupDefaults(ctx, queue));
+  const { row: before, stored, defaults } = loadGroup(ctx, queue, group);
+  const row = { ...before };
+  const limits = limitsOf(row, defaults);
   const bucket = withPause(bucketOf(row, limits.limit, now), until === null ? null : resolveWhen(until, now), now);
-  saveGroup(ctx, queue, row, limits, bucket, before?.ready_at ?? null, now);
+  saveGroup(ctx, queue, row, stored, limits, bucket, before.ready_at, now);
 }
 
 export function readGroupState(ctx: SqliteContext, queue: string, group: string, now: number): GroupState {
-  return stateOf(readGroup(ctx, queue, group) ?? emptyGroup(group), readGroupDefaults(ctx, queue), now);
+  const { row, defaults } = loadGroup(ctx, queue, group);
+  return stateOf(row, defaults, now);
 }
 
 export function busiestGroups(
@@ -130,6 +119,15 @@ export function busiestGroups(
     .map((row) => stateOf(row, defaults, now));
   const { n } = ctx.statement<{ n: number }>(COUNT_ACTIVE).get(queue)!;
   return { groups, activeGroups: n };
+}
+
+/**
+ * The bucket once the rate limit in force goes from `from` to `to`: unchanged when it is the
+ * same limit (its tokens keep when they were counted), else carried over (withLimit).
+ */
+function rebase(bucket: Bucket | null, from: RateLimit | null, to: RateLimit | null, now: number): Bucket | null {
+  const same = from === to || (from !== null && to !== null && from.rate === to.rate && from.perMs === to.perMs);
+  return same ? bucket : withLimit(bucket, to, now);
 }
 
 function stateOf(row: GroupRow, defaults: GroupLimits | null, now: number): GroupState {

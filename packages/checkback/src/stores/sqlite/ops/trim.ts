@@ -1,6 +1,5 @@
 import type { Retention } from "../../store.js";
 import type { SqliteContext } from "../context.js";
-import { sweepIdleGroups } from "./groups.js";
 
 /**
  * trim: retention of completed and cancelled jobs — keep the newest `keepLast` (by finish
@@ -12,10 +11,6 @@ import { sweepIdleGroups } from "./groups.js";
  * (queue, updated_at, id): the keepLast boundary is found by stepping `keepLast` entries down
  * from the newest, and both deletes are range deletes below a bound on that index. Both run in
  * one write transaction.
- *
- * It also sweeps the queue's group rows that were kept only until their bucket refilled or
- * their pause ended (ops/groups.ts), through job_groups_idle: again in proportion to what goes.
- * They are not jobs, so they are not in the count returned.
  */
 const BOUNDARY = `
   SELECT updated_at, id FROM jobs
@@ -33,7 +28,6 @@ const DELETE_OLDER = `
 
 /** Runs inside a write transaction. */
 export function trim(ctx: SqliteContext, queue: string, { keepLast, maxAgeMs }: Retention, now: number): number {
-  sweepIdleGroups(ctx, queue, now, -1);
   let removed = 0;
   if (maxAgeMs !== undefined) removed += ctx.statement(DELETE_OLDER).run(queue, now - maxAgeMs).changes;
   if (keepLast !== undefined) {
