@@ -60,7 +60,9 @@ import { groupsMigration } from "./group-schema.js";
  * Migration 4, job groups (flow/groups.ts): a `group_name` column; a grouped job waits with
  * due_at NULL while scheduled (out of jobs_due) in its own partial index, and a row per group in
  * job_groups holds its counts, turn and bucket; group_defaults holds a queue's default group
- * limits. group-schema.ts says how, and how the claim serves groups in turn.
+ * limits. group-schema.ts says how, and how the claim serves groups in turn. Besides the
+ * trigger's wake-ups, a statement that makes a group ready (a completion freeing a place in a
+ * group held by its concurrency, a resumed pause) notifies the same channel.
  */
 function migrations(schema: string): string[] {
   const s = quoteIdent(schema);

@@ -28,10 +28,10 @@ import { JOB_COLUMNS, type JobRow, toRecord } from "../rows.js";
  * Groups (group-schema.ts): a grouped job is inserted with due_at NULL (it waits in its group,
  * not in jobs_due), and the same statement calls group_change once per group it added to (or
  * whose holder it replaced), in group-name order: the group's row and turn are part of the add,
- * never a step apart from it. A batch without grouped jobs pays one empty pass over its own
- * returned rows.
+ * never a step apart from it. A batch without grouped jobs and without "replace" can change no
+ * group (a kept holder is left as it is) and is the plain INSERT, without that step.
  */
-function insertSql(onDuplicate: NewJob["onDuplicate"]) {
+function insertSql(onDuplicate: NewJob["onDuplicate"], grouped: boolean) {
   const scheduledThen = (column: string) =>
     `${column} = CASE WHEN j.state = 'scheduled' THEN EXCLUDED.${column} ELSE j.${column} END`;
   // A replaced holder keeps its group, so its due_at follows the holder's group, not the new job's.
@@ -44,14 +44,8 @@ function insertSql(onDuplicate: NewJob["onDuplicate"]) {
         ].join(", ");
   // Which returned rows changed a group: new rows, and (replace) scheduled holders given a new run_at.
   const changed = onDuplicate === "keep" ? "a.inserted" : "(a.inserted OR a.state = 'scheduled')";
-  return ({ jobs, now, schema }: SchemaSql) => `
-    WITH clock AS (SELECT ${now} AS now),
-    input AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[],
-                           $8::smallint[], $9::text[])
-        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, priority, group_name, ord)
-    ),
-    added AS (
+  return ({ jobs, now, schema }: SchemaSql) => {
+    const insert = `
       INSERT INTO ${jobs} AS j (queue, key, payload, state, run_at, due_at, attempts, max_attempts, backoff,
                                 created_at, updated_at, priority, group_name)
       SELECT i.queue, i.key, i.payload, 'scheduled', coalesce(i.run_at, clock.now + i.delay_ms),
@@ -63,7 +57,17 @@ function insertSql(onDuplicate: NewJob["onDuplicate"]) {
       DO UPDATE SET ${onConflict}
       RETURNING ${JOB_COLUMNS.split(", ")
         .map((column) => `j.${column}`)
-        .join(", ")}, (j.xmax = 0) AS inserted
+        .join(", ")}, (j.xmax = 0) AS inserted`;
+    const head = `
+    WITH clock AS (SELECT ${now} AS now),
+    input AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[],
+                           $8::smallint[], $9::text[])
+        WITH ORDINALITY AS i(queue, key, payload, run_at, delay_ms, max_attempts, backoff, priority, group_name, ord)
+    )`;
+    if (!grouped) return `${head}${insert}`;
+    return `${head},
+    added AS (${insert}
     ),
     touched AS (
       SELECT ${schema}.group_change(a.queue, a.group_name, 0, (count(*) FILTER (WHERE a.inserted))::integer,
@@ -72,10 +76,12 @@ function insertSql(onDuplicate: NewJob["onDuplicate"]) {
       GROUP BY a.queue, a.group_name ORDER BY a.queue, a.group_name
     )
     SELECT added.*, (SELECT count(*) FROM touched) AS groups_touched FROM added`;
+  };
 }
 
-const INSERT_KEEP = insertSql("keep");
-const INSERT_REPLACE = insertSql("replace");
+const INSERT_KEEP = insertSql("keep", false);
+const INSERT_KEEP_GROUPED = insertSql("keep", true);
+const INSERT_REPLACE = insertSql("replace", true);
 
 type InsertedRow = JobRow & { inserted: boolean };
 
@@ -112,8 +118,12 @@ export function addOneByOne(ctx: PgContext, jobs: NewJob[]): Promise<AddOutcome[
 /** One statement for jobs whose keys are distinct and share one onDuplicate policy. */
 export async function insertBatch(db: Queryable, sql: SchemaSql, jobs: NewJob[]): Promise<AddOutcome[]> {
   const replace = jobs.some((job) => job.key !== null && job.onDuplicate === "replace");
+  // A keep-only batch without a group changes no group (a holder is left as it is): it is the
+  // plain INSERT, with no group step at all.
+  const grouped = jobs.some((job) => job.group !== undefined && job.group !== null);
   const columns = toColumns(jobs);
-  const rows = await run<InsertedRow>(db, sql, replace ? INSERT_REPLACE : INSERT_KEEP, columns);
+  const statement = replace ? INSERT_REPLACE : grouped ? INSERT_KEEP_GROUPED : INSERT_KEEP;
+  const rows = await run<InsertedRow>(db, sql, statement, columns);
 
   const byKey = new Map<string, InsertedRow>();
   const unkeyed: InsertedRow[] = [];

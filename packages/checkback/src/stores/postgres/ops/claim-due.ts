@@ -49,10 +49,10 @@ const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
       (SELECT g.ready_at FROM ${schema}.job_groups g WHERE g.queue = $1 AND g.ready_at IS NOT NULL
        ORDER BY g.ready_at LIMIT 1) AS group_ready_at
   ),
-  gate AS (SELECT flow.limited OR coalesce(flow.group_ready_at <= clock.now, false) AS turns FROM flow, clock),
   due AS (
     SELECT d.id, d.due_at, (d.state = 'active') AS expired, (d.state = 'active' AND d.attempts >= d.max_attempts) AS bury
-    FROM clock, gate, ${schema}.lock_due($1, clock.now, CASE WHEN gate.turns THEN 0 ELSE $2 END) d
+    FROM clock, flow,
+      ${schema}.lock_due($1, clock.now, CASE WHEN flow.limited OR flow.group_ready_at <= clock.now THEN 0 ELSE $2 END) d
   ),
   claimed AS (
     UPDATE ${jobs} j SET
@@ -71,14 +71,15 @@ const CLAIM = ({ jobs, now, schema }: SchemaSql) => `
     RETURNING ${jobColumns("j")}, due.due_at AS claimed_due_at
   ),
   buried AS (
-    SELECT ${schema}.group_change(b.queue, b.group_name, -count(*)::integer, 0, NULL, NULL)
+    SELECT ${schema}.group_change(b.queue, b.group_name, -1, 0, NULL, NULL)
     FROM claimed b WHERE b.state = 'dead' AND b.group_name IS NOT NULL
-    GROUP BY b.queue, b.group_name ORDER BY b.group_name
+    ORDER BY b.group_name
   ),
   next AS (SELECT ${schema}.next_due($1, coalesce((SELECT array_agg(id) FROM due), '{}')) AS due_at)
   SELECT claimed.*, clock.now AS claimed_now, least((SELECT due_at FROM next), flow.group_ready_at) AS next_due_at,
-    flow.limited, gate.turns, (SELECT count(*) FROM buried)::integer AS buried_groups
-  FROM clock CROSS JOIN flow CROSS JOIN gate LEFT JOIN claimed ON true
+    flow.limited, coalesce(flow.group_ready_at <= clock.now, false) AS turns,
+    (SELECT count(*) FROM buried)::integer AS buried_groups
+  FROM clock CROSS JOIN flow LEFT JOIN claimed ON true
   ORDER BY claimed.claimed_due_at - claimed.priority * ${PRIORITY_STEP_MS}::bigint, claimed.id`;
 
 type ClaimRow = Partial<JobRow> & {

@@ -1,5 +1,5 @@
 import type { GroupLimits, GroupState } from "../../../flow/groups.js";
-import { type RateLimit, refill } from "../../../flow/rate-limit.js";
+import { type Bucket, type RateLimit, refill, withLimit } from "../../../flow/rate-limit.js";
 import type { When } from "../../store.js";
 import { type PgContext, run, type SchemaSql } from "../context.js";
 import { whenColumns } from "./add-jobs.js";
@@ -31,6 +31,8 @@ interface GroupRow {
   per_ms: string | null;
   tokens: number | null;
   refilled_at: string | null;
+  bucket_rate: number | null;
+  bucket_per_ms: string | null;
   paused_until: string | null;
 }
 
@@ -45,14 +47,14 @@ export interface DefaultsRow {
 const DEFAULTS_COLUMNS = `d.queue IS NOT NULL AS has_defaults, d.concurrency AS default_concurrency,
   d.rate AS default_rate, d.per_ms AS default_per_ms`;
 const GROUP_COLUMNS = `g.group_name, g.active, g.scheduled, g.own_limits, g.concurrency, g.rate, g.per_ms, g.tokens,
-  g.refilled_at, g.paused_until`;
+  g.refilled_at, g.bucket_rate, g.bucket_per_ms, g.paused_until`;
 
 const UPSERT_DEFAULTS = ({ schema }: SchemaSql) => `
   INSERT INTO ${schema}.group_defaults (queue, concurrency, rate, per_ms) VALUES ($1, $2, $3, $4)
   ON CONFLICT (queue) DO UPDATE SET concurrency = excluded.concurrency, rate = excluded.rate, per_ms = excluded.per_ms`;
 const DELETE_DEFAULTS = ({ schema }: SchemaSql) => `DELETE FROM ${schema}.group_defaults WHERE queue = $1`;
 const REFRESH_DEFAULTED = ({ schema }: SchemaSql) => `
-  SELECT count(${schema}.group_refresh(g.queue, g.group_name, NULL, NULL)) AS refreshed
+  SELECT count(${schema}.group_refresh(g.queue, g.group_name)) AS refreshed
   FROM (SELECT queue, group_name FROM ${schema}.job_groups WHERE queue = $1 AND NOT own_limits
         ORDER BY group_name FOR UPDATE) g`;
 const SET_OWN = ({ schema }: SchemaSql) => `
@@ -65,7 +67,7 @@ const SET_PAUSE = ({ schema, now }: SchemaSql) => `
   INSERT INTO ${schema}.job_groups AS g (queue, group_name, paused_until)
   SELECT $1, $2, CASE WHEN $3::boolean THEN coalesce($4::bigint, clock.now + $5::bigint) END FROM clock
   ON CONFLICT (queue, group_name) DO UPDATE SET paused_until = excluded.paused_until`;
-const REFRESH = ({ schema }: SchemaSql) => `SELECT ${schema}.group_refresh($1, $2, NULL, NULL) AS ready_at`;
+const REFRESH = ({ schema }: SchemaSql) => `SELECT ${schema}.group_refresh($1, $2) AS ready_at`;
 const STATE = ({ schema, now }: SchemaSql) => `
   SELECT ${now} AS now, ${GROUP_COLUMNS}, ${DEFAULTS_COLUMNS}
   FROM (SELECT 1) one
@@ -141,17 +143,19 @@ function toGroupState(row: GroupRow & DefaultsRow, group: string): GroupState {
     ? { concurrency: row.concurrency, limit: rateLimit(row.rate, row.per_ms) }
     : (defaultGroupLimits(row) ?? { concurrency: null, limit: null });
   const pausedUntil = row.paused_until === null ? null : Number(row.paused_until);
-  let tokens: number | null = null;
-  if (limits.limit) {
-    // tokens NULL: a full bucket (group-schema.ts).
-    const bucket = {
-      limit: limits.limit,
-      tokens: row.tokens ?? limits.limit.rate,
-      refilledAt: row.refilled_at === null ? now : Number(row.refilled_at),
-      pausedUntil,
-    };
-    tokens = Math.floor(refill(bucket, now));
-  }
+  // The bucket as stored, under the limit it was counted with, then as the limit in force makes
+  // it (group_bucket in group-schema.ts does the same when the group next changes).
+  const stored: Bucket | null =
+    row.tokens === null && pausedUntil === null
+      ? null
+      : {
+          limit: rateLimit(row.bucket_rate, row.bucket_per_ms),
+          tokens: row.tokens ?? 0,
+          refilledAt: row.refilled_at === null ? now : Number(row.refilled_at),
+          pausedUntil,
+        };
+  const bucket = sameLimit(stored?.limit ?? null, limits.limit) ? stored : withLimit(stored, limits.limit, now);
+  const tokens = bucket?.limit ? Math.floor(refill(bucket, now)) : null;
   return {
     group,
     limits,
@@ -161,6 +165,10 @@ function toGroupState(row: GroupRow & DefaultsRow, group: string): GroupState {
     pausedUntil: pausedUntil !== null && pausedUntil > now ? pausedUntil : null,
     tokens,
   };
+}
+
+function sameLimit(a: RateLimit | null, b: RateLimit | null): boolean {
+  return a === b || (a !== null && b !== null && a.rate === b.rate && a.perMs === b.perMs);
 }
 
 function rateLimit(rate: number | null, perMs: string | null): RateLimit | null {
