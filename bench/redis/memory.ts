@@ -7,14 +7,17 @@ import { deleteByPrefix } from "./store.js";
 /**
  * Where the Redis store's memory goes: adds N pending jobs with a small payload (due 30–31 days
  * out), then reports INFO used_memory growth per job and a MEMORY USAGE breakdown by kind of key.
+ * With `--groups G` the jobs belong to G groups ("merchant-<n>", round-robin), and the figures
+ * are per job and per group.
  *
- *   npx tsx bench/redis/memory.ts [--jobs 1000000] [--redis-url redis://127.0.0.1:6379]
+ *   npx tsx bench/redis/memory.ts [--jobs 1000000] [--groups 0] [--redis-url redis://127.0.0.1:6379]
  *
  * Only keys under this run's own prefix are read and, at the end, deleted.
  */
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!, process.argv[i + 1]!);
 const jobs = Number(args.get("--jobs") ?? 1_000_000);
+const groups = Number(args.get("--groups") ?? 0);
 const redisUrl = args.get("--redis-url") ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `checkback-memory-${process.pid}`;
 const DAY = 86_400_000;
@@ -29,6 +32,7 @@ const job = (n: number): NewJob => ({
   maxAttempts: 3,
   backoff: DEFAULT_BACKOFF,
   onDuplicate: "keep",
+  group: groups > 0 ? `merchant-${n % groups}` : null,
 });
 
 try {
@@ -51,14 +55,18 @@ try {
     }
   }
   const total = [...kinds.values()].reduce((sum, k) => sum + k.bytes, 0);
+  const perGroup = (bytes: number) => (groups > 0 ? ` ${(bytes / groups).toFixed(1)} |` : "");
   const lines = [
-    `${jobs.toLocaleString("en")} pending jobs, payload like ${JSON.stringify(job(123456).payload)}, added in ${seconds.toFixed(1)} s (${Math.round(jobs / seconds).toLocaleString("en")} jobs/s)`,
+    `${jobs.toLocaleString("en")} pending jobs${groups > 0 ? ` in ${groups.toLocaleString("en")} groups` : ""}, payload like ${JSON.stringify(job(123456).payload)}, added in ${seconds.toFixed(1)} s (${Math.round(jobs / seconds).toLocaleString("en")} jobs/s)`,
     "",
-    "| what | keys | bytes per job |",
-    "|---|---|---|",
-    ...[...kinds].map(([kind, k]) => `| ${kind} | ${k.keys.toLocaleString("en")} | ${(k.bytes / jobs).toFixed(1)} |`),
-    `| all keys (MEMORY USAGE) | | ${(total / jobs).toFixed(1)} |`,
-    `| INFO used_memory growth | | ${((after - before) / jobs).toFixed(1)} |`,
+    `| what | keys | bytes per job |${groups > 0 ? " bytes per group |" : ""}`,
+    `|---|---|---|${groups > 0 ? "---|" : ""}`,
+    ...[...kinds].map(
+      ([kind, k]) =>
+        `| ${kind} | ${k.keys.toLocaleString("en")} | ${(k.bytes / jobs).toFixed(1)} |${perGroup(k.bytes)}`,
+    ),
+    `| all keys (MEMORY USAGE) | | ${(total / jobs).toFixed(1)} |${perGroup(total)}`,
+    `| INFO used_memory growth | | ${((after - before) / jobs).toFixed(1)} |${perGroup(after - before)}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 } finally {
@@ -72,6 +80,12 @@ function kindOf(suffix: string): string {
   if (suffix === ":t") return "due-index directory";
   if (suffix.startsWith(":r:")) return "records (listpack hash buckets)";
   if (suffix === ":R") return "large records";
+  if (suffix.startsWith(":g:") || suffix.startsWith(":gb:"))
+    return "groups' job sets and their buckets (listpack zsets)";
+  if (suffix.startsWith(":gd:")) return "directories of groups' buckets";
+  if (suffix === ":gr") return "ready groups (zset)";
+  if (suffix === ":gs") return "group states (hash)";
+  if (suffix === ":gt" || suffix.startsWith(":gx:")) return "grouped jobs' listing index (listpack zsets)";
   return `other (${suffix})`;
 }
 

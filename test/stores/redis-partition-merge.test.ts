@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../packages/checkback/src/core/backoff.js";
 import type { JobRecord, JobState } from "../../packages/checkback/src/core/job.js";
 import {
+  busiestOf,
+  cutPlan,
   decodePeek,
   earliest,
   keepLastCut,
@@ -23,6 +25,7 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     key: null,
     payload: "{}",
     priority: 0,
+    group: null,
     state: "active",
     runAt: 0,
     attempts: 1,
@@ -38,24 +41,31 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   };
 }
 
+/** A peek reply: ungrouped turns as (seq, rank) pairs, or full (seq, value, klass, group) quadruples. */
+const u = (seq: number, rank: number) => [seq, rank, 0, ""];
+const g = (seq: number, value: number, klass: 1 | 2 | 3, group: string) => [seq, value, klass, group];
+const peekOf = (partition: number, now: number, head: number | null, turns: (number | string)[][], flow = 0) =>
+  decodePeek(partition, [now, head, turns.flat(), flow]);
+
 describe("claims across partitions", () => {
-  it("decodes a peek reply into due entries", () => {
-    expect(decodePeek(2, [1000, 5, [7, 5, 9, 6]])).toEqual({
+  it("decodes a peek reply into turns", () => {
+    expect(peekOf(2, 1000, 5, [u(7, 5), g(9, 6, 1, "m")], 1)).toEqual({
       partition: 2,
       now: 1000,
       head: 5,
-      due: [
-        { partition: 2, seq: 7, score: 5 },
-        { partition: 2, seq: 9, score: 6 },
+      turns: [
+        { partition: 2, seq: 7, value: 5, klass: 0, group: "" },
+        { partition: 2, seq: 9, value: 6, klass: 1, group: "m" },
       ],
+      flow: true,
     });
   });
 
   it("takes the earliest due entries queue-wide, ties by seq, and each partition's share of them", () => {
     const peeks = [
-      decodePeek(0, [1000, 10, [1, 10, 4, 30, 6, 30]]),
-      decodePeek(1, [1003, 20, [2, 20, 5, 30]]),
-      decodePeek(2, [1001, null, []]),
+      peekOf(0, 1000, 10, [u(1, 10), u(4, 30), u(6, 30)]),
+      peekOf(1, 1003, 20, [u(2, 20), u(5, 30)]),
+      peekOf(2, 1001, null, []),
     ];
     const plan = planClaim(peeks, 4);
     expect(plan.now).toBe(1003);
@@ -66,11 +76,59 @@ describe("claims across partitions", () => {
     ]);
   });
 
+  it("merges groups' turns across partitions as one claim takes them: ungrouped first, then by name, then in the order served", () => {
+    // a and c live in partition 0, b in partition 1; all ready at 100, claimed at 500; one
+    // ungrouped job ranks 100 too. Further turns (klass 3) come at the claim's instant.
+    const peeks = [
+      peekOf(0, 500, 100, [g(1, 100, 1, "a"), g(3, 100, 1, "c"), g(2, 500, 3, "a"), g(4, 500, 3, "c")]),
+      peekOf(1, 500, 100, [u(9, 100), g(5, 100, 1, "b"), g(6, 500, 3, "b"), g(7, 500, 3, "b")]),
+    ];
+    const plan = planClaim(peeks, 8);
+    expect(plan.chosen.map((t) => (t.group || "-") + t.seq)).toEqual(["-9", "a1", "b5", "c3", "a2", "b6", "c4", "b7"]);
+    // Each partition's share is a prefix of its own turns.
+    expect([...plan.shares]).toEqual([
+      [1, 4],
+      [0, 4],
+    ]);
+    const cut = cutPlan(plan, 3);
+    expect(cut.chosen.map((t) => t.seq)).toEqual([9, 1, 5]);
+    expect([...cut.shares]).toEqual([
+      [1, 2],
+      [0, 1],
+    ]);
+    expect(cutPlan(plan, 20)).toBe(plan);
+  });
+
+  it("serves further turns in the order their groups were served, whatever each partition's clock", () => {
+    // Partition 1's clock is a millisecond behind: its further turn still waits for a's.
+    const peeks = [
+      peekOf(0, 501, 100, [g(1, 100, 1, "a"), g(2, 501, 3, "a")]),
+      peekOf(1, 500, 100, [g(5, 100, 1, "b"), g(6, 500, 3, "b")]),
+    ];
+    expect(planClaim(peeks, 4).chosen.map((t) => t.group + t.seq)).toEqual(["a1", "b5", "a2", "b6"]);
+  });
+
+  it("puts groups ready again at the instant they were served behind the others of that instant, in serve order", () => {
+    // At 100: z's head came due then; y and then x were served at 100 (their scores' fractions).
+    const peeks = [
+      peekOf(0, 500, 100, [g(1, 100 + 2 / 2048, 2, "x")]),
+      peekOf(1, 500, 100, [g(3, 100, 1, "z"), g(2, 100 + 1 / 2048, 2, "y")]),
+    ];
+    expect(planClaim(peeks, 3).chosen.map((t) => t.group)).toEqual(["z", "y", "x"]);
+  });
+
+  it("orders groups' names as Redis does, by bytes", () => {
+    // "\u{1F600}" is a surrogate pair in UTF-16 (0xD83D…), before "\uFB01"; in UTF-8 (0xF0…, 0xEF…)
+    // it comes after, and a sorted set orders members by their bytes.
+    const peeks = [peekOf(0, 10, 1, [g(1, 1, 1, "\u{1F600}")]), peekOf(1, 10, 1, [g(2, 1, 1, "\uFB01")])];
+    expect(planClaim(peeks, 2).chosen.map((t) => t.seq)).toEqual([2, 1]);
+  });
+
   it("merges the claims in the plan's order, with the next due instant over claimed and unclaimed partitions", () => {
     const peeks = [
-      decodePeek(0, [1000, 10, [1, 10, 3, 15]]),
-      decodePeek(1, [1000, 12, [2, 12]]),
-      decodePeek(2, [1000, 900, []]),
+      peekOf(0, 1000, 10, [u(1, 10), u(3, 15)]),
+      peekOf(1, 1000, 12, [u(2, 12)]),
+      peekOf(2, 1000, 900, []),
     ];
     const plan = planClaim(peeks, 3);
     const merged = mergeClaims(
@@ -88,7 +146,7 @@ describe("claims across partitions", () => {
   });
 
   it("puts a job the plan did not foresee last, and reports no next due instant when none is known", () => {
-    const peeks = [decodePeek(0, [5, null, [1, 1]]), decodePeek(1, [5, null, []])];
+    const peeks = [peekOf(0, 5, null, [u(1, 1)]), peekOf(1, 5, null, [])];
     const plan = planClaim(peeks, 10);
     const merged = mergeClaims(plan, peeks, [{ jobs: [record("0-8"), record("0-1")], nextDueAt: null, now: 5 }], idOf);
     expect(merged.jobs.map((j) => j.id)).toEqual(["0-1", "0-8"]);
@@ -99,6 +157,34 @@ describe("claims across partitions", () => {
     expect(earliest([null, 7, 3, null])).toBe(3);
     expect(earliest([null])).toBeNull();
     expect(earliest([])).toBeNull();
+  });
+});
+
+describe("busiest groups across partitions", () => {
+  const state = (group: string, active: number) => ({
+    group,
+    limits: { concurrency: null, limit: null },
+    ownLimits: false,
+    active,
+    scheduled: 0,
+    pausedUntil: null,
+    tokens: null,
+  });
+
+  it("takes the most active queue-wide, ties by name, and sums the active groups", () => {
+    const merged = busiestOf(
+      [
+        { activeGroups: 5, groups: [state("x", 4), state("b", 2)] },
+        { activeGroups: 2, groups: [state("a", 2), state("c", 1)] },
+      ],
+      3,
+    );
+    expect(merged.groups.map((s) => [s.group, s.active])).toEqual([
+      ["x", 4],
+      ["a", 2],
+      ["b", 2],
+    ]);
+    expect(merged.activeGroups).toBe(7);
   });
 });
 

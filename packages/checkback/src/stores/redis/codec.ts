@@ -116,11 +116,15 @@ export function decodeRecord(queue: string, id: (seq: number) => string, reply: 
   };
 }
 
+const VISITING = "\u0001";
+
 /**
  * New jobs as the ARGV entries add-job.lua reads: the distinct back-off policies once, then
- * JOB_FIELDS = 11 entries per job that name their policy by index. Jobs of one queue usually
+ * JOB_FIELDS = 10 entries per job that name their policy by index. Jobs of one queue usually
  * share one policy object: its text is looked up only when the object changes. `visiting`
- * marks jobs sent to a partition only for their key's holder there (redis-store.ts add).
+ * marks jobs sent to a partition only for their key's holder there (redis-store.ts add): their
+ * group goes with a leading VISITING character, which no group name can hold (flow/groups.ts
+ * refuses control characters), rather than in a field of its own that every job would carry.
  */
 export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[], visiting?: boolean[]): string[] {
   const byText = new Map<string, number>();
@@ -145,8 +149,7 @@ export function encodeNewJobs(jobs: NewJob[], seqs: (number | null)[], visiting?
       job.onDuplicate,
       seq === null ? "" : String(seq),
       String(job.priority ?? 0),
-      job.group ?? "",
-      visiting?.[i] ? "1" : "",
+      visiting?.[i] ? VISITING + job.group : (job.group ?? ""),
     );
   });
   return [String(policies.length), ...policies, ...fields];

@@ -11,8 +11,10 @@ import type { ClaimResult } from "../store.js";
 /**
  * A turn a peek found: one job a claim of that partition would start (include/turns.lua), with
  * the numbers a single claim orders turns by. `value` is an ungrouped job's claim rank (its due
- * instant when it has no priority, flow/priority.ts) or a group's readyAt; `klass` 0 for an
- * ungrouped job, 1 for a group's first turn in the claim, 2 for a further turn; `group` "" for none.
+ * instant when it has no priority, flow/priority.ts) or a group's score in its ready set (its
+ * readyAt, with its serve order as a fraction when it was served at that very instant); `klass`
+ * 0 for an ungrouped job, 1 for a group's first turn in the claim, 2 the same for a group ready
+ * again at the instant it was served, 3 for a further turn in the claim; `group` "" for none.
  */
 export interface Turn {
   partition: number;
@@ -61,11 +63,13 @@ export interface ClaimPlan {
 
 /**
  * The first `limit` turns queue-wide, in the order one claim over every partition would take
- * them (flow/groups.ts rule 3): by value; at one value ungrouped jobs first (by seq, which is
- * queue-wide), then groups' first turns (by name, in bytes, as a sorted set orders them), then
+ * them (flow/groups.ts rule 3): by instant; at one instant ungrouped jobs first (by seq, which
+ * is queue-wide), then groups' first turns by name (in bytes, as a sorted set orders them),
+ * then those of groups ready again at the instant they were served (in serve order), then
  * further turns in the order their groups were last served. Each partition's turns come in its
  * own order, and a merge of those lists (never a re-sort) keeps it, so each partition's share is
- * exactly the first turns its own claim will take.
+ * exactly the first turns its own claim will take. A further turn counts at the claim's instant
+ * (the latest of the partitions' clocks), whichever partition's clock valued it.
  */
 export function planClaim(peeks: PartitionPeek[], limit: number): ClaimPlan {
   let now = Number.NEGATIVE_INFINITY;
@@ -74,12 +78,19 @@ export function planClaim(peeks: PartitionPeek[], limit: number): ClaimPlan {
   /** Per group, the position in `chosen` of its latest turn. */
   const lastServed = new Map<string, number>();
   const chosen: Turn[] = [];
+  // A further turn is valued at its partition's clock, and partitions' clocks differ by a few
+  // ms: they all stand for the one instant this claim runs at.
+  const instantOf = (turn: Turn) => (turn.klass === 3 ? now : Math.floor(turn.value));
+  const byName = (a: Turn, b: Turn) => Buffer.compare(Buffer.from(a.group), Buffer.from(b.group));
   const before = (a: Turn, b: Turn): boolean => {
-    if (a.value !== b.value) return a.value < b.value;
+    const ia = instantOf(a);
+    const ib = instantOf(b);
+    if (ia !== ib) return ia < ib;
     if (a.klass !== b.klass) return a.klass < b.klass;
     if (a.klass === 0 && a.seq !== b.seq) return a.seq < b.seq;
-    if (a.klass === 1 && a.group !== b.group) return Buffer.compare(Buffer.from(a.group), Buffer.from(b.group)) < 0;
-    if (a.klass === 2) {
+    if (a.klass === 2 && a.value !== b.value) return a.value < b.value;
+    if ((a.klass === 1 || a.klass === 2) && a.group !== b.group) return byName(a, b) < 0;
+    if (a.klass === 3) {
       const servedA = lastServed.get(a.group) ?? -1;
       const servedB = lastServed.get(b.group) ?? -1;
       if (servedA !== servedB) return servedA < servedB;

@@ -102,7 +102,9 @@ const DEFAULT_CLUSTER_PARTITIONS = 6;
  * With one partition (a single Redis) every operation is one script call. With several (a
  * Redis Cluster) a queue's jobs spread over partitions in different slots; operations on one
  * job still are one script call, while claiming peeks at every partition and claims from each
- * its share of the earliest due jobs, so partitions are served fairly and in due order.
+ * its share of the earliest due jobs, so partitions are served fairly and in due order. A
+ * group's jobs all live in one partition (include/groups.lua), and the queue's rate limit and
+ * pause in a slot of their own, taken from before and given back to after a claim (take.lua).
  */
 export class RedisStore implements Store {
   readonly kind = "redis";
@@ -192,22 +194,22 @@ export class RedisStore implements Store {
     for (const job of jobs) checkGroupPriority(job.group ?? null, job.priority ?? 0);
     await this.register(jobs);
     const { seqs, jobs: resolved } = await this.sequencesFor(jobs);
-    const visits = await this.keyHoldersElsewhere(jobs);
-    const homeOf = (job: NewJob): number => {
+    const outcomes: AddOutcome[] = new Array(jobs.length);
+    const homeOf = (index: number): number => {
+      const job = jobs[index]!;
       if (job.group) return this.layout.partitionOfGroup(job.group);
       return job.key === null ? this.roundRobin() : this.layout.partitionOfKey(job.key);
     };
-    const outcomes: AddOutcome[] = new Array(jobs.length);
-    // A job visiting its key's holder in another partition comes back "moved" if that holder
-    // finished meanwhile, and is then added in its group's partition: a second, last pass.
-    let pending = jobs.map((_, index) => index);
-    for (let pass = 0; pending.length > 0 && pass < 2; pass++) {
-      const placed = pending.map((index) => {
-        const visit = pass === 0 ? visits.get(index) : undefined;
-        return { index, partition: visit ?? homeOf(jobs[index]!), visiting: visit !== undefined };
-      });
-      pending = await this.addPlaced(placed, resolved, seqs, outcomes);
+    const visits = await this.keyHoldersElsewhere(jobs);
+    if (visits.size === 0) {
+      await this.addPlaced(jobs.keys(), homeOf, null, resolved, seqs, outcomes);
+      return outcomes;
     }
+    // A job visiting its key's holder in another partition comes back "moved" if that holder
+    // finished meanwhile; it is then added in its group's partition.
+    const placeOf = (index: number) => visits.get(index) ?? homeOf(index);
+    const moved = await this.addPlaced(jobs.keys(), placeOf, (index) => visits.has(index), resolved, seqs, outcomes);
+    if (moved.length > 0) await this.addPlaced(moved, homeOf, null, resolved, seqs, outcomes);
     return outcomes;
   }
 
@@ -216,27 +218,29 @@ export class RedisStore implements Store {
    * in flight at once. Returns the indexes of visiting jobs that came back "moved".
    */
   private async addPlaced(
-    placed: { index: number; partition: number; visiting: boolean }[],
+    indexes: Iterable<number>,
+    partitionOf: (index: number) => number,
+    visiting: ((index: number) => boolean) | null,
     resolved: NewJob[],
     seqs: (number | null)[],
     outcomes: AddOutcome[],
   ): Promise<number[]> {
-    const batches = new Map<string, { queue: string; partition: number; indexes: number[]; visiting: boolean[] }>();
-    for (const { index, partition, visiting } of placed) {
+    const batches = new Map<string, { queue: string; partition: number; indexes: number[] }>();
+    for (const index of indexes) {
       const queue = resolved[index]!.queue;
+      const partition = partitionOf(index);
       const name = `${queue}\n${partition}`;
-      const batch = batches.get(name) ?? { queue, partition, indexes: [], visiting: [] };
+      const batch = batches.get(name) ?? { queue, partition, indexes: [] };
       batches.set(name, batch);
       batch.indexes.push(index);
-      batch.visiting.push(visiting);
     }
     const moved: number[] = [];
     await Promise.all(
-      [...batches.values()].map(async ({ queue, partition, indexes, visiting }) => {
+      [...batches.values()].map(async ({ queue, partition, indexes }) => {
         const args = encodeNewJobs(
           indexes.map((i) => resolved[i]!),
           indexes.map((i) => seqs[i] ?? null),
-          visiting,
+          visiting ? indexes.map(visiting) : undefined,
         );
         const [now, replies] = (await this.run("add", queue, partition, args)) as [
           number,
@@ -357,8 +361,16 @@ export class RedisStore implements Store {
     );
     const result = mergeClaims(plan, peeks, claims, (partition, seq) => this.layout.formatId(partition, seq));
     if (take?.[2] === 1) {
+      // The jobs are claimed: a give back that fails must not lose them. Its tokens are then
+      // lost instead, which only delays later starts (take.lua).
       const unstarted = take[1] - result.jobs.length;
-      const nextStart = unstarted > 0 ? (await this.take(queue, "give", unstarted))[3] : take[3];
+      const nextStart =
+        unstarted > 0
+          ? await this.take(queue, "give", unstarted).then(
+              (reply) => reply[3],
+              () => take[3],
+            )
+          : take[3];
       if (result.nextDueAt !== null && nextStart !== null) result.nextDueAt = Math.max(result.nextDueAt, nextStart);
     }
     return result;

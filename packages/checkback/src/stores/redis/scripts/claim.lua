@@ -137,8 +137,8 @@ while #claimed < limit do
     end
   end
 
-  -- Groups' heads: each group's first `taken` jobs leave its set in one cut; the group is
-  -- charged what actually started (active count, servedAt, bucket) and recomputed.
+  -- Groups' heads: each group's first `taken` jobs leave its set, cut by rank per bucket; the
+  -- group is charged what actually started (active count, servedAt, bucket) and recomputed.
   if #groupPicks > 0 then
     local seqs, listed = {}, {}
     for k, i in ipairs(groupPicks) do
@@ -155,12 +155,22 @@ while #claimed < limit do
       if a and a[F_STATE] == SCHEDULED and a[F_GROUP] == pick.turn.name then
         replies[i] = start(seq, a, pick.member, bigs[seq])
         pick.turn.started = pick.turn.started + 1
+        pick.turn.lastTurn = nextTurn()
       end
     end
     indexRemoveMany(GROUPED, listed)
     for name, t in pairs(turns) do
       if t.taken > 0 then
-        redis.call('ZREMRANGEBYRANK', groupJobsKey(name), 0, t.taken - 1)
+        local taken = {}
+        for k = 1, t.taken do taken[k] = t.jobs[k] end
+        indexRemoveMany(groupIndex(name), taken)
+        -- The turns read the group's next job already (or found it has none).
+        local nextJob = t.jobs[t.taken + 1]
+        if nextJob then
+          knownHead[name] = nextJob
+        elseif t.complete then
+          knownHead[name] = false
+        end
         if t.started > 0 then
           local st = t.st
           local _, rate, per = groupLimits(st)
@@ -170,8 +180,8 @@ while #claimed < limit do
             st.at = now
           end
           st.servedAt = now
-          local score = tonumber(redis.call('ZINCRBY', BUSIEST, -t.started, name))
-          if score >= 0 then redis.call('ZREM', BUSIEST, name) end
+          st.turn = t.lastTurn
+          groupActiveAdd(name, t.started)
         end
         groupTouch(name)
       end
@@ -193,6 +203,7 @@ while #claimed < limit do
   groupsSettle()
 end
 
+saveTurns()
 commit()
 local nextDueAt = partitionHead()
 if bucket then

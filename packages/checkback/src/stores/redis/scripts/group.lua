@@ -70,8 +70,8 @@ elseif op == 'defaults' then
   -- active); of those waiting, the first 10,000 are recomputed here, the rest keep their instant
   -- (at most one token interval of the old limit) until their next change.
   for _, name in ipairs(redis.call('SMEMBERS', HELD)) do groupTouch(name) end
-  for _, name in ipairs(redis.call('ZRANGEBYSCORE', READY, '(' .. now, '+inf', 'LIMIT', 0, 10000)) do
-    groupTouch(name)
+  for _, name in ipairs(redis.call('ZRANGEBYSCORE', READY, now + 1, '+inf', 'LIMIT', 0, 10000)) do
+    if name ~= GROUP_SENTINEL then groupTouch(name) end
   end
   commit()
   return defaultsReply()
@@ -91,8 +91,11 @@ elseif op == 'state' then
   return groupReply(ARGV[3])
 elseif op == 'busiest' then
   local out = {}
-  for _, name in ipairs(redis.call('ZRANGE', BUSIEST, 0, tonumber(ARGV[3]) - 1)) do out[#out + 1] = groupReply(name) end
-  return { redis.call('ZCARD', BUSIEST), out }
+  for _, name in ipairs(redis.call('ZRANGE', BUSIEST, 0, tonumber(ARGV[3]) - 1)) do
+    if name ~= GROUP_SENTINEL then out[#out + 1] = groupReply(name) end
+  end
+  local groups = redis.call('ZCARD', BUSIEST)
+  return { groups > 0 and groups - 1 or 0, out }
 else
   return defaultsReply()
 end

@@ -3,9 +3,7 @@
 -- group's, not their key's: an unfinished holder elsewhere must see the add (keep or replace).
 -- ARGV: wake channel, keys... Returns one entry per key: the holder's seq, or 0.
 --@include partition
---@include due
 --@include record
---@include state
 
 local out = {}
 for i = 2, #ARGV do

@@ -4,9 +4,10 @@
 -- partition its share.
 -- ARGV: wake channel, limit.
 -- Returns { now, head instant or false, { seq, value, klass, group, ... }, flow }: one entry
--- per turn (include/turns.lua) — value its claim rank or readyAt, klass 0 for an ungrouped
--- job, 1 for a group's first turn in the claim, 2 for a further one, group '' for none — and
--- flow 1 when the queue has a rate limit or pause (kept in a slot of its own: take.lua).
+-- per turn (include/turns.lua) — value its claim rank or readyAt (as text: a group's may carry
+-- a fraction), klass 0 for an ungrouped job, 1 to 3 for a group's turn (planTurns), group ''
+-- for none — and flow 1 when the queue has a rate limit or pause (kept in a slot of its own:
+-- take.lua).
 --@include partition
 --@include due
 --@include record
@@ -22,7 +23,7 @@ for _, pick in ipairs(picks) do
     flat[#flat + 1] = ''
   else
     flat[#flat + 1] = seqOf(pick.member)
-    flat[#flat + 1] = pick.value
+    flat[#flat + 1] = scoreText(pick.value)
     flat[#flat + 1] = pick.klass
     flat[#flat + 1] = pick.turn.name
   end

@@ -3,10 +3,11 @@
 -- JOB_FIELDS consecutive ARGV entries per job:
 --   key ('' for none), payload, when kind ('d' delay | 'a' runAt), when value, maxAttempts,
 --   back-off (1-based index into the policies), on duplicate ('keep' | 'replace'),
---   seq ('' to draw one here), priority (an integer, 0 for none), group ('' for none),
---   visiting ('1': the job was sent here only because its key's holder lives here, see below)
+--   seq ('' to draw one here), priority (an integer, 0 for none), group ('' for none; led by
+--   VISITING when the job was sent here only because its key's holder lives here, see below)
 -- Sending each policy once keeps a batch of a thousand jobs from repeating the same json.
-local JOB_FIELDS = 11
+local JOB_FIELDS = 10
+local VISITING = '\1'
 local batchBackoffs = {}
 
 -- Sequence numbers for the batch's new jobs come from one INCRBY sized for every job left in
@@ -43,9 +44,8 @@ local function addJob(offset)
   -- A grouped job lives in its group's partition. On a partitioned queue the client sends a
   -- keyed grouped job to another partition only when its key's unfinished holder lives there;
   -- if that holder finished meanwhile, the job is not created here but sent back to its group's.
-  if ARGV[offset + 10] == '1' then return 'moved', nil end
-
   local group = ARGV[offset + 9]
+  if string.sub(group, 1, 1) == VISITING then return 'moved', nil end
   if group == '' then group = false end
   local seq = tonumber(ARGV[offset + 7]) or drawSeq(offset)
   local r = {
@@ -91,14 +91,13 @@ local function addJobs(first)
         fillTo(fields, F_PRIORITY)
         fields[F_GROUP] = group
         local m = member(seq)
-        local args = groupArgs[group]
-        if not args then
-          args = {}
-          groupArgs[group] = args
+        local entries = groupArgs[group]
+        if not entries then
+          entries = {}
+          groupArgs[group] = entries
           groupOrder[#groupOrder + 1] = group
         end
-        args[#args + 1] = runAt
-        args[#args + 1] = m
+        entries[#entries + 1] = { runAt, m }
         grouped[#grouped + 1] = { runAt, m }
       elseif priority ~= 0 then
         fillTo(fields, F_RESULT)
@@ -129,11 +128,14 @@ local function addJobs(first)
       dueAddSorted(due)
     end
     if #grouped > 0 then
+      local function byRunAt(a, b) return a[1] < b[1] end
       for _, group in ipairs(groupOrder) do
-        callChunked('ZADD', groupJobsKey(group), groupArgs[group])
-        groupTouch(group)
+        local entries = groupArgs[group]
+        table.sort(entries, byRunAt)
+        indexAddSorted(groupIndex(group), entries)
+        groupJobsChanged(group)
       end
-      table.sort(grouped, function(a, b) return a[1] < b[1] end)
+      table.sort(grouped, byRunAt)
       indexAddSorted(GROUPED, grouped)
     end
     countChange(SCHEDULED, #saves)

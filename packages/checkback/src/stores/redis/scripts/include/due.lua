@@ -15,16 +15,25 @@
 -- (Redis never converts a grown zset back). Entries with one identical score cannot be split
 -- apart: such a bucket simply grows (and costs what a plain zset costs).
 --
--- The same bucketed layout serves a second index, GROUPED: every scheduled job of a group
--- (include/groups.lua) at its runAt. Grouped jobs are claimed from their groups' own sets, never
--- from here; this index only lets list.lua walk them in due order with the others, at the
--- compact layout's ~20 bytes per job. The functions below take the index they work on.
+-- The same bucketed layout serves two more indexes (include/groups.lua): GROUPED, every
+-- scheduled job of a group at its runAt — grouped jobs are claimed from their groups' own sets,
+-- never from here; this index only lets list.lua walk them in due order with the others, at the
+-- compact layout's ~20 bytes per job — and each group's own set of jobs. A group's set starts
+-- as one bucket, a key of its own, and gains a directory only once it splits: most groups hold
+-- few jobs, and a directory per group would cost more than their jobs. The functions below take
+-- the index they work on; `keyOf` names its buckets, and with `zero` its first bucket ("0") is
+-- never in the directory but found whenever no start in it is low enough. `size` is its buckets'
+-- most entries: GROUPED loses its entries by member, not from the front of a bucket as the others
+-- do, and every ZREM scans its bucket, so its buckets are smaller (a few bytes more per entry).
 local BUCKET_SIZE = 128
-local function bucketIndex(directory, bucketPrefix)
-  return { directory = directory, prefix = bucketPrefix, keys = {} }
+local function bucketIndex(directory, bucketPrefix, keyOf, size)
+  return {
+    directory = directory, prefix = bucketPrefix, keys = {}, keyOf = keyOf, zero = keyOf and '0' or nil,
+    size = size or BUCKET_SIZE,
+  }
 end
 local DUE = bucketIndex(base .. ':t', base .. ':d:')
-local GROUPED = bucketIndex(base .. ':gt', base .. ':gx:')
+local GROUPED = bucketIndex(base .. ':gt', base .. ':gx:', nil, 32)
 
 -- Prioritized jobs (priority other than 0, see flow/priority.ts) wait outside the buckets, in
 -- one plain sorted set per level, "<base>:p:<level>", score = runAt; LEVELS is the set of
@@ -57,7 +66,7 @@ end
 local function bucketKey(ix, start)
   local key = ix.keys[start]
   if not key then
-    key = ix.prefix .. start
+    key = ix.keyOf and ix.keyOf(start) or ix.prefix .. start
     ix.keys[start] = key
   end
   return key
@@ -66,13 +75,13 @@ end
 -- The start of the bucket that holds (or would hold) an entry with this score.
 local function bucketFor(ix, score)
   local found = redis.call('ZREVRANGEBYSCORE', ix.directory, score, '-inf', 'LIMIT', 0, 1)
-  return found[1]
+  return found[1] or ix.zero
 end
 
 local function splitBucket(ix, start)
   local key = bucketKey(ix, start)
   local lowest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  local middle = redis.call('ZRANGE', key, BUCKET_SIZE / 2, BUCKET_SIZE / 2, 'WITHSCORES')
+  local middle = redis.call('ZRANGE', key, ix.size / 2, ix.size / 2, 'WITHSCORES')
   local at = middle[2]
   if tonumber(at) <= tonumber(lowest[2]) then
     -- The lower half is one instant: split just above it, if anything is above it.
@@ -96,7 +105,7 @@ local function indexAdd(ix, m, score)
   if not start then
     start = '0'
     redis.call('ZADD', ix.directory, 0, start)
-  elseif redis.call('ZCARD', bucketKey(ix, start)) >= BUCKET_SIZE then
+  elseif redis.call('ZCARD', bucketKey(ix, start)) >= ix.size then
     splitBucket(ix, start)
     start = bucketFor(ix, score)
   end
@@ -132,13 +141,13 @@ end
 -- first score. A cut only falls between two different scores, so a bucket keeps holding
 -- exactly the scores from its start to the next one's.
 local function writeBuckets(ix, start, entries)
-  local half = BUCKET_SIZE / 2
+  local half = ix.size / 2
   local i = 1
   while i <= #entries do
     local j = math.min(#entries, i + half - 1)
     while j < #entries and entries[j + 1][1] == entries[j][1] do j = j + 1 end
     -- Leave no sliver behind: a short remainder joins this bucket if it fits.
-    if #entries - j < half / 2 and #entries - i + 1 <= BUCKET_SIZE then j = #entries end
+    if #entries - j < half / 2 and #entries - i + 1 <= ix.size then j = #entries end
     local chunkStart = start
     if i > 1 then
       chunkStart = string.format('%d', entries[i][1])
@@ -170,7 +179,7 @@ local function indexAddSorted(ix, entries)
     while j < #entries and entries[j + 1][1] < stop do j = j + 1 end
     local key = bucketKey(ix, start)
     local held = redis.call('ZCARD', key)
-    if held + (j - i + 1) <= BUCKET_SIZE then
+    if held + (j - i + 1) <= ix.size then
       local args = {}
       for k = i, j do
         args[#args + 1] = entries[k][1]
@@ -229,7 +238,8 @@ local function indexRemoveMany(ix, entries)
     else
       callChunked('ZREM', key, buckets[start])
     end
-    if redis.call('EXISTS', key) == 0 then redis.call('ZREM', ix.directory, start) end
+    -- An index's implicit first bucket is never in its directory.
+    if start ~= ix.zero and redis.call('EXISTS', key) == 0 then redis.call('ZREM', ix.directory, start) end
   end
 end
 local function dueAddSorted(entries) indexAddSorted(DUE, entries) end
@@ -288,6 +298,7 @@ local function indexWalk(ix, fromScore, fromMember, visit)
   local offset, chunk = 0, 16
   while true do
     local starts = redis.call('ZRANGEBYSCORE', ix.directory, first, '+inf', 'LIMIT', offset, chunk)
+    if offset == 0 and ix.zero and (first == '-inf' or first == ix.zero) then table.insert(starts, 1, ix.zero) end
     for _, start in ipairs(starts) do
       local items = redis.call('ZRANGEBYSCORE', bucketKey(ix, start), fromScore or '-inf', '+inf', 'WITHSCORES')
       for i = 1, #items, 2 do
