@@ -1,8 +1,9 @@
 import { MB } from "./lib/rss.js";
 import type { ScenarioName } from "./report.js";
-import type { BenchSystem } from "./runners/system.js";
+import type { BenchSystem, FlowVariant } from "./runners/system.js";
 import { runBurst } from "./scenarios/burst.js";
 import { runLight } from "./scenarios/light.js";
+import { runOverhead } from "./scenarios/overhead.js";
 import { runPending } from "./scenarios/pending.js";
 import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
 import type { StoreKind } from "./stores.js";
@@ -19,9 +20,32 @@ export interface ChildSpec {
   settings: ScenarioSettings;
   /** Far-future jobs for this system in the pending scenario. */
   pendingCount: number;
+  /** flow-overhead: the variants to alternate in this process (runners/system.ts), and their rounds. */
+  flowVariants?: FlowVariant[];
+  rounds?: number;
 }
 
-export type ChildReply = { ok: true; label: string; metrics: Metrics } | { ok: false; label: string; error: string };
+export type ChildReply =
+  | { ok: true; label: string; metrics: Metrics; variants?: Record<string, Metrics[]> }
+  | { ok: false; label: string; error: string };
+
+/** flow-overhead: one system per variant in this one process, alternated (scenarios/overhead.ts). */
+async function overheadChild(spec: ChildSpec): Promise<ChildReply> {
+  const label = spec.system === "bullmq" ? "BullMQ" : `checkback (${spec.store})`;
+  try {
+    const open =
+      spec.system === "bullmq"
+        ? async (variant: FlowVariant) => (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl, variant)
+        : async (variant: FlowVariant) =>
+            (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl }, variant);
+    const runId = `${process.pid}-${Date.now().toString(36)}`;
+    const variants = await runOverhead(open, spec.flowVariants ?? ["none"], spec.rounds ?? 1, spec.settings, runId);
+    return { ok: true, label, metrics: {}, variants };
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    return { ok: false, label, error: message };
+  }
+}
 
 async function main(spec: ChildSpec): Promise<ChildReply> {
   let system: BenchSystem | undefined;
@@ -56,5 +80,5 @@ if (!spec || typeof process.send !== "function") {
   process.stderr.write("bench/child.ts is started by bench/run.ts\n");
   process.exit(2);
 }
-const reply = await main(spec);
+const reply = spec.scenario === "flow-overhead" ? await overheadChild(spec) : await main(spec);
 process.send(reply, () => process.exit(reply.ok ? 0 : 1));

@@ -1,7 +1,8 @@
 import { formatNumber, markdownTable } from "./lib/table.js";
 import type { Metrics } from "./scenarios/settings.js";
 
-export type ScenarioName = "burst" | "light" | "pending";
+export type ScenarioName = "burst" | "light" | "pending" | "flow-overhead";
+/** What `--scenario all` runs; flow-overhead compares runs of one system instead (overheadTable). */
 export const SCENARIOS: readonly ScenarioName[] = ["burst", "light", "pending"];
 
 /** Which way a figure is better; null for figures that only describe the run. */
@@ -24,7 +25,7 @@ const lateness = (prefix: string): MetricSpec[] => [
   { key: "noiseMax", label: "machine noise: idle-process timer lateness max (ms)", better: null },
 ];
 
-export const METRICS: Record<ScenarioName, MetricSpec[]> = {
+const PER_SCENARIO: Record<Exclude<ScenarioName, "flow-overhead">, MetricSpec[]> = {
   burst: [
     { key: "burstJobs", label: "jobs", better: null },
     { key: "enqueueLiveRate", label: "enqueue jobs/s (addBulk, worker running)", better: "higher" },
@@ -58,10 +59,93 @@ export const METRICS: Record<ScenarioName, MetricSpec[]> = {
   ],
 };
 
+const OVERHEAD_METRICS: MetricSpec[] = [
+  { key: "drainRate", label: "end-to-end jobs/s (drain, all due)", better: "higher" },
+  { key: "drainCpuRate", label: "drain jobs per CPU-second (process + Redis server)", better: "higher" },
+  { key: "lightLatenessP50", label: "light-load lateness p50 (ms)", better: "lower" },
+  { key: "lightLatenessP99", label: "light-load lateness p99 (ms)", better: "lower" },
+  { key: "lightLatenessMax", label: "light-load lateness max (ms)", better: "lower" },
+  { key: "earlyStarts", label: "handlers started before due", better: "lower" },
+  { key: "loadStart", label: "load average at start", better: null, digits: 1 },
+  { key: "loadEnd", label: "load average at end", better: null, digits: 1 },
+];
+
+export const METRICS: Record<ScenarioName, MetricSpec[]> = { ...PER_SCENARIO, "flow-overhead": OVERHEAD_METRICS };
+
+/**
+ * A rate as the ratio to the baseline (×0.97); a lateness, a few ms near zero where a ratio says
+ * nothing, as the difference (+2 ms).
+ */
+function versus(spec: MetricSpec, value: number | null, base: number | null): string {
+  if (value === null || base === null || spec.better === null) return "–";
+  if (spec.key.includes("Lateness") || spec.key === "earlyStarts") {
+    const diff = value - base;
+    return `${diff >= 0 ? "+" : "−"}${formatNumber(Math.abs(diff))}${spec.key === "earlyStarts" ? "" : " ms"}`;
+  }
+  return base === 0 ? "–" : `×${(value / base).toFixed(2)}`;
+}
+
+/** The runs of one system with one flow variant (alternated with the other variants' runs). */
+export interface VariantRuns {
+  system: string;
+  variant: string;
+  runs: (Metrics | null)[];
+}
+
+/**
+ * Flow-control overhead: per system, each variant's median over its rounds beside the baseline
+ * (the first variant, "none"), and how it compares (versus). Every run's own figures are
+ * listed under the table, so a noisy one can be seen for what it is.
+ */
+export function overheadTable(groups: VariantRuns[]): string {
+  // The median: one round hit by a neighbour's burst of work moves it little.
+  const median = (group: VariantRuns, key: string): number | null => {
+    const values = group.runs
+      .map((m) => m?.[key])
+      .filter((v): v is number => typeof v === "number")
+      .sort((a, b) => a - b);
+    if (values.length === 0) return null;
+    const mid = Math.floor(values.length / 2);
+    return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+  };
+  const header = ["metric"];
+  const columns: { group: VariantRuns; baseline: VariantRuns | null }[] = [];
+  for (const group of groups) {
+    const baseline = groups.find((g) => g.system === group.system) ?? null;
+    const isBaseline = baseline === group;
+    header.push(`${group.system}, ${group.variant}`);
+    if (!isBaseline) header.push(`${group.variant} vs ${baseline!.variant}`);
+    columns.push({ group, baseline: isBaseline ? null : baseline });
+  }
+  const rows = OVERHEAD_METRICS.map((spec) => {
+    const arrow = spec.better === "higher" ? " ↑" : spec.better === "lower" ? " ↓" : "";
+    const row = [spec.label + arrow];
+    for (const { group, baseline } of columns) {
+      const value = median(group, spec.key);
+      row.push(formatNumber(value, spec.digits ?? (Math.abs(value ?? 0) < 10 && value !== 0 ? 1 : 0)));
+      if (baseline) row.push(versus(spec, value, median(baseline, spec.key)));
+    }
+    return row;
+  });
+  const each = groups.flatMap((group) =>
+    group.runs.map(
+      (m, i) =>
+        `- ${group.system}, ${group.variant}, round ${i + 1}: ` +
+        (m === null
+          ? "failed"
+          : `drain ${formatNumber(m.drainRate)} jobs/s, ${formatNumber(m.drainCpuRate)} per CPU-s, ` +
+            `light p99 ${formatNumber(m.lightLatenessP99)} ms, load ${formatNumber(m.loadStart, 1)} → ${formatNumber(m.loadEnd, 1)}`),
+    ),
+  );
+  return `${markdownTable(header, rows)}\n\n${each.join("\n")}`;
+}
+
 export interface SystemRun {
   label: string;
   metrics: Metrics | null;
   error?: string;
+  /** flow-overhead: each variant's rounds. */
+  variants?: Record<string, Metrics[]>;
 }
 
 /**

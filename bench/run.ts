@@ -10,7 +10,17 @@ import { describeMachine, type Machine } from "./lib/machine.js";
 import { note } from "./lib/progress.js";
 import { redisUsedMemory } from "./lib/redis-info.js";
 import { TimerNoise } from "./lib/timer-noise.js";
-import { checkTargets, SCENARIOS, type ScenarioName, type SystemRun, scenarioTable, targetsTable } from "./report.js";
+import {
+  checkTargets,
+  overheadTable,
+  SCENARIOS,
+  type ScenarioName,
+  type SystemRun,
+  scenarioTable,
+  targetsTable,
+  type VariantRuns,
+} from "./report.js";
+import { FLOW_VARIANTS, type FlowVariant } from "./runners/system.js";
 import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
 import { STORE_KINDS, type StoreKind } from "./stores.js";
 
@@ -22,6 +32,8 @@ import { STORE_KINDS, type StoreKind } from "./stores.js";
 interface CliOptions {
   store: StoreKind;
   scenario: ScenarioName | "all";
+  flowVariants: FlowVariant[];
+  repeat: number;
   jobs: number;
   concurrency: number;
   pending: number;
@@ -40,7 +52,21 @@ interface CliOptions {
 const program = new Command("bench")
   .description("checkback benchmarks: burst, light load and a large far-future backlog, beside BullMQ")
   .addOption(new Option("--store <kind>", "checkback store").choices(STORE_KINDS).default("sqlite"))
-  .addOption(new Option("--scenario <name>", "scenario to run").choices([...SCENARIOS, "all"]).default("all"))
+  .addOption(
+    new Option(
+      "--scenario <name>",
+      "scenario to run (rate-limit, group-fairness and timeout-vs-scan are benchmarks of their own, with their own options)",
+    )
+      .choices([...SCENARIOS, "flow-overhead", "all"])
+      .default("all"),
+  )
+  .option(
+    "--flow-variants <list>",
+    `flow-overhead: queue set-ups to compare, the first the baseline (${FLOW_VARIANTS.join(", ")})`,
+    flowVariants,
+    ["none", "limits"],
+  )
+  .option("--repeat <n>", "flow-overhead: rounds, each running every variant once", positiveInt, 4)
   .option("--jobs <n>", "jobs in the burst scenario", positiveInt, 50_000)
   .option("--concurrency <n>", "worker concurrency", positiveInt, 50)
   .option("--pending <n>", "far-future jobs in the pending scenario", positiveInt, 1_000_000)
@@ -65,6 +91,16 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function flowVariants(value: string): FlowVariant[] {
+  const names = value.split(",").filter(Boolean);
+  for (const name of names) {
+    if (!(FLOW_VARIANTS as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`variants are ${FLOW_VARIANTS.join(", ")}`);
+    }
+  }
+  return names as FlowVariant[];
+}
+
 type Results = Partial<Record<ScenarioName, SystemRun[]>>;
 
 async function main(options: CliOptions): Promise<void> {
@@ -82,6 +118,14 @@ async function main(options: CliOptions): Promise<void> {
   const machine = await describeMachine(withBullmq || options.store === "redis" ? options.redisUrl : null);
   const scenarios = options.scenario === "all" ? SCENARIOS : [options.scenario];
   const launch = childLauncher(options.runtime);
+  if (options.scenario === "flow-overhead") {
+    try {
+      await measureFlowOverhead(options, settings, machine, launch, withBullmq);
+    } finally {
+      launch.remove();
+    }
+    return;
+  }
 
   const results: Results = {};
   try {
@@ -137,6 +181,63 @@ function renderTables(
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * Flow-control overhead: the drain and the light load on a queue set up each way of
+ * --flow-variants, alternated --repeat rounds inside one process per system
+ * (scenarios/overhead.ts), so that a change in the machine's load falls on every variant. BullMQ
+ * has only its per-queue limiter (groups are in its paid edition): its variants other than none
+ * are its limiter.
+ */
+async function measureFlowOverhead(
+  options: CliOptions,
+  settings: ScenarioSettings,
+  machine: Machine,
+  launch: Launch,
+  withBullmq: boolean,
+): Promise<void> {
+  const groups: VariantRuns[] = [];
+  const systems = withBullmq ? (["checkback", "bullmq"] as const) : (["checkback"] as const);
+  let failed = false;
+  for (const system of systems) {
+    const variants = system === "bullmq" ? options.flowVariants.filter((v) => v !== "groups") : options.flowVariants;
+    note(
+      `\n== flow-overhead: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}: ${variants.join(", ")} × ${options.repeat} rounds`,
+    );
+    const run = await runChild(
+      launch,
+      {
+        scenario: "flow-overhead",
+        system,
+        store: options.store,
+        redisUrl: options.redisUrl,
+        settings,
+        pendingCount: 0,
+        flowVariants: variants,
+        rounds: options.repeat,
+      },
+      undefined,
+    );
+    if (run.error) failed = true;
+    for (const variant of variants) groups.push({ system: run.label, variant, runs: run.variants?.[variant] ?? [] });
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ machine, settings, options, groups }, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      [
+        `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGB} GB, Node ${machine.node}` +
+          (machine.redis ? `, Redis ${machine.redis}` : ""),
+        `Settings: store ${options.store}, drain ${options.jobs} jobs, concurrency ${options.concurrency}, delays 0–${options.maxDelay} ms, ` +
+          `light ${options.rate} jobs/s for ${options.lightSeconds} s, runtime ${options.runtime}, ${options.repeat} rounds, the variants alternated in one process`,
+        "",
+        overheadTable(groups),
+        "",
+      ].join("\n"),
+    );
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
 interface Launch {
   childPath: string;
   execArgv: string[];
@@ -159,9 +260,12 @@ function childLauncher(runtime: "node" | "tsx"): Launch {
 
 async function runChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefined): Promise<SystemRun> {
   const noise = new TimerNoise().start();
+  const loadStart = loadavg()[0]!;
   const run = await forkChild(launch, spec, cpuProfDir);
   const floor = noise.stop();
-  if (run.metrics) Object.assign(run.metrics, { noiseP99: floor.p99, noiseMax: floor.max });
+  if (run.metrics) {
+    Object.assign(run.metrics, { noiseP99: floor.p99, noiseMax: floor.max, loadStart, loadEnd: loadavg()[0]! });
+  }
   return run;
 }
 
@@ -182,7 +286,7 @@ function forkChild(launch: Launch, spec: ChildSpec, cpuProfDir: string | undefin
       reply = message as ChildReply;
     });
     child.on("exit", (code, signal) => {
-      if (reply?.ok) done({ label: reply.label, metrics: reply.metrics });
+      if (reply?.ok) done({ label: reply.label, metrics: reply.metrics, variants: reply.variants });
       else {
         const error = reply?.error ?? `benchmark process exited with ${signal ?? `code ${code}`}`;
         note(error);
@@ -205,21 +309,33 @@ async function redisReachable(redisUrl: string): Promise<boolean> {
 }
 
 /**
- * `--scenario timeout-vs-scan` is a benchmark of its own, with its own options
- * (bench/timeout-vs-scan.ts: --store sqlite|postgres --orders N --speed X …): hand it the rest.
+ * Scenarios that are benchmarks of their own, with their own options, run as their own
+ * process with the rest of the command line: `--scenario timeout-vs-scan` (bench/timeout-vs-scan.ts:
+ * --store sqlite|postgres --orders N --speed X …), `--scenario rate-limit` (bench/flow/rate-limit.ts:
+ * --stores … --seconds N), `--scenario group-fairness` (bench/flow/group-fairness.ts).
  */
-function delegateTimeoutVsScan(argv: string[]): number | null {
-  const at = argv.indexOf("--scenario");
-  const inline = argv.indexOf("--scenario=timeout-vs-scan");
-  if (inline === -1 && (at === -1 || argv[at + 1] !== "timeout-vs-scan")) return null;
-  const rest = inline === -1 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : argv.filter((_, i) => i !== inline);
-  const script = fileURLToPath(new URL("./timeout-vs-scan.ts", import.meta.url));
-  const run = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), script, ...rest], {
-    stdio: "inherit",
-  });
+const DELEGATED: Record<string, string> = {
+  "timeout-vs-scan": "./timeout-vs-scan.ts",
+  "rate-limit": "./flow/rate-limit.ts",
+  "group-fairness": "./flow/group-fairness.ts",
+};
+
+function delegate(argv: string[]): number | null {
+  const at = argv.findIndex((arg) => arg === "--scenario" || arg.startsWith("--scenario="));
+  if (at === -1) return null;
+  const inline = argv[at]!.startsWith("--scenario=");
+  const name = inline ? argv[at]!.slice("--scenario=".length) : argv[at + 1];
+  const script = name === undefined ? undefined : DELEGATED[name];
+  if (script === undefined) return null;
+  const rest = [...argv.slice(0, at), ...argv.slice(at + (inline ? 1 : 2))];
+  const run = spawnSync(
+    process.execPath,
+    ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL(script, import.meta.url)), ...rest],
+    { stdio: "inherit" },
+  );
   return run.status ?? 1;
 }
 
-const delegated = delegateTimeoutVsScan(process.argv.slice(2));
+const delegated = delegate(process.argv.slice(2));
 if (delegated === null) await main(program.parse().opts<CliOptions>());
 else process.exitCode = delegated;

@@ -1,6 +1,13 @@
 import { type Job, Queue, Worker } from "bullmq";
 import { redisStats } from "../lib/redis-info.js";
-import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "./system.js";
+import {
+  type BenchQueue,
+  type BenchSystem,
+  type FlowVariant,
+  NON_BINDING_RATE,
+  payloadOf,
+  type WorkerHooks,
+} from "./system.js";
 
 /**
  * All BullMQ keys live under this prefix, and every queue is obliterated when its scenario
@@ -10,13 +17,16 @@ export const BULLMQ_PREFIX = "checkback-bench";
 
 /**
  * BullMQ with settings that match checkback's defaults: delayed jobs via `delay`, completed
- * jobs trimmed to the last 1,000 (checkback's default retention), one Worker per queue.
+ * jobs trimmed to the last 1,000 (checkback's default retention), one Worker per queue. With
+ * `flow` other than none, each Worker gets BullMQ's limiter (per queue: its open-source
+ * edition has no groups) at a rate no run reaches.
  */
-export async function openBullmq(redisUrl: string): Promise<BenchSystem> {
+export async function openBullmq(redisUrl: string, flow: FlowVariant = "none"): Promise<BenchSystem> {
   const connection = { url: redisUrl };
+  const limiter = flow === "none" ? undefined : { max: NON_BINDING_RATE, duration: 1_000 };
   return {
     label: "BullMQ",
-    openQueue: async (name) => new BullmqQueue(name, connection),
+    openQueue: async (name) => new BullmqQueue(name, connection, limiter),
     footprint: async () => {
       const stats = await redisStats(redisUrl);
       return { redisUsedMemoryBytes: stats.usedMemoryBytes, redisCpuSeconds: stats.cpuSeconds };
@@ -35,6 +45,7 @@ class BullmqQueue implements BenchQueue {
   constructor(
     private readonly name: string,
     private readonly connection: { url: string },
+    private readonly limiter: { max: number; duration: number } | undefined,
   ) {
     this.queue = new Queue<Data>(name, {
       connection,
@@ -61,6 +72,7 @@ class BullmqQueue implements BenchQueue {
       connection: this.connection,
       prefix: BULLMQ_PREFIX,
       concurrency,
+      ...(this.limiter ? { limiter: this.limiter } : {}),
     });
     this.worker.on("completed", () => onDone());
     this.worker.on("error", (error) => process.stderr.write(`BullMQ worker error: ${error.message}\n`));

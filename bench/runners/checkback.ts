@@ -1,16 +1,34 @@
 import { Checkback } from "../../packages/checkback/src/checkback.js";
+import type { AddOptions } from "../../packages/checkback/src/core/options.js";
 import type { Queue } from "../../packages/checkback/src/queue/queue.js";
 import type { Worker } from "../../packages/checkback/src/worker/worker.js";
 import { openBenchStore, type StoreContext, type StoreKind } from "../stores.js";
-import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "./system.js";
+import {
+  type BenchQueue,
+  type BenchSystem,
+  type FlowVariant,
+  GROUPS_IN_FLOW_RUN,
+  NON_BINDING_CONCURRENCY,
+  NON_BINDING_RATE,
+  payloadOf,
+  type WorkerHooks,
+} from "./system.js";
 
 /** checkback through its public API (Checkback, Queue, Worker) on one of the bench stores. */
-export async function openCheckback(kind: StoreKind, context: StoreContext): Promise<BenchSystem> {
+export async function openCheckback(
+  kind: StoreKind,
+  context: StoreContext,
+  flow: FlowVariant = "none",
+): Promise<BenchSystem> {
   const bench = await openBenchStore(kind, context);
   const checkback = new Checkback({ store: bench.store });
   return {
     label: `checkback (${kind})`,
-    openQueue: async (name) => new CheckbackQueue(checkback, name),
+    openQueue: async (name) => {
+      const queue = new CheckbackQueue(checkback, name, flow === "groups");
+      if (flow !== "none") await queue.limitWithoutBinding();
+      return queue;
+    },
     footprint: () => bench.footprint(),
     close: async () => {
       await checkback.close();
@@ -27,16 +45,36 @@ class CheckbackQueue implements BenchQueue {
   constructor(
     private readonly checkback: Checkback,
     private readonly name: string,
+    /** Every job in one of GROUPS_IN_FLOW_RUN groups, taken in turn. */
+    private readonly grouped: boolean,
   ) {
     this.queue = checkback.queue(name);
   }
 
+  /** A queue limit and group limits no run here can reach: what they cost when they do not bind. */
+  async limitWithoutBinding(): Promise<void> {
+    await this.queue.limit({ rate: NON_BINDING_RATE, per: "1s" });
+    await this.queue.limitGroups({
+      concurrency: NON_BINDING_CONCURRENCY,
+      rate: { rate: NON_BINDING_RATE, per: "1s" },
+    });
+  }
+
   async addBulk(delaysMs: number[]): Promise<void> {
-    await this.queue.addBulk(delaysMs.map((delay) => ({ payload: payloadOf(this.added++), options: { delay } })));
+    await this.queue.addBulk(delaysMs.map((delay) => this.nextJob(delay)));
   }
 
   async add(delayMs: number): Promise<void> {
-    await this.queue.add(payloadOf(this.added++), { delay: delayMs });
+    const { payload, options } = this.nextJob(delayMs);
+    await this.queue.add(payload, options);
+  }
+
+  private nextJob(delay: number): { payload: { n: number }; options: AddOptions } {
+    const n = this.added++;
+    return {
+      payload: payloadOf(n),
+      options: this.grouped ? { delay, group: `g${n % GROUPS_IN_FLOW_RUN}` } : { delay },
+    };
   }
 
   async startWorker({ concurrency, onStart, onDone }: WorkerHooks): Promise<void> {

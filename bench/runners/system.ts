@@ -42,6 +42,18 @@ export interface Footprint {
   redisCpuSeconds?: number;
 }
 
+/**
+ * Flow control a queue is given, for measuring what it costs when it does not bind:
+ * none; "limits", a queue rate limit and default group limits far above what the run can
+ * reach (1,000,000 starts a second, concurrency 1,000,000 per group); "groups", the same
+ * limits with every job in one of GROUPS_IN_FLOW_RUN groups.
+ */
+export type FlowVariant = "none" | "limits" | "groups";
+export const FLOW_VARIANTS: readonly FlowVariant[] = ["none", "limits", "groups"];
+export const NON_BINDING_RATE = 1_000_000;
+export const NON_BINDING_CONCURRENCY = 1_000_000;
+export const GROUPS_IN_FLOW_RUN = 100;
+
 /** The payload every benchmark job carries. */
 export function payloadOf(n: number): { n: number } {
   return { n };

@@ -1,22 +1,27 @@
+import { rmSync } from "node:fs";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
 import { RedisStore } from "../../packages/checkback/src/stores/redis/redis-store.js";
+import { SqliteStore } from "../../packages/checkback/src/stores/sqlite/sqlite-store.js";
 import type { Store } from "../../packages/checkback/src/stores/store.js";
 import { BENCH_DATABASE_URL } from "../postgres/store.js";
 import { deleteByPrefix } from "../redis/store.js";
 
 /**
- * Where the scaling run drains: one PostgreSQL, one Redis, or a Redis Cluster. A target is
- * plain data, so the coordinator can hand it to every worker process, which opens its own store
- * on it; `storePids` says which server processes do the store's work, for CPU per job.
+ * Where a multi-process run works: one SQLite file, one PostgreSQL, one Redis, or a Redis
+ * Cluster. A target is plain data, so the coordinator can hand it to every worker process,
+ * which opens its own store on it; `storePids` says which server processes do the store's work,
+ * for CPU per job (none for SQLite: its work is done inside the worker processes).
  */
 export type Target =
+  | { kind: "sqlite"; path: string }
   | { kind: "postgres"; url: string; schema: string; applicationName: string }
   | { kind: "redis"; url: string; prefix: string }
   | { kind: "cluster"; nodes: { host: string; port: number }[]; prefix: string };
 
 export function describeTarget(target: Target): string {
+  if (target.kind === "sqlite") return "SQLite";
   if (target.kind === "postgres") return "PostgreSQL";
   if (target.kind === "redis") return "one Redis";
   return `Redis Cluster (${target.nodes.length} masters)`;
@@ -28,6 +33,7 @@ export function postgresTarget(runId: string, url = BENCH_DATABASE_URL): Target 
 
 /** A store on the target; a PostgreSQL pool is tagged with the run's application_name so its backends can be found. */
 export function openTargetStore(target: Target): { store: Store; close(): Promise<void> } {
+  if (target.kind === "sqlite") return { store: new SqliteStore({ path: target.path }), close: async () => {} };
   if (target.kind === "postgres") {
     const pool = new pg.Pool({ connectionString: target.url, application_name: target.applicationName });
     pool.on("error", () => {});
@@ -47,6 +53,7 @@ export function openTargetStore(target: Target): { store: Store; close(): Promis
  * (the whole server: on a shared cluster other users' commands are in it too).
  */
 export async function storePids(target: Target): Promise<number[]> {
+  if (target.kind === "sqlite") return [];
   if (target.kind === "postgres") {
     const client = new pg.Client({ connectionString: target.url });
     await client.connect();
@@ -73,8 +80,12 @@ export async function storePids(target: Target): Promise<number[]> {
   return pids;
 }
 
-/** Drops the schema, or deletes the prefix's keys on every master. */
+/** Deletes the database files, drops the schema, or deletes the prefix's keys on every master. */
 export async function cleanupTarget(target: Target): Promise<void> {
+  if (target.kind === "sqlite") {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${target.path}${suffix}`, { force: true });
+    return;
+  }
   if (target.kind === "postgres") {
     const client = new pg.Client({ connectionString: target.url });
     await client.connect();

@@ -21,12 +21,38 @@ import type { Metrics, ScenarioSettings } from "./settings.js";
  */
 export async function runBurst(system: BenchSystem, settings: ScenarioSettings, runId: string): Promise<Metrics> {
   const rss = new RssSampler();
-  const { jobs, batch, concurrency, maxDelayMs } = settings;
-  const delays = { count: jobs, batch, delayMs: () => randomDelay(maxDelayMs) };
-
+  const { jobs } = settings;
   const lateness = new LatenessRecorder();
   const { enqueueLiveMs, liveWallMs } = await fireBurstLive(system, settings, runId, lateness);
+  const drain = await measureDrain(system, settings, runId);
 
+  rss.stop();
+  const summary = lateness.summary();
+  return {
+    burstJobs: jobs,
+    enqueueLiveRate: jobs / (enqueueLiveMs / 1000),
+    liveRate: jobs / (liveWallMs / 1000),
+    latenessP50: summary.p50,
+    latenessP95: summary.p95,
+    latenessP99: summary.p99,
+    latenessMax: summary.max,
+    earlyStarts: summary.early,
+    ...drain,
+    rssPeakMB: rss.peak / MB,
+  };
+}
+
+/**
+ * The drain half of the burst: N jobs added with no worker running, then a worker started once
+ * all are due; end-to-end jobs/s from its start to the last completion, and jobs per CPU-second
+ * (this process, plus the Redis server's for Redis-backed systems).
+ */
+export async function measureDrain(
+  system: BenchSystem,
+  { jobs, batch, concurrency, maxDelayMs }: ScenarioSettings,
+  runId: string,
+): Promise<{ enqueueIdleRate: number; drainRate: number; drainCpuRate: number }> {
+  const delays = { count: jobs, batch, delayMs: () => randomDelay(maxDelayMs) };
   const drain = await system.openQueue(`burst-drain-${runId}`);
   const enqueueIdleMs = await addInBatches(`${system.label}: drain enqueue`, delays, (d) => drain.addBulk(d));
   await sleep(maxDelayMs + 50); // every job added is now due
@@ -42,22 +68,10 @@ export async function runBurst(system: BenchSystem, settings: ScenarioSettings, 
   const serverCpuSeconds = (footprintAfter.redisCpuSeconds ?? 0) - (footprintBefore.redisCpuSeconds ?? 0);
   const drainCpuSeconds = (cpu.user + cpu.system) / 1e6 + serverCpuSeconds;
   await drain.close();
-
-  rss.stop();
-  const summary = lateness.summary();
   return {
-    burstJobs: jobs,
-    enqueueLiveRate: jobs / (enqueueLiveMs / 1000),
-    liveRate: jobs / (liveWallMs / 1000),
-    latenessP50: summary.p50,
-    latenessP95: summary.p95,
-    latenessP99: summary.p99,
-    latenessMax: summary.max,
-    earlyStarts: summary.early,
     enqueueIdleRate: jobs / (enqueueIdleMs / 1000),
     drainRate: jobs / (drainMs / 1000),
     drainCpuRate: jobs / drainCpuSeconds,
-    rssPeakMB: rss.peak / MB,
   };
 }
 

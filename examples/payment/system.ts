@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Duration, parseDuration } from "checkback";
+import { type Duration, parseDuration, type RateLimitInput } from "checkback";
 import { type Gateway, startGateway } from "./gateway/server.js";
 import { type OrderService, type OrderServiceOptions, startOrderService } from "./order-service/server.js";
 import type { OrderTimeoutMode } from "./order-service/timeouts.js";
@@ -25,6 +25,8 @@ export interface PaymentSystemOptions {
   payWindow?: Duration;
   /** Attempts of a refund job before it goes dead (default 30). */
   refundAttempts?: number;
+  /** The trade check's alipay.trade.query rate (default ALIPAY_QUERY_RATE: at most 495 in any second); null: none. */
+  alipayQueryRate?: RateLimitInput | null;
   /** Key pairs to use instead of fresh ones (tests share one set: RSA key generation is slow). */
   keys?: { gateway: KeyPair; merchant: KeyPair };
   log?: Log;
@@ -100,6 +102,7 @@ export async function startPaymentSystem(options: PaymentSystemOptions = {}): Pr
     clock,
     payWindow,
     refundAttempts: options.refundAttempts,
+    alipayQueryRate: options.alipayQueryRate,
     log,
   };
   const orderOptions: OrderServiceOptions = {

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { createCheckback, type Duration, parseDuration } from "checkback";
+import { createCheckback, type Duration, parseDuration, type RateLimitInput } from "checkback";
 import Fastify, { type FastifyReply } from "fastify";
 import { acceptFormBodies } from "../shared/form-body.js";
 import { formatAmount } from "../shared/money.js";
@@ -13,7 +13,7 @@ import { OutboxRelay } from "./outbox-relay.js";
 import { PaymentBook } from "./payments.js";
 import { defineReconciliation, RECONCILIATION } from "./reconciliation.js";
 import { RefundDesk } from "./refunds.js";
-import { defineTradeCheck } from "./trade-check.js";
+import { ALIPAY_QUERY_RATE, defineTradeCheck } from "./trade-check.js";
 
 export interface PaymentServiceOptions {
   /** Where the service keeps its database and its checkback store. */
@@ -30,6 +30,8 @@ export interface PaymentServiceOptions {
   payWindow?: Duration;
   /** Attempts of a refund job before it goes dead for a person to redrive (default 30). */
   refundAttempts?: number;
+  /** The trade check's alipay.trade.query rate, under Alipay's quota for the app (default ALIPAY_QUERY_RATE); null: none. */
+  alipayQueryRate?: RateLimitInput | null;
   log?: Log;
 }
 
@@ -65,7 +67,16 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
   const alipay = new AlipayClient(options.alipay);
   const refunds = new RefundDesk(checkback, payments, alipay, clock, log, options.refundAttempts);
   const relay = new OutboxRelay(checkback, payments, refunds, options.orderServiceUrl, auth, clock, log);
-  const check = defineTradeCheck(checkback, { alipay, payments, relay, clock, payWindow, log });
+  const check = defineTradeCheck(checkback, {
+    alipay,
+    payments,
+    relay,
+    clock,
+    payWindow,
+    appId: options.alipay.appId,
+    queryRate: options.alipayQueryRate === undefined ? ALIPAY_QUERY_RATE : options.alipayQueryRate,
+    log,
+  });
   const reconciliation = defineReconciliation(checkback, { alipay, payments, check, relay, refunds, clock, log });
   // The nightly run: 02:00 Beijing time; on a sped-up clock, every business day.
   await checkback.schedule(

@@ -1,4 +1,11 @@
-import { type Check, type Checkback, type CheckOutcome, type Duration, parseDuration } from "checkback";
+import {
+  type Check,
+  type Checkback,
+  type CheckOutcome,
+  type Duration,
+  parseDuration,
+  type RateLimitInput,
+} from "checkback";
 import { parseAmount } from "../shared/money.js";
 import type { SimClock } from "../shared/sim-clock.js";
 import type { Log } from "../shared/timeline.js";
@@ -30,6 +37,21 @@ export const CLOCK_SKEW_MARGIN: Duration = "2m";
  */
 export const TRADE_CHECK_SCHEDULE: Duration[] = ["10s", "10s", "30s", "1m", "2m", "5m", "5m", "5m"];
 
+/**
+ * Alipay limits how many calls a second each app may make to each open API; the figure is set
+ * per app (read yours in the Alipay open platform, or ask your account manager). The example
+ * assumes 500 `alipay.trade.query` calls a second.
+ */
+export const ALIPAY_QUERY_QUOTA_PER_SECOND = 500;
+
+/**
+ * The trade check's probe rate under that quota. A token bucket lets its whole size through on
+ * top of its steady rate within one second (a bucket full after a quiet spell), so `{ rate: 500,
+ * per: "1s" }` could send up to 1,000 queries in the first second of a rush. 45 per 100 ms is a
+ * bucket of 45 refilled at 450 a second: at most 45 + 450 = 495 queries in any second.
+ */
+export const ALIPAY_QUERY_RATE: RateLimitInput = { rate: 45, per: "100ms" };
+
 export interface TradeCheckDeps {
   alipay: AlipayClient;
   payments: PaymentBook;
@@ -37,6 +59,10 @@ export interface TradeCheckDeps {
   clock: SimClock;
   /** How long a shopper has to pay (business time): time_expire is this long after the payment is made. */
   payWindow: Duration;
+  /** The app the queries are made as: its probes share one group, the quota's unit. */
+  appId: string;
+  /** The probes' rate limit, in real time (Alipay's quota does not speed up with the business clock); null: none. */
+  queryRate: RateLimitInput | null;
   log: Log;
 }
 
@@ -69,6 +95,11 @@ export function defineTradeCheck(checkback: Checkback, deps: TradeCheckDeps): Ch
     schedule: TRADE_CHECK_SCHEDULE.map((interval) => clock.real(interval)),
     // Past time_expire by the clock-skew margin: when it gives up, the shopper can no longer pay.
     deadline: clock.real(parseDuration(deps.payWindow) + parseDuration(CLOCK_SKEW_MARGIN)),
+    // Alipay's quota is per app, across every process of the service: every probe joins the
+    // app's group, and the group's rate limit is the quota. Outcome deliveries are outside the
+    // group and do not spend it.
+    group: `alipay-app:${deps.appId}`,
+    probeRate: deps.queryRate,
     async probe({ key, probe, pending, done, failed }) {
       // A throw (ACQ.SYSTEM_ERROR, a 5xx, a timeout) is a failed probe: recorded, and the schedule goes on.
       const trade = await alipay.query(key).catch((error: Error) => {
