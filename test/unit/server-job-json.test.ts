@@ -69,7 +69,7 @@ describe("the claim answer written from store records", () => {
         payload: markTrace("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", '"plain text"'),
       }),
       record({ id: "9", payload: "null", key: "" }),
-      record({ id: "10", group: "merchant \"7\" \u00e9" }),
+      record({ id: "10", group: 'merchant "7" \u00e9' }),
     ];
     const written = claimedJobsJson(records);
     expect(JSON.parse(written)).toEqual(JSON.parse(await throughSchema(records)));
