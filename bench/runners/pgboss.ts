@@ -9,9 +9,9 @@ import { type BenchQueue, type BenchSystem, payloadOf, type WorkerHooks } from "
  * fast would, from its types and source:
  *
  * - A schema of its own per benchmark process (`pgboss_bench_<pid>`), created by `start()` and
- *   dropped when the system closes; its connections carry an application_name of their own, so the server
- *   CPU they cost can be read. Pool size, maintenance (every 120 s) and retention stay at the
- *   defaults; `schedule: false` because no benchmark uses cron, and it would add a second
+ *   dropped when the system closes; its connections carry an application_name of their own, so
+ *   the server CPU they cost can be read. Pool size, maintenance (every 120 s) and retention stay
+ *   at the defaults; `schedule: false` because no benchmark uses cron, and it would add a second
  *   polling worker (the cron queue's) and a clock-skew query every minute.
  * - `createQueue()` per queue (required in v10: each queue is a partition of the job table).
  * - Bulk adds with `insert()` (one INSERT … SELECT FROM json_to_recordset per call), single adds
