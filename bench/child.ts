@@ -6,16 +6,15 @@ import { runLight } from "./scenarios/light.js";
 import { runOverhead } from "./scenarios/overhead.js";
 import { runPending } from "./scenarios/pending.js";
 import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
-import type { StoreKind } from "./stores.js";
+import { type SystemChoice, type SystemName, systemLabel } from "./systems.js";
 
 /**
  * One scenario on one system, in a process of its own (forked by run.ts), so that each
  * process RSS figure belongs to that system and scenario alone.
  */
-export interface ChildSpec {
+export interface ChildSpec extends SystemChoice {
   scenario: ScenarioName;
-  system: "checkback" | "bullmq";
-  store: StoreKind;
+  system: SystemName;
   redisUrl: string;
   settings: ScenarioSettings;
   /** Far-future jobs for this system in the pending scenario. */
@@ -49,13 +48,8 @@ async function overheadChild(spec: ChildSpec): Promise<ChildReply> {
 
 async function main(spec: ChildSpec): Promise<ChildReply> {
   let system: BenchSystem | undefined;
-  const fallbackLabel = spec.system === "bullmq" ? "BullMQ" : `checkback (${spec.store})`;
   try {
-    // Imported on demand, so a checkback process never loads BullMQ (and its RSS shows it).
-    const opened: BenchSystem =
-      spec.system === "bullmq"
-        ? await (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl)
-        : await (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl });
+    const opened = await openSystem(spec);
     system = opened;
     const runId = `${process.pid}-${Date.now().toString(36)}`;
     // What the process holds before any job exists (Node, tsx, the libraries, connections).
@@ -71,7 +65,19 @@ async function main(spec: ChildSpec): Promise<ChildReply> {
   } catch (error) {
     await system?.close().catch(() => {});
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    return { ok: false, label: system?.label ?? fallbackLabel, error: message };
+    return { ok: false, label: system?.label ?? systemLabel(spec.system, spec), error: message };
+  }
+}
+
+/** Each runner is imported on demand, so a checkback process never loads BullMQ or pg-boss (and its RSS shows it). */
+async function openSystem(spec: ChildSpec): Promise<BenchSystem> {
+  switch (spec.system) {
+    case "bullmq":
+      return (await import("./runners/bullmq.js")).openBullmq(spec.redisUrl);
+    case "pgboss":
+      return (await import("./runners/pgboss.js")).openPgBoss({ refetchWhenFull: spec.pgbossRefetch });
+    case "checkback":
+      return (await import("./runners/checkback.js")).openCheckback(spec.store, { redisUrl: spec.redisUrl });
   }
 }
 

@@ -33,7 +33,7 @@ const PER_SCENARIO: Record<Exclude<ScenarioName, "flow-overhead">, MetricSpec[]>
     ...lateness("live"),
     { key: "enqueueIdleRate", label: "enqueue jobs/s (addBulk, no worker)", better: "higher" },
     { key: "drainRate", label: "end-to-end jobs/s (drain, all due)", better: "higher" },
-    { key: "drainCpuRate", label: "drain jobs per CPU-second (process + Redis)", better: "higher" },
+    { key: "drainCpuRate", label: "drain jobs per CPU-second (process + server)", better: "higher" },
     { key: "rssBaselineMB", label: "process RSS before any job (MB)", better: null },
     { key: "rssPeakMB", label: "process RSS peak (MB)", better: "lower" },
   ],
@@ -48,7 +48,7 @@ const PER_SCENARIO: Record<Exclude<ScenarioName, "flow-overhead">, MetricSpec[]>
     { key: "pendingJobs", label: "pending jobs (far future)", better: null },
     { key: "pendingInsertRate", label: "pending insert jobs/s (addBulk)", better: "higher" },
     { key: "rssAfterInsertMB", label: "process RSS after insert (MB)", better: "lower" },
-    { key: "dbFileMB", label: "database file + WAL (MB)", better: "lower" },
+    { key: "dbFileMB", label: "database on disk (MB)", better: "lower" },
     { key: "redisMemoryMB", label: "Redis used_memory growth (MB)", better: "lower" },
     { key: "bytesPerPendingJob", label: "bytes held per pending job", better: "lower" },
     { key: "lightJobs", label: "near-due jobs fired", better: null },
@@ -149,35 +149,56 @@ export interface SystemRun {
 }
 
 /**
- * One scenario's table: checkback beside BullMQ, the ratio checkback / BullMQ, and which side
- * the ratio favours given the figure's direction (↑ higher is better, ↓ lower is better).
+ * One scenario's table: checkback beside each other system, one ratio column per other system
+ * (checkback / that system), and which system the row favours given the figure's direction
+ * (↑ higher is better, ↓ lower is better).
  */
 export function scenarioTable(scenario: ScenarioName, runs: SystemRun[]): string {
-  const [ours, theirs] = runs;
+  const [ours, ...others] = runs;
+  const compares = ours !== undefined && others.length > 0;
   const header = ["metric", ...runs.map((r) => r.label)];
-  if (ours && theirs) header.push(`ratio ${ours.label.split(" ")[0]} / ${theirs.label}`, "better");
+  if (compares) header.push(...others.map((other) => `ratio ${shortName(ours)} / ${other.label}`), "better");
   const rows = METRICS[scenario]
     .filter((spec) => runs.some((run) => typeof run.metrics?.[spec.key] === "number"))
     .map((spec) => {
       const arrow = spec.better === "higher" ? " ↑" : spec.better === "lower" ? " ↓" : "";
       const digits = spec.digits ?? (spec.key.endsWith("MB") ? 1 : 0);
       const row = [spec.label + arrow, ...runs.map((run) => formatNumber(run.metrics?.[spec.key], digits))];
-      if (ours && theirs) row.push(...compare(spec.better, ours, theirs, spec.key));
+      if (compares) {
+        row.push(...others.map((other) => ratio(ours.metrics?.[spec.key], other.metrics?.[spec.key])));
+        row.push(better(spec.better, runs, spec.key));
+      }
       return row;
     });
   const failures = runs.filter((r) => r.error).map((r) => `\n${r.label} failed: ${r.error}`);
   return markdownTable(header, rows) + failures.join("");
 }
 
-function compare(better: Better, ours: SystemRun, theirs: SystemRun, key: string): [string, string] {
-  const a = ours.metrics?.[key];
-  const b = theirs.metrics?.[key];
-  if (typeof a !== "number" || typeof b !== "number") return ["–", "–"];
-  const ratio = b === 0 ? (a === 0 ? "1.00" : "∞") : (a / b).toFixed(2);
-  if (better === null) return [ratio, ""];
-  if (a === b) return [ratio, "even"];
-  const oursWins = better === "higher" ? a > b : a < b;
-  return [ratio, oursWins ? ours.label.split(" ")[0]! : theirs.label];
+/** "checkback" for "checkback (sqlite)": the store is in its column heading already. */
+function shortName(run: SystemRun): string {
+  return run.label.split(" ")[0]!;
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): string {
+  if (typeof a !== "number" || typeof b !== "number") return "–";
+  return b === 0 ? (a === 0 ? "1.00" : "∞") : (a / b).toFixed(2);
+}
+
+/** The system(s) with the best figure of the row; "even" when every system has the same. */
+function better(direction: Better, runs: SystemRun[], key: string): string {
+  const measured = runs.flatMap((run, i) => {
+    const value = run.metrics?.[key];
+    return typeof value === "number" ? [{ name: i === 0 ? shortName(run) : run.label, value }] : [];
+  });
+  if (measured.length < 2) return "–";
+  if (direction === null) return "";
+  const values = measured.map((m) => m.value);
+  const best = direction === "higher" ? Math.max(...values) : Math.min(...values);
+  if (values.every((v) => v === best)) return "even";
+  return measured
+    .filter((m) => m.value === best)
+    .map((m) => m.name)
+    .join(" = ");
 }
 
 export interface TargetCheck {

@@ -10,6 +10,7 @@ import { describeMachine, type Machine } from "./lib/machine.js";
 import { note } from "./lib/progress.js";
 import { redisUsedMemory } from "./lib/redis-info.js";
 import { TimerNoise } from "./lib/timer-noise.js";
+import { BENCH_DATABASE_URL } from "./postgres/store.js";
 import {
   checkTargets,
   overheadTable,
@@ -23,11 +24,12 @@ import {
 import { FLOW_VARIANTS, type FlowVariant } from "./runners/system.js";
 import type { Metrics, ScenarioSettings } from "./scenarios/settings.js";
 import { STORE_KINDS, type StoreKind } from "./stores.js";
+import { PGBOSS_POLLING_INTERVAL_SECONDS, type SystemName, systemLabel } from "./systems.js";
 
 /**
- * `npm run bench`: checkback against BullMQ on the same machine, in the same run. Each
- * (scenario, system) pair runs in a fresh child process; progress goes to stderr, the tables
- * (Markdown) or --json to stdout.
+ * `npm run bench`: checkback against BullMQ and, with `--store postgres`, pg-boss on the same
+ * machine, in the same run. Each (scenario, system) pair runs in a fresh child process; progress
+ * goes to stderr, the tables (Markdown) or --json to stdout.
  */
 interface CliOptions {
   store: StoreKind;
@@ -38,11 +40,14 @@ interface CliOptions {
   concurrency: number;
   pending: number;
   bullmqPending?: number;
+  pgbossPending?: number;
   rate: number;
   lightSeconds: number;
   maxDelay: number;
   batch: number;
   bullmq: boolean;
+  pgboss: boolean;
+  pgbossRefetch: boolean;
   json: boolean;
   redisUrl: string;
   cpuProf?: string;
@@ -50,7 +55,9 @@ interface CliOptions {
 }
 
 const program = new Command("bench")
-  .description("checkback benchmarks: burst, light load and a large far-future backlog, beside BullMQ")
+  .description(
+    "checkback benchmarks: burst, light load and a large far-future backlog, beside BullMQ and (on PostgreSQL) pg-boss",
+  )
   .addOption(new Option("--store <kind>", "checkback store").choices(STORE_KINDS).default("sqlite"))
   .addOption(
     new Option(
@@ -71,11 +78,17 @@ const program = new Command("bench")
   .option("--concurrency <n>", "worker concurrency", positiveInt, 50)
   .option("--pending <n>", "far-future jobs in the pending scenario", positiveInt, 1_000_000)
   .option("--bullmq-pending <n>", "far-future jobs for BullMQ (default: --pending)", positiveInt)
+  .option("--pgboss-pending <n>", "far-future jobs for pg-boss (default: --pending)", positiveInt)
   .option("--rate <n>", "light load: jobs added per second", positiveInt, 1_000)
   .option("--light-seconds <n>", "light load: how long the producer runs", positiveInt, 15)
   .option("--max-delay <ms>", "burst and light jobs are due within this many ms", positiveInt, 5_000)
   .option("--batch <n>", "jobs per addBulk call", positiveInt, 1_000)
   .option("--no-bullmq", "skip the BullMQ side")
+  .option("--no-pgboss", "skip the pg-boss side (it runs with --store postgres only)")
+  .option(
+    "--no-pgboss-refetch",
+    "pg-boss waits out its polling interval after every batch, full or not (default: fetches again at once after a full batch)",
+  )
   .option("--json", "print results as JSON instead of tables", false)
   .option("--redis-url <url>", "Redis for BullMQ", process.env.REDIS_URL ?? "redis://127.0.0.1:6379")
   .option("--cpu-prof <dir>", "write a V8 CPU profile of each checkback process into <dir>")
@@ -115,7 +128,17 @@ async function main(options: CliOptions): Promise<void> {
     farDelayMs: 30 * 86_400_000,
   };
   const withBullmq = options.bullmq && (await redisReachable(options.redisUrl));
-  const machine = await describeMachine(withBullmq || options.store === "redis" ? options.redisUrl : null);
+  // pg-boss is compared with checkback on the same PostgreSQL, never with another store.
+  const withPgboss = options.pgboss && options.store === "postgres";
+  const systems: SystemName[] = [
+    "checkback",
+    ...(withBullmq ? ["bullmq" as const] : []),
+    ...(withPgboss ? ["pgboss" as const] : []),
+  ];
+  const machine = await describeMachine(
+    withBullmq || options.store === "redis" ? options.redisUrl : null,
+    options.store === "postgres" ? BENCH_DATABASE_URL : null,
+  );
   const scenarios = options.scenario === "all" ? SCENARIOS : [options.scenario];
   const launch = childLauncher(options.runtime);
   if (options.scenario === "flow-overhead") {
@@ -131,13 +154,19 @@ async function main(options: CliOptions): Promise<void> {
   try {
     for (const scenario of scenarios) {
       const runs: SystemRun[] = [];
-      for (const system of withBullmq ? (["checkback", "bullmq"] as const) : (["checkback"] as const)) {
-        const pendingCount = system === "bullmq" ? (options.bullmqPending ?? options.pending) : options.pending;
-        note(`\n== ${scenario}: ${system === "bullmq" ? "BullMQ" : `checkback (${options.store})`}`);
+      for (const system of systems) {
+        const pendingCount =
+          system === "bullmq"
+            ? (options.bullmqPending ?? options.pending)
+            : system === "pgboss"
+              ? (options.pgbossPending ?? options.pending)
+              : options.pending;
+        const choice = { store: options.store, pgbossRefetch: options.pgbossRefetch };
+        note(`\n== ${scenario}: ${systemLabel(system, choice)}`);
         runs.push(
           await runChild(
             launch,
-            { scenario, system, store: options.store, redisUrl: options.redisUrl, settings, pendingCount },
+            { scenario, system, ...choice, redisUrl: options.redisUrl, settings, pendingCount },
             system === "checkback" ? options.cpuProf : undefined,
           ),
         );
@@ -153,7 +182,7 @@ async function main(options: CliOptions): Promise<void> {
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ machine, settings, options, results, targets }, null, 2)}\n`);
   } else {
-    process.stdout.write(renderTables(machine, options, results, targets));
+    process.stdout.write(renderTables(machine, options, withPgboss, results, targets));
   }
   const failed = Object.values(results).some((runs) => runs.some((run) => run.error));
   process.exitCode = failed ? 1 : 0;
@@ -162,18 +191,29 @@ async function main(options: CliOptions): Promise<void> {
 function renderTables(
   machine: Machine,
   options: CliOptions,
+  withPgboss: boolean,
   results: Results,
   targets: ReturnType<typeof checkTargets>,
 ): string {
   const out = [
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGB} GB, Node ${machine.node}` +
       (machine.redis ? `, Redis ${machine.redis}` : "") +
+      (machine.postgres ? `, PostgreSQL ${machine.postgres}` : "") +
       `; load average at start ${machine.loadAverage.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}`,
     `Settings: store ${options.store}, burst ${options.jobs} jobs, concurrency ${options.concurrency}, ` +
       `delays 0–${options.maxDelay} ms, runtime ${options.runtime}, addBulk ${options.batch}/call, light ${options.rate} jobs/s for ${options.lightSeconds} s, ` +
-      `pending ${options.pending}${options.bullmqPending ? ` (BullMQ ${options.bullmqPending})` : ""}`,
-    "",
+      `pending ${options.pending}${options.bullmqPending ? ` (BullMQ ${options.bullmqPending})` : ""}` +
+      `${withPgboss && options.pgbossPending ? ` (pg-boss ${options.pgbossPending})` : ""}`,
   ];
+  if (withPgboss) {
+    out.push(
+      `pg-boss: one work() per queue, batchSize ${options.concurrency}, polling every ${PGBOSS_POLLING_INTERVAL_SECONDS} s, ` +
+        (options.pgbossRefetch
+          ? "fetches again at once after a full batch (notifyWorker)"
+          : "no refetch after a full batch"),
+    );
+  }
+  out.push("");
   for (const [scenario, runs] of Object.entries(results) as [ScenarioName, SystemRun[]][]) {
     out.push(`### ${scenario}`, "", scenarioTable(scenario, runs), "");
   }
@@ -212,6 +252,7 @@ async function measureFlowOverhead(
         redisUrl: options.redisUrl,
         settings,
         pendingCount: 0,
+        pgbossRefetch: options.pgbossRefetch,
         flowVariants: variants,
         rounds: options.repeat,
       },

@@ -8,12 +8,13 @@ export interface Machine {
   memoryGB: number;
   node: string;
   redis: string | null;
+  postgres: string | null;
   /** 1-minute load average when the run started: other work on the machine skews every figure. */
   loadAverage: number;
 }
 
 /** What the figures were measured on, printed with them so they are never read without it. */
-export async function describeMachine(redisUrl: string | null): Promise<Machine> {
+export async function describeMachine(redisUrl: string | null, databaseUrl: string | null = null): Promise<Machine> {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   return {
     cpus: availableParallelism(),
@@ -21,6 +22,10 @@ export async function describeMachine(redisUrl: string | null): Promise<Machine>
     memoryGB: Math.round(totalmem() / 1024 ** 3),
     node: process.version,
     redis: redisUrl ? await redisVersion(redisUrl).catch(() => null) : null,
+    // Loaded only when asked for, so a benchmark that measures its own RSS does not carry pg.
+    postgres: databaseUrl
+      ? await (await import("./postgres-info.js")).postgresVersion(databaseUrl).catch(() => null)
+      : null,
     loadAverage: loadavg()[0]!,
   };
 }

@@ -1,10 +1,11 @@
-import pg from "pg";
 import { PostgresStore } from "../../packages/checkback/src/stores/postgres/postgres-store.js";
+import { BackendCpu, dropSchema, schemaBytes, withApplicationName } from "../lib/postgres-info.js";
 import type { Footprint } from "../runners/system.js";
 
 /**
  * The PostgreSQL store for the benchmark: on DATABASE_URL (default the local test database), in
  * a schema of its own per benchmark process, so it can measure and drop exactly what it wrote.
+ * Its connections carry an application_name of their own, so the server CPU they cost can be read.
  */
 export const BENCH_DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -14,27 +15,15 @@ export async function openPostgresBenchStore(databaseUrl = BENCH_DATABASE_URL): 
   cleanup(): Promise<void>;
 }> {
   const schema = `checkback_bench_${process.pid}`;
-  const store = new PostgresStore({ connectionString: databaseUrl, schema });
-  const query = async <R extends pg.QueryResultRow>(text: string): Promise<R[]> => {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    try {
-      return (await client.query<R>(text)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const applicationName = `checkback-bench-${process.pid}`;
+  const store = new PostgresStore({ connectionString: withApplicationName(databaseUrl, applicationName), schema });
+  const backends = new BackendCpu(databaseUrl, applicationName);
   return {
     store,
-    footprint: async () => {
-      // Table, indexes and TOAST of the jobs table: what the store holds on the server.
-      const rows = await query<{ bytes: string | null }>(
-        `SELECT pg_total_relation_size(to_regclass('"${schema}".jobs')) AS bytes`,
-      );
-      return { dbFileBytes: Number(rows[0]?.bytes ?? 0) };
-    },
-    cleanup: async () => {
-      await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    },
+    footprint: async () => ({
+      dbFileBytes: await schemaBytes(databaseUrl, schema),
+      postgresCpuSeconds: await backends.read(),
+    }),
+    cleanup: () => dropSchema(databaseUrl, schema),
   };
 }

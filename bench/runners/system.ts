@@ -1,10 +1,10 @@
 /**
- * What a scenario needs from a queueing system, so the same scenario code drives checkback and
- * BullMQ alike. Every job is the same tiny payload and a no-op handler: the benchmark measures
+ * What a scenario needs from a queueing system, so the same scenario code drives checkback,
+ * BullMQ and pg-boss alike. Every job is the same tiny payload and a no-op handler: the benchmark measures
  * the engine, not the work.
  */
 export interface BenchSystem {
-  /** Column heading: "checkback (sqlite)", "BullMQ". */
+  /** Column heading: "checkback (sqlite)", "BullMQ", "pg-boss". */
   readonly label: string;
   /** A fresh, empty queue. */
   openQueue(name: string): Promise<BenchQueue>;
@@ -34,12 +34,14 @@ export interface WorkerHooks {
 }
 
 export interface Footprint {
-  /** Bytes of the database files (SQLite: main file plus WAL). */
+  /** Bytes the database holds (SQLite: main file plus WAL; PostgreSQL: the system's schema, tables with indexes). */
   dbFileBytes?: number;
   /** Redis INFO used_memory, bytes: the whole server, so only deltas mean anything. */
   redisUsedMemoryBytes?: number;
   /** Redis INFO used_cpu_user + used_cpu_sys, seconds: server-wide, so only deltas mean anything. */
   redisCpuSeconds?: number;
+  /** CPU seconds of the PostgreSQL backends serving this process's connections: only deltas mean anything. */
+  postgresCpuSeconds?: number;
 }
 
 /**

@@ -4,7 +4,7 @@ import { addInBatches, randomDelay } from "../lib/load.js";
 import { progressBar } from "../lib/progress.js";
 import { MB, RssSampler } from "../lib/rss.js";
 import { Tally } from "../lib/tally.js";
-import type { BenchSystem } from "../runners/system.js";
+import type { BenchSystem, Footprint } from "../runners/system.js";
 import type { Metrics, ScenarioSettings } from "./settings.js";
 
 /**
@@ -17,7 +17,8 @@ import type { Metrics, ScenarioSettings } from "./settings.js";
  *   are due. Time from worker start to the last completion is the engine's end-to-end
  *   capacity (claim, handler, complete), the figure the jobs/s target is about. On a machine
  *   shared with other work the wall-clock rate depends on the load, so the drain is also given
- *   per CPU-second: this process's CPU time plus, for Redis-backed systems, the Redis server's.
+ *   per CPU-second: this process's CPU time plus, for Redis-backed systems, the Redis server's,
+ *   and for PostgreSQL-backed ones, that of the backends serving this process's connections.
  */
 export async function runBurst(system: BenchSystem, settings: ScenarioSettings, runId: string): Promise<Metrics> {
   const rss = new RssSampler();
@@ -65,8 +66,7 @@ export async function measureDrain(
   const drainMs = drainTally.lastAt - drainStart;
   const cpu = process.cpuUsage(cpuBefore);
   const footprintAfter = await system.footprint();
-  const serverCpuSeconds = (footprintAfter.redisCpuSeconds ?? 0) - (footprintBefore.redisCpuSeconds ?? 0);
-  const drainCpuSeconds = (cpu.user + cpu.system) / 1e6 + serverCpuSeconds;
+  const drainCpuSeconds = (cpu.user + cpu.system) / 1e6 + serverCpuSeconds(footprintBefore, footprintAfter);
   await drain.close();
   return {
     enqueueIdleRate: jobs / (enqueueIdleMs / 1000),
@@ -92,6 +92,12 @@ export async function fireBurstLive(
   const liveWallMs = liveTally.lastAt - liveStart;
   await live.close();
   return { enqueueLiveMs, liveWallMs };
+}
+
+/** CPU the system's server spent between two footprints: the Redis server's, or the PostgreSQL backends'. */
+function serverCpuSeconds(before: Footprint, after: Footprint): number {
+  const spent = (key: "redisCpuSeconds" | "postgresCpuSeconds") => (after[key] ?? 0) - (before[key] ?? 0);
+  return spent("redisCpuSeconds") + spent("postgresCpuSeconds");
 }
 
 async function waitWithProgress(label: string, tally: Tally, total: number): Promise<void> {
