@@ -207,6 +207,44 @@ describe.each(stores)("batch settling on the %s store", (_kind, makeStore) => {
     expect(await store.get(queue, b!.id)).toEqual(beforeB);
   });
 
+  it("releases many and pauses each job's group, or the queue; a job without a group keeps its lease", async () => {
+    const queue = uniqueQueue();
+    const [grouped] = await addAndClaim(queue, 1, { group: "gateway-1" });
+    const [plain] = await addAndClaim(queue, 1);
+    const before = await store.get(queue, plain!.id);
+    const answer = await api.post(`/v1/queues/${queue}/jobs/release`, {
+      jobs: [
+        { id: grouped!.id, leaseToken: grouped!.leaseToken },
+        { id: plain!.id, leaseToken: plain!.leaseToken },
+      ],
+      delay: "30s",
+      pauseGroup: true,
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results[0]).toEqual({ id: grouped!.id, ok: true });
+    expect(answer.body.results[1].error.code).toBe("INVALID_OPTION");
+    const released = (await store.get(queue, grouped!.id))!;
+    expect(released).toMatchObject({ state: "scheduled", attempts: 0 });
+    const group = await store.groupState(queue, "gateway-1");
+    expect(group.pausedUntil).not.toBeNull();
+    expect(Math.abs(group.pausedUntil! - released.runAt)).toBeLessThan(1000);
+    expect((await store.flowSettings(queue)).pausedUntil).toBeNull();
+    expect(await store.get(queue, plain!.id)).toEqual(before);
+
+    const queueWide = await api.post(`/v1/queues/${queue}/jobs/release`, {
+      jobs: [{ id: plain!.id, leaseToken: plain!.leaseToken }],
+      delay: "30s",
+      pauseQueue: true,
+    });
+    expect(queueWide.body.results[0]).toEqual({ id: plain!.id, ok: true });
+    expect((await store.flowSettings(queue)).pausedUntil).toBeGreaterThan(Date.now() + 20_000);
+    const bad = await api.post(`/v1/queues/${queue}/jobs/release`, {
+      jobs: [{ id: plain!.id, leaseToken: plain!.leaseToken }],
+      pauseGroup: "yes",
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it("a result over the payload limit is refused for its item alone", async () => {
     const queue = uniqueQueue();
     const [a, b] = await addAndClaim(queue, 2);

@@ -465,14 +465,23 @@ export class CheckbackClient {
     return this.request("POST", `${queuePath(queue)}/jobs/extend`, { jobs: jobs.map(leasedRef), lease });
   }
 
-  /** Gives many claimed jobs back without spending their attempts, due again after `delay`. */
-  releaseMany(queue: string, jobs: LeasedRef[], delay?: string | number): Promise<{ results: ItemResult[] }> {
-    const refs = jobs.map(leasedRef);
-    return this.request(
-      "POST",
-      `${queuePath(queue)}/jobs/release`,
-      delay === undefined ? { jobs: refs } : { jobs: refs, delay },
-    );
+  /**
+   * Gives many claimed jobs back without spending their attempts, due again after `delay`. With
+   * `{ pauseQueue: true }` the queue, with `{ pauseGroup: true }` each job's group, is paused
+   * until then too.
+   */
+  releaseMany(
+    queue: string,
+    jobs: LeasedRef[],
+    delay?: string | number,
+    options: { pauseQueue?: boolean; pauseGroup?: boolean } = {},
+  ): Promise<{ results: ItemResult[] }> {
+    return this.request("POST", `${queuePath(queue)}/jobs/release`, {
+      jobs: jobs.map(leasedRef),
+      ...(delay === undefined ? {} : { delay }),
+      ...(options.pauseQueue ? { pauseQueue: true } : {}),
+      ...(options.pauseGroup ? { pauseGroup: true } : {}),
+    });
   }
 
   // Sweeps defined on the server (PUT /v1/sweeps/:name is an admin's set-up step).

@@ -274,7 +274,14 @@ function batchBody(
 export const completeManyBody = batchBody({ result: anyJson }, []);
 export const failManyBody = batchBody({ error: failBody.properties.error }, ["error"]);
 export const extendManyBody = batchBody({}, [], { lease: duration }, ["lease"]);
-export const releaseManyBody = batchBody({}, [], { delay: duration });
+export const releaseManyBody = batchBody({}, [], {
+  delay: duration,
+  pauseQueue: releaseBody.properties.pauseQueue,
+  pauseGroup: {
+    type: "boolean",
+    description: "also pause each released job's group until it is due again (the other side said slow down)",
+  },
+});
 
 /** One answer per item, in the order sent: `ok: true` (with what the single route would add) or the error it met. */
 export function batchResultsSchema(extra: Record<string, unknown> = {}) {

@@ -108,13 +108,17 @@ export async function pullBatchRoutes(app: FastifyInstance, ctx: ServerContext, 
     },
   );
 
-  app.post<{ Params: QueueParams; Body: { jobs: Item[]; delay?: Duration } }>(
+  app.post<{
+    Params: QueueParams;
+    Body: { jobs: Item[]; delay?: Duration; pauseQueue?: boolean; pauseGroup?: boolean };
+  }>(
     "/v1/queues/:queue/jobs/release",
     {
       config: { scope: "consume" },
       schema: {
         tags,
-        summary: "Give many claimed jobs back without counting their attempts, due again after `delay`",
+        summary:
+          "Give many claimed jobs back without counting their attempts, due again after `delay`; with `pauseQueue` the queue, with `pauseGroup` each job's group, is paused until then too",
         params: queueParams,
         body: releaseManyBody,
         response: { 200: batchResultsSchema(), ...errorResponses },
@@ -122,9 +126,12 @@ export async function pullBatchRoutes(app: FastifyInstance, ctx: ServerContext, 
     },
     async (request) => {
       const queue = ctx.queueName(request.params.queue);
-      const delayMs = request.body.delay === undefined ? 0 : parseDuration(request.body.delay, "delay");
+      const { delay, pauseQueue = false, pauseGroup = false } = request.body;
+      const delayMs = delay === undefined ? 0 : parseDuration(delay, "delay");
+      // As on the single route, per item: a pause that cannot be kept (a group pause for a job
+      // without a group) is that item's error, and the item keeps its lease.
       const results = await eachItem(request.body.jobs, request.log, async (item) => {
-        await settle.release(queue, item.id, item.leaseToken, delayMs);
+        await settle.release(queue, item.id, item.leaseToken, delayMs, { pauseQueue, pauseGroup });
         return {};
       });
       return { results };
