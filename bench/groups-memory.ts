@@ -10,23 +10,12 @@
  * the heap once its jobs are finished and purged against the heap before it started (every
  * group forgotten).
  */
-import { DEFAULT_BACKOFF } from "../packages/checkback/src/core/backoff.js";
 import { MemoryStore } from "../packages/checkback/src/stores/memory/memory-store.js";
 import type { NewJob } from "../packages/checkback/src/stores/store.js";
+import { GROUP_SHAPES, GROUPS_QUEUE, type GroupShape, groupedJob } from "./groups/shapes.js";
 
 const jobs = Number(process.argv[2] ?? 200_000);
-const QUEUE = "groups";
-
-const newJob = (group: string | null): NewJob => ({
-  queue: QUEUE,
-  key: null,
-  payload: "{}",
-  when: { delayMs: 0 },
-  maxAttempts: 3,
-  backoff: DEFAULT_BACKOFF,
-  onDuplicate: "keep",
-  group,
-});
+const QUEUE = GROUPS_QUEUE;
 
 const cpuMs = (from: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(from);
@@ -38,30 +27,12 @@ const heapMb = () => {
   return process.memoryUsage().heapUsed / 1e6;
 };
 
-interface Shape {
-  name: string;
-  group: (n: number) => string | null;
-  setup?: (store: MemoryStore) => Promise<void>;
-}
-
-const shapes: Shape[] = [
-  { name: "no group", group: () => null },
-  { name: "one group", group: () => "g" },
-  { name: "1,000 groups", group: (n) => `g${n % 1000}` },
-  { name: "one group per job", group: (n) => `g${n}` },
-  {
-    name: "1,000 groups, concurrency 2 + rate",
-    group: (n) => `g${n % 1000}`,
-    setup: (store) => store.setGroupLimits(QUEUE, null, { concurrency: 2, limit: { rate: 1_000_000, perMs: 1000 } }),
-  },
-];
-
-async function run(shape: Shape): Promise<MemoryStore> {
+async function run(shape: GroupShape): Promise<MemoryStore> {
   const store = new MemoryStore();
   await shape.setup?.(store);
   for (let i = 0; i < jobs; i += 1000) {
     const batch: NewJob[] = [];
-    for (let n = i; n < Math.min(jobs, i + 1000); n++) batch.push(newJob(shape.group(n)));
+    for (let n = i; n < Math.min(jobs, i + 1000); n++) batch.push(groupedJob(shape.group(n)));
     await store.add(batch);
   }
   const cpu = process.cpuUsage();
@@ -81,12 +52,12 @@ async function run(shape: Shape): Promise<MemoryStore> {
   return store;
 }
 
-for (const shape of shapes) await (await run(shape)).close();
+for (const shape of GROUP_SHAPES) await (await run(shape)).close();
 
 // One more one-group-per-job run, kept: finished jobs stay until purged (retention is the
 // worker's trim); once they are, what is left is what the groups left behind.
 const before = heapMb();
-const kept = await run(shapes.find((shape) => shape.name === "one group per job")!);
+const kept = await run(GROUP_SHAPES.find((shape) => shape.name === "one group per job")!);
 await kept.purge(QUEUE, "completed", { all: true });
 const { activeGroups } = await kept.busiestGroups(QUEUE, 10);
 console.log(

@@ -2,7 +2,7 @@
  * Groups on the PostgreSQL store, apart from the full benchmark (bench/run.ts):
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/groups-postgres.ts [jobs=20000]
  *
- * The shapes of bench/groups-memory.ts: for each, `jobs` due jobs are added in batches of 1000
+ * The GROUP_SHAPES of bench/groups-memory.ts: for each, `jobs` due jobs are added in batches of 1000
  * on a fresh schema, then claimed 100 at a time and completed (one completion statement per
  * claim, as a worker's completions share one), on one connection. Reported per shape: add and
  * claim+complete rates, and CPU per job of this process and of the PostgreSQL backend serving
@@ -15,24 +15,13 @@
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";
-import { DEFAULT_BACKOFF } from "../packages/checkback/src/core/backoff.js";
 import { PostgresStore } from "../packages/checkback/src/stores/postgres/postgres-store.js";
 import type { NewJob } from "../packages/checkback/src/stores/store.js";
+import { GROUP_SHAPES, GROUPS_QUEUE, type GroupShape, groupedJob } from "./groups/shapes.js";
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const jobs = Number(process.argv[2] ?? 20_000);
-const QUEUE = "groups";
-
-const newJob = (group: string | null): NewJob => ({
-  queue: QUEUE,
-  key: null,
-  payload: "{}",
-  when: { delayMs: 0 },
-  maxAttempts: 3,
-  backoff: DEFAULT_BACKOFF,
-  onDuplicate: "keep",
-  group,
-});
+const QUEUE = GROUPS_QUEUE;
 
 /** CPU seconds (user + system) of a process of this host so far. */
 function cpuSeconds(pid: number): number {
@@ -41,28 +30,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-interface Shape {
-  name: string;
-  group: (n: number) => string | null;
-  setup?: (store: PostgresStore) => Promise<void>;
-}
-
-const shapes: Shape[] = [
-  { name: "no group", group: () => null },
-  { name: "one group", group: () => "g" },
-  { name: "1,000 groups", group: (n) => `g${n % 1000}` },
-  { name: "one group per job", group: (n) => `g${n}` },
-  {
-    name: "1,000 groups, concurrency 2 + rate",
-    group: (n) => `g${n % 1000}`,
-    setup: (store) => store.setGroupLimits(QUEUE, null, { concurrency: 2, limit: { rate: 1_000_000, perMs: 1000 } }),
-  },
-];
-
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString("en");
 const perJob = (seconds: number) => ((seconds * 1e6) / jobs).toFixed(1);
 
-async function run(shape: Shape): Promise<void> {
+async function run(shape: GroupShape): Promise<void> {
   const schema = `cbgroups_bench_${process.pid}`;
   // One connection: its backend's CPU is the database's work for this run.
   const pool = new pg.Pool({ connectionString: url, max: 1 });
@@ -78,7 +49,7 @@ async function run(shape: Shape): Promise<void> {
     let started = performance.now();
     for (let i = 0; i < jobs; i += 1000) {
       const batch: NewJob[] = [];
-      for (let n = i; n < Math.min(jobs, i + 1000); n++) batch.push(newJob(shape.group(n)));
+      for (let n = i; n < Math.min(jobs, i + 1000); n++) batch.push(groupedJob(shape.group(n)));
       await store.add(batch);
     }
     const add = {
@@ -116,4 +87,4 @@ async function run(shape: Shape): Promise<void> {
 }
 
 console.log(`postgres store, ${jobs.toLocaleString("en")} jobs per shape, load average ${loadavg()[0]!.toFixed(1)}`);
-for (const shape of shapes) await run(shape);
+for (const shape of GROUP_SHAPES) await run(shape);

@@ -1,5 +1,5 @@
 /**
- * Groups on the SQLite store, apart from the full benchmark (bench/run.ts); the same shapes as
+ * Groups on the SQLite store, apart from the full benchmark (bench/run.ts); the same GROUP_SHAPES as
  * bench/groups-memory.ts:
  *   npx tsx bench/groups-sqlite.ts [jobs=100000]
  *
@@ -14,25 +14,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { DEFAULT_BACKOFF } from "../packages/checkback/src/core/backoff.js";
 import { SqliteStore } from "../packages/checkback/src/stores/sqlite/sqlite-store.js";
 import type { NewJob } from "../packages/checkback/src/stores/store.js";
+import { GROUP_SHAPES, GROUPS_QUEUE, type GroupShape, groupedJob } from "./groups/shapes.js";
 
 const jobs = Number(process.argv[2] ?? 100_000);
-const QUEUE = "groups";
+const QUEUE = GROUPS_QUEUE;
 const dir = mkdtempSync(join(tmpdir(), "checkback-groups-sqlite-"));
 let files = 0;
-
-const newJob = (group: string | null): NewJob => ({
-  queue: QUEUE,
-  key: null,
-  payload: "{}",
-  when: { delayMs: 0 },
-  maxAttempts: 3,
-  backoff: DEFAULT_BACKOFF,
-  onDuplicate: "keep",
-  group,
-});
 
 const cpuMs = (from: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(from);
@@ -41,32 +30,14 @@ const cpuMs = (from: NodeJS.CpuUsage) => {
 
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString("en");
 
-interface Shape {
-  name: string;
-  group: (n: number) => string | null;
-  setup?: (store: SqliteStore) => Promise<void>;
-}
-
-const shapes: Shape[] = [
-  { name: "no group", group: () => null },
-  { name: "one group", group: () => "g" },
-  { name: "1,000 groups", group: (n) => `g${n % 1000}` },
-  { name: "one group per job", group: (n) => `g${n}` },
-  {
-    name: "1,000 groups, concurrency 2 + rate",
-    group: (n) => `g${n % 1000}`,
-    setup: (store) => store.setGroupLimits(QUEUE, null, { concurrency: 2, limit: { rate: 1_000_000, perMs: 1000 } }),
-  },
-];
-
-async function run(shape: Shape): Promise<void> {
+async function run(shape: GroupShape): Promise<void> {
   const path = join(dir, `groups-${++files}.db`);
   const store = new SqliteStore({ path });
   await shape.setup?.(store);
   const addStarted = performance.now();
   for (let i = 0; i < jobs; i += 1000) {
     const batch: NewJob[] = [];
-    for (let n = i; n < Math.min(jobs, i + 1000); n++) batch.push(newJob(shape.group(n)));
+    for (let n = i; n < Math.min(jobs, i + 1000); n++) batch.push(groupedJob(shape.group(n)));
     await store.add(batch);
   }
   const addMs = performance.now() - addStarted;
@@ -92,7 +63,7 @@ async function run(shape: Shape): Promise<void> {
 }
 
 try {
-  for (const shape of shapes) await run(shape);
+  for (const shape of GROUP_SHAPES) await run(shape);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
